@@ -1,0 +1,177 @@
+package engine
+
+import (
+	"fmt"
+	"math/bits"
+)
+
+// CheckState reports whether st is a state of p that is safe to resume under
+// limits: every count, pc, frame and reference is checked before anything
+// uses it. It allocates only in proportion to the state's own size. The
+// codec calls it on every decoded state, and Resume calls it again.
+//
+// What it checks: the program hash; status and fault code; the frame chain
+// (contiguous windows from register 0, each return pc just after a CALL of
+// the frame's function in the caller, the result register being that call's
+// A operand); pc inside the top frame's function; the register file ending
+// at the top window; the global count; the heap (8-aligned, within HeapCap
+// and the quota, a parseable sequence of objects after a zero nil word, ref
+// arrays and ref registers and ref globals pointing only at object starts,
+// elements past an array's length zero, string padding zero); the output
+// quota. It does not know the static element type behind a ref, so a string
+// where an array belongs is not caught here; the VM's own checks keep such a
+// state from corrupting the heap, and it faults at worst.
+func CheckState(p *Program, st *State, limits Limits) error {
+	if err := checkState(p, st, limits.withDefaults()); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadState, err)
+	}
+	return nil
+}
+
+func checkState(p *Program, st *State, limits Limits) error {
+	if st.Program != p.hash {
+		return fmt.Errorf("%w: state for program %x, have %x", ErrProgramMismatch, st.Program[:8], p.hash[:8])
+	}
+	if st.Status >= numStatus {
+		return fmt.Errorf("bad status %d", st.Status)
+	}
+	if (st.Status == Faulted) != (st.Fault != 0) || st.Fault >= NumFaultCodes {
+		return fmt.Errorf("fault code %d with status %s", st.Fault, st.Status)
+	}
+	if len(st.Globals) != int(p.NumGlobals) {
+		return fmt.Errorf("%d globals, program has %d", len(st.Globals), p.NumGlobals)
+	}
+	if len(st.Output) > limits.MaxOutput {
+		return fmt.Errorf("output of %d bytes exceeds quota %d", len(st.Output), limits.MaxOutput)
+	}
+	if len(st.Frames) > limits.MaxDepth {
+		return fmt.Errorf("%d frames exceed depth limit %d", len(st.Frames), limits.MaxDepth)
+	}
+	if st.Status == Finished {
+		if len(st.Frames) != 0 || len(st.Regs) != 0 || st.PC != 0 {
+			return fmt.Errorf("finished state has frames, registers or pc")
+		}
+	} else if len(st.Frames) == 0 {
+		return fmt.Errorf("%s state has no frames", st.Status)
+	}
+	live := 0
+	for i, fr := range st.Frames {
+		if int(fr.Fn) >= len(p.Funcs) {
+			return fmt.Errorf("frame %d: function %d out of range", i, fr.Fn)
+		}
+		if int(fr.Base) != live {
+			return fmt.Errorf("frame %d: base %d, want %d", i, fr.Base, live)
+		}
+		if i == 0 {
+			if fr.Fn != p.Entry || fr.RetPC != NoReturn || fr.RetReg != 0 {
+				return fmt.Errorf("frame 0 is not the entry function's")
+			}
+		} else {
+			caller := &p.Funcs[st.Frames[i-1].Fn]
+			callerBase := st.Frames[i-1].Base
+			if fr.RetPC <= caller.Entry || fr.RetPC >= caller.End {
+				return fmt.Errorf("frame %d: return pc %d outside caller %s", i, fr.RetPC, caller.Name)
+			}
+			call := p.Code[fr.RetPC-1]
+			if call.Op() != CALL || call.C() != int(fr.Fn) || uint32(call.A())+callerBase != fr.RetReg {
+				return fmt.Errorf("frame %d: return pc %d does not follow a call of %s into r%d", i, fr.RetPC, p.Funcs[fr.Fn].Name, fr.RetReg)
+			}
+		}
+		live += int(p.Funcs[fr.Fn].NRegs)
+	}
+	if len(st.Regs) != live {
+		return fmt.Errorf("%d registers, frames need %d", len(st.Regs), live)
+	}
+	if n := len(st.Frames); n > 0 {
+		f := &p.Funcs[st.Frames[n-1].Fn]
+		if st.PC < f.Entry || st.PC >= f.End {
+			return fmt.Errorf("pc %d outside %s [%d,%d)", st.PC, f.Name, f.Entry, f.End)
+		}
+	}
+
+	// The heap must parse as a sequence of objects; starts marks them.
+	heap := st.Heap
+	used := uint64(len(heap))
+	switch {
+	case st.HeapCap%8 != 0 || st.HeapCap > limits.MaxHeap:
+		return fmt.Errorf("heap capacity %d is unaligned or over the quota %d", st.HeapCap, limits.MaxHeap)
+	case used%8 != 0 || used < 8 || used > st.HeapCap:
+		return fmt.Errorf("heap of %d bytes (capacity %d)", used, st.HeapCap)
+	case le.Uint64(heap) != 0:
+		return fmt.Errorf("heap nil word is not zero")
+	}
+	starts := make([]uint64, (used/8+63)/64)
+	var refArrays []uint64
+	for off := uint64(8); off < used; {
+		hdr := le.Uint64(heap[off:])
+		kind, n := hdr>>56, hdr&lenMask
+		var size uint64
+		switch kind {
+		case objString:
+			if n > used-off-8 {
+				return fmt.Errorf("string at %d overruns the heap", off)
+			}
+			size = 8 + roundUp8(n)
+			for _, b := range heap[off+8+n : off+size] {
+				if b != 0 {
+					return fmt.Errorf("string at %d has non-zero padding", off)
+				}
+			}
+		case objScalars, objRefs:
+			if used-off < 16 {
+				return fmt.Errorf("array at %d overruns the heap", off)
+			}
+			c := le.Uint64(heap[off+8:])
+			if n > c || c > (used-off-16)/8 {
+				return fmt.Errorf("array at %d: length %d, capacity %d overrun the heap", off, n, c)
+			}
+			size = 16 + 8*c
+			for i := n; i < c; i++ {
+				if le.Uint64(heap[off+16+8*i:]) != 0 {
+					return fmt.Errorf("array at %d: element %d past the length is not zero", off, i)
+				}
+			}
+			if kind == objRefs && n > 0 {
+				refArrays = append(refArrays, off)
+			}
+		default:
+			return fmt.Errorf("object at %d has unknown kind %d", off, kind)
+		}
+		starts[off/8/64] |= 1 << (off / 8 % 64)
+		off += size
+	}
+	isRef := func(v uint64) bool {
+		return v == 0 || v < used && v%8 == 0 && starts[v/8/64]&(1<<(v/8%64)) != 0
+	}
+	for _, off := range refArrays {
+		n := objLen(heap, off)
+		for i := uint64(0); i < n; i++ {
+			if v := le.Uint64(heap[off+16+8*i:]); !isRef(v) {
+				return fmt.Errorf("array at %d: element %d = %d is not a reference", off, i, v)
+			}
+		}
+	}
+	for w, word := range p.GlobalRefs {
+		for ; word != 0; word &= word - 1 {
+			g := w*64 + bits.TrailingZeros64(word)
+			if !isRef(st.Globals[g]) {
+				return fmt.Errorf("global %d = %d is not a reference", g, st.Globals[g])
+			}
+		}
+	}
+	for i, fr := range st.Frames {
+		window := st.Regs[fr.Base:]
+		for w, word := range p.Funcs[fr.Fn].RefRegs {
+			for ; word != 0; word &= word - 1 {
+				r := w*64 + bits.TrailingZeros64(word)
+				if !isRef(window[r]) {
+					return fmt.Errorf("frame %d: r%d = %d is not a reference", i, r, window[r])
+				}
+			}
+		}
+	}
+	if st.Status == Finished && p.Result().IsRef() && !isRef(st.Result) {
+		return fmt.Errorf("result %d is not a reference", st.Result)
+	}
+	return nil
+}

@@ -1,0 +1,78 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Runtime faults end an isolate as Faulted and are reported
+// wrapped in a *FaultError that names the source position; the dispatch loop
+// raises them by panicking with a fault value, and the single recover in Run
+// turns that (or any other Go panic, reported as ErrInternal) into the
+// Faulted status. Test for them with errors.Is.
+var (
+	// Runtime faults, each with a stable code stored in State.Fault.
+	ErrDivideByZero     = errors.New("integer division by zero")
+	ErrIndexOutOfRange  = errors.New("index out of range")
+	ErrNegativeLength   = errors.New("negative length")
+	ErrCallDepth        = errors.New("call depth limit exceeded")
+	ErrHeapQuota        = errors.New("heap quota exceeded")
+	ErrInstructionQuota = errors.New("instruction quota exceeded")
+	ErrOutputQuota      = errors.New("output quota exceeded")
+	ErrFloatToInt       = errors.New("float value out of int range")
+	ErrInternal         = errors.New("BUG: internal error")
+
+	// API errors, returned and never stored in a state.
+	ErrBadProgram      = errors.New("invalid program")
+	ErrBadState        = errors.New("invalid state")
+	ErrProgramMismatch = errors.New("state belongs to a different program")
+	ErrNotRunnable     = errors.New("isolate is not runnable")
+)
+
+// faultCodes maps State.Fault to its sentinel. Code 0 means no fault. The
+// codes are part of the state hash and the wire format: append, never reorder.
+var faultCodes = [...]error{
+	nil,
+	ErrDivideByZero,
+	ErrIndexOutOfRange,
+	ErrNegativeLength,
+	ErrCallDepth,
+	ErrHeapQuota,
+	ErrInstructionQuota,
+	ErrOutputQuota,
+	ErrFloatToInt,
+	ErrInternal,
+}
+
+// NumFaultCodes bounds State.Fault: valid codes are 0 <= code < NumFaultCodes.
+const NumFaultCodes = uint32(len(faultCodes))
+
+// fault is the panic value of the dispatch loop; it carries a fault code.
+type fault uint32
+
+const (
+	faultDivideByZero fault = iota + 1
+	faultIndexOutOfRange
+	faultNegativeLength
+	faultCallDepth
+	faultHeapQuota
+	faultInstructionQuota
+	faultOutputQuota
+	faultFloatToInt
+	faultInternal
+)
+
+// FaultError describes how an isolate faulted: which error, where.
+type FaultError struct {
+	Err  error  // one of the runtime fault sentinels
+	File string // program name
+	Pos  Pos    // source position of the faulting instruction
+	PC   int
+	Func string
+}
+
+func (e *FaultError) Error() string {
+	return fmt.Sprintf("%s:%d:%d: %v (in %s, pc %d)", e.File, e.Pos.Line, e.Pos.Col, e.Err, e.Func, e.PC)
+}
+
+func (e *FaultError) Unwrap() error { return e.Err }

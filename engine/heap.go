@@ -1,0 +1,234 @@
+package engine
+
+import (
+	"bytes"
+	"math/bits"
+)
+
+// Heap object kinds, the top byte of an object's header word.
+const (
+	objString  = 1
+	objScalars = 2
+	objRefs    = 3
+	objForward = 0xFF // only inside a collection: the low bits hold the new offset
+
+	lenMask = 1<<56 - 1
+)
+
+func roundUp8(n uint64) uint64   { return (n + 7) &^ 7 }
+func roundDown8(n uint64) uint64 { return n &^ 7 }
+
+func objLen(heap []byte, ref uint64) uint64 { return le.Uint64(heap[ref:]) & lenMask }
+
+// objSize returns the size in bytes of the object at ref.
+func objSize(heap []byte, ref uint64) uint64 {
+	hdr := le.Uint64(heap[ref:])
+	if hdr>>56 == objString {
+		return 8 + roundUp8(hdr&lenMask)
+	}
+	return 16 + 8*le.Uint64(heap[ref+8:])
+}
+
+// alloc returns the offset of n fresh zero bytes (n a multiple of 8), first
+// collecting garbage if the heap would grow past HeapCap. It traps when the
+// heap quota cannot hold the request.
+func (iso *Isolate) alloc(n uint64, pc int, steps uint64) uint64 {
+	if n > iso.limits.MaxHeap {
+		iso.trap(faultHeapQuota, pc, steps)
+	}
+	used := uint64(len(iso.heap))
+	if used+n > iso.st.HeapCap {
+		iso.collect(n, pc, steps)
+		used = uint64(len(iso.heap))
+	}
+	if used+n > uint64(cap(iso.heap)) {
+		h := make([]byte, used, max(iso.st.HeapCap, used+n))
+		copy(h, iso.heap)
+		iso.heap = h
+	}
+	iso.heap = iso.heap[:used+n]
+	clear(iso.heap[used:])
+	return used
+}
+
+func (iso *Isolate) newArray(kind, length, capacity uint64, pc int, steps uint64) uint64 {
+	if capacity > iso.limits.MaxHeap/8 {
+		iso.trap(faultHeapQuota, pc, steps)
+	}
+	ref := iso.alloc(16+8*capacity, pc, steps)
+	le.PutUint64(iso.heap[ref:], kind<<56|length)
+	le.PutUint64(iso.heap[ref+8:], capacity)
+	return ref
+}
+
+func (iso *Isolate) newStringBytes(s []byte, pc int, steps uint64) uint64 {
+	ref := iso.alloc(8+roundUp8(uint64(len(s))), pc, steps)
+	le.PutUint64(iso.heap[ref:], objString<<56|uint64(len(s)))
+	copy(iso.heap[ref+8:], s)
+	return ref
+}
+
+func (iso *Isolate) newString(s string, pc int, steps uint64) uint64 {
+	ref := iso.alloc(8+roundUp8(uint64(len(s))), pc, steps)
+	le.PutUint64(iso.heap[ref:], objString<<56|uint64(len(s)))
+	copy(iso.heap[ref+8:], s)
+	return ref
+}
+
+// length returns the length of the string or array at ref (0 for nil).
+func (iso *Isolate) length(ref uint64, pc int, steps uint64) uint64 {
+	if ref == 0 {
+		return 0
+	}
+	return objLen(iso.heap, ref)
+}
+
+// element returns the offset of element i of the array at ref, trapping when
+// i is out of range.
+func (iso *Isolate) element(ref, i uint64, pc int, steps uint64) uint64 {
+	if ref == 0 || i >= objLen(iso.heap, ref) {
+		iso.trap(faultIndexOutOfRange, pc, steps)
+	}
+	return ref + 16 + 8*i
+}
+
+func (iso *Isolate) arrayGet(ref, i uint64, pc int, steps uint64) uint64 {
+	return le.Uint64(iso.heap[iso.element(ref, i, pc, steps):])
+}
+
+// arraySet stores v. The array's kind must match the store's: a ref array
+// holding a scalar would mislead the collector. Validate makes that
+// impossible for compiled code; the check guards states from elsewhere.
+func (iso *Isolate) arraySet(kind, ref, i, v uint64, pc int, steps uint64) {
+	off := iso.element(ref, i, pc, steps)
+	if uint64(iso.heap[ref+7]) != kind {
+		iso.trap(faultInternal, pc, steps)
+	}
+	le.PutUint64(iso.heap[off:], v)
+}
+
+// appendElem implements append(r[arr], r[val]): in place when the array has
+// spare capacity, else into a new array of twice the capacity.
+func (iso *Isolate) appendElem(kind uint64, r []uint64, arr, val int, pc int, steps uint64) uint64 {
+	ref := r[arr]
+	if ref != 0 {
+		if uint64(iso.heap[ref+7]) != kind {
+			iso.trap(faultInternal, pc, steps)
+		}
+		n, c := objLen(iso.heap, ref), le.Uint64(iso.heap[ref+8:])
+		if n < c {
+			le.PutUint64(iso.heap[ref+16+8*n:], r[val])
+			le.PutUint64(iso.heap[ref:], kind<<56|(n+1))
+			return ref
+		}
+	}
+	n := iso.length(ref, pc, steps)
+	nref := iso.newArray(kind, n+1, max(4, 2*n), pc, steps)
+	ref = r[arr] // the collection may have moved it
+	if ref != 0 {
+		copy(iso.heap[nref+16:nref+16+8*n], iso.heap[ref+16:ref+16+8*n])
+	}
+	le.PutUint64(iso.heap[nref+16+8*n:], r[val])
+	return nref
+}
+
+// stringBytes returns the bytes of the string at ref; they alias the heap.
+func (iso *Isolate) stringBytes(ref uint64, pc int, steps uint64) []byte {
+	if ref == 0 {
+		return nil
+	}
+	n := objLen(iso.heap, ref)
+	return iso.heap[ref+8 : ref+8+n]
+}
+
+func (iso *Isolate) compareStrings(a, b uint64) int {
+	return bytes.Compare(iso.stringBytes(a, 0, 0), iso.stringBytes(b, 0, 0))
+}
+
+func (iso *Isolate) concat(r []uint64, x, y int, pc int, steps uint64) uint64 {
+	n := iso.length(r[x], pc, steps) + iso.length(r[y], pc, steps)
+	ref := iso.alloc(8+roundUp8(n), pc, steps)
+	le.PutUint64(iso.heap[ref:], objString<<56|n)
+	a := iso.stringBytes(r[x], pc, steps) // read after alloc: it may have moved
+	copy(iso.heap[ref+8:], a)
+	copy(iso.heap[ref+8+uint64(len(a)):], iso.stringBytes(r[y], pc, steps))
+	return ref
+}
+
+func (iso *Isolate) stringByte(ref, i uint64, pc int, steps uint64) uint64 {
+	s := iso.stringBytes(ref, pc, steps)
+	if i >= uint64(len(s)) {
+		iso.trap(faultIndexOutOfRange, pc, steps)
+	}
+	return uint64(s[i])
+}
+
+// collect is a Cheney copying collection. The roots are the ref globals and,
+// frame by frame, the registers that the frame's function marks as refs; the
+// static types make it precise. Afterwards HeapCap grows (doubling, up to the
+// quota) until the request fits and at least half the heap is free, so that
+// collections stay rare. Everything here depends only on the state, so a
+// resumed isolate collects exactly when the original would have.
+func (iso *Isolate) collect(need uint64, pc int, steps uint64) {
+	to := iso.spare
+	if uint64(cap(to)) < iso.st.HeapCap {
+		to = make([]byte, 8, iso.st.HeapCap)
+	} else {
+		to = to[:8]
+		clear(to)
+	}
+	g := copier{from: iso.heap, to: to}
+	p := iso.prog
+	for w, word := range p.GlobalRefs {
+		for ; word != 0; word &= word - 1 {
+			i := w*64 + bits.TrailingZeros64(word)
+			iso.st.Globals[i] = g.forward(iso.st.Globals[i])
+		}
+	}
+	for _, fr := range iso.st.Frames {
+		window := iso.regs[fr.Base:]
+		for w, word := range p.Funcs[fr.Fn].RefRegs {
+			for ; word != 0; word &= word - 1 {
+				i := w*64 + bits.TrailingZeros64(word)
+				window[i] = g.forward(window[i])
+			}
+		}
+	}
+	for scan := uint64(8); scan < uint64(len(g.to)); scan += objSize(g.to, scan) {
+		if g.to[scan+7] == objRefs {
+			n := objLen(g.to, scan)
+			for i := uint64(0); i < n; i++ {
+				off := scan + 16 + 8*i
+				le.PutUint64(g.to[off:], g.forward(le.Uint64(g.to[off:])))
+			}
+		}
+	}
+	iso.spare = iso.heap[:0]
+	iso.heap = g.to
+	used := uint64(len(iso.heap))
+	hc := iso.st.HeapCap
+	for (used+need > hc || used > hc/2) && hc < iso.limits.MaxHeap {
+		hc = min(2*hc, iso.limits.MaxHeap)
+	}
+	iso.st.HeapCap = hc
+	if used+need > hc {
+		iso.trap(faultHeapQuota, pc, steps)
+	}
+}
+
+type copier struct{ from, to []byte }
+
+func (g *copier) forward(ref uint64) uint64 {
+	if ref == 0 {
+		return 0
+	}
+	hdr := le.Uint64(g.from[ref:])
+	if hdr>>56 == objForward {
+		return hdr & lenMask
+	}
+	size := objSize(g.from, ref)
+	nref := uint64(len(g.to))
+	g.to = append(g.to, g.from[ref:ref+size]...)
+	le.PutUint64(g.from[ref:], objForward<<56|nref)
+	return nref
+}

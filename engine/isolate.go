@@ -1,0 +1,252 @@
+package engine
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"sync/atomic"
+)
+
+// Limits bound what one isolate may use. Zero fields take the defaults.
+type Limits struct {
+	MaxSteps    uint64 // instruction quota; 0 means none
+	MaxDepth    int    // call depth; default 100000
+	MaxHeap     uint64 // heap quota in bytes; default 256 MiB
+	MaxOutput   int    // output quota in bytes; default 4 MiB
+	InitialHeap uint64 // first HeapCap; default 64 KiB
+}
+
+// DefaultLimits are the limits used where a field is zero.
+var DefaultLimits = Limits{
+	MaxDepth:    100000,
+	MaxHeap:     256 << 20,
+	MaxOutput:   4 << 20,
+	InitialHeap: 64 << 10,
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxDepth <= 0 {
+		l.MaxDepth = DefaultLimits.MaxDepth
+	}
+	if l.MaxHeap == 0 {
+		l.MaxHeap = DefaultLimits.MaxHeap
+	}
+	if l.MaxOutput <= 0 {
+		l.MaxOutput = DefaultLimits.MaxOutput
+	}
+	if l.InitialHeap == 0 {
+		l.InitialHeap = DefaultLimits.InitialHeap
+	}
+	l.InitialHeap = min(roundUp8(l.InitialHeap), roundDown8(l.MaxHeap))
+	l.MaxHeap = roundDown8(l.MaxHeap)
+	return l
+}
+
+// Isolate is one running instance of a program. Run, State and Snapshot
+// belong to one goroutine at a time (the one driving it); Halt may be called
+// from any goroutine at any time.
+type Isolate struct {
+	prog   *Program
+	limits Limits
+	st     State    // Regs and Heap are views kept in step at every stop
+	regs   []uint64 // the whole register file; the live part ends at the top frame's window
+	heap   []byte   // the arena: len is the used part
+	spare  []byte   // to-space for the next collection
+	halt   atomic.Uint32
+}
+
+// New creates an isolate at the start of the program's entry function.
+func New(p *Program, limits Limits) (*Isolate, error) {
+	if !p.validated {
+		if err := p.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	iso := &Isolate{prog: p, limits: limits.withDefaults()}
+	entry := &p.Funcs[p.Entry]
+	iso.st = State{
+		Program: p.hash,
+		Status:  Ready,
+		PC:      entry.Entry,
+		HeapCap: iso.limits.InitialHeap,
+		Frames:  append(make([]Frame, 0, 64), Frame{Fn: p.Entry, RetPC: NoReturn}),
+		Globals: make([]uint64, p.NumGlobals),
+	}
+	iso.regs = make([]uint64, max(256, int(entry.NRegs)))
+	iso.heap = make([]byte, 8, iso.st.HeapCap)
+	return iso, nil
+}
+
+// Resume creates an isolate that continues from st exactly where it stopped.
+// The state is checked against the program first (see CheckState). The
+// isolate takes ownership of st's slices and writes into them.
+func Resume(p *Program, st *State, limits Limits) (*Isolate, error) {
+	if !p.validated {
+		if err := p.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	limits = limits.withDefaults()
+	if err := CheckState(p, st, limits); err != nil {
+		return nil, err
+	}
+	iso := &Isolate{prog: p, limits: limits, st: *st}
+	// Cap every slice at its length: an aliased decode buffer must never be
+	// written past the section it came from.
+	iso.st.Frames = st.Frames[:len(st.Frames):len(st.Frames)]
+	iso.st.Output = st.Output[:len(st.Output):len(st.Output)]
+	iso.regs = st.Regs[:len(st.Regs):len(st.Regs)]
+	iso.heap = st.Heap[:len(st.Heap):len(st.Heap)]
+	return iso, nil
+}
+
+// Program returns the program the isolate runs.
+func (iso *Isolate) Program() *Program { return iso.prog }
+
+// Status returns the isolate's status.
+func (iso *Isolate) Status() Status { return iso.st.Status }
+
+// Steps returns the number of instructions executed so far.
+func (iso *Isolate) Steps() uint64 { return iso.st.Steps }
+
+// Halt asks the isolate to stop at its next safepoint. Any goroutine may call
+// it. A Run in progress returns Halted; if none is, the next Run returns
+// Halted before executing anything. One request stops one Run.
+func (iso *Isolate) Halt() { iso.halt.Store(1) } // release: seen by the running loop's load
+
+// State returns a view of the current state. The view shares memory with the
+// isolate and is valid until the next Run; use Clone to keep it.
+func (iso *Isolate) State() *State {
+	iso.st.Regs = iso.regs[:iso.liveRegs()]
+	iso.st.Heap = iso.heap
+	return &iso.st
+}
+
+// Snapshot returns a deep copy of the current state.
+func (iso *Isolate) Snapshot() *State { return iso.State().Clone() }
+
+func (iso *Isolate) liveRegs() int {
+	if n := len(iso.st.Frames); n > 0 {
+		top := iso.st.Frames[n-1]
+		return int(top.Base + iso.prog.Funcs[top.Fn].NRegs)
+	}
+	return 0
+}
+
+// Err returns the fault as a *FaultError naming the source position, or nil
+// unless the isolate is Faulted.
+func (iso *Isolate) Err() error {
+	err := iso.st.Err()
+	if err == nil {
+		return nil
+	}
+	pc := int(iso.st.PC)
+	fe := &FaultError{Err: err, File: iso.prog.Name, PC: pc, Pos: iso.prog.PosAt(pc)}
+	if pc < len(iso.prog.Code) {
+		fe.Func = iso.prog.Funcs[iso.prog.FuncAt(pc)].Name
+	}
+	return fe
+}
+
+// Output returns everything the program has printed. It aliases the isolate.
+func (iso *Isolate) Output() []byte { return iso.st.Output }
+
+// Result formats the entry function's result once Finished: ints in decimal,
+// floats in the shortest 'g' form, bools as true/false, strings as their
+// bytes, and "" for no result.
+func (iso *Isolate) Result() string {
+	return FormatResult(iso.prog, iso.State())
+}
+
+// FormatResult formats a finished state's result as Isolate.Result does.
+func FormatResult(p *Program, st *State) string {
+	if st.Status != Finished {
+		return ""
+	}
+	v := st.Result
+	switch p.Result() {
+	case KindInt:
+		return strconv.FormatInt(int64(v), 10)
+	case KindFloat:
+		return strconv.FormatFloat(math.Float64frombits(v), 'g', -1, 64)
+	case KindBool:
+		return strconv.FormatBool(v != 0)
+	case KindString:
+		if v == 0 || v+8 > uint64(len(st.Heap)) {
+			return ""
+		}
+		n := objLen(st.Heap, v)
+		if v+8+n > uint64(len(st.Heap)) {
+			return ""
+		}
+		return string(st.Heap[v+8 : v+8+n])
+	case KindArray:
+		if v == 0 || v+8 > uint64(len(st.Heap)) {
+			return "[]"
+		}
+		return fmt.Sprintf("[array of %d]", objLen(st.Heap, v))
+	}
+	return ""
+}
+
+// Run executes the isolate until it finishes, faults, has executed at least
+// budget instructions and reaches a safepoint, or reaches a safepoint after
+// Halt. It returns the new status. A budget <= 0 runs to the next safepoint.
+// Run never lets a Go panic escape: a fault (or a bug) ends the isolate as
+// Faulted, and Err says why and where.
+func (iso *Isolate) Run(budget int64) (status Status) {
+	if !iso.st.Status.Runnable() {
+		return iso.st.Status
+	}
+	if iso.halt.Swap(0) != 0 { // acquire: pairs with Halt's store
+		iso.st.Status = Halted
+		return Halted
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			code := faultInternal
+			if f, ok := r.(fault); ok {
+				code = f
+			}
+			iso.st.Status = Faulted
+			iso.st.Fault = uint32(code)
+			status = Faulted
+		}
+		iso.State() // refresh the views
+	}()
+	limit := iso.st.Steps + uint64(max(budget, 0))
+	if limit < iso.st.Steps { // overflow
+		limit = math.MaxUint64
+	}
+	if q := iso.limits.MaxSteps; q != 0 && limit > q {
+		limit = q
+	}
+	iso.exec(limit)
+	return iso.st.Status
+}
+
+// stopAtSafepoint decides why the loop stopped at a safepoint with steps
+// executed and sets the status. It reports whether the loop must stop.
+func (iso *Isolate) stopAtSafepoint(pc int, steps uint64) {
+	iso.st.PC = uint32(pc)
+	iso.st.Steps = steps
+	switch {
+	case iso.halt.Swap(0) != 0: // acquire: pairs with Halt's store
+		iso.st.Status = Halted
+	case iso.limits.MaxSteps != 0 && steps >= iso.limits.MaxSteps:
+		iso.st.Status = Faulted
+		iso.st.Fault = uint32(faultInstructionQuota)
+	default:
+		iso.st.Status = Yielded
+	}
+}
+
+// trap records the faulting pc and raises the fault; Run's recover ends the
+// isolate. It is kept out of line so the dispatch loop stays small.
+//
+//go:noinline
+func (iso *Isolate) trap(f fault, pc int, steps uint64) {
+	iso.st.PC = uint32(pc)
+	iso.st.Steps = steps
+	panic(f)
+}

@@ -1,0 +1,293 @@
+package engine
+
+import "fmt"
+
+// Instr is one instruction: a fixed-width 64-bit word.
+//
+//	bits  0..7   opcode
+//	bits  8..23  A (16 bits, unsigned)
+//	bits 24..39  B (16 bits, unsigned, or signed for the K compare-and-branch forms)
+//	bits 40..63  C (24 bits, unsigned, or signed for immediates)
+type Instr uint64
+
+// Op returns the opcode.
+func (i Instr) Op() Opcode { return Opcode(i) }
+
+// A returns the 16-bit A operand.
+func (i Instr) A() int { return int(uint16(i >> 8)) }
+
+// B returns the 16-bit B operand, unsigned.
+func (i Instr) B() int { return int(uint16(i >> 24)) }
+
+// SB returns the 16-bit B operand, sign-extended.
+func (i Instr) SB() int64 { return int64(int16(uint16(i >> 24))) }
+
+// C returns the 24-bit C operand, unsigned.
+func (i Instr) C() int { return int(i >> 40) }
+
+// SC returns the 24-bit C operand, sign-extended.
+func (i Instr) SC() int64 { return int64(i) >> 40 }
+
+// Limits of the operand fields.
+const (
+	MaxA   = 1<<16 - 1
+	MaxB   = 1<<16 - 1
+	MaxC   = 1<<24 - 1
+	MinSB  = -1 << 15
+	MaxSB  = 1<<15 - 1
+	MinSC  = -1 << 23
+	MaxSC  = 1<<23 - 1
+	MaxPCs = 1 << 24 // code length limit: jump targets live in C
+)
+
+// Encode builds an instruction word. b and c may be negative for the operands
+// that are signed; they are truncated to their field width, so callers check
+// ranges first (the compiler does, and Validate rejects nothing it cannot run).
+func Encode(op Opcode, a, b, c int) Instr {
+	return Instr(uint64(op) | uint64(uint16(a))<<8 | uint64(uint16(b))<<24 | uint64(uint32(c)&MaxC)<<40)
+}
+
+func (i Instr) String() string {
+	return fmt.Sprintf("%s a=%d b=%d c=%d", i.Op(), i.A(), i.B(), i.C())
+}
+
+// Opcode is the operation of an instruction. The comment on each opcode states
+// its effect; R is the current frame's register window, G the globals, K the
+// numeric constant pool, S the string constant pool, imm a signed immediate.
+// Scalars (int, float, bool) are raw 64-bit words; bool is 0 or 1, float is
+// its IEEE-754 bits. Refs are heap offsets, 0 being nil (an empty string or
+// array). The operand table opInfo gives each operand's kind; Validate checks
+// every instruction against it, and TestOpcodeTables keeps it in step.
+type Opcode uint8
+
+const (
+	NOP Opcode = iota // -
+
+	MOV     // R[a] = R[b]                      scalar
+	MOVR    // R[a] = R[b]                      ref
+	LOADI   // R[a] = imm(c)                    int immediate
+	LOADK   // R[a] = K[c]                      int or float constant
+	LOADNIL // R[a] = nil                       ref
+	GETG    // R[a] = G[c]                      scalar global
+	SETG    // G[c] = R[a]                      scalar global
+	GETGR   // R[a] = G[c]                      ref global
+	SETGR   // G[c] = R[a]                      ref global
+
+	ADD  // R[a] = R[b] + R[c]                  int, wraps
+	SUB  // R[a] = R[b] - R[c]                  int, wraps
+	MUL  // R[a] = R[b] * R[c]                  int, wraps
+	DIV  // R[a] = R[b] / R[c]                  int, truncated; faults on 0
+	MOD  // R[a] = R[b] % R[c]                  int, sign of dividend; faults on 0
+	ADDK // R[a] = R[b] + imm(c)                int
+	MULK // R[a] = R[b] * imm(c)                int
+	DIVK // R[a] = R[b] / imm(c)                int; Validate rejects imm 0
+	MODK // R[a] = R[b] % imm(c)                int; Validate rejects imm 0
+	NEG  // R[a] = -R[b]                        int
+	AND  // R[a] = R[b] & R[c]                  int
+	OR   // R[a] = R[b] | R[c]                  int
+	XOR  // R[a] = R[b] ^ R[c]                  int
+	SHL  // R[a] = R[b] << (R[c] & 63)          int
+	SHR  // R[a] = R[b] >> (R[c] & 63)          int, arithmetic
+
+	FADD // R[a] = R[b] + R[c]                  float
+	FSUB // R[a] = R[b] - R[c]                  float
+	FMUL // R[a] = R[b] * R[c]                  float
+	FDIV // R[a] = R[b] / R[c]                  float, IEEE (no fault)
+	FNEG // R[a] = -R[b]                        float
+	SQRT // R[a] = sqrt(R[b])                   float
+	ITOF // R[a] = float(R[b])                  int -> float
+	FTOI // R[a] = int(R[b])                    float -> int, truncated; faults on NaN or out of range
+
+	EQ  // R[a] = R[b] == R[c]                 int or bool -> bool
+	NE  // R[a] = R[b] != R[c]                 int or bool -> bool
+	LT  // R[a] = R[b] < R[c]                  int -> bool
+	LE  // R[a] = R[b] <= R[c]                 int -> bool
+	FEQ // R[a] = R[b] == R[c]                 float -> bool
+	FNE // R[a] = R[b] != R[c]                 float -> bool
+	FLT // R[a] = R[b] < R[c]                  float -> bool
+	FLE // R[a] = R[b] <= R[c]                 float -> bool
+	SEQ // R[a] = R[b] == R[c]                 string -> bool
+	SLT // R[a] = R[b] < R[c]                  string, bytewise -> bool
+	SLE // R[a] = R[b] <= R[c]                 string, bytewise -> bool
+	NOT // R[a] = !R[b]                        bool
+
+	JMP    // pc = c                                     forward
+	JT     // if R[a] != 0 { pc = c }                    forward
+	JF     // if R[a] == 0 { pc = c }                    forward
+	JEQ    // if R[a] == R[b] { pc = c }                 forward, int
+	JNE    // if R[a] != R[b] { pc = c }                 forward, int
+	JLT    // if R[a] < R[b] { pc = c }                  forward, int
+	JLE    // if R[a] <= R[b] { pc = c }                 forward, int
+	JEQK   // if R[a] == imm(b) { pc = c }               forward, int
+	JNEK   // if R[a] != imm(b) { pc = c }               forward, int
+	JLTK   // if R[a] < imm(b) { pc = c }                forward, int
+	JLEK   // if R[a] <= imm(b) { pc = c }               forward, int
+	JGTK   // if R[a] > imm(b) { pc = c }                forward, int
+	JGEK   // if R[a] >= imm(b) { pc = c }               forward, int
+	LOOP   // pc = c                                     backward; safepoint
+	LOOPT  // if R[a] != 0 { pc = c }                    backward; safepoint when taken
+	LOOPLT // if R[a] < R[b] { pc = c }                  backward, int; safepoint when taken
+	LOOPLE // if R[a] <= R[b] { pc = c }                 backward, int; safepoint when taken
+
+	CALL // R[a] = F[c](R[a], ..., R[a+n-1])    n = F[c].NParams; safepoint on entry
+	RET  // return R[a]                          scalar result
+	RETR // return R[a]                          ref result
+	RET0 // return                               no result (the caller's R[a] becomes 0)
+
+	NEWARR  // R[a] = make([]T, R[b])            T scalar; elements zero; faults on negative length
+	NEWARRR // R[a] = make([]T, R[b])            T a ref kind (string or array); elements nil
+	LEN     // R[a] = len(R[b])                  string or array
+	AGET    // R[a] = R[b][R[c]]                 scalar element; faults out of range
+	AGETR   // R[a] = R[b][R[c]]                 ref element; faults out of range
+	ASET    // R[a][R[b]] = R[c]                 scalar element; faults out of range
+	ASETR   // R[a][R[b]] = R[c]                 ref element; faults out of range
+	APPEND  // R[a] = append(R[b], R[c])         scalar element; may reuse R[b]'s storage
+	APPENDR // R[a] = append(R[b], R[c])         ref element; may reuse R[b]'s storage
+	SCONST  // R[a] = S[c]                       allocates a new string
+	CONCAT  // R[a] = R[b] + R[c]                string
+	SGET    // R[a] = int(R[b][R[c]])            byte of a string; faults out of range
+	ITOS    // R[a] = decimal string of R[b]     int -> string
+	FTOS    // R[a] = shortest string of R[b]    float -> string ('g' format)
+
+	PRINT   // output += format(R[a])            b selects the format: PrintInt, PrintFloat, PrintBool
+	PRINTS  // output += R[a]                    string
+	PRINTSP // output += " "
+	PRINTNL // output += "\n"
+
+	numOpcodes
+)
+
+// Print formats, the B operand of PRINT.
+const (
+	PrintInt   = 0
+	PrintFloat = 1
+	PrintBool  = 2
+)
+
+// Operand kinds, used by Validate and the disassembler.
+type operand uint8
+
+const (
+	none    operand = iota
+	sreg            // register holding a scalar
+	rreg            // register holding a ref
+	imm             // signed immediate (SB for B, SC for C)
+	nzimm           // signed immediate that must not be 0
+	konst           // index into Consts
+	str             // index into Strings
+	sglobal         // index of a scalar global
+	rglobal         // index of a ref global
+	fwd             // forward jump target: pc < target <= End of function
+	back            // backward jump target: Entry <= target <= pc
+	fn              // index into Funcs
+	pformat         // PrintInt, PrintFloat or PrintBool
+	argwin          // first register of a call's argument window; checked against the callee
+)
+
+// opInfo describes each opcode: its name and the kinds of A, B and C.
+var opInfo = [numOpcodes]struct {
+	name    string
+	a, b, c operand
+}{
+	NOP:     {"nop", none, none, none},
+	MOV:     {"mov", sreg, sreg, none},
+	MOVR:    {"movr", rreg, rreg, none},
+	LOADI:   {"loadi", sreg, none, imm},
+	LOADK:   {"loadk", sreg, none, konst},
+	LOADNIL: {"loadnil", rreg, none, none},
+	GETG:    {"getg", sreg, none, sglobal},
+	SETG:    {"setg", sreg, none, sglobal},
+	GETGR:   {"getgr", rreg, none, rglobal},
+	SETGR:   {"setgr", rreg, none, rglobal},
+	ADD:     {"add", sreg, sreg, sreg},
+	SUB:     {"sub", sreg, sreg, sreg},
+	MUL:     {"mul", sreg, sreg, sreg},
+	DIV:     {"div", sreg, sreg, sreg},
+	MOD:     {"mod", sreg, sreg, sreg},
+	ADDK:    {"addk", sreg, sreg, imm},
+	MULK:    {"mulk", sreg, sreg, imm},
+	DIVK:    {"divk", sreg, sreg, nzimm},
+	MODK:    {"modk", sreg, sreg, nzimm},
+	NEG:     {"neg", sreg, sreg, none},
+	AND:     {"and", sreg, sreg, sreg},
+	OR:      {"or", sreg, sreg, sreg},
+	XOR:     {"xor", sreg, sreg, sreg},
+	SHL:     {"shl", sreg, sreg, sreg},
+	SHR:     {"shr", sreg, sreg, sreg},
+	FADD:    {"fadd", sreg, sreg, sreg},
+	FSUB:    {"fsub", sreg, sreg, sreg},
+	FMUL:    {"fmul", sreg, sreg, sreg},
+	FDIV:    {"fdiv", sreg, sreg, sreg},
+	FNEG:    {"fneg", sreg, sreg, none},
+	SQRT:    {"sqrt", sreg, sreg, none},
+	ITOF:    {"itof", sreg, sreg, none},
+	FTOI:    {"ftoi", sreg, sreg, none},
+	EQ:      {"eq", sreg, sreg, sreg},
+	NE:      {"ne", sreg, sreg, sreg},
+	LT:      {"lt", sreg, sreg, sreg},
+	LE:      {"le", sreg, sreg, sreg},
+	FEQ:     {"feq", sreg, sreg, sreg},
+	FNE:     {"fne", sreg, sreg, sreg},
+	FLT:     {"flt", sreg, sreg, sreg},
+	FLE:     {"fle", sreg, sreg, sreg},
+	SEQ:     {"seq", sreg, rreg, rreg},
+	SLT:     {"slt", sreg, rreg, rreg},
+	SLE:     {"sle", sreg, rreg, rreg},
+	NOT:     {"not", sreg, sreg, none},
+	JMP:     {"jmp", none, none, fwd},
+	JT:      {"jt", sreg, none, fwd},
+	JF:      {"jf", sreg, none, fwd},
+	JEQ:     {"jeq", sreg, sreg, fwd},
+	JNE:     {"jne", sreg, sreg, fwd},
+	JLT:     {"jlt", sreg, sreg, fwd},
+	JLE:     {"jle", sreg, sreg, fwd},
+	JEQK:    {"jeqk", sreg, imm, fwd},
+	JNEK:    {"jnek", sreg, imm, fwd},
+	JLTK:    {"jltk", sreg, imm, fwd},
+	JLEK:    {"jlek", sreg, imm, fwd},
+	JGTK:    {"jgtk", sreg, imm, fwd},
+	JGEK:    {"jgek", sreg, imm, fwd},
+	LOOP:    {"loop", none, none, back},
+	LOOPT:   {"loopt", sreg, none, back},
+	LOOPLT:  {"looplt", sreg, sreg, back},
+	LOOPLE:  {"loople", sreg, sreg, back},
+	CALL:    {"call", argwin, none, fn},
+	RET:     {"ret", sreg, none, none},
+	RETR:    {"retr", rreg, none, none},
+	RET0:    {"ret0", none, none, none},
+	NEWARR:  {"newarr", rreg, sreg, none},
+	NEWARRR: {"newarrr", rreg, sreg, none},
+	LEN:     {"len", sreg, rreg, none},
+	AGET:    {"aget", sreg, rreg, sreg},
+	AGETR:   {"agetr", rreg, rreg, sreg},
+	ASET:    {"aset", rreg, sreg, sreg},
+	ASETR:   {"asetr", rreg, sreg, rreg},
+	APPEND:  {"append", rreg, rreg, sreg},
+	APPENDR: {"appendr", rreg, rreg, rreg},
+	SCONST:  {"sconst", rreg, none, str},
+	CONCAT:  {"concat", rreg, rreg, rreg},
+	SGET:    {"sget", sreg, rreg, sreg},
+	ITOS:    {"itos", rreg, sreg, none},
+	FTOS:    {"ftos", rreg, sreg, none},
+	PRINT:   {"print", sreg, pformat, none},
+	PRINTS:  {"prints", rreg, none, none},
+	PRINTSP: {"printsp", none, none, none},
+	PRINTNL: {"printnl", none, none, none},
+}
+
+func (op Opcode) String() string {
+	if op < numOpcodes && opInfo[op].name != "" {
+		return opInfo[op].name
+	}
+	return fmt.Sprintf("op%d", uint8(op))
+}
+
+// isSafepoint reports whether the opcode may stop the isolate: backward
+// branches and calls, so that any loop or recursion reaches one.
+func (op Opcode) isSafepoint() bool {
+	switch op {
+	case LOOP, LOOPT, LOOPLT, LOOPLE, CALL:
+		return true
+	}
+	return false
+}

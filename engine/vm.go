@@ -1,0 +1,378 @@
+package engine
+
+import (
+	"encoding/binary"
+	"math"
+	"strconv"
+)
+
+var le = binary.LittleEndian
+
+// exec is the dispatch loop. It runs until the entry function returns, a fault
+// traps, or a safepoint finds steps >= limit or a halt request. pc, steps and
+// the current register window r live in locals; the frame stack and the
+// register file live in the isolate, so the allocator and the collector see
+// them. Every exit path stores pc and steps back.
+func (iso *Isolate) exec(limit uint64) {
+	p := iso.prog
+	code := p.Code
+	consts := p.Consts
+	funcs := p.Funcs
+	globals := iso.st.Globals
+	halt := &iso.halt
+	pc := int(iso.st.PC)
+	steps := iso.st.Steps
+	top := iso.st.Frames[len(iso.st.Frames)-1]
+	base := int(top.Base)
+	r := iso.regs[base : base+int(funcs[top.Fn].NRegs)]
+
+	for {
+		in := code[pc]
+		pc++
+		steps++
+		switch in.Op() {
+		case NOP:
+		case MOV, MOVR:
+			r[in.A()] = r[in.B()]
+		case LOADI:
+			r[in.A()] = uint64(in.SC())
+		case LOADK:
+			r[in.A()] = consts[in.C()]
+		case LOADNIL:
+			r[in.A()] = 0
+		case GETG, GETGR:
+			r[in.A()] = globals[in.C()]
+		case SETG, SETGR:
+			globals[in.C()] = r[in.A()]
+
+		case ADD:
+			r[in.A()] = r[in.B()] + r[in.C()]
+		case SUB:
+			r[in.A()] = r[in.B()] - r[in.C()]
+		case MUL:
+			r[in.A()] = r[in.B()] * r[in.C()]
+		case DIV:
+			d := int64(r[in.C()])
+			if d == 0 {
+				iso.trap(faultDivideByZero, pc-1, steps)
+			}
+			r[in.A()] = uint64(int64(r[in.B()]) / d)
+		case MOD:
+			d := int64(r[in.C()])
+			if d == 0 {
+				iso.trap(faultDivideByZero, pc-1, steps)
+			}
+			r[in.A()] = uint64(int64(r[in.B()]) % d)
+		case ADDK:
+			r[in.A()] = r[in.B()] + uint64(in.SC())
+		case MULK:
+			r[in.A()] = r[in.B()] * uint64(in.SC())
+		case DIVK:
+			r[in.A()] = uint64(int64(r[in.B()]) / in.SC())
+		case MODK:
+			r[in.A()] = uint64(int64(r[in.B()]) % in.SC())
+		case NEG:
+			r[in.A()] = -r[in.B()]
+		case AND:
+			r[in.A()] = r[in.B()] & r[in.C()]
+		case OR:
+			r[in.A()] = r[in.B()] | r[in.C()]
+		case XOR:
+			r[in.A()] = r[in.B()] ^ r[in.C()]
+		case SHL:
+			r[in.A()] = r[in.B()] << (r[in.C()] & 63)
+		case SHR:
+			r[in.A()] = uint64(int64(r[in.B()]) >> (r[in.C()] & 63))
+
+		case FADD:
+			r[in.A()] = math.Float64bits(math.Float64frombits(r[in.B()]) + math.Float64frombits(r[in.C()]))
+		case FSUB:
+			r[in.A()] = math.Float64bits(math.Float64frombits(r[in.B()]) - math.Float64frombits(r[in.C()]))
+		case FMUL:
+			r[in.A()] = math.Float64bits(math.Float64frombits(r[in.B()]) * math.Float64frombits(r[in.C()]))
+		case FDIV:
+			r[in.A()] = math.Float64bits(math.Float64frombits(r[in.B()]) / math.Float64frombits(r[in.C()]))
+		case FNEG:
+			r[in.A()] = r[in.B()] ^ (1 << 63)
+		case SQRT:
+			r[in.A()] = math.Float64bits(math.Sqrt(math.Float64frombits(r[in.B()])))
+		case ITOF:
+			r[in.A()] = math.Float64bits(float64(int64(r[in.B()])))
+		case FTOI:
+			f := math.Float64frombits(r[in.B()])
+			if !(f >= -0x1p63 && f < 0x1p63) { // also false for NaN
+				iso.trap(faultFloatToInt, pc-1, steps)
+			}
+			r[in.A()] = uint64(int64(f))
+
+		case EQ:
+			r[in.A()] = b2u(r[in.B()] == r[in.C()])
+		case NE:
+			r[in.A()] = b2u(r[in.B()] != r[in.C()])
+		case LT:
+			r[in.A()] = b2u(int64(r[in.B()]) < int64(r[in.C()]))
+		case LE:
+			r[in.A()] = b2u(int64(r[in.B()]) <= int64(r[in.C()]))
+		case FEQ:
+			r[in.A()] = b2u(math.Float64frombits(r[in.B()]) == math.Float64frombits(r[in.C()]))
+		case FNE:
+			r[in.A()] = b2u(math.Float64frombits(r[in.B()]) != math.Float64frombits(r[in.C()]))
+		case FLT:
+			r[in.A()] = b2u(math.Float64frombits(r[in.B()]) < math.Float64frombits(r[in.C()]))
+		case FLE:
+			r[in.A()] = b2u(math.Float64frombits(r[in.B()]) <= math.Float64frombits(r[in.C()]))
+		case SEQ:
+			r[in.A()] = b2u(iso.compareStrings(r[in.B()], r[in.C()]) == 0)
+		case SLT:
+			r[in.A()] = b2u(iso.compareStrings(r[in.B()], r[in.C()]) < 0)
+		case SLE:
+			r[in.A()] = b2u(iso.compareStrings(r[in.B()], r[in.C()]) <= 0)
+		case NOT:
+			r[in.A()] = r[in.B()] ^ 1
+
+		case JMP:
+			pc = in.C()
+		case JT:
+			if r[in.A()] != 0 {
+				pc = in.C()
+			}
+		case JF:
+			if r[in.A()] == 0 {
+				pc = in.C()
+			}
+		case JEQ:
+			if r[in.A()] == r[in.B()] {
+				pc = in.C()
+			}
+		case JNE:
+			if r[in.A()] != r[in.B()] {
+				pc = in.C()
+			}
+		case JLT:
+			if int64(r[in.A()]) < int64(r[in.B()]) {
+				pc = in.C()
+			}
+		case JLE:
+			if int64(r[in.A()]) <= int64(r[in.B()]) {
+				pc = in.C()
+			}
+		case JEQK:
+			if int64(r[in.A()]) == in.SB() {
+				pc = in.C()
+			}
+		case JNEK:
+			if int64(r[in.A()]) != in.SB() {
+				pc = in.C()
+			}
+		case JLTK:
+			if int64(r[in.A()]) < in.SB() {
+				pc = in.C()
+			}
+		case JLEK:
+			if int64(r[in.A()]) <= in.SB() {
+				pc = in.C()
+			}
+		case JGTK:
+			if int64(r[in.A()]) > in.SB() {
+				pc = in.C()
+			}
+		case JGEK:
+			if int64(r[in.A()]) >= in.SB() {
+				pc = in.C()
+			}
+
+		// Backward branches are safepoints: every loop passes one.
+		case LOOP:
+			pc = in.C()
+			if safepoints && (steps >= limit || halt.Load() != 0) { // acquire: pairs with Halt
+				iso.stopAtSafepoint(pc, steps)
+				return
+			}
+		case LOOPT:
+			if r[in.A()] != 0 {
+				pc = in.C()
+				if safepoints && (steps >= limit || halt.Load() != 0) {
+					iso.stopAtSafepoint(pc, steps)
+					return
+				}
+			}
+		case LOOPLT:
+			if int64(r[in.A()]) < int64(r[in.B()]) {
+				pc = in.C()
+				if safepoints && (steps >= limit || halt.Load() != 0) {
+					iso.stopAtSafepoint(pc, steps)
+					return
+				}
+			}
+		case LOOPLE:
+			if int64(r[in.A()]) <= int64(r[in.B()]) {
+				pc = in.C()
+				if safepoints && (steps >= limit || halt.Load() != 0) {
+					iso.stopAtSafepoint(pc, steps)
+					return
+				}
+			}
+
+		// Calls: the callee's window starts right after the caller's. The
+		// arguments are copied in and the rest of the window is cleared, so a
+		// ref register never holds a stale scalar and states stay canonical.
+		case CALL:
+			callee := &funcs[in.C()]
+			if len(iso.st.Frames) >= iso.limits.MaxDepth {
+				iso.trap(faultCallDepth, pc-1, steps)
+			}
+			a := in.A()
+			newBase := base + len(r)
+			need := newBase + int(callee.NRegs)
+			if need > len(iso.regs) {
+				iso.growRegs(need)
+			}
+			window := iso.regs[newBase:need]
+			np := int(callee.NParams)
+			for i := 0; i < np; i++ {
+				window[i] = r[a+i]
+			}
+			for i := np; i < len(window); i++ {
+				window[i] = 0
+			}
+			iso.st.Frames = append(iso.st.Frames, Frame{Fn: uint32(in.C()), Base: uint32(newBase), RetPC: uint32(pc), RetReg: uint32(base + a)})
+			base, r, pc = newBase, window, int(callee.Entry)
+			if safepoints && (steps >= limit || halt.Load() != 0) {
+				iso.stopAtSafepoint(pc, steps)
+				return
+			}
+		case RET, RETR:
+			v := r[in.A()]
+			frames := iso.st.Frames
+			fr := frames[len(frames)-1]
+			if fr.RetPC == NoReturn {
+				iso.finish(v, steps)
+				return
+			}
+			frames = frames[:len(frames)-1]
+			iso.st.Frames = frames
+			iso.regs[fr.RetReg] = v
+			caller := frames[len(frames)-1]
+			base = int(caller.Base)
+			r = iso.regs[base : base+int(funcs[caller.Fn].NRegs)]
+			pc = int(fr.RetPC)
+		case RET0:
+			frames := iso.st.Frames
+			fr := frames[len(frames)-1]
+			if fr.RetPC == NoReturn {
+				iso.finish(0, steps)
+				return
+			}
+			frames = frames[:len(frames)-1]
+			iso.st.Frames = frames
+			iso.regs[fr.RetReg] = 0
+			caller := frames[len(frames)-1]
+			base = int(caller.Base)
+			r = iso.regs[base : base+int(funcs[caller.Fn].NRegs)]
+			pc = int(fr.RetPC)
+
+		// Heap operations may collect garbage, which rewrites the refs in the
+		// registers: read operands after allocating, never before.
+		case NEWARR, NEWARRR:
+			kind := uint64(objScalars)
+			if in.Op() == NEWARRR {
+				kind = objRefs
+			}
+			n := int64(r[in.B()])
+			if n < 0 {
+				iso.trap(faultNegativeLength, pc-1, steps)
+			}
+			r[in.A()] = iso.newArray(kind, uint64(n), uint64(n), pc-1, steps)
+		case LEN:
+			r[in.A()] = iso.length(r[in.B()], pc-1, steps)
+		case AGET, AGETR:
+			r[in.A()] = iso.arrayGet(r[in.B()], r[in.C()], pc-1, steps)
+		case ASET:
+			iso.arraySet(objScalars, r[in.A()], r[in.B()], r[in.C()], pc-1, steps)
+		case ASETR:
+			iso.arraySet(objRefs, r[in.A()], r[in.B()], r[in.C()], pc-1, steps)
+		case APPEND:
+			r[in.A()] = iso.appendElem(objScalars, r, in.B(), in.C(), pc-1, steps)
+		case APPENDR:
+			r[in.A()] = iso.appendElem(objRefs, r, in.B(), in.C(), pc-1, steps)
+		case SCONST:
+			r[in.A()] = iso.newString(p.Strings[in.C()], pc-1, steps)
+		case CONCAT:
+			r[in.A()] = iso.concat(r, in.B(), in.C(), pc-1, steps)
+		case SGET:
+			r[in.A()] = iso.stringByte(r[in.B()], r[in.C()], pc-1, steps)
+		case ITOS:
+			var buf [24]byte
+			r[in.A()] = iso.newStringBytes(strconv.AppendInt(buf[:0], int64(r[in.B()]), 10), pc-1, steps)
+		case FTOS:
+			var buf [32]byte
+			r[in.A()] = iso.newStringBytes(strconv.AppendFloat(buf[:0], math.Float64frombits(r[in.B()]), 'g', -1, 64), pc-1, steps)
+
+		case PRINT:
+			iso.print(r[in.A()], in.B(), pc-1, steps)
+		case PRINTS:
+			iso.printString(r[in.A()], pc-1, steps)
+		case PRINTSP:
+			iso.printByte(' ', pc-1, steps)
+		case PRINTNL:
+			iso.printByte('\n', pc-1, steps)
+		default:
+			iso.trap(faultInternal, pc-1, steps) // BUG: Validate admits only known opcodes
+		}
+	}
+}
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// finish ends the isolate with the entry function's result.
+func (iso *Isolate) finish(v uint64, steps uint64) {
+	iso.st.Status = Finished
+	iso.st.Result = v
+	iso.st.PC = 0
+	iso.st.Steps = steps
+	iso.st.Frames = iso.st.Frames[:0]
+}
+
+func (iso *Isolate) growRegs(need int) {
+	n := max(need, 2*len(iso.regs))
+	regs := make([]uint64, n)
+	copy(regs, iso.regs)
+	iso.regs = regs
+}
+
+func (iso *Isolate) checkOutput(prev int, pc int, steps uint64) {
+	if len(iso.st.Output) > iso.limits.MaxOutput {
+		iso.st.Output = iso.st.Output[:prev]
+		iso.trap(faultOutputQuota, pc, steps)
+	}
+}
+
+func (iso *Isolate) print(v uint64, format int, pc int, steps uint64) {
+	prev := len(iso.st.Output)
+	switch format {
+	case PrintInt:
+		iso.st.Output = strconv.AppendInt(iso.st.Output, int64(v), 10)
+	case PrintFloat:
+		iso.st.Output = strconv.AppendFloat(iso.st.Output, math.Float64frombits(v), 'g', -1, 64)
+	default:
+		iso.st.Output = strconv.AppendBool(iso.st.Output, v != 0)
+	}
+	iso.checkOutput(prev, pc, steps)
+}
+
+func (iso *Isolate) printString(ref uint64, pc int, steps uint64) {
+	prev := len(iso.st.Output)
+	iso.st.Output = append(iso.st.Output, iso.stringBytes(ref, pc, steps)...)
+	iso.checkOutput(prev, pc, steps)
+}
+
+func (iso *Isolate) printByte(c byte, pc int, steps uint64) {
+	prev := len(iso.st.Output)
+	iso.st.Output = append(iso.st.Output, c)
+	iso.checkOutput(prev, pc, steps)
+}
