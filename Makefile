@@ -5,7 +5,18 @@ BENCHTIME ?= 1s
 COUNT     ?= 10
 FUZZTIME  ?= 30s
 
-.PHONY: test vet lint bench fuzz
+# Benchmark baselines and comparisons (cmd/knoten-bench, see bench/).
+RESULTS       ?= results
+# The newest baseline is the lexically last results/<date>-<commit>.txt.
+BASELINE      ?= $(lastword $(sort $(wildcard $(RESULTS)/*.txt)))
+NEW           ?= out/bench-new.txt
+CMP_COUNT     ?= 6
+CMP_BENCHTIME ?= 200ms
+THRESHOLD     ?= 10
+COMPARE_FLAGS ?=
+KNOTEN_BENCH  ?= $(GO) run ./cmd/knoten-bench
+
+.PHONY: test vet lint bench fuzz baseline compare bench-smoke plots
 
 test: vet
 	$(GO) test -race $(PKGS)
@@ -26,3 +37,28 @@ fuzz:
 	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; \
 	done
+
+# baseline runs the whole suite (COUNT, BENCHTIME) into results/<date>-<commit>.txt.
+baseline:
+	$(KNOTEN_BENCH) baseline --count $(COUNT) --benchtime $(BENCHTIME) --pkgs "$(PKGS)" --dir $(RESULTS)
+
+# compare runs a short suite into NEW and compares it with the newest
+# baseline; it fails only on a significant regression beyond THRESHOLD %.
+# COMPARE_FLAGS=--report-only never fails on timing.
+compare:
+	@test -n "$(BASELINE)" || { echo "no baseline in $(RESULTS)/: run 'make baseline' first"; exit 1; }
+	$(KNOTEN_BENCH) run --count $(CMP_COUNT) --benchtime $(CMP_BENCHTIME) --pkgs "$(PKGS)" --out $(NEW)
+	$(KNOTEN_BENCH) compare $(BASELINE) $(NEW) --threshold $(THRESHOLD) $(COMPARE_FLAGS)
+
+# bench-smoke is the CI smoke: a tiny run, compared report-only when a
+# baseline exists, so a noisy machine cannot fail on timing.
+bench-smoke:
+	$(KNOTEN_BENCH) run --count 3 --benchtime 50ms --pkgs "$(PKGS)" --out $(NEW)
+	@if [ -n "$(BASELINE)" ]; then \
+	  $(KNOTEN_BENCH) compare $(BASELINE) $(NEW) --threshold $(THRESHOLD) --report-only; \
+	else echo "no baseline in $(RESULTS)/: comparison skipped"; fi
+
+# plots draws the plots of the newest baseline into out/plots.
+plots:
+	@test -n "$(BASELINE)" || { echo "no baseline in $(RESULTS)/: run 'make baseline' first"; exit 1; }
+	$(KNOTEN_BENCH) plot --in $(BASELINE) --out out/plots
