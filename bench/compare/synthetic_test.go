@@ -165,3 +165,23 @@ func TestBenchstatCommand(t *testing.T) {
 		t.Errorf("alpha not passed: %s", got)
 	}
 }
+
+func TestExactUnit(t *testing.T) {
+	const meta = "Unit text-bytes assume=exact better=lower\n"
+	rep := compareText(t, meta+"BenchmarkSize 1 100000 text-bytes\n", meta+"BenchmarkSize 1 120000 text-bytes\n", DefaultOptions)
+	row := rowFor(t, rep, "text-bytes")
+	if !row.Significant || !row.Regression || row.Delta != 20 {
+		t.Errorf("exact +20%%: significant=%v regression=%v delta=%v", row.Significant, row.Regression, row.Delta)
+	}
+	var buf strings.Builder
+	if err := rep.WriteText(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "exact") || !strings.Contains(buf.String(), "+20.00%") {
+		t.Errorf("table:\n%s", buf.String())
+	}
+	rep = compareText(t, meta+"BenchmarkSize 1 100000 text-bytes\n", meta+"BenchmarkSize 1 100000 text-bytes\n", DefaultOptions)
+	if row := rowFor(t, rep, "text-bytes"); row.Significant || row.Regression {
+		t.Errorf("exact unchanged: %+v", row)
+	}
+}
