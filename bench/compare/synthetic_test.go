@@ -2,6 +2,7 @@ package compare
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -170,7 +171,7 @@ func TestExactUnit(t *testing.T) {
 	const meta = "Unit text-bytes assume=exact better=lower\n"
 	rep := compareText(t, meta+"BenchmarkSize 1 100000 text-bytes\n", meta+"BenchmarkSize 1 120000 text-bytes\n", DefaultOptions)
 	row := rowFor(t, rep, "text-bytes")
-	if !row.Significant || !row.Regression || row.Delta != 20 {
+	if !row.Significant || !row.Regression || math.Abs(row.Delta-20) > 1e-9 {
 		t.Errorf("exact +20%%: significant=%v regression=%v delta=%v", row.Significant, row.Regression, row.Delta)
 	}
 	var buf strings.Builder
