@@ -13,5 +13,5 @@ func benchProgram(b *testing.B, p *Program, want string) {
 	}
 }
 
-func BenchmarkAsmFib30(b *testing.B)  { benchProgram(b, fibProgram(b, 30), "832040") }
+func BenchmarkAsmFib30(b *testing.B)   { benchProgram(b, fibProgram(b, 30), "832040") }
 func BenchmarkAsmLoop10M(b *testing.B) { benchProgram(b, loopProgram(b, 10_000_000), "990548") }

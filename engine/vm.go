@@ -9,17 +9,22 @@ import (
 var le = binary.LittleEndian
 
 // exec is the dispatch loop. It runs until the entry function returns, a fault
-// traps, or a safepoint finds steps >= limit or a halt request. pc, steps and
-// the current register window r live in locals; the frame stack and the
-// register file live in the isolate, so the allocator and the collector see
-// them. Every exit path stores pc and steps back.
+// traps, or a safepoint decides to stop. pc, steps and the current register
+// window r live in locals; the frame stack and the register file live in the
+// isolate, so the allocator and the collector see them. Every exit path
+// stores pc and steps back.
+//
+// A safepoint costs one compare of two locals: once steps reaches limit, exec
+// returns at the next safepoint and Run decides whether to stop (halt
+// request, budget, quota) or to call exec again. Returning rather than
+// calling out keeps every hot local in a register: no value is live across
+// a call in the loop.
 func (iso *Isolate) exec(limit uint64) {
 	p := iso.prog
 	code := p.Code
 	consts := p.Consts
 	funcs := p.Funcs
 	globals := iso.st.Globals
-	halt := &iso.halt
 	pc := int(iso.st.PC)
 	steps := iso.st.Steps
 	top := iso.st.Frames[len(iso.st.Frames)-1]
@@ -184,31 +189,31 @@ func (iso *Isolate) exec(limit uint64) {
 		// Backward branches are safepoints: every loop passes one.
 		case LOOP:
 			pc = in.C()
-			if safepoints && (steps >= limit || halt.Load() != 0) { // acquire: pairs with Halt
-				iso.stopAtSafepoint(pc, steps)
+			if safepoints && steps >= limit {
+				iso.st.PC, iso.st.Steps = uint32(pc), steps
 				return
 			}
 		case LOOPT:
 			if r[in.A()] != 0 {
 				pc = in.C()
-				if safepoints && (steps >= limit || halt.Load() != 0) {
-					iso.stopAtSafepoint(pc, steps)
+				if safepoints && steps >= limit {
+					iso.st.PC, iso.st.Steps = uint32(pc), steps
 					return
 				}
 			}
 		case LOOPLT:
 			if int64(r[in.A()]) < int64(r[in.B()]) {
 				pc = in.C()
-				if safepoints && (steps >= limit || halt.Load() != 0) {
-					iso.stopAtSafepoint(pc, steps)
+				if safepoints && steps >= limit {
+					iso.st.PC, iso.st.Steps = uint32(pc), steps
 					return
 				}
 			}
 		case LOOPLE:
 			if int64(r[in.A()]) <= int64(r[in.B()]) {
 				pc = in.C()
-				if safepoints && (steps >= limit || halt.Load() != 0) {
-					iso.stopAtSafepoint(pc, steps)
+				if safepoints && steps >= limit {
+					iso.st.PC, iso.st.Steps = uint32(pc), steps
 					return
 				}
 			}
@@ -237,8 +242,8 @@ func (iso *Isolate) exec(limit uint64) {
 			}
 			iso.st.Frames = append(iso.st.Frames, Frame{Fn: uint32(in.C()), Base: uint32(newBase), RetPC: uint32(pc), RetReg: uint32(base + a)})
 			base, r, pc = newBase, window, int(callee.Entry)
-			if safepoints && (steps >= limit || halt.Load() != 0) {
-				iso.stopAtSafepoint(pc, steps)
+			if safepoints && steps >= limit {
+				iso.st.PC, iso.st.Steps = uint32(pc), steps
 				return
 			}
 		case RET, RETR:
