@@ -1,0 +1,73 @@
+// Package codec is the binary wire format of an isolate's execution state
+// (engine.State) plus the routing metadata a migration needs (Meta). It is
+// built so that moving a state costs about as much as copying its memory: the
+// register file, frames, globals, heap and output are written as they lie in
+// memory, and decoded by aliasing the input buffer rather than copying it.
+// Everything the decoder reads is checked before it is used, so any byte
+// string from the network either fails with a precise error or yields a state
+// that engine.Resume can run safely.
+//
+// # Wire format
+//
+// All integers are little-endian. Offsets count from the first byte of the
+// encoding, and every section starts at a multiple of 8, so a decoder that
+// receives the encoding in an 8-aligned buffer can view the word sections in
+// place.
+//
+//	encoding = header meta frames regs globals heap pad output pad trailer
+//
+//	header   = magic:"KNCS" version:u32 size:u64 check:u32 reserved:u32
+//	           table:section[6]                      120 bytes
+//	section  = offset:u64 length:u64                 meta, frames, regs, globals, heap, output
+//	meta     = isolate:u64 epoch:u64 program:[32]byte
+//	           status:u32 fault:u32 pc:u32 reserved:u32
+//	           steps:u64 result:u64 heapcap:u64      88 bytes, at offset 120
+//	frames   = (fn:u32 base:u32 retpc:u32 retreg:u32)*      engine.Frame, 16 bytes each
+//	regs     = u64*                                  engine.State.Regs
+//	globals  = u64*                                  engine.State.Globals
+//	heap     = byte*                                 engine.State.Heap, the arena
+//	output   = byte*                                 engine.State.Output
+//	pad      = zero bytes up to the next multiple of 8 (0 to 7 of them)
+//	trailer  = hash:[32]byte                         engine.State.Hash of the state
+//
+// version is Version; a decoder for another version fails with ErrVersion,
+// "version mismatch: read N, want M". size is the length of the whole
+// encoding, trailer included, so that a stream reader can frame a message
+// from its first 16 bytes (see Size). check is the CRC-32C (Castagnoli) of
+// bytes [24, 208), the section table and meta: it guards the isolate id and
+// epoch, which the state hash does not cover, and lets PeekMeta trust the
+// program hash without reading the rest. Reserved words are zero.
+//
+// The encoding is canonical: the table must list the sections in the order
+// above, meta at offset 120 with length 88, each later section at the end of
+// the previous one rounded up to 8, frames a multiple of 16 bytes and regs
+// and globals multiples of 8; the trailer sits at the end of output rounded
+// up to 8, and size is the trailer's end. Every padding byte is zero. Hence a
+// (Meta, State) pair has exactly one encoding, and a decoded state encodes
+// back to the very bytes it came from.
+//
+// # Validation
+//
+// Decode checks, in order: magic, version, that the input is exactly size
+// bytes, the reserved words and the header check, the section table against
+// the canonical layout and the input length (no length is trusted before it
+// is compared with the bytes actually present, so a lying length can never
+// make the decoder allocate), zero padding, then resolves the program by its
+// hash and runs engine.CheckState (pcs, return pcs, frames against registers,
+// heap structure and references, quotas), and last, unless verification is
+// off, recomputes the state hash and compares it with the trailer. It never
+// panics. All failures are *Error values wrapping one of the sentinel errors.
+//
+// # Ownership
+//
+// Encoding never retains its arguments. The vectored form (EncodeBuffers)
+// returns buffers that reference the state's memory: they are valid until
+// the state is next modified (for an isolate's state view, until its next
+// Run). Decoding takes ownership of the input buffer: the returned state's
+// frames, registers, globals, heap and output alias it whenever the host is
+// little-endian and the section is suitably aligned, and engine.Resume then
+// writes into it. The caller must not modify, reuse or return to a pool a
+// buffer passed to Decode while the decoded state, or an isolate resumed from
+// it, lives. Aliased slices have cap == len, so appends by the engine
+// reallocate instead of writing past their section.
+package codec
