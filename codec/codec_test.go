@@ -56,7 +56,7 @@ func sampleStates(t testing.TB) []*engine.State {
 		codectest.Build(&codectest.Spec{Status: 3, Result: 42, Output: []byte("done")}),
 		codectest.Build(&codectest.Spec{Status: 4, Fault: 3, Depth: 7, PC: 2, Scalars: []uint64{1, 2, 3}, Picks: []uint16{1, 2, 3, 4},
 			Objects: []codectest.Object{{Kind: 0, Bytes: []byte("hello")}, {Kind: 1, Words: []uint64{5, 6}, Slack: 2}, {Kind: 2, Len: 3, Slack: 1}},
-			Output: []byte("abc")}),
+			Output:  []byte("abc")}),
 		codectest.BigState(4096, 1),
 	)
 	for i, st := range out {
