@@ -1,0 +1,440 @@
+package cluster
+
+import (
+	"errors"
+	"slices"
+	"time"
+)
+
+// errRefused is what an accept hook returns to refuse an offer politely
+// (the node is draining or stopping): the target answers NACK(refused).
+var errRefused = errors.New("cluster: node refuses isolates")
+
+// protoHooks connect the handoff state machine to the node that drives it.
+// The machine calls them synchronously, on the driving goroutine, from inside
+// its own methods; they must not call back into the machine.
+type protoHooks interface {
+	// send transmits msg; the transport copies it.
+	send(to NodeID, msg []byte)
+	// haveProgram reports whether the node has the program with hash h.
+	haveProgram(h [32]byte) bool
+	// programBytes returns the marshalled program with hash h, or nil.
+	programBytes(h [32]byte) []byte
+	// addProgram verifies and caches a fetched program.
+	addProgram(h [32]byte, b []byte) error
+	// accept decodes and verifies the state an OFFER carries and, if that
+	// succeeds, takes ownership: from then on the node runs the isolate.
+	// An error refuses the offer; errRefused means "not now".
+	accept(from NodeID, m *message) error
+	// resume: a handoff failed and the parked copy must run here again.
+	resume(id IsolateID, epoch uint64)
+	// drop: the target owns the isolate; the parked copy must go.
+	drop(id IsolateID, epoch uint64, to NodeID)
+	// confirmed: the previous holder no longer has a copy (it dropped it or
+	// crashed), so the isolate's effects may be published and it may move on.
+	confirmed(id IsolateID, epoch uint64)
+}
+
+type protoConfig struct {
+	rto          time.Duration // resend interval for OFFER, ABORT and an unconfirmed ACK
+	offerTimeout time.Duration // from the first OFFER to giving up with ABORT
+}
+
+func (c protoConfig) withDefaults() protoConfig {
+	if c.rto <= 0 {
+		c.rto = 2 * time.Millisecond
+	}
+	if c.offerTimeout <= 0 {
+		c.offerTimeout = 10 * c.rto
+	}
+	return c
+}
+
+// decision is what a target decided about one (isolate, epoch).
+type decision uint8
+
+const (
+	undecided decision = iota
+	accepted           // took ownership; answers ACK forever
+	aborted            // the source gave up first; answers ABORTED forever
+	refused            // answered NACK
+)
+
+// outRec is the source's side of one handoff.
+type outRec struct {
+	id          IsolateID
+	epoch       uint64
+	to          NodeID
+	offer       []byte // the whole OFFER message, resent as is
+	start, last time.Duration
+	aborting    bool
+}
+
+// inRec is what a node remembers about an isolate as a target.
+type inRec struct {
+	seen    uint64 // highest epoch seen for the isolate, as source or target
+	decided map[uint64]decision
+	pending *pendingOffer // an offer waiting for its program
+
+	unconfirmed bool // accepted uEpoch from uFrom, and no CONFIRM yet
+	uEpoch      uint64
+	uFrom       NodeID
+	lastAck     time.Duration
+}
+
+type pendingOffer struct {
+	from  NodeID
+	epoch uint64
+	hash  [32]byte
+	msg   []byte // the OFFER message, owned
+}
+
+// protoStats counts protocol events on one node.
+type protoStats struct {
+	Offers, Resends, Aborts, Acks, Nacks, Confirms, Fetches, Stale, Bad int64
+}
+
+// proto is one node's handoff state machine: both its source side (outgoing
+// handoffs) and its target side (what it has accepted, refused or seen
+// aborted). It is deterministic: given the same calls with the same times it
+// makes the same hook calls and sends the same messages in the same order.
+// It holds no locks and starts no goroutines; the node drives it from one
+// goroutine. See the package documentation for the states.
+type proto struct {
+	self  NodeID
+	cfg   protoConfig
+	h     protoHooks
+	out   map[IsolateID]*outRec
+	done  map[IsolateID]uint64 // highest epoch handed off from here and ACKed
+	in    map[IsolateID]*inRec
+	unc   map[IsolateID]bool              // isolates with an unconfirmed acceptance
+	fetch map[[32]byte]map[IsolateID]bool // isolates whose offer waits for a program
+	down  map[NodeID]bool
+	buf   []byte
+	stats protoStats
+}
+
+func newProto(self NodeID, cfg protoConfig, h protoHooks) *proto {
+	return &proto{
+		self:  self,
+		cfg:   cfg.withDefaults(),
+		h:     h,
+		out:   make(map[IsolateID]*outRec),
+		done:  make(map[IsolateID]uint64),
+		in:    make(map[IsolateID]*inRec),
+		unc:   make(map[IsolateID]bool),
+		fetch: make(map[[32]byte]map[IsolateID]bool),
+		down:  make(map[NodeID]bool),
+	}
+}
+
+func (p *proto) rec(id IsolateID) *inRec {
+	r := p.in[id]
+	if r == nil {
+		r = &inRec{decided: make(map[uint64]decision, 2)}
+		p.in[id] = r
+	}
+	return r
+}
+
+// decide records d for (r, e), forgetting decisions far below the newest: an
+// offer that old can only be a stale duplicate, and NACK is a safe answer.
+func (r *inRec) decide(e uint64, d decision) {
+	r.decided[e] = d
+	if len(r.decided) > 8 {
+		for k := range r.decided {
+			if k+8 < e {
+				delete(r.decided, k)
+			}
+		}
+	}
+}
+
+func (p *proto) sendIDEpoch(to NodeID, k msgKind, id IsolateID, e uint64) {
+	p.buf = appendIDEpoch(p.buf[:0], k, id, e)
+	p.h.send(to, p.buf)
+}
+
+func (p *proto) sendNack(to NodeID, id IsolateID, e uint64, reason uint8) {
+	p.stats.Nacks++
+	p.buf = appendNack(p.buf[:0], id, e, reason)
+	p.h.send(to, p.buf)
+}
+
+// outstanding returns the number of handoffs waiting for an answer.
+func (p *proto) outstanding() int { return len(p.out) }
+
+// unconfirmedCount returns the number of accepted isolates awaiting CONFIRM.
+func (p *proto) unconfirmedCount() int { return len(p.unc) }
+
+// handingOff reports whether isolate id is parked here in a handoff.
+func (p *proto) handingOff(id IsolateID) bool { return p.out[id] != nil }
+
+// isUnconfirmed reports whether isolate id was accepted here and its source
+// has not yet confirmed dropping its copy.
+func (p *proto) isUnconfirmed(id IsolateID) bool { return p.unc[id] }
+
+// note records that epoch e of isolate id exists here (it arrived by spawn or
+// resume, or is being handed off), so that no offer at or below it is taken.
+func (p *proto) note(id IsolateID, e uint64) {
+	r := p.rec(id)
+	r.seen = max(r.seen, e)
+}
+
+// startHandoff begins handing isolate id off to node to at epoch e. offer is
+// the complete OFFER message; the machine keeps it to resend. The node must
+// keep its parked copy until drop or resume. It reports false, without
+// sending, if to is known to be down; the copy stays the caller's to run.
+func (p *proto) startHandoff(now time.Duration, id IsolateID, e uint64, to NodeID, offer []byte) bool {
+	if p.down[to] || to == p.self {
+		return false
+	}
+	if p.out[id] != nil {
+		panic("BUG: cluster: second handoff of one isolate")
+	}
+	p.note(id, e)
+	p.out[id] = &outRec{id: id, epoch: e, to: to, offer: offer, start: now, last: now}
+	p.stats.Offers++
+	p.h.send(to, offer)
+	return true
+}
+
+// onMessage handles a protocol message m (parsed from raw, which the machine
+// may keep) from node from. It ignores kinds that are not its business.
+func (p *proto) onMessage(now time.Duration, from NodeID, m *message, raw []byte) {
+	switch m.kind {
+	case mOffer:
+		p.onOffer(now, from, m, raw)
+	case mAck:
+		if o := p.out[m.id]; o != nil && o.epoch == m.epoch && o.to == from {
+			delete(p.out, m.id)
+			p.done[m.id] = max(p.done[m.id], m.epoch)
+			p.h.drop(m.id, m.epoch, from)
+			p.stats.Confirms++
+			p.sendIDEpoch(from, mConfirm, m.id, m.epoch)
+		} else if p.done[m.id] >= m.epoch {
+			// Our CONFIRM was lost; the target keeps asking.
+			p.stats.Confirms++
+			p.sendIDEpoch(from, mConfirm, m.id, m.epoch)
+		} else {
+			p.stats.Stale++
+		}
+	case mNack, mAborted:
+		if o := p.out[m.id]; o != nil && o.epoch == m.epoch && o.to == from {
+			delete(p.out, m.id)
+			p.h.resume(m.id, m.epoch)
+		} else {
+			p.stats.Stale++
+		}
+	case mAbort:
+		p.onAbort(from, m)
+	case mConfirm:
+		if r := p.in[m.id]; r != nil && r.unconfirmed && r.uEpoch == m.epoch && r.uFrom == from {
+			p.confirm(m.id, r)
+		}
+	case mFetch:
+		if b := p.h.programBytes(m.hash); b != nil {
+			p.buf = append(appendHash(p.buf[:0], mProgram, m.hash), b...)
+			p.h.send(from, p.buf)
+		}
+	case mProgram:
+		p.onProgram(now, m)
+	}
+}
+
+func (p *proto) confirm(id IsolateID, r *inRec) {
+	r.unconfirmed = false
+	delete(p.unc, id)
+	p.h.confirmed(id, r.uEpoch)
+}
+
+// answer repeats the decision d about (id, e) to from.
+func (p *proto) answer(from NodeID, id IsolateID, e uint64, d decision) {
+	switch d {
+	case accepted:
+		p.stats.Acks++
+		p.sendIDEpoch(from, mAck, id, e)
+	case aborted:
+		p.sendIDEpoch(from, mAborted, id, e)
+	default:
+		p.sendNack(from, id, e, nackRefused)
+	}
+}
+
+func (p *proto) onOffer(now time.Duration, from NodeID, m *message, raw []byte) {
+	r := p.rec(m.id)
+	if d := r.decided[m.epoch]; d != undecided {
+		p.answer(from, m.id, m.epoch, d) // a duplicate: same answer
+		return
+	}
+	if pe := r.pending; pe != nil && pe.epoch == m.epoch {
+		p.stats.Fetches++ // the FETCH or the PROGRAM may have been lost
+		p.buf = appendHash(p.buf[:0], mFetch, pe.hash)
+		p.h.send(pe.from, p.buf)
+		return
+	}
+	if m.epoch <= r.seen {
+		p.stats.Stale++
+		p.sendNack(from, m.id, m.epoch, nackStale)
+		return
+	}
+	r.seen = m.epoch
+	if r.pending != nil { // an older epoch still waiting: superseded
+		r.decide(r.pending.epoch, aborted)
+		r.pending = nil
+	}
+	if !p.h.haveProgram(m.hash) {
+		if p.down[from] { // nobody left to fetch it from
+			r.decide(m.epoch, aborted)
+			return
+		}
+		r.pending = &pendingOffer{from: from, epoch: m.epoch, hash: m.hash, msg: raw}
+		w := p.fetch[m.hash]
+		if w == nil {
+			w = make(map[IsolateID]bool)
+			p.fetch[m.hash] = w
+		}
+		w[m.id] = true
+		p.stats.Fetches++
+		p.buf = appendHash(p.buf[:0], mFetch, m.hash)
+		p.h.send(from, p.buf)
+		return
+	}
+	p.tryAccept(now, from, r, m)
+}
+
+func (p *proto) tryAccept(now time.Duration, from NodeID, r *inRec, m *message) {
+	if err := p.h.accept(from, m); err != nil {
+		r.decide(m.epoch, refused)
+		reason := nackBadState
+		if errors.Is(err, errRefused) {
+			reason = nackRefused
+		}
+		p.sendNack(from, m.id, m.epoch, reason)
+		return
+	}
+	r.decide(m.epoch, accepted)
+	r.unconfirmed, r.uEpoch, r.uFrom, r.lastAck = true, m.epoch, from, now
+	p.unc[m.id] = true
+	p.stats.Acks++
+	p.sendIDEpoch(from, mAck, m.id, m.epoch)
+	if p.down[from] {
+		p.confirm(m.id, r)
+	}
+}
+
+func (p *proto) onAbort(from NodeID, m *message) {
+	r := p.rec(m.id)
+	if d := r.decided[m.epoch]; d != undecided {
+		p.answer(from, m.id, m.epoch, d)
+		return
+	}
+	// Not taken, and now it never will be: a late OFFER of this epoch finds
+	// the decision and gets ABORTED.
+	r.decide(m.epoch, aborted)
+	r.seen = max(r.seen, m.epoch)
+	if r.pending != nil && r.pending.epoch == m.epoch {
+		r.pending = nil
+	}
+	p.sendIDEpoch(from, mAborted, m.id, m.epoch)
+}
+
+func (p *proto) onProgram(now time.Duration, m *message) {
+	w := p.fetch[m.hash]
+	if w == nil {
+		return
+	}
+	if err := p.h.addProgram(m.hash, m.payload); err != nil {
+		p.stats.Bad++
+		return // a later OFFER resend fetches again
+	}
+	delete(p.fetch, m.hash)
+	for _, id := range sortedKeys(w) {
+		r := p.in[id]
+		if r == nil || r.pending == nil || r.pending.hash != m.hash {
+			continue
+		}
+		pe := r.pending
+		r.pending = nil
+		om, err := parseMessage(pe.msg)
+		if err != nil {
+			panic("BUG: cluster: a pending offer no longer parses")
+		}
+		p.tryAccept(now, pe.from, r, &om)
+	}
+}
+
+// tick resends what is due and gives up on offers that took too long.
+func (p *proto) tick(now time.Duration) {
+	for _, id := range sortedKeys(p.out) {
+		o := p.out[id]
+		switch {
+		case !o.aborting && now-o.start >= p.cfg.offerTimeout:
+			o.aborting, o.last = true, now
+			p.stats.Aborts++
+			p.sendIDEpoch(o.to, mAbort, o.id, o.epoch)
+		case now-o.last >= p.cfg.rto:
+			o.last = now
+			p.stats.Resends++
+			if o.aborting {
+				p.sendIDEpoch(o.to, mAbort, o.id, o.epoch)
+			} else {
+				p.h.send(o.to, o.offer)
+			}
+		}
+	}
+	for _, id := range sortedKeys(p.unc) {
+		r := p.in[id]
+		if now-r.lastAck >= p.cfg.rto {
+			r.lastAck = now
+			p.stats.Resends++
+			p.sendIDEpoch(r.uFrom, mAck, id, r.uEpoch)
+		}
+	}
+}
+
+// peerDown is the failure oracle's word that node n has crashed: every
+// handoff to it fails (its copy, if it took one, died with it), and every
+// isolate accepted from it is confirmed (its parked copy died too).
+func (p *proto) peerDown(n NodeID) {
+	if p.down[n] {
+		return
+	}
+	p.down[n] = true
+	for _, id := range sortedKeys(p.out) {
+		if o := p.out[id]; o.to == n {
+			delete(p.out, id)
+			p.h.resume(id, o.epoch)
+		}
+	}
+	for _, id := range sortedKeys(p.unc) {
+		if r := p.in[id]; r.uFrom == n {
+			p.confirm(id, r)
+		}
+	}
+	for h, w := range p.fetch {
+		for id := range w {
+			if r := p.in[id]; r != nil && r.pending != nil && r.pending.from == n {
+				r.decide(r.pending.epoch, aborted)
+				r.pending = nil
+				delete(w, id)
+			}
+		}
+		if len(w) == 0 {
+			delete(p.fetch, h)
+		}
+	}
+}
+
+type ordered interface {
+	~uint32 | ~uint64
+}
+
+func sortedKeys[K ordered, V any](m map[K]V) []K {
+	ks := make([]K, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}

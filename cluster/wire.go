@@ -1,0 +1,166 @@
+package cluster
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// IsolateID names an isolate for its whole life, across every node it visits.
+type IsolateID uint64
+
+// msgKind is the first byte of every cluster message.
+type msgKind uint8
+
+// The cluster's messages. Every message starts with its kind byte; the fields
+// follow in the order listed, little-endian, u64 unless marked.
+const (
+	mOffer      msgKind = iota + 1 // id, epoch, program[32], trace i64, then the codec-encoded state (rest)
+	mAck                           // id, epoch: the target owns the isolate at this epoch
+	mNack                          // id, epoch, reason u8: the target refuses this epoch
+	mAbort                         // id, epoch: the source gives up unless the target already took it
+	mAborted                       // id, epoch: the target did not take it and never will
+	mConfirm                       // id, epoch: the source has dropped its copy
+	mFetch                         // program[32]: send me this program's bytecode
+	mProgram                       // program[32], then engine.Program.MarshalBinary (rest)
+	mHeartbeat                     // queued u32, running u32, idle u32, flags u8 (bit 0: draining)
+	mSteal                         // max u32: an idle node asks for up to max queued isolates
+	mStealReply                    // n u32: how many isolates the loaded node is handing off
+	numMsgKinds
+)
+
+var msgNames = [numMsgKinds]string{"?", "OFFER", "ACK", "NACK", "ABORT", "ABORTED", "CONFIRM", "FETCH", "PROGRAM", "HEARTBEAT", "STEAL", "STEALREPLY"}
+
+func (k msgKind) String() string {
+	if k < numMsgKinds {
+		return msgNames[k]
+	}
+	return fmt.Sprintf("msg%d", uint8(k))
+}
+
+// Reasons a target refuses an offer (NACK).
+const (
+	nackRefused  uint8 = iota + 1 // draining, shutting down, or unwilling
+	nackStale                     // epoch not above what the target has seen, and no record of it
+	nackBadState                  // the state did not decode, verify or resume
+	nackProgram                   // the program bytes did not verify
+)
+
+// Load is what a heartbeat says about a node.
+type Load struct {
+	Queued   int  // isolates waiting in worker deques
+	Running  int  // isolates being run by a worker now
+	Idle     int  // workers with nothing to do
+	Draining bool // the node is emptying itself and takes nothing
+}
+
+// message is a parsed cluster message. payload aliases the buffer it was
+// parsed from.
+type message struct {
+	kind    msgKind
+	id      IsolateID
+	epoch   uint64
+	hash    [32]byte
+	trace   int64
+	reason  uint8
+	n       uint32
+	load    Load
+	payload []byte
+}
+
+var errShortMessage = errors.New("cluster: short message")
+
+const offerHeader = 1 + 8 + 8 + 32 + 8
+
+// appendOfferHeader appends an OFFER's fixed part; the codec appends the state.
+func appendOfferHeader(b []byte, id IsolateID, epoch uint64, prog [32]byte, trace int64) []byte {
+	b = append(b, byte(mOffer))
+	b = binary.LittleEndian.AppendUint64(b, uint64(id))
+	b = binary.LittleEndian.AppendUint64(b, epoch)
+	b = append(b, prog[:]...)
+	return binary.LittleEndian.AppendUint64(b, uint64(trace))
+}
+
+func appendIDEpoch(b []byte, k msgKind, id IsolateID, epoch uint64) []byte {
+	b = append(b, byte(k))
+	b = binary.LittleEndian.AppendUint64(b, uint64(id))
+	return binary.LittleEndian.AppendUint64(b, epoch)
+}
+
+func appendNack(b []byte, id IsolateID, epoch uint64, reason uint8) []byte {
+	return append(appendIDEpoch(b, mNack, id, epoch), reason)
+}
+
+func appendHash(b []byte, k msgKind, h [32]byte) []byte {
+	return append(append(b, byte(k)), h[:]...)
+}
+
+func appendHeartbeat(b []byte, l Load) []byte {
+	b = append(b, byte(mHeartbeat))
+	b = binary.LittleEndian.AppendUint32(b, uint32(max(l.Queued, 0)))
+	b = binary.LittleEndian.AppendUint32(b, uint32(max(l.Running, 0)))
+	b = binary.LittleEndian.AppendUint32(b, uint32(max(l.Idle, 0)))
+	var f byte
+	if l.Draining {
+		f = 1
+	}
+	return append(b, f)
+}
+
+func appendU32(b []byte, k msgKind, n uint32) []byte {
+	return binary.LittleEndian.AppendUint32(append(b, byte(k)), n)
+}
+
+// parseMessage parses b. It checks every length against b and never panics;
+// the payload of OFFER and PROGRAM aliases b.
+func parseMessage(b []byte) (message, error) {
+	var m message
+	if len(b) == 0 {
+		return m, errShortMessage
+	}
+	m.kind = msgKind(b[0])
+	p := b[1:]
+	need := func(n int) bool { return len(p) >= n }
+	le := binary.LittleEndian
+	switch m.kind {
+	case mOffer:
+		if !need(offerHeader - 1) {
+			return m, errShortMessage
+		}
+		m.id, m.epoch = IsolateID(le.Uint64(p)), le.Uint64(p[8:])
+		copy(m.hash[:], p[16:48])
+		m.trace = int64(le.Uint64(p[48:]))
+		m.payload = p[56:]
+	case mAck, mAbort, mAborted, mConfirm, mNack:
+		n := 16
+		if m.kind == mNack {
+			n = 17
+		}
+		if len(p) != n {
+			return m, errShortMessage
+		}
+		m.id, m.epoch = IsolateID(le.Uint64(p)), le.Uint64(p[8:])
+		if m.kind == mNack {
+			m.reason = p[16]
+		}
+	case mFetch, mProgram:
+		if !need(32) || (m.kind == mFetch && len(p) != 32) {
+			return m, errShortMessage
+		}
+		copy(m.hash[:], p)
+		m.payload = p[32:]
+	case mHeartbeat:
+		if len(p) != 13 {
+			return m, errShortMessage
+		}
+		m.load = Load{Queued: int(le.Uint32(p)), Running: int(le.Uint32(p[4:])), Idle: int(le.Uint32(p[8:])), Draining: p[12]&1 != 0}
+	case mSteal, mStealReply:
+		if len(p) != 4 {
+			return m, errShortMessage
+		}
+		m.n = le.Uint32(p)
+	default:
+		return m, fmt.Errorf("cluster: unknown message kind %d", b[0])
+	}
+	return m, nil
+}
