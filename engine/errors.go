@@ -20,6 +20,7 @@ var (
 	ErrInstructionQuota = errors.New("instruction quota exceeded")
 	ErrOutputQuota      = errors.New("output quota exceeded")
 	ErrFloatToInt       = errors.New("float value out of int range")
+	ErrKindMismatch     = errors.New("heap object kind mismatch") // a string used as an array, or a ref stored in a scalar array: confusion Validate cannot see
 	ErrInternal         = errors.New("BUG: internal error")
 
 	// API errors, returned and never stored in a state.
@@ -42,6 +43,7 @@ var faultCodes = [...]error{
 	ErrOutputQuota,
 	ErrFloatToInt,
 	ErrInternal,
+	ErrKindMismatch,
 }
 
 // NumFaultCodes bounds State.Fault: valid codes are 0 <= code < NumFaultCodes.
@@ -60,6 +62,7 @@ const (
 	faultOutputQuota
 	faultFloatToInt
 	faultInternal
+	faultKindMismatch
 )
 
 // FaultError describes how an isolate faulted: which error, where.
@@ -69,10 +72,17 @@ type FaultError struct {
 	Pos  Pos    // source position of the faulting instruction
 	PC   int
 	Func string
+	// Detail is the Go panic behind an ErrInternal fault, if one was seen
+	// in this process; it is not part of the state.
+	Detail string
 }
 
 func (e *FaultError) Error() string {
-	return fmt.Sprintf("%s:%d:%d: %v (in %s, pc %d)", e.File, e.Pos.Line, e.Pos.Col, e.Err, e.Func, e.PC)
+	msg := fmt.Sprintf("%s:%d:%d: %v (in %s, pc %d)", e.File, e.Pos.Line, e.Pos.Col, e.Err, e.Func, e.PC)
+	if e.Detail != "" {
+		msg += ": " + e.Detail
+	}
+	return msg
 }
 
 func (e *FaultError) Unwrap() error { return e.Err }

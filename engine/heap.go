@@ -89,6 +89,9 @@ func (iso *Isolate) element(ref, i uint64, pc int, steps uint64) uint64 {
 	if ref == 0 || i >= objLen(iso.heap, ref) {
 		iso.trap(faultIndexOutOfRange, pc, steps)
 	}
+	if iso.heap[ref+7] == objString {
+		iso.trap(faultKindMismatch, pc, steps)
+	}
 	return ref + 16 + 8*i
 }
 
@@ -102,7 +105,7 @@ func (iso *Isolate) arrayGet(ref, i uint64, pc int, steps uint64) uint64 {
 func (iso *Isolate) arraySet(kind, ref, i, v uint64, pc int, steps uint64) {
 	off := iso.element(ref, i, pc, steps)
 	if uint64(iso.heap[ref+7]) != kind {
-		iso.trap(faultInternal, pc, steps)
+		iso.trap(faultKindMismatch, pc, steps)
 	}
 	le.PutUint64(iso.heap[off:], v)
 }
@@ -113,7 +116,7 @@ func (iso *Isolate) appendElem(kind uint64, r []uint64, arr, val int, pc int, st
 	ref := r[arr]
 	if ref != 0 {
 		if uint64(iso.heap[ref+7]) != kind {
-			iso.trap(faultInternal, pc, steps)
+			iso.trap(faultKindMismatch, pc, steps)
 		}
 		n, c := objLen(iso.heap, ref), le.Uint64(iso.heap[ref+8:])
 		if n < c {
@@ -137,12 +140,15 @@ func (iso *Isolate) stringBytes(ref uint64, pc int, steps uint64) []byte {
 	if ref == 0 {
 		return nil
 	}
+	if iso.heap[ref+7] != objString {
+		iso.trap(faultKindMismatch, pc, steps)
+	}
 	n := objLen(iso.heap, ref)
 	return iso.heap[ref+8 : ref+8+n]
 }
 
-func (iso *Isolate) compareStrings(a, b uint64) int {
-	return bytes.Compare(iso.stringBytes(a, 0, 0), iso.stringBytes(b, 0, 0))
+func (iso *Isolate) compareStrings(a, b uint64, pc int, steps uint64) int {
+	return bytes.Compare(iso.stringBytes(a, pc, steps), iso.stringBytes(b, pc, steps))
 }
 
 func (iso *Isolate) concat(r []uint64, x, y int, pc int, steps uint64) uint64 {

@@ -53,6 +53,8 @@ type Isolate struct {
 	heap   []byte   // the arena: len is the used part
 	spare  []byte   // to-space for the next collection
 	halt   atomic.Uint32
+
+	panicked string // the Go panic behind an ErrInternal fault, for its message
 }
 
 // haltPollSteps bounds how many instructions may pass between two looks at
@@ -146,7 +148,7 @@ func (iso *Isolate) Err() error {
 		return nil
 	}
 	pc := int(iso.st.PC)
-	fe := &FaultError{Err: err, File: iso.prog.Name, PC: pc, Pos: iso.prog.PosAt(pc)}
+	fe := &FaultError{Err: err, File: iso.prog.Name, PC: pc, Pos: iso.prog.PosAt(pc), Detail: iso.panicked}
 	if pc < len(iso.prog.Code) {
 		fe.Func = iso.prog.Funcs[iso.prog.FuncAt(pc)].Name
 	}
@@ -212,6 +214,8 @@ func (iso *Isolate) Run(budget int64) (status Status) {
 			code := faultInternal
 			if f, ok := r.(fault); ok {
 				code = f
+			} else {
+				iso.panicked = fmt.Sprint(r)
 			}
 			iso.st.Status = Faulted
 			iso.st.Fault = uint32(code)

@@ -127,11 +127,11 @@ func (iso *Isolate) exec(limit uint64) {
 		case FLE:
 			r[in.A()] = b2u(math.Float64frombits(r[in.B()]) <= math.Float64frombits(r[in.C()]))
 		case SEQ:
-			r[in.A()] = b2u(iso.compareStrings(r[in.B()], r[in.C()]) == 0)
+			r[in.A()] = b2u(iso.compareStrings(r[in.B()], r[in.C()], pc-1, steps) == 0)
 		case SLT:
-			r[in.A()] = b2u(iso.compareStrings(r[in.B()], r[in.C()]) < 0)
+			r[in.A()] = b2u(iso.compareStrings(r[in.B()], r[in.C()], pc-1, steps) < 0)
 		case SLE:
-			r[in.A()] = b2u(iso.compareStrings(r[in.B()], r[in.C()]) <= 0)
+			r[in.A()] = b2u(iso.compareStrings(r[in.B()], r[in.C()], pc-1, steps) <= 0)
 		case NOT:
 			r[in.A()] = r[in.B()] ^ 1
 
