@@ -13,7 +13,7 @@ import (
 // What it checks: the program hash; status and fault code; the frame chain
 // (contiguous windows from register 0, each return pc just after a CALL of
 // the frame's function in the caller, the result register being that call's
-// A operand); pc inside the top frame's function; the register file ending
+// B operand); pc inside the top frame's function; the register file ending
 // at the top window; the global count; the heap (8-aligned, within HeapCap
 // and the quota, a parseable sequence of objects after a zero nil word, ref
 // arrays and ref registers and ref globals pointing only at object starts,
@@ -73,7 +73,7 @@ func checkState(p *Program, st *State, limits Limits) error {
 				return fmt.Errorf("frame %d: return pc %d outside caller %s", i, fr.RetPC, caller.Name)
 			}
 			call := p.Code[fr.RetPC-1]
-			if call.Op() != CALL || call.C() != int(fr.Fn) || uint32(call.A())+callerBase != fr.RetReg {
+			if call.Op() != CALL || call.C() != int(fr.Fn) || uint32(call.B())+callerBase != fr.RetReg {
 				return fmt.Errorf("frame %d: return pc %d does not follow a call of %s into r%d", i, fr.RetPC, p.Funcs[fr.Fn].Name, fr.RetReg)
 			}
 		}

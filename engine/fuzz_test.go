@@ -29,7 +29,7 @@ func programFromBytes(data []byte) *Program {
 				return int(x % 4)
 			case rreg:
 				return 4 + int(x%4)
-			case argwin:
+			case argwin, resreg:
 				return int(x % n)
 			case imm:
 				return int(int8(x))

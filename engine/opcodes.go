@@ -129,10 +129,10 @@ const (
 	LOOPLT // if R[a] < R[b] { pc = c }                  backward, int; safepoint when taken
 	LOOPLE // if R[a] <= R[b] { pc = c }                 backward, int; safepoint when taken
 
-	CALL // R[a] = F[c](R[a], ..., R[a+n-1])    n = F[c].NParams; safepoint on entry
+	CALL // R[b] = F[c](R[a], ..., R[a+n-1])    n = F[c].NParams; safepoint on entry
 	RET  // return R[a]                          scalar result
 	RETR // return R[a]                          ref result
-	RET0 // return                               no result (the caller's R[a] becomes 0)
+	RET0 // return                               no result (the caller's R[b] becomes 0)
 
 	NEWARR  // R[a] = make([]T, R[b])            T scalar; elements zero; faults on negative length
 	NEWARRR // R[a] = make([]T, R[b])            T a ref kind (string or array); elements nil
@@ -182,6 +182,7 @@ const (
 	fn              // index into Funcs
 	pformat         // PrintInt, PrintFloat or PrintBool
 	argwin          // first register of a call's argument window; checked against the callee
+	resreg          // register receiving a call's result; checked against the callee
 )
 
 // opInfo describes each opcode: its name and the kinds of A, B and C.
@@ -251,7 +252,7 @@ var opInfo = [numOpcodes]struct {
 	LOOPT:   {"loopt", sreg, none, back},
 	LOOPLT:  {"looplt", sreg, sreg, back},
 	LOOPLE:  {"loople", sreg, sreg, back},
-	CALL:    {"call", argwin, none, fn},
+	CALL:    {"call", argwin, resreg, fn},
 	RET:     {"ret", sreg, none, none},
 	RETR:    {"retr", rreg, none, none},
 	RET0:    {"ret0", none, none, none},

@@ -230,7 +230,7 @@ func (p *Program) checkInstr(pc int, f *Func) error {
 			bad = fld.u >= len(p.Funcs)
 		case pformat:
 			bad = fld.u > PrintBool
-		case argwin:
+		case argwin, resreg:
 			bad = fld.u >= int(f.NRegs) // the CALL check below covers the rest
 		default:
 			return fmt.Errorf("BUG: operand kind %d", fld.kind)
@@ -243,7 +243,7 @@ func (p *Program) checkInstr(pc int, f *Func) error {
 	case CALL:
 		callee := &p.Funcs[in.C()]
 		a := in.A()
-		if a+int(max(callee.NParams, 1)) > int(f.NRegs) {
+		if a+int(callee.NParams) > int(f.NRegs) {
 			return fmt.Errorf("call of %s: argument window r%d+%d exceeds %d registers", callee.Name, a, callee.NParams, f.NRegs)
 		}
 		for i := 0; i < int(callee.NParams); i++ {
@@ -251,7 +251,7 @@ func (p *Program) checkInstr(pc int, f *Func) error {
 				return fmt.Errorf("call of %s: argument %d kind mismatch", callee.Name, i)
 			}
 		}
-		if callee.Result != KindVoid && callee.Result.IsRef() != f.IsRef(a) {
+		if callee.Result != KindVoid && callee.Result.IsRef() != f.IsRef(in.B()) {
 			return fmt.Errorf("call of %s: result register kind mismatch", callee.Name)
 		}
 	case RET:
@@ -274,7 +274,7 @@ var operandNames = [...]string{
 	none: "unused (zero) field", sreg: "scalar register", rreg: "ref register",
 	imm: "immediate", nzimm: "non-zero immediate", konst: "constant", str: "string constant",
 	sglobal: "scalar global", rglobal: "ref global", fwd: "forward target", back: "backward target",
-	fn: "function", pformat: "print format", argwin: "argument window",
+	fn: "function", pformat: "print format", argwin: "argument window", resreg: "result register",
 }
 
 // Program encoding, used for the content hash and to ship a program to a node
@@ -549,7 +549,7 @@ func (p *Program) operands(pc int) string {
 		out += s
 	}
 	if op == CALL {
-		return fmt.Sprintf("r%d, %s", in.A(), p.funcName(in.C()))
+		return fmt.Sprintf("r%d <- %s(r%d..)", in.B(), p.funcName(in.C()), in.A())
 	}
 	fields := [3]struct {
 		kind operand
@@ -565,7 +565,8 @@ func (p *Program) operands(pc int) string {
 			add("#" + strconv.FormatInt(fld.s, 10))
 		case konst:
 			if fld.u < len(p.Consts) {
-				add(fmt.Sprintf("k%d(%d)", fld.u, int64(p.Consts[fld.u])))
+				k := p.Consts[fld.u]
+				add(fmt.Sprintf("k%d(%d|%g)", fld.u, int64(k), math.Float64frombits(k)))
 			} else {
 				add("k" + strconv.Itoa(fld.u))
 			}

@@ -240,7 +240,7 @@ func (iso *Isolate) exec(limit uint64) {
 			for i := np; i < len(window); i++ {
 				window[i] = 0
 			}
-			iso.st.Frames = append(iso.st.Frames, Frame{Fn: uint32(in.C()), Base: uint32(newBase), RetPC: uint32(pc), RetReg: uint32(base + a)})
+			iso.st.Frames = append(iso.st.Frames, Frame{Fn: uint32(in.C()), Base: uint32(newBase), RetPC: uint32(pc), RetReg: uint32(base + in.B())})
 			base, r, pc = newBase, window, int(callee.Entry)
 			if safepoints && steps >= limit {
 				iso.st.PC, iso.st.Steps = uint32(pc), steps

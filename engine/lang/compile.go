@@ -12,7 +12,7 @@ import (
 // yields an ErrorList with the first MaxErrors errors in source order.
 // Compile never panics; an error wrapping ErrInternal means a compiler bug.
 func Compile(filename string, src []byte) (prog *engine.Program, err error) {
-	errs := &errorSink{file: filename}
+	errs := &errorSink{file: filename, perLine: true}
 	defer func() {
 		if r := recover(); r != nil {
 			if _, ok := r.(bailout); !ok {
@@ -26,6 +26,7 @@ func Compile(filename string, src []byte) (prog *engine.Program, err error) {
 	if len(errs.list) > 0 {
 		return nil, errs.sorted()
 	}
+	errs.perLine = false
 	c := check(f, errs)
 	if len(errs.list) > 0 {
 		return nil, errs.sorted()

@@ -10,12 +10,15 @@
 // float(x). Every type has a zero value (0, 0.0, false, "", empty array);
 // variables declared without a value start at zero.
 //
-// Arrays are reference values, as Go slices are: assignment and passing share
-// the elements, a[i] = v is seen through every copy, and append(a, v) returns
-// an array that may share a's storage (when a has spare capacity) or be a new
-// copy. Use the result of append, as in Go, and do not rely on whether a
-// given append aliased. The empty array and the empty string are the same
-// nil reference.
+// Arrays are reference values: assignment and passing share one array, and
+// a[i] = v is seen through every reference to it. Unlike a Go slice, the
+// length belongs to the array, not to the reference. append(a, v) appends in
+// place when a has spare capacity, so a itself grows and every reference to
+// a sees the new length and element, and it returns a. When a is full,
+// append returns a new, larger array holding a's elements and v, and a stays
+// as it was. Capacity is not observable, so always use the result
+// (a = append(a, v)) and never rely on whether a given append aliased. The
+// empty array and the empty string are both the nil reference.
 //
 // Grammar (EBNF; newlines end statements as Go's semicolon rule says):
 //

@@ -8,14 +8,14 @@ const maxNesting = 500
 
 // errorSink collects errors and stops compilation after MaxErrors.
 type errorSink struct {
-	file string
-	list ErrorList
+	file    string
+	list    ErrorList
+	perLine bool // report one error per line (syntax errors cascade)
 }
 
 func (s *errorSink) add(pos Pos, msg string) {
-	// One error per line is enough; the rest are usually follow-on errors.
 	for _, e := range s.list {
-		if e.Line == pos.Line {
+		if e.Line == pos.Line && (s.perLine || e.Col == pos.Col) {
 			return
 		}
 	}

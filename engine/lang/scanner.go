@@ -169,9 +169,14 @@ redo:
 		s.newline(s.off + 1)
 		return tSemi, pos, "\n"
 	case isLetter(c) || c >= utf8.RuneSelf && s.unicodeLetter():
-		for s.off < len(s.src) && (isLetter(s.src[s.off]) || isDigit(s.src[s.off]) || s.src[s.off] >= utf8.RuneSelf && s.unicodeLetter()) {
-			if s.src[s.off] < utf8.RuneSelf {
+		if c < utf8.RuneSelf {
+			s.off++ // a non-ASCII first letter was consumed by unicodeLetter
+		}
+		for s.off < len(s.src) {
+			if c := s.src[s.off]; isLetter(c) || isDigit(c) {
 				s.off++
+			} else if c < utf8.RuneSelf || !s.unicodeLetter() {
+				break
 			}
 		}
 		lit = string(s.src[start:s.off])

@@ -1,0 +1,77 @@
+package lang
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/errors")
+
+// TestErrorsGolden compiles every testdata/errors/*.kn and compares the error
+// list with the .err file beside it. Run with -update to rewrite them.
+func TestErrorsGolden(t *testing.T) {
+	files, err := filepath.Glob("testdata/errors/*.kn")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no test files: %v", err)
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			src, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Compile(filepath.Base(file), src)
+			var list ErrorList
+			if !errors.As(err, &list) {
+				t.Fatalf("want an ErrorList, got %v", err)
+			}
+			got := list.String()
+			golden := strings.TrimSuffix(file, ".kn") + ".err"
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != string(want) {
+				t.Errorf("errors differ\ngot:\n%s\nwant:\n%s", got, want)
+			}
+		})
+	}
+}
+
+func TestErrorListFormat(t *testing.T) {
+	_, err := Compile("x.kn", []byte("func main() {\n\ty := 1\n\tx = 2\n\tz = 3\n}\n"))
+	if err == nil || err.Error() != "x.kn:3:2: undefined: x (and 1 more errors)" {
+		t.Fatalf("got %v", err)
+	}
+	var e *Error
+	if !errors.As(err, &e) || e.Line != 3 || e.Col != 2 || e.File != "x.kn" {
+		t.Fatalf("errors.As: %+v", e)
+	}
+	if errors.Is(err, ErrInternal) {
+		t.Fatal("user error reported as internal")
+	}
+}
+
+func TestMaxErrors(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("func main() {\n")
+	for i := 0; i < 50; i++ {
+		b.WriteString("\tundefinedName = 1\n")
+	}
+	b.WriteString("}\n")
+	_, err := Compile("many.kn", []byte(b.String()))
+	var list ErrorList
+	if !errors.As(err, &list) || len(list) != MaxErrors {
+		t.Fatalf("got %d errors: %v", len(list), err)
+	}
+}
