@@ -1,0 +1,77 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// TestGolden runs the command as a user would and compares stdout, stderr and
+// the error with testdata/NAME.golden.
+func TestGolden(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+	}{
+		{"run", []string{"run", "testdata/sum.kn"}},
+		{"run-halt-every-1", []string{"run", "--halt-every", "1", "--stats", "testdata/sum.kn"}},
+		{"run-halt-every-777", []string{"run", "--halt-every", "777", "--stats", "testdata/sum.kn"}},
+		{"run-fault", []string{"run", "testdata/divzero.kn"}},
+		{"run-quota", []string{"run", "--max-steps", "5000", "testdata/sum.kn"}},
+		{"compile-error", []string{"run", "testdata/syntax.kn"}},
+		{"disasm", []string{"disasm", "testdata/sum.kn"}},
+		{"usage", nil},
+		{"unknown", []string{"frobnicate"}},
+		{"missing-file", []string{"run", "testdata/nope.kn"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := run(c.args, &stdout, &stderr)
+			got := fmt.Sprintf("$ knoten %q\n-- stdout --\n%s-- stderr --\n%s-- error --\n%v\n", c.args, stdout.String(), stderr.String(), err)
+			path := filepath.Join("testdata", c.name+".golden")
+			if *update {
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("output differs from %s:\n%s", path, got)
+			}
+		})
+	}
+}
+
+// Halting every N instructions must not change the output, the result or the
+// final state hash.
+func TestHaltEveryKeepsStateHash(t *testing.T) {
+	hashRE := regexp.MustCompile(`state ([0-9a-f]{64})`)
+	var want string
+	for _, n := range []string{"0", "1", "3", "1000"} {
+		var stdout, stderr bytes.Buffer
+		if err := run([]string{"run", "--stats", "--halt-every", n, "testdata/sum.kn"}, &stdout, &stderr); err != nil {
+			t.Fatal(err)
+		}
+		m := hashRE.FindStringSubmatch(stderr.String())
+		if m == nil {
+			t.Fatalf("no state hash in %q", stderr.String())
+		}
+		got := stdout.String() + m[1]
+		if want == "" {
+			want = got
+		} else if got != want {
+			t.Fatalf("--halt-every %s: got %q, want %q", n, got, want)
+		}
+	}
+}
