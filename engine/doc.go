@@ -1,0 +1,68 @@
+// Package engine is KnotenCore's virtual machine: programs, isolates that run
+// them, and the plain-data State an isolate can be halted into and resumed
+// from, on this machine or another.
+//
+// # The machine
+//
+// A Program is a contiguous slice of fixed-width 64-bit instruction words
+// (Instr), a pool of numeric constants (K), a pool of string constants (S),
+// a table of functions and a count of globals (G). Functions tile the code in
+// order; each owns the range [Entry, End) and a register window of NRegs
+// 64-bit registers, the first NParams of which receive its arguments. The
+// entry function takes no arguments; what it returns is the isolate's result.
+//
+// Registers are typed by function, not by instruction: a function's RefRegs
+// bitmap says which registers hold heap references, and every other register
+// holds a scalar (an int64, the bits of a float64, or a bool as 0 or 1). The
+// same holds for globals (Program.GlobalRefs). Instructions are typed too
+// (ADD for ints, FADD for floats, AGET for scalar elements, AGETR for refs),
+// so no value is ever boxed and the dispatch loop allocates nothing. Validate
+// checks every operand of every instruction against its opcode's operand
+// kinds (opInfo), which is what makes the collector precise.
+//
+// An instruction word holds the opcode in bits 0-7, A in bits 8-23, B in bits
+// 24-39 and C in bits 40-63. A is a register; B a register or a signed 16-bit
+// immediate; C a register, a signed 24-bit immediate, a pool, global or
+// function index, or an absolute jump target. The Opcode constants document
+// each instruction's effect.
+//
+// The register file is one []uint64. Frames are records of four words (Fn,
+// Base, RetPC, RetReg); frame i's window starts where frame i-1's ends, so
+// windows never overlap and the register file of a state is exactly the
+// concatenation of the live windows. CALL a, b, f copies R[a..a+n) into the
+// callee's window, clears the rest of it, pushes a frame and jumps to f's
+// entry; RET v pops the frame and writes v into the caller's R[b].
+//
+// The heap is one byte arena in which a reference is the byte offset of an
+// object's header; offset 0 is nil, which is also the empty string and the
+// empty array. Objects are 8-byte aligned and laid end to end (see State for
+// their layout), so the heap parses from start to end without any side table.
+// When an allocation would grow the arena past State.HeapCap, a Cheney copying
+// collection runs from the ref globals and, frame by frame, the ref registers;
+// HeapCap then doubles until at least half is free, up to Limits.MaxHeap.
+// Everything the collector does depends on the state alone, so a resumed
+// isolate collects exactly where the original would have and the two stay
+// byte-identical.
+//
+// # Safepoints, budgets and halting
+//
+// Backward branches (LOOP, LOOPT, LOOPLT, LOOPLE) and CALL are safepoints;
+// Validate rejects a forward-branch opcode that jumps backwards, so every loop
+// and every recursion passes one. Run(budget) executes until the program
+// finishes or faults, or a safepoint is reached after at least budget
+// instructions, or after Halt was called from any goroutine. At a safepoint
+// the whole state is consistent: pc is the next instruction, every register
+// holds a value of its kind. The check costs one comparison of two locals per
+// safepoint: the loop returns to Run every 1024 instructions (haltPollSteps)
+// and Run looks at the halt flag, the budget and the instruction quota there.
+// Building with -tags knoten_nosafepoint removes the checks, to measure them.
+//
+// # Faults
+//
+// Division by zero, an index out of range, a negative length, the call depth
+// limit, the heap, output and instruction quotas end the isolate as Faulted.
+// The dispatch loop raises them by panicking with a fault code after storing
+// pc; the single recover in Run turns that, or any unexpected Go panic
+// (ErrInternal), into the Faulted status. Err reports the sentinel error with
+// the source position of the faulting instruction.
+package engine
