@@ -62,3 +62,15 @@ bench-smoke:
 plots:
 	@test -n "$(BASELINE)" || { echo "no baseline in $(RESULTS)/: run 'make baseline' first"; exit 1; }
 	$(KNOTEN_BENCH) plot --in $(BASELINE) --out out/plots
+
+# peers runs the workloads on KnotenCore and its peer runtimes (native Go,
+# wazero, tengo, gopher-lua, goja) from the nested module bench/peers, which
+# CI's ./... does not reach: it vets and tests that module, then prints the
+# comparison table (about 1-2 minutes; PEERS_FLAGS=-quick takes seconds).
+# PEERS_OUT=file also writes the raw runs in Go benchmark format.
+PEERS_FLAGS ?=
+PEERS_OUT   ?=
+.PHONY: peers
+peers:
+	cd bench/peers && $(GO) vet ./... && $(GO) test ./... && \
+	  $(GO) run ./cmd/peers $(PEERS_FLAGS) $(if $(PEERS_OUT),-o $(abspath $(PEERS_OUT)))

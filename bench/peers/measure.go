@@ -1,0 +1,107 @@
+package peers
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Run is one timed run of one workload on one engine.
+type Run struct {
+	Time   time.Duration
+	Bytes  uint64 // heap bytes allocated
+	Allocs uint64 // heap objects allocated
+}
+
+// Measurement is every timed run of one workload on one engine.
+type Measurement struct {
+	Workload, Engine string
+	N                int
+	Result           string // checked against native Go
+	Unsupported      bool   // the engine cannot express the workload; no runs
+	Runs             []Run
+}
+
+// Median returns the median run time.
+func (m *Measurement) Median() time.Duration {
+	if len(m.Runs) == 0 {
+		return 0
+	}
+	ts := make([]time.Duration, len(m.Runs))
+	for i, r := range m.Runs {
+		ts[i] = r.Time
+	}
+	slices.Sort(ts)
+	if len(ts)%2 == 1 {
+		return ts[len(ts)/2]
+	}
+	return (ts[len(ts)/2-1] + ts[len(ts)/2]) / 2
+}
+
+// Measure prepares w at size n on e, runs it once untimed and checks the
+// result against want, then times count runs. A wrong result is an error.
+func Measure(e Engine, w string, n, count int, want string) (*Measurement, error) {
+	m := &Measurement{Workload: w, Engine: e.Name, N: n}
+	r, err := e.Prepare(w, n)
+	if errors.Is(err, ErrUnsupported) {
+		m.Unsupported = true
+		return m, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", e.Name, w, err)
+	}
+	defer r.Close()
+	if err := Check(e.Name, w, n, r, want); err != nil { // also the warm-up
+		return nil, err
+	}
+	m.Result = want
+	var before, after runtime.MemStats
+	for range count {
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		start := time.Now()
+		got, err := r.Run()
+		d := time.Since(start)
+		runtime.ReadMemStats(&after)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s(%d): %w", e.Name, w, n, err)
+		}
+		if got != want {
+			return nil, fmt.Errorf("%s %s(%d): wrong result %s, want %s (native Go)", e.Name, w, n, got, want)
+		}
+		m.Runs = append(m.Runs, Run{d, after.TotalAlloc - before.TotalAlloc, after.Mallocs - before.Mallocs})
+	}
+	return m, nil
+}
+
+// BenchName is the Go benchmark name of w on engine, without the
+// -GOMAXPROCS suffix: "Peers/workload=fib/engine=goja". bench/benchplot's
+// PeerRatios reads these names.
+func BenchName(w, engine string) string {
+	return "Peers/workload=" + w + "/engine=" + engine
+}
+
+// WriteBench writes ms in Go benchmark format, one line per run, as
+// BenchmarkPeers would print them with -count (the runs of one benchmark
+// each count as one iteration):
+//
+//	BenchmarkPeers/workload=fib/engine=goja-2   1   273000000 ns/op   1234 B/op   56 allocs/op
+func WriteBench(w io.Writer, ms []*Measurement) error {
+	suffix := ""
+	if p := runtime.GOMAXPROCS(0); p > 1 {
+		suffix = fmt.Sprintf("-%d", p)
+	}
+	var b strings.Builder
+	for _, m := range ms {
+		for _, r := range m.Runs {
+			fmt.Fprintf(&b, "Benchmark%s%s \t       1\t%12d ns/op\t%12d B/op\t%9d allocs/op\n",
+				BenchName(m.Workload, m.Engine), suffix, r.Time.Nanoseconds(), r.Bytes, r.Allocs)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
