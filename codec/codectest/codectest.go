@@ -58,9 +58,9 @@ var fibFunc = Func{Name: "fib", NParams: 1, NRegs: 3, Result: engine.KindInt, Co
 	engine.Encode(engine.JGEK, 0, 2, 2),
 	engine.Encode(engine.RET, 0, 0, 0),
 	engine.Encode(engine.ADDK, 1, 0, -1),
-	engine.Encode(engine.CALL, 1, 0, 0),
+	engine.Encode(engine.CALL, 1, 1, 0),
 	engine.Encode(engine.ADDK, 2, 0, -2),
-	engine.Encode(engine.CALL, 2, 0, 0),
+	engine.Encode(engine.CALL, 2, 2, 0),
 	engine.Encode(engine.ADD, 1, 1, 2),
 	engine.Encode(engine.RET, 1, 0, 0),
 }}
@@ -111,7 +111,7 @@ func Mix(n int) *engine.Program {
 			engine.Encode(engine.PRINTS, 3, 0, 0),
 			engine.Encode(engine.PRINTNL, 0, 0, 0),
 			engine.Encode(engine.MODK, 6, 1, 12),
-			engine.Encode(engine.CALL, 6, 0, 0),
+			engine.Encode(engine.CALL, 6, 6, 0),
 			engine.Encode(engine.GETG, 4, 0, 0),
 			engine.Encode(engine.ADD, 4, 4, 6),
 			engine.Encode(engine.SETG, 4, 0, 0),
@@ -131,7 +131,7 @@ func Mix(n int) *engine.Program {
 var Synth = must(Assemble("synth.kn", 0, nil, nil, 4, []int{0, 1},
 	Func{Name: "main", NRegs: 8, Refs: []int{0, 1, 2, 3}, Code: []engine.Instr{
 		engine.Encode(engine.NOP, 0, 0, 0),
-		engine.Encode(engine.CALL, 4, 0, 1),
+		engine.Encode(engine.CALL, 4, 4, 1),
 		engine.Encode(engine.LOOP, 0, 0, 0),
 	}},
 	Func{Name: "f", NRegs: 3, Refs: []int{1}, Code: []engine.Instr{
