@@ -15,7 +15,7 @@ type msgKind uint8
 // The cluster's messages. Every message starts with its kind byte; the fields
 // follow in the order listed, little-endian, u64 unless marked.
 const (
-	mOffer      msgKind = iota + 1 // id, epoch, program[32], trace i64, then the codec-encoded state (rest)
+	mOffer      msgKind = iota + 1 // id, epoch, program[32], trace i64, 7 zero bytes, then the codec-encoded state (rest, 8-aligned)
 	mAck                           // id, epoch: the target owns the isolate at this epoch
 	mNack                          // id, epoch, reason u8: the target refuses this epoch
 	mAbort                         // id, epoch: the source gives up unless the target already took it
@@ -70,7 +70,10 @@ type message struct {
 
 var errShortMessage = errors.New("cluster: short message")
 
-const offerHeader = 1 + 8 + 8 + 32 + 8
+// offerHeader is the length of an OFFER before the state. It is a multiple
+// of 8 so that the state keeps the 8-byte alignment of the message buffer,
+// which lets the codec view its word sections in place instead of copying.
+const offerHeader = 64
 
 // appendOfferHeader appends an OFFER's fixed part; the codec appends the state.
 func appendOfferHeader(b []byte, id IsolateID, epoch uint64, prog [32]byte, trace int64) []byte {
@@ -78,7 +81,8 @@ func appendOfferHeader(b []byte, id IsolateID, epoch uint64, prog [32]byte, trac
 	b = binary.LittleEndian.AppendUint64(b, uint64(id))
 	b = binary.LittleEndian.AppendUint64(b, epoch)
 	b = append(b, prog[:]...)
-	return binary.LittleEndian.AppendUint64(b, uint64(trace))
+	b = binary.LittleEndian.AppendUint64(b, uint64(trace))
+	return append(b, 0, 0, 0, 0, 0, 0, 0)
 }
 
 func appendIDEpoch(b []byte, k msgKind, id IsolateID, epoch uint64) []byte {
@@ -130,7 +134,7 @@ func parseMessage(b []byte) (message, error) {
 		m.id, m.epoch = IsolateID(le.Uint64(p)), le.Uint64(p[8:])
 		copy(m.hash[:], p[16:48])
 		m.trace = int64(le.Uint64(p[48:]))
-		m.payload = p[56:]
+		m.payload = p[offerHeader-1:]
 	case mAck, mAbort, mAborted, mConfirm, mNack:
 		n := 16
 		if m.kind == mNack {

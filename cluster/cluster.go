@@ -1,0 +1,299 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/knotencore/knoten/engine"
+)
+
+// Config configures a Cluster or a Sim. Zero fields take the defaults.
+type Config struct {
+	Nodes   int   // number of nodes; default 3
+	Workers int   // workers (cores) per node; default 1
+	Quantum int64 // instructions per quantum; default DefaultQuantum() (a Cluster) or 20000 (a Sim)
+
+	Link LinkConfig // every link's configuration
+	Seed uint64     // seeds the network's randomness
+
+	NoSteal    bool // no stealing between nodes
+	StealBatch int  // most isolates one STEAL asks for; default 16
+
+	Heartbeat    time.Duration // load gossip period; default 1 ms
+	RTO          time.Duration // protocol resend interval; default 2 ms plus four link delays
+	OfferTimeout time.Duration // from OFFER to ABORT; default 10 RTO
+	DetectDelay  time.Duration // how long the failure oracle takes to report a crash; default 5 ms
+
+	Limits  engine.Limits // for every isolate
+	OnEvent func(Event)   // called for every event, from node goroutines; must be quick
+}
+
+func (c Config) withDefaults() Config {
+	if c.Nodes <= 0 {
+		c.Nodes = 3
+	}
+	if c.Workers <= 0 {
+		c.Workers = 1
+	}
+	if c.StealBatch <= 0 {
+		c.StealBatch = 16
+	}
+	if c.Heartbeat <= 0 {
+		c.Heartbeat = time.Millisecond
+	}
+	if c.RTO <= 0 {
+		c.RTO = 2*time.Millisecond + 4*(c.Link.Latency+c.Link.Jitter)
+		if c.Link.Bandwidth > 0 { // room for a 64 KiB offer to cross
+			c.RTO += time.Duration(2 * 65536 / c.Link.Bandwidth * float64(time.Second))
+		}
+	}
+	if c.OfferTimeout <= 0 {
+		c.OfferTimeout = 10 * c.RTO
+	}
+	if c.DetectDelay <= 0 {
+		c.DetectDelay = 5 * time.Millisecond
+	}
+	return c
+}
+
+// Cluster runs nodes as goroutines in this process, connected by a Live
+// simulated network: each node has a control goroutine and Config.Workers
+// worker goroutines. Its methods are safe for concurrent use.
+type Cluster struct {
+	cfg     Config
+	net     *Live
+	start   time.Time
+	nodes   []*liveNode
+	col     *collector
+	metrics *Metrics
+	nextID  atomic.Uint64
+	mu      sync.Mutex
+	crashed map[NodeID]bool
+	closed  bool
+}
+
+// New starts a cluster.
+func New(cfg Config) *Cluster {
+	cfg = cfg.withDefaults()
+	if cfg.Quantum <= 0 {
+		cfg.Quantum = DefaultQuantum()
+	}
+	c := &Cluster{cfg: cfg, start: time.Now(), metrics: NewMetrics(), crashed: make(map[NodeID]bool)}
+	c.net = NewLive(cfg.Seed, cfg.Link)
+	c.col = newCollector(c.metrics, c.clock, cfg.OnEvent)
+	for i := 0; i < cfg.Nodes; i++ {
+		c.nodes = append(c.nodes, newLiveNode(c, NodeID(i)))
+	}
+	c.metrics.intraSteals = func() (tried, ok int64) {
+		for _, n := range c.nodes {
+			t, o := n.intraSteals()
+			tried += t
+			ok += o
+		}
+		return
+	}
+	for _, n := range c.nodes {
+		n.start()
+	}
+	return c
+}
+
+func (c *Cluster) clock() time.Duration { return time.Since(c.start) }
+
+// Config returns the configuration in use, defaults filled in.
+func (c *Cluster) Config() Config { return c.cfg }
+
+// Net returns the simulated network, for fault injection.
+func (c *Cluster) Net() *Live { return c.net }
+
+// Metrics returns the cluster's metrics.
+func (c *Cluster) Metrics() *Metrics { return c.metrics }
+
+func (c *Cluster) node(id NodeID) (*liveNode, error) {
+	if int(id) >= len(c.nodes) {
+		return nil, ErrNoSuchNode
+	}
+	n := c.nodes[id]
+	if n.down.Load() {
+		return nil, ErrNodeDown
+	}
+	return n, nil
+}
+
+// Spawn creates an isolate running prog on node and returns its id.
+func (c *Cluster) Spawn(node NodeID, prog *engine.Program) (IsolateID, error) {
+	n, err := c.node(node)
+	if err != nil {
+		return 0, err
+	}
+	iso, err := engine.New(prog, c.cfg.Limits)
+	if err != nil {
+		return 0, err
+	}
+	t := &task{id: IsolateID(c.nextID.Add(1)), iso: iso, prog: prog}
+	c.col.spawned(t.id, node)
+	reply := make(chan error, 1)
+	n.post(&event{kind: evSpawn, t: t, prog: prog, reply: reply})
+	select {
+	case err = <-reply:
+		return t.id, err
+	case <-n.stop:
+		return t.id, ErrNodeDown
+	}
+}
+
+// Migrate asks the node that holds isolate id to halt it at its next
+// safepoint and hand it to node to. It returns once the request is placed;
+// watch EvArrived and EvMigrated events for the outcome. ErrBusy means a
+// handoff of the isolate is in progress.
+func (c *Cluster) Migrate(id IsolateID, to NodeID) error {
+	if int(to) >= len(c.nodes) {
+		return ErrNoSuchNode
+	}
+	at := c.clock()
+	for try := 0; try < 100; try++ {
+		from, ok := c.col.whereIs(id)
+		if !ok {
+			return ErrNoSuchIsolate
+		}
+		n, err := c.node(from)
+		if err != nil {
+			return err
+		}
+		reply := make(chan error, 1)
+		n.post(&event{kind: evMove, id: id, to: to, at: at, reply: reply})
+		select {
+		case err = <-reply:
+		case <-n.stop:
+			return ErrNodeDown
+		}
+		if !errors.Is(err, ErrNotHere) {
+			return err
+		}
+		time.Sleep(100 * time.Microsecond) // it is moving; look again
+	}
+	return ErrNotHere
+}
+
+// Steps returns how many instructions isolate id has executed, as of its
+// last quantum, or 0 if it is not running anywhere now.
+func (c *Cluster) Steps(id IsolateID) uint64 {
+	from, ok := c.col.whereIs(id)
+	if !ok {
+		return 0
+	}
+	n, err := c.node(from)
+	if err != nil {
+		return 0
+	}
+	ch := make(chan uint64, 1)
+	n.post(&event{kind: evSteps, id: id, steps: ch})
+	select {
+	case s := <-ch:
+		return s
+	case <-n.stop:
+		return 0
+	}
+}
+
+// Where returns the node that last took or spawned isolate id.
+func (c *Cluster) Where(id IsolateID) (NodeID, bool) { return c.col.whereIs(id) }
+
+// Drain moves every isolate off node and waits until none is left or ctx
+// ends. The node refuses new isolates from then on.
+func (c *Cluster) Drain(ctx context.Context, node NodeID) error {
+	n, err := c.node(node)
+	if err != nil {
+		return err
+	}
+	reply, done := make(chan error, 1), make(chan struct{})
+	n.post(&event{kind: evDrain, reply: reply, drained: done})
+	select {
+	case err = <-reply:
+		if err != nil {
+			return err
+		}
+	case <-n.stop:
+		return ErrNodeDown
+	}
+	select {
+	case <-done:
+		return nil
+	case <-n.stop:
+		return ErrNodeDown
+	case <-ctx.Done():
+		return fmt.Errorf("drain %v: %w", node, ctx.Err())
+	}
+}
+
+// Crash stops node at once, as a power cut would: the network drops its
+// traffic, its goroutines stop, and every isolate it held is gone. After
+// Config.DetectDelay the failure oracle tells the other nodes.
+func (c *Cluster) Crash(node NodeID) {
+	n, err := c.node(node)
+	if err != nil {
+		return
+	}
+	c.net.Do(func(net *Net) { net.Crash(node) })
+	n.post(&event{kind: evCrash})
+	c.mu.Lock()
+	c.crashed[node] = true
+	c.mu.Unlock()
+	time.AfterFunc(c.cfg.DetectDelay, func() {
+		for _, o := range c.nodes {
+			if o.id != node && !o.down.Load() {
+				o.post(&event{kind: evPeerDown, to: node})
+			}
+		}
+	})
+}
+
+// Wait waits until every spawned isolate has completed or was held by a
+// crashed node, or until ctx ends, and returns the outcome.
+func (c *Cluster) Wait(ctx context.Context) (*Outcome, error) {
+	for {
+		n, ch := c.col.pending()
+		if n == 0 {
+			return c.col.outcome(), nil
+		}
+		select {
+		case <-ch:
+		case <-time.After(5 * time.Millisecond): // crashes change pending too
+		case <-ctx.Done():
+			return c.col.outcome(), ctx.Err()
+		}
+	}
+}
+
+// Pending returns how many spawned isolates have not completed.
+func (c *Cluster) Pending() int {
+	n, _ := c.col.pending()
+	return n
+}
+
+// Outcome returns the account of every spawned isolate so far.
+func (c *Cluster) Outcome() *Outcome { return c.col.outcome() }
+
+// Close stops every node and the network.
+func (c *Cluster) Close() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	c.mu.Unlock()
+	for _, n := range c.nodes {
+		if n.down.CompareAndSwap(false, true) {
+			close(n.stop)
+		}
+	}
+	for _, n := range c.nodes {
+		n.wg.Wait()
+	}
+	c.net.Close()
+}

@@ -1,0 +1,212 @@
+package cluster
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+)
+
+// eventLog collects a cluster's events for a test.
+type eventLog struct {
+	mu  sync.Mutex
+	evs []Event
+	ch  chan Event
+}
+
+func newEventLog() *eventLog { return &eventLog{ch: make(chan Event, 1<<16)} }
+
+func (l *eventLog) on(e Event) {
+	l.mu.Lock()
+	l.evs = append(l.evs, e)
+	l.mu.Unlock()
+	select {
+	case l.ch <- e:
+	default:
+	}
+}
+
+func (l *eventLog) all() []Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]Event(nil), l.evs...)
+}
+
+// waitFor waits for an event matching f.
+func (l *eventLog) waitFor(t *testing.T, what string, f func(Event) bool) Event {
+	t.Helper()
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case e := <-l.ch:
+			if f(e) {
+				return e
+			}
+		case <-timeout:
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+func waitCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestLiveMigrateChain(t *testing.T) {
+	p := testProgs(t)["loop"]
+	log := newEventLog()
+	c := New(Config{Nodes: 3, Quantum: 5000, OnEvent: log.on})
+	defer c.Close()
+	id, err := c.Spawn(0, p.prog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for hop, to := range []NodeID{1, 2} {
+		for c.Steps(id) < p.steps*uint64(hop+1)/4 {
+			time.Sleep(50 * time.Microsecond)
+		}
+		if err := c.Migrate(id, to); err != nil {
+			t.Fatal(err)
+		}
+		h := log.waitFor(t, "halt", func(e Event) bool { return e.Kind == EvHalted && e.ID == id })
+		a := log.waitFor(t, "arrival", func(e Event) bool { return e.Kind == EvArrived && e.ID == id })
+		if a.Node != to || a.Hash != h.Hash || a.Steps != h.Steps || a.PC != h.PC || h.Steps == 0 || h.Steps >= p.steps {
+			t.Fatalf("hop %d: halted %+v, arrived %+v", hop, h, a)
+		}
+		log.waitFor(t, "running", func(e Event) bool { return e.Kind == EvRunning && e.ID == id && e.Node == to })
+	}
+	o, err := c.Wait(waitCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkOutcome(t, o, map[IsolateID]*testProg{id: p}, false)
+	if o.Completed[0].Node != 2 {
+		t.Fatalf("completed on %v", o.Completed[0].Node)
+	}
+	s := c.Metrics().Snapshot()
+	if s.Migrations != 2 || s.Downtime.Count != 2 || s.HaltLatency.Count != 2 {
+		t.Fatalf("metrics %+v", s)
+	}
+}
+
+// spawnMix spawns n isolates of the test programs on node, round robin.
+func spawnMix(t *testing.T, spawn func(NodeID, *testProg) IsolateID, n int, node func(i int) NodeID) map[IsolateID]*testProg {
+	want := make(map[IsolateID]*testProg)
+	l := progList(t)
+	for i := 0; i < n; i++ {
+		p := l[i%len(l)]
+		want[spawn(node(i), p)] = p
+	}
+	return want
+}
+
+func liveSpawner(t *testing.T, c *Cluster) func(NodeID, *testProg) IsolateID {
+	return func(n NodeID, p *testProg) IsolateID {
+		id, err := c.Spawn(n, p.prog)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+}
+
+func TestLiveStealing(t *testing.T) {
+	n := 32
+	if testing.Short() {
+		n = 16
+	}
+	c := New(Config{Nodes: 4, Workers: 2, Quantum: 5000})
+	defer c.Close()
+	want := spawnMix(t, liveSpawner(t, c), n, func(int) NodeID { return 0 })
+	o, err := c.Wait(waitCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkOutcome(t, o, want, false)
+	s := c.Metrics().Snapshot()
+	elsewhere := 0
+	for _, r := range o.Completed {
+		if r.Node != 0 {
+			elsewhere++
+		}
+	}
+	if s.InterStealOK == 0 || elsewhere == 0 {
+		t.Fatalf("no cross-node stealing: %d completed off node 0; %+v", elsewhere, s)
+	}
+	t.Logf("%d/%d completed off node 0; steals inter %d/%d intra %d/%d", elsewhere, n, s.InterStealOK, s.InterStealTried, s.IntraStealOK, s.IntraStealTried)
+}
+
+func TestLiveDrain(t *testing.T) {
+	log := newEventLog()
+	c := New(Config{Nodes: 3, Workers: 2, Quantum: 5000, NoSteal: true, OnEvent: log.on})
+	defer c.Close()
+	want := spawnMix(t, liveSpawner(t, c), 12, func(int) NodeID { return 1 })
+	time.Sleep(2 * time.Millisecond)
+	if err := c.Drain(waitCtx(t), 1); err != nil {
+		t.Fatal(err)
+	}
+	drained := c.clock()
+	o, err := c.Wait(waitCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkOutcome(t, o, want, false)
+	for _, e := range log.all() {
+		if e.Node == 1 && e.At > drained && (e.Kind == EvArrived || e.Kind == EvCompleted || e.Kind == EvRunning) {
+			t.Fatalf("drained node 1 still active: %+v", e)
+		}
+	}
+	if c.Metrics().Snapshot().Migrations == 0 {
+		t.Fatal("drain moved nothing")
+	}
+}
+
+// TestLiveFaults runs a loaded cluster over a lossy, jittery, duplicating
+// network with random operator migrations and one crash. Every isolate must
+// complete exactly once with its straight-run result, or have been held by
+// the crashed node.
+func TestLiveFaults(t *testing.T) {
+	n := 30
+	if testing.Short() {
+		n = 15
+	}
+	link := LinkConfig{Latency: 100 * time.Microsecond, Jitter: 200 * time.Microsecond, Loss: 0.1, Duplicate: 0.05, Reorder: 0.1}
+	c := New(Config{Nodes: 4, Workers: 1, Quantum: 5000, Link: link, Seed: 7})
+	defer c.Close()
+	want := spawnMix(t, liveSpawner(t, c), n, func(i int) NodeID { return NodeID(i % 2) })
+	rng := rand.New(rand.NewPCG(7, 7))
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(300 * time.Microsecond):
+			}
+			c.Migrate(IsolateID(1+rng.IntN(n)), NodeID(rng.IntN(4)))
+			switch i {
+			case 20:
+				c.Net().Do(func(net *Net) { net.Cut(0, 1) })
+			case 40:
+				c.Net().Do(func(net *Net) { net.HealLink(0, 1) })
+			case 50:
+				c.Crash(3)
+			}
+		}
+	}()
+	o, err := c.Wait(waitCtx(t))
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		t.Fatalf("%v; outcome %+v", err, o)
+	}
+	checkOutcome(t, o, want, true)
+	s := c.Metrics().Snapshot()
+	t.Logf("completed %d, crash-lost %d, migrations %d, failed handoffs %d, net %+v", len(o.Completed), len(o.CrashLost), s.Migrations, s.FailedHandoffs, c.Net().Stats())
+}

@@ -1,0 +1,510 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/knotencore/knoten/codec"
+	"github.com/knotencore/knoten/engine"
+)
+
+// pool is a node's set of workers as its control side sees them. The live
+// runtime implements it with goroutines and deques, the simulator with
+// virtual workers.
+type pool interface {
+	// inject makes t runnable on some worker.
+	inject(t *task)
+	// takeQueued removes up to max queued (not running) tasks, as a thief.
+	takeQueued(max int) []*task
+	// load reports queued and running tasks and idle workers.
+	load() Load
+	// requestMove asks the worker running or queueing t to park it at its
+	// next safepoint; t.moveTo is already set.
+	requestMove(t *task)
+}
+
+type progEntry struct {
+	prog  *engine.Program
+	bytes []byte // MarshalBinary, kept to answer FETCH
+}
+
+type peerState struct {
+	load Load
+	sent int // isolates handed to it since its last heartbeat
+	down bool
+	seen bool // a heartbeat arrived
+}
+
+// nodeCore is a node's control logic: its registry of isolates, its program
+// cache, its view of the other nodes, the handoff state machine, drain and
+// cross-node stealing. It is deterministic and single-threaded: the live
+// runtime drives it from the node's control goroutine, the simulator from
+// its event loop, and both pass the time in.
+type nodeCore struct {
+	id     NodeID
+	n      int
+	cfg    *Config
+	sendFn func(to NodeID, msg []byte)
+	pool   pool
+	col    *collector
+	proto  *proto
+
+	tasks map[IsolateID]*task
+	progs map[[32]byte]*progEntry
+	peers []peerState
+	now   time.Duration
+
+	draining  bool
+	stopped   bool
+	onDrained func()
+
+	stealOut      bool
+	stealFrom     NodeID
+	stealDeadline time.Duration
+	nextBeat      time.Duration
+	rr            int
+	buf           []byte
+
+	resumed   []*task // deferred proto hook work, done after the machine returns
+	confirms  []*task
+	decodeOpt codec.DecodeOptions
+}
+
+func newNodeCore(id NodeID, n int, cfg *Config, send func(NodeID, []byte), p pool, col *collector) *nodeCore {
+	c := &nodeCore{
+		id: id, n: n, cfg: cfg, sendFn: send, pool: p, col: col,
+		tasks:     make(map[IsolateID]*task),
+		progs:     make(map[[32]byte]*progEntry),
+		peers:     make([]peerState, n),
+		decodeOpt: codec.DecodeOptions{Limits: cfg.Limits},
+	}
+	c.proto = newProto(id, protoConfig{rto: cfg.RTO, offerTimeout: cfg.OfferTimeout}, c)
+	return c
+}
+
+// --- protoHooks ---
+
+func (c *nodeCore) send(to NodeID, msg []byte) { c.sendFn(to, msg) }
+
+func (c *nodeCore) haveProgram(h [32]byte) bool { return c.progs[h] != nil }
+
+func (c *nodeCore) programBytes(h [32]byte) []byte {
+	if e := c.progs[h]; e != nil {
+		return e.bytes
+	}
+	return nil
+}
+
+func (c *nodeCore) addProgram(h [32]byte, b []byte) error {
+	p, err := engine.UnmarshalProgram(b)
+	if err != nil {
+		return err
+	}
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if p.Hash() != h {
+		return errors.New("cluster: fetched program has the wrong hash")
+	}
+	c.progs[h] = &progEntry{prog: p, bytes: append([]byte(nil), b...)}
+	c.col.m.programFetches.Add(1)
+	return nil
+}
+
+func (c *nodeCore) resolve(h [32]byte) (*engine.Program, error) {
+	if e := c.progs[h]; e != nil {
+		return e.prog, nil
+	}
+	return nil, errors.New("cluster: program not cached")
+}
+
+func (c *nodeCore) accept(from NodeID, m *message) error {
+	if c.draining || c.stopped {
+		return errRefused
+	}
+	if c.tasks[m.id] != nil {
+		return fmt.Errorf("BUG: cluster: %v offered isolate %d, which %v holds", from, m.id, c.id)
+	}
+	meta, st, err := c.decodeOpt.Decode(m.payload, c.resolve)
+	if err != nil {
+		return err
+	}
+	if meta.Isolate != uint64(m.id) || meta.Epoch != m.epoch || st.Program != m.hash {
+		return fmt.Errorf("cluster: offer envelope (%d@%d) disagrees with its state (%d@%d)", m.id, m.epoch, meta.Isolate, meta.Epoch)
+	}
+	pe := c.progs[m.hash]
+	iso, err := engine.Resume(pe.prog, st, c.cfg.Limits)
+	if err != nil {
+		return err
+	}
+	t := &task{id: m.id, iso: iso, prog: pe.prog, epoch: m.epoch, trace: m.trace}
+	t.steps.Store(st.Steps)
+	c.tasks[m.id] = t
+	var sum [32]byte
+	copy(sum[:], m.payload[len(m.payload)-32:]) // the trailer Decode just verified
+	c.col.event(Event{Kind: EvArrived, Node: c.id, Peer: from, ID: m.id, Epoch: m.epoch, PC: st.PC, Steps: st.Steps, Hash: sum, Bytes: len(m.payload) + offerHeader})
+	c.pool.inject(t)
+	return nil
+}
+
+func (c *nodeCore) resume(id IsolateID, epoch uint64) {
+	if t := c.tasks[id]; t != nil && t.parked && t.epoch == epoch {
+		c.resumed = append(c.resumed, t)
+		return
+	}
+	panic(fmt.Sprintf("BUG: cluster: %v resumes %d@%d, which it does not hold parked", c.id, id, epoch))
+}
+
+func (c *nodeCore) drop(id IsolateID, epoch uint64, to NodeID) {
+	t := c.tasks[id]
+	if t == nil || !t.parked || t.epoch != epoch {
+		panic(fmt.Sprintf("BUG: cluster: %v drops %d@%d, which it does not hold parked", c.id, id, epoch))
+	}
+	delete(c.tasks, id)
+	c.col.m.migrations.Add(1)
+	c.col.event(Event{Kind: EvMigrated, Node: c.id, Peer: to, ID: id, Epoch: epoch})
+}
+
+func (c *nodeCore) confirmed(id IsolateID, epoch uint64) {
+	if t := c.tasks[id]; t != nil && t.epoch == epoch {
+		c.confirms = append(c.confirms, t)
+	}
+}
+
+// flush does the work the protocol's hooks deferred.
+func (c *nodeCore) flush() {
+	for len(c.resumed) > 0 || len(c.confirms) > 0 {
+		rs, cs := c.resumed, c.confirms
+		c.resumed, c.confirms = nil, nil
+		for _, t := range rs {
+			t.parked = false
+			c.col.m.failedHandoffs.Add(1)
+			c.col.event(Event{Kind: EvResumed, Node: c.id, ID: t.id, Epoch: t.epoch})
+			if c.draining {
+				if to, ok := c.pickTarget(); ok {
+					c.handoff(t, to, int64(c.now))
+					continue
+				}
+			}
+			c.pool.inject(t)
+		}
+		for _, t := range cs {
+			if c.tasks[t.id] != t {
+				continue
+			}
+			t.confirmed = true
+			switch {
+			case t.heldDone:
+				c.publish(t)
+			case t.pendingMove != 0:
+				to := NodeID(t.pendingMove - 1)
+				t.pendingMove = 0
+				c.requestMove(t, to)
+			case c.draining:
+				if to, ok := c.pickTarget(); ok {
+					t.haltAt.Store(int64(c.now))
+					c.requestMove(t, to)
+				}
+			}
+		}
+	}
+}
+
+// --- driver entry points ---
+
+// spawn registers a new isolate created on this node and makes it runnable.
+func (c *nodeCore) spawn(t *task, prog *engine.Program) {
+	h := prog.Hash()
+	if c.progs[h] == nil {
+		c.progs[h] = &progEntry{prog: prog, bytes: prog.MarshalBinary()}
+	}
+	t.confirmed = true
+	c.tasks[t.id] = t
+	c.proto.note(t.id, t.epoch)
+	c.pool.inject(t)
+	if c.draining {
+		if to, ok := c.pickTarget(); ok {
+			t.haltAt.Store(int64(c.now))
+			c.requestMove(t, to)
+		}
+	}
+}
+
+// message handles a message from the network. raw is owned by the node.
+func (c *nodeCore) message(from NodeID, raw []byte) {
+	if c.stopped || int(from) >= c.n {
+		return
+	}
+	m, err := parseMessage(raw)
+	if err != nil {
+		c.proto.stats.Bad++
+		return
+	}
+	switch m.kind {
+	case mHeartbeat:
+		p := &c.peers[from]
+		p.load, p.sent, p.seen = m.load, 0, true
+	case mSteal:
+		c.serveSteal(from, int(m.n))
+	case mStealReply:
+		if c.stealOut && c.stealFrom == from {
+			c.stealOut = false
+			if m.n > 0 {
+				c.col.m.interStealOK.Add(1)
+			}
+		}
+		if m.n == 0 {
+			c.peers[from].load.Queued = 0 // nothing to give until its next heartbeat says so
+		}
+	default:
+		c.proto.onMessage(c.now, from, &m, raw)
+		c.flush()
+	}
+}
+
+// parked takes back a task that a worker parked because of a move request.
+func (c *nodeCore) parked(t *task, to NodeID) {
+	if c.stopped || c.tasks[t.id] != t {
+		return
+	}
+	switch {
+	case !t.confirmed:
+		t.pendingMove = uint32(to) + 1
+		c.pool.inject(t)
+	case int(to) >= c.n || to == c.id || c.peers[to].down:
+		if c.draining {
+			if alt, ok := c.pickTarget(); ok {
+				c.handoff(t, alt, t.haltAt.Load())
+				return
+			}
+		}
+		c.pool.inject(t)
+	default:
+		c.handoff(t, to, t.haltAt.Load())
+	}
+}
+
+// finished takes back a task that finished or faulted.
+func (c *nodeCore) finished(t *task) {
+	if c.stopped || c.tasks[t.id] != t {
+		return
+	}
+	if !t.confirmed {
+		t.heldDone = true
+		return
+	}
+	c.publish(t)
+}
+
+func (c *nodeCore) publish(t *task) {
+	delete(c.tasks, t.id)
+	c.col.complete(c.id, t)
+	c.checkDrained()
+}
+
+// move asks for isolate id to be moved to node to; at is when the operator
+// asked, for the downtime and halt-latency figures.
+func (c *nodeCore) move(id IsolateID, to NodeID, at time.Duration) error {
+	t := c.tasks[id]
+	switch {
+	case t == nil:
+		return ErrNotHere
+	case t.parked:
+		return ErrBusy
+	case int(to) >= c.n:
+		return ErrNoSuchNode
+	case c.peers[to].down:
+		return ErrNodeDown
+	case to == c.id:
+		return nil
+	}
+	t.haltAt.Store(int64(at))
+	if !t.confirmed {
+		t.pendingMove = uint32(to) + 1
+		return nil
+	}
+	c.requestMove(t, to)
+	return nil
+}
+
+func (c *nodeCore) requestMove(t *task, to NodeID) {
+	t.moveTo.Store(uint32(to) + 1)
+	c.pool.requestMove(t)
+}
+
+// handoff encodes the parked task t and starts handing it to node to.
+func (c *nodeCore) handoff(t *task, to NodeID, trace int64) {
+	e := t.epoch + 1
+	st := t.iso.State()
+	sum := st.Hash()
+	msg := make([]byte, 0, offerHeader+codec.EncodedSize(st))
+	msg = appendOfferHeader(msg, t.id, e, t.prog.Hash(), trace)
+	msg = codec.AppendEncodeSum(msg, codec.Meta{Isolate: uint64(t.id), Epoch: e}, st, &sum)
+	t.epoch, t.parked = e, true
+	c.col.m.recordOffer(len(msg))
+	c.col.event(Event{Kind: EvHalted, Node: c.id, Peer: to, ID: t.id, Epoch: e, PC: st.PC, Steps: st.Steps, Hash: sum, Bytes: len(msg)})
+	if !c.proto.startHandoff(c.now, t.id, e, to, msg) {
+		t.parked = false
+		c.pool.inject(t)
+	}
+}
+
+// drain starts moving every isolate off the node; onDrained runs once none
+// is left. New offers are refused from now on.
+func (c *nodeCore) drain(onDrained func()) error {
+	c.draining = true
+	c.onDrained = onDrained
+	if _, ok := c.pickTarget(); !ok && len(c.tasks) > 0 {
+		return ErrNoTarget
+	}
+	for _, id := range sortedKeys(c.tasks) {
+		t := c.tasks[id]
+		if t.parked || !t.confirmed {
+			continue // resume or confirm picks a target then
+		}
+		if to, ok := c.pickTarget(); ok {
+			t.haltAt.Store(int64(c.now))
+			c.requestMove(t, to)
+		}
+	}
+	c.beat() // tell the others at once
+	c.checkDrained()
+	return nil
+}
+
+func (c *nodeCore) checkDrained() {
+	if c.draining && c.onDrained != nil && len(c.tasks) == 0 && c.proto.outstanding() == 0 {
+		f := c.onDrained
+		c.onDrained = nil
+		f()
+	}
+}
+
+// pickTarget chooses the least loaded live node that is not draining, by
+// its last heartbeat plus what was handed to it since.
+func (c *nodeCore) pickTarget() (NodeID, bool) {
+	best, bestLoad := NodeID(0), -1
+	for i := 0; i < c.n; i++ {
+		k := (c.rr + i) % c.n
+		p := &c.peers[k]
+		if NodeID(k) == c.id || p.down || p.load.Draining {
+			continue
+		}
+		l := p.load.Queued + p.load.Running + p.sent
+		if bestLoad < 0 || l < bestLoad {
+			best, bestLoad = NodeID(k), l
+		}
+	}
+	if bestLoad < 0 {
+		return 0, false
+	}
+	c.rr++
+	c.peers[best].sent++
+	return best, true
+}
+
+func (c *nodeCore) peerDown(n NodeID) {
+	if int(n) >= c.n || c.peers[n].down || n == c.id {
+		return
+	}
+	c.peers[n].down = true
+	if c.stealOut && c.stealFrom == n {
+		c.stealOut = false
+	}
+	c.proto.peerDown(n)
+	c.flush()
+}
+
+// tick runs timers: protocol resends, heartbeats and steal requests.
+func (c *nodeCore) tick() {
+	if c.stopped {
+		return
+	}
+	c.proto.tick(c.now)
+	c.flush()
+	if c.now >= c.nextBeat {
+		c.nextBeat = c.now + c.cfg.Heartbeat
+		c.beat()
+	}
+	c.maybeSteal()
+	c.checkDrained()
+}
+
+func (c *nodeCore) myLoad() Load {
+	l := c.pool.load()
+	l.Draining = c.draining
+	return l
+}
+
+func (c *nodeCore) beat() {
+	c.buf = appendHeartbeat(c.buf[:0], c.myLoad())
+	for i := 0; i < c.n; i++ {
+		if NodeID(i) != c.id && !c.peers[i].down {
+			c.send(NodeID(i), c.buf)
+		}
+	}
+}
+
+// maybeSteal asks the most loaded node for work when this one has an idle
+// worker and nothing queued.
+func (c *nodeCore) maybeSteal() {
+	if c.cfg.NoSteal || c.draining || (c.stealOut && c.now < c.stealDeadline) {
+		return
+	}
+	c.stealOut = false
+	l := c.pool.load()
+	if l.Queued > 0 || l.Idle == 0 {
+		return
+	}
+	victim, most := NodeID(0), 0
+	for i := 0; i < c.n; i++ {
+		p := &c.peers[i]
+		if NodeID(i) == c.id || p.down || !p.seen {
+			continue
+		}
+		if q := p.load.Queued; q > most {
+			victim, most = NodeID(i), q
+		}
+	}
+	if most == 0 {
+		return
+	}
+	c.stealOut, c.stealFrom, c.stealDeadline = true, victim, c.now+c.cfg.OfferTimeout
+	c.col.m.interStealTried.Add(1)
+	c.buf = appendU32(c.buf[:0], mSteal, uint32(max(c.cfg.StealBatch, l.Idle)))
+	c.send(victim, c.buf)
+}
+
+// serveSteal gives node to up to half of the queued isolates, at most max.
+func (c *nodeCore) serveSteal(to NodeID, max int) {
+	n := 0
+	if !c.peers[to].down && !c.cfg.NoSteal {
+		q := c.pool.load().Queued
+		want := min((q+1)/2, max)
+		if q == 1 && c.pool.load().Idle > 0 {
+			want = 0 // about to run it ourselves
+		}
+		for _, t := range c.pool.takeQueued(want) {
+			target := to
+			if mv := t.moveTo.Swap(0); mv != 0 {
+				target = NodeID(mv - 1) // an operator's move wins
+			}
+			if !t.confirmed || target == c.id {
+				c.pool.inject(t)
+				continue
+			}
+			c.handoff(t, target, int64(c.now))
+			n++
+		}
+	}
+	c.col.m.interStolen.Add(int64(n))
+	c.buf = appendU32(c.buf[:0], mStealReply, uint32(n))
+	c.send(to, c.buf)
+}
+
+// crash stops the core for good and returns the isolates it held.
+func (c *nodeCore) crash() []IsolateID {
+	c.stopped = true
+	return sortedKeys(c.tasks)
+}

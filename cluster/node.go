@@ -1,0 +1,388 @@
+package cluster
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/knotencore/knoten/engine"
+	"github.com/knotencore/knoten/queue"
+)
+
+// cacheLinePad separates data that different goroutines write. It is 128,
+// not the 64-byte line of current x86 parts, because the adjacent-line
+// prefetcher works on 128-byte pairs and some arm64 parts have 128-byte
+// lines; TestPadCoversCacheLine checks it against cpuid.
+const cacheLinePad = 128
+
+// worker is one core of a live node. Everything but the deque's owner side
+// and the timer may be read by other goroutines; the padding keeps each
+// worker's hot words on lines of their own.
+type worker struct {
+	_       [cacheLinePad]byte
+	dq      *queue.Deque[task] // owner: this worker; thieves: siblings and the control side
+	inbox   *queue.Inbox[task] // producers: the control side; consumer: this worker
+	wake    chan struct{}      // a token: something was injected or there is work to steal
+	idle    atomic.Bool        // parked, waiting for a token
+	running atomic.Int32       // 1 while inside Run
+	tried   atomic.Int64       // intra-node steal attempts (owner writes)
+	stolen  atomic.Int64       // successful ones
+	timer   *time.Timer        // owner only
+	seed    uint32             // owner only: victim choice
+	_       [cacheLinePad]byte
+}
+
+type evKind uint8
+
+const (
+	evMsg evKind = iota
+	evParked
+	evFinished
+	evSpawn
+	evMove
+	evDrain
+	evPeerDown
+	evCrash
+	evSteps
+)
+
+// event is what enters a live node's control goroutine through its inbox:
+// network arrivals, tasks handed back by workers, and operator requests.
+type event struct {
+	kind    evKind
+	from    NodeID
+	to      NodeID
+	msg     []byte
+	t       *task
+	prog    *engine.Program
+	id      IsolateID
+	at      time.Duration
+	reply   chan error
+	steps   chan uint64
+	drained chan struct{}
+}
+
+// liveNode runs one node with goroutines: one control goroutine that owns
+// the nodeCore, and one goroutine per worker.
+type liveNode struct {
+	cl      *Cluster
+	id      NodeID
+	core    *nodeCore
+	workers []*worker
+	events  *queue.Inbox[event]
+	kick    chan struct{}
+	stop    chan struct{}
+	down    atomic.Bool
+	dropped atomic.Int64 // network messages dropped because the inbox was full
+	quantum int64
+	rr      int // control side only
+	wg      sync.WaitGroup
+}
+
+const (
+	eventInboxSize  = 1 << 14
+	workerInboxSize = 1 << 12
+	tickEvery       = 250 * time.Microsecond
+	parkTimeout     = time.Millisecond
+)
+
+func newLiveNode(cl *Cluster, id NodeID) *liveNode {
+	n := &liveNode{
+		cl: cl, id: id,
+		events:  queue.NewInbox[event](eventInboxSize),
+		kick:    make(chan struct{}, 1),
+		stop:    make(chan struct{}),
+		quantum: cl.cfg.Quantum,
+	}
+	for i := 0; i < cl.cfg.Workers; i++ {
+		n.workers = append(n.workers, &worker{
+			dq:    queue.NewDeque[task](64),
+			inbox: queue.NewInbox[task](workerInboxSize),
+			wake:  make(chan struct{}, 1),
+			timer: time.NewTimer(time.Hour),
+			seed:  uint32(i)*2654435761 + uint32(id) + 1,
+		})
+	}
+	n.core = newNodeCore(id, cl.cfg.Nodes, &cl.cfg, func(to NodeID, msg []byte) { cl.net.Send(id, to, msg) }, n, cl.col)
+	cl.net.Listen(id, n.receive)
+	return n
+}
+
+func (n *liveNode) start() {
+	n.wg.Add(1 + len(n.workers))
+	go n.controlLoop()
+	for i, w := range n.workers {
+		go n.workerLoop(w, i)
+	}
+}
+
+// receive is the transport's delivery function. A full inbox drops the
+// message, as a congested network would; the protocol resends.
+func (n *liveNode) receive(from NodeID, msg []byte) {
+	if n.down.Load() {
+		return
+	}
+	if !n.events.Push(&event{kind: evMsg, from: from, msg: msg}) {
+		n.dropped.Add(1)
+	}
+	n.poke()
+}
+
+// post queues an event that must not be lost.
+func (n *liveNode) post(ev *event) {
+	for !n.events.Push(ev) {
+		if n.down.Load() {
+			return
+		}
+		runtime.Gosched()
+	}
+	n.poke()
+}
+
+func (n *liveNode) poke() {
+	select {
+	case n.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (n *liveNode) controlLoop() {
+	defer n.wg.Done()
+	timer := time.NewTimer(tickEvery)
+	defer timer.Stop()
+	var nextTick time.Duration
+	for {
+		for ev := n.events.Pop(); ev != nil; ev = n.events.Pop() {
+			n.core.now = n.cl.clock()
+			if n.handle(ev) {
+				return
+			}
+		}
+		now := n.cl.clock()
+		n.core.now = now
+		if now >= nextTick {
+			n.core.tick()
+			nextTick = now + tickEvery
+		}
+		timer.Reset(nextTick - now)
+		select {
+		case <-n.kick:
+		case <-timer.C:
+		case <-n.stop:
+			return
+		}
+	}
+}
+
+// handle runs one event on the core; it reports true when the node stops.
+func (n *liveNode) handle(ev *event) bool {
+	c := n.core
+	switch ev.kind {
+	case evMsg:
+		c.message(ev.from, ev.msg)
+	case evParked:
+		c.parked(ev.t, ev.to)
+	case evFinished:
+		c.finished(ev.t)
+	case evSpawn:
+		c.spawn(ev.t, ev.prog)
+		ev.reply <- nil
+	case evMove:
+		ev.reply <- c.move(ev.id, ev.to, ev.at)
+	case evDrain:
+		done := ev.drained
+		ev.reply <- c.drain(func() { close(done) })
+	case evPeerDown:
+		c.peerDown(ev.to)
+	case evSteps:
+		if t := c.tasks[ev.id]; t != nil {
+			ev.steps <- t.steps.Load()
+		} else {
+			ev.steps <- 0
+		}
+	case evCrash:
+		n.cl.col.lostWith(c.crash())
+		if n.down.CompareAndSwap(false, true) {
+			close(n.stop)
+		}
+		return true
+	}
+	return false
+}
+
+// --- pool ---
+
+func (n *liveNode) inject(t *task) {
+	if n.down.Load() {
+		return
+	}
+	k := len(n.workers)
+	w := n.workers[n.rr%k]
+	for i := 0; i < k; i++ { // prefer an idle worker
+		if v := n.workers[(n.rr+i)%k]; v.idle.Load() {
+			w = v
+			break
+		}
+	}
+	n.rr++
+	for !w.inbox.Push(t) {
+		runtime.Gosched()
+	}
+	wakeWorker(w)
+}
+
+func wakeWorker(w *worker) {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (n *liveNode) takeQueued(max int) []*task {
+	var out []*task
+	for len(out) < max {
+		got := false
+		for _, w := range n.workers {
+			if len(out) == max {
+				break
+			}
+			if t := w.dq.Steal(); t != nil {
+				out = append(out, t)
+				got = true
+			}
+		}
+		if !got {
+			break
+		}
+	}
+	return out
+}
+
+func (n *liveNode) load() Load {
+	var l Load
+	for _, w := range n.workers {
+		l.Queued += w.dq.Len() + w.inbox.Len()
+		l.Running += int(w.running.Load())
+		if w.idle.Load() {
+			l.Idle++
+		}
+	}
+	return l
+}
+
+func (n *liveNode) requestMove(t *task) { t.iso.Halt() }
+
+func (n *liveNode) intraSteals() (tried, ok int64) {
+	for _, w := range n.workers {
+		tried += w.tried.Load()
+		ok += w.stolen.Load()
+	}
+	return
+}
+
+// --- workers ---
+
+func (n *liveNode) workerLoop(w *worker, idx int) {
+	defer n.wg.Done()
+	defer w.timer.Stop()
+	for !n.down.Load() {
+		t := n.next(w)
+		if t == nil {
+			n.park(w)
+			continue
+		}
+		n.runQuantum(w, t)
+	}
+}
+
+// next finds the worker's next task: its own deque, then what the control
+// side injected, then half of a sibling's deque.
+func (n *liveNode) next(w *worker) *task {
+	if t := w.dq.Pop(); t != nil {
+		return t
+	}
+	if x := w.inbox.Pop(); x != nil {
+		for ; x != nil; x = w.inbox.Pop() {
+			w.dq.Push(x)
+		}
+		return w.dq.Pop()
+	}
+	k := len(n.workers)
+	if k == 1 {
+		return nil
+	}
+	w.seed = w.seed*1664525 + 1013904223
+	start := int(w.seed>>16) % k
+	for i := 0; i < k; i++ {
+		v := n.workers[(start+i)%k]
+		if v == w || v.dq.Len() == 0 {
+			continue
+		}
+		w.tried.Add(1)
+		if v.dq.StealHalf(w.dq) > 0 {
+			w.stolen.Add(1)
+			return w.dq.Pop()
+		}
+	}
+	return nil
+}
+
+func (n *liveNode) park(w *worker) {
+	w.idle.Store(true)
+	// Look again after publishing idle: a sibling that pushed surplus work
+	// before seeing the flag did not wake us.
+	if w.inbox.Len() > 0 {
+		w.idle.Store(false)
+		return
+	}
+	for _, v := range n.workers {
+		if v != w && v.dq.Len() > 1 {
+			w.idle.Store(false)
+			return
+		}
+	}
+	w.timer.Reset(parkTimeout)
+	select {
+	case <-w.wake:
+	case <-w.timer.C:
+	case <-n.stop:
+	}
+	w.idle.Store(false)
+}
+
+func (n *liveNode) runQuantum(w *worker, t *task) {
+	if t.trace != 0 {
+		d := n.cl.clock() - time.Duration(t.trace)
+		t.trace = 0
+		n.cl.metrics.recordDowntime(d)
+		n.cl.col.event(Event{Kind: EvRunning, Node: n.id, ID: t.id, Downtime: d, Steps: t.iso.Steps()})
+	}
+	w.running.Store(1)
+	st := t.iso.Run(n.quantum)
+	w.running.Store(0)
+	t.steps.Store(t.iso.Steps())
+	if n.down.Load() {
+		return // crashed: the task dies with the node
+	}
+	if !st.Runnable() {
+		n.post(&event{kind: evFinished, t: t})
+		return
+	}
+	if mv := t.moveTo.Swap(0); mv != 0 {
+		if at := t.haltAt.Load(); at > 0 {
+			n.cl.metrics.recordHalt(n.cl.clock() - time.Duration(at))
+		}
+		n.post(&event{kind: evParked, t: t, to: NodeID(mv - 1)})
+		return
+	}
+	w.dq.Push(t)
+	if w.dq.Len() > 1 {
+		for _, v := range n.workers {
+			if v != w && v.idle.Load() {
+				wakeWorker(v)
+				break
+			}
+		}
+	}
+}

@@ -1,0 +1,249 @@
+package cluster
+
+import (
+	"errors"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/knotencore/knoten/engine"
+)
+
+// Errors returned by the cluster API.
+var (
+	ErrNoSuchIsolate = errors.New("cluster: no such isolate")
+	ErrNotHere       = errors.New("cluster: isolate is not on that node")
+	ErrBusy          = errors.New("cluster: isolate is being handed off")
+	ErrNoSuchNode    = errors.New("cluster: no such node")
+	ErrNodeDown      = errors.New("cluster: node is down")
+	ErrNoTarget      = errors.New("cluster: no live node to move isolates to")
+)
+
+// task is one isolate on one node. The fields in the first group are shared
+// between the node's control goroutine and its workers; the rest belong to
+// whoever holds the task (a worker while it runs or queues it, the control
+// side while it is parked), and are handed over through the queues, which
+// order the accesses.
+type task struct {
+	moveTo atomic.Uint32 // move target + 1, 0 for none: set by the control side, consumed by whoever parks the task
+	haltAt atomic.Int64  // clock reading (ns) of the move request
+	steps  atomic.Uint64 // instructions executed, published after each quantum
+
+	id    IsolateID
+	iso   *engine.Isolate
+	prog  *engine.Program
+	trace int64 // clock reading (ns) of the halt request that moved it here; the first quantum records downtime
+
+	// Control side only.
+	epoch       uint64
+	parked      bool   // in a handoff, owned by the protocol
+	confirmed   bool   // no other node holds a copy: may publish and move on
+	heldDone    bool   // finished while unconfirmed: publish on confirm
+	pendingMove uint32 // move target + 1 requested while unconfirmed
+}
+
+// EventKind says what an Event reports.
+type EventKind uint8
+
+const (
+	EvSpawned   EventKind = iota + 1 // an isolate was created on Node
+	EvHalted                         // parked and encoded on Node for a handoff to Peer: PC, Steps, Hash, Bytes, Epoch
+	EvArrived                        // Node decoded, verified (Hash) and took the isolate from Peer at Epoch
+	EvRunning                        // the isolate's first quantum on Node began; Downtime since the halt request
+	EvMigrated                       // Node dropped its copy: Peer owns the isolate
+	EvResumed                        // the handoff to Peer failed; Node runs the isolate again
+	EvCompleted                      // the isolate finished or faulted on Node and its result was published
+)
+
+var evNames = [...]string{"?", "spawned", "halted", "arrived", "running", "migrated", "resumed", "completed"}
+
+func (k EventKind) String() string {
+	if int(k) < len(evNames) {
+		return evNames[k]
+	}
+	return "event?"
+}
+
+// Event reports one step in an isolate's life. Fields beyond Kind, Node and
+// ID are set where the kind says.
+type Event struct {
+	Kind     EventKind
+	Node     NodeID
+	Peer     NodeID
+	ID       IsolateID
+	Epoch    uint64
+	PC       uint32
+	Steps    uint64
+	Hash     [32]byte
+	Bytes    int
+	Downtime time.Duration
+	At       time.Duration // clock reading
+}
+
+// Completion is the published end of one isolate.
+type Completion struct {
+	ID      IsolateID
+	Node    NodeID // where it completed
+	Status  engine.Status
+	Result  string // engine.FormatResult
+	Err     string // the fault, if Faulted
+	Steps   uint64
+	Hash    [32]byte // final state hash
+	Latency time.Duration
+	Count   int // times published: anything but 1 is a bug
+}
+
+// collector is the cluster-wide observer: it counts completions per
+// isolate, keeps the metrics and forwards events. Nodes share nothing
+// through it; it only watches.
+type collector struct {
+	m       *Metrics
+	onEvent func(Event)
+	clock   func() time.Duration
+
+	mu        sync.Mutex
+	spawnAt   map[IsolateID]time.Duration
+	results   map[IsolateID]*Completion
+	where     map[IsolateID]NodeID // last node that took or spawned it
+	crashLost map[IsolateID]bool   // held by a node when it crashed
+	changed   chan struct{}        // closed and replaced on every completion
+}
+
+func newCollector(m *Metrics, clock func() time.Duration, onEvent func(Event)) *collector {
+	return &collector{
+		m: m, clock: clock, onEvent: onEvent,
+		spawnAt:   make(map[IsolateID]time.Duration),
+		results:   make(map[IsolateID]*Completion),
+		where:     make(map[IsolateID]NodeID),
+		crashLost: make(map[IsolateID]bool),
+		changed:   make(chan struct{}),
+	}
+}
+
+func (c *collector) event(e Event) {
+	e.At = c.clock()
+	switch e.Kind {
+	case EvSpawned, EvArrived:
+		c.mu.Lock()
+		c.where[e.ID] = e.Node
+		c.mu.Unlock()
+	}
+	if c.onEvent != nil {
+		c.onEvent(e)
+	}
+}
+
+func (c *collector) spawned(id IsolateID, node NodeID) {
+	now := c.clock()
+	c.m.recordSpawn(now)
+	c.mu.Lock()
+	c.spawnAt[id] = now
+	c.mu.Unlock()
+	c.event(Event{Kind: EvSpawned, Node: node, ID: id})
+}
+
+func (c *collector) complete(node NodeID, t *task) {
+	now := c.clock()
+	st := t.iso.State()
+	r := &Completion{ID: t.id, Node: node, Status: st.Status, Result: engine.FormatResult(t.prog, st), Steps: st.Steps, Hash: st.Hash(), Count: 1}
+	if err := t.iso.Err(); err != nil {
+		r.Err = err.Error()
+	}
+	c.mu.Lock()
+	if old := c.results[t.id]; old != nil {
+		old.Count++
+		c.mu.Unlock()
+		return
+	}
+	r.Latency = now - c.spawnAt[t.id]
+	c.results[t.id] = r
+	ch := c.changed
+	c.changed = make(chan struct{})
+	c.mu.Unlock()
+	close(ch)
+	c.m.recordCompletion(r.Latency, now)
+	c.event(Event{Kind: EvCompleted, Node: node, ID: t.id, Steps: st.Steps, Hash: r.Hash})
+}
+
+func (c *collector) lostWith(ids []IsolateID) {
+	c.mu.Lock()
+	for _, id := range ids {
+		c.crashLost[id] = true
+	}
+	c.mu.Unlock()
+}
+
+// Outcome is the account of every isolate a cluster spawned.
+type Outcome struct {
+	Spawned    int
+	Completed  []*Completion // by id
+	Duplicated []IsolateID   // published more than once: always a bug
+	Missing    []IsolateID   // never completed
+	// CrashLost lists the missing isolates that a crashed node held when it
+	// crashed; a missing isolate not in it was lost by the protocol.
+	CrashLost []IsolateID
+}
+
+// Lost returns the missing isolates that no crash explains.
+func (o *Outcome) Lost() []IsolateID {
+	crash := make(map[IsolateID]bool, len(o.CrashLost))
+	for _, id := range o.CrashLost {
+		crash[id] = true
+	}
+	var l []IsolateID
+	for _, id := range o.Missing {
+		if !crash[id] {
+			l = append(l, id)
+		}
+	}
+	return l
+}
+
+func (c *collector) outcome() *Outcome {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	o := &Outcome{Spawned: len(c.spawnAt)}
+	for id := range c.spawnAt {
+		r := c.results[id]
+		switch {
+		case r == nil:
+			o.Missing = append(o.Missing, id)
+			if c.crashLost[id] {
+				o.CrashLost = append(o.CrashLost, id)
+			}
+		default:
+			cp := *r
+			o.Completed = append(o.Completed, &cp)
+			if r.Count != 1 {
+				o.Duplicated = append(o.Duplicated, id)
+			}
+		}
+	}
+	sort.Slice(o.Completed, func(i, j int) bool { return o.Completed[i].ID < o.Completed[j].ID })
+	for _, l := range [][]IsolateID{o.Duplicated, o.Missing, o.CrashLost} {
+		sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
+	}
+	return o
+}
+
+// pending returns how many spawned isolates have not completed and are not
+// known lost with a crash, and a channel closed at the next completion.
+func (c *collector) pending() (int, <-chan struct{}) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for id := range c.spawnAt {
+		if c.results[id] == nil && !c.crashLost[id] {
+			n++
+		}
+	}
+	return n, c.changed
+}
+
+func (c *collector) whereIs(id IsolateID) (NodeID, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, ok := c.where[id]
+	return n, ok
+}
