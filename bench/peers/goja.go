@@ -31,6 +31,9 @@ func prepareGoja(w string, n int) (Runner, error) {
 		if err != nil {
 			return "", err
 		}
+		if w == NBody {
+			return energyResult(v.ToFloat()), nil
+		}
 		return strconv.FormatFloat(v.ToFloat(), 'g', -1, 64), nil
 	}
 	return canonRunner(w, run, nil), nil

@@ -1,27 +1,29 @@
 package peers
 
-import "fmt"
+import (
+	"github.com/knotencore/knoten/engine/workloads"
+)
 
-// TEMPORARY until engine/workloads lands.
+// knotenSource returns the engine's own workload program (embedded in
+// engine/workloads) at size n: the full variant as is, any other size
+// through workloads.Sized, which rewrites the program's "const N" line.
 func knotenSource(w string, n int) (string, []byte, error) {
-	var src string
-	switch w {
-	case Fib:
-		src = `func fib(n int) int {
-	if n < 2 { return n }
-	return fib(n-1) + fib(n-2)
-}
-func main() int { return fib(N) }
-`
-	case Loop:
-		src = `func main() int {
-	s := 0
-	for i := 0; i < N; i++ { s = (s + i*i) % 1000003 }
-	return s
-}
-`
-	default:
-		return "", nil, ErrUnsupported
+	if wl, ok := workloads.Get(w); ok && wl.N == n {
+		return wl.Filename(), wl.Source, nil
 	}
-	return w + ".kn", []byte(fmt.Sprintf("const N = %d\n", n) + src), nil
+	wl, err := workloads.Sized(w, n)
+	if err != nil {
+		return "", nil, err
+	}
+	return wl.Filename(), wl.Source, nil
+}
+
+// fullSize returns the size of workload w's full variant in
+// engine/workloads, so the peers run at the engine's benchmark sizes.
+func fullSize(w string) int {
+	wl, ok := workloads.Get(w)
+	if !ok {
+		panic("BUG: peers: engine/workloads has no workload " + w)
+	}
+	return wl.N
 }

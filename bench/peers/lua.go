@@ -33,6 +33,9 @@ func prepareLua(w string, n int) (Runner, error) {
 		if !ok {
 			return "", fmt.Errorf("gopher-lua: result %v is a %s", ret, ret.Type())
 		}
+		if w == NBody {
+			return energyResult(float64(num)), nil
+		}
 		return strconv.FormatFloat(float64(num), 'g', -1, 64), nil
 	}
 	return canonRunner(w, run, func() error { L.Close(); return nil }), nil

@@ -42,40 +42,63 @@ func (m *Measurement) Median() time.Duration {
 	return (ts[len(ts)/2-1] + ts[len(ts)/2]) / 2
 }
 
-// Measure prepares w at size n on e, runs it once untimed and checks the
-// result against want, then times count runs. A wrong result is an error.
-func Measure(e Engine, w string, n, count int, want string) (*Measurement, error) {
-	m := &Measurement{Workload: w, Engine: e.Name, N: n}
-	r, err := e.Prepare(w, n)
-	if errors.Is(err, ErrUnsupported) {
-		m.Unsupported = true
-		return m, nil
-	}
+// MeasureWorkload prepares w at size n on every engine, runs each once
+// untimed and checks its result against native Go's, then times count
+// rounds in which every engine runs once in turn. Interleaving the engines
+// spreads any background load on the machine over all of them alike, so
+// the ratios stay fair. A wrong result is an error.
+func MeasureWorkload(engines []Engine, w string, n, count int) ([]*Measurement, error) {
+	want, err := Want(w, n)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", e.Name, w, err)
-	}
-	defer r.Close()
-	if err := Check(e.Name, w, n, r, want); err != nil { // also the warm-up
 		return nil, err
 	}
-	m.Result = want
+	ms := make([]*Measurement, len(engines))
+	runners := make([]Runner, len(engines))
+	defer func() {
+		for _, r := range runners {
+			if r != nil {
+				r.Close()
+			}
+		}
+	}()
+	for i, e := range engines {
+		ms[i] = &Measurement{Workload: w, Engine: e.Name, N: n}
+		r, err := e.Prepare(w, n)
+		if errors.Is(err, ErrUnsupported) {
+			ms[i].Unsupported = true
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", e.Name, w, err)
+		}
+		runners[i] = r
+		if err := Check(e.Name, w, n, r, want); err != nil { // also the warm-up
+			return nil, err
+		}
+		ms[i].Result = want
+	}
 	var before, after runtime.MemStats
 	for range count {
-		runtime.GC()
-		runtime.ReadMemStats(&before)
-		start := time.Now()
-		got, err := r.Run()
-		d := time.Since(start)
-		runtime.ReadMemStats(&after)
-		if err != nil {
-			return nil, fmt.Errorf("%s %s(%d): %w", e.Name, w, n, err)
+		for i, r := range runners {
+			if r == nil {
+				continue
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			start := time.Now()
+			got, err := r.Run()
+			d := time.Since(start)
+			runtime.ReadMemStats(&after)
+			if err != nil {
+				return nil, fmt.Errorf("%s %s(%d): %w", engines[i].Name, w, n, err)
+			}
+			if got != want {
+				return nil, fmt.Errorf("%s %s(%d): wrong result %s, want %s (native Go)", engines[i].Name, w, n, got, want)
+			}
+			ms[i].Runs = append(ms[i].Runs, Run{d, after.TotalAlloc - before.TotalAlloc, after.Mallocs - before.Mallocs})
 		}
-		if got != want {
-			return nil, fmt.Errorf("%s %s(%d): wrong result %s, want %s (native Go)", e.Name, w, n, got, want)
-		}
-		m.Runs = append(m.Runs, Run{d, after.TotalAlloc - before.TotalAlloc, after.Mallocs - before.Mallocs})
 	}
-	return m, nil
+	return ms, nil
 }
 
 // BenchName is the Go benchmark name of w on engine, without the

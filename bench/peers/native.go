@@ -18,7 +18,7 @@ func prepareNative(w string, n int) (Runner, error) {
 	case Sieve:
 		run = func() string { return strconv.Itoa(nativeSieve(n)) }
 	case NBody:
-		run = func() string { return strconv.FormatFloat(nativeNBody(n), 'f', 9, 64) }
+		run = func() string { return energyResult(nativeNBody(n)) }
 	default:
 		return nil, fmt.Errorf("unknown workload %q", w)
 	}
@@ -57,45 +57,43 @@ func nativeSieve(n int) int {
 	return count
 }
 
-// The n-body initial conditions (the Computer Language Benchmarks Game):
-// the sun and the four gas giants, each as x, y, z, vx, vy, vz, mass in
-// AU, AU/day scaled to years and solar masses scaled by 4π².
+// The n-body initial conditions (the Computer Language Benchmarks Game),
+// exactly as nbody.kn writes them: the sun and the four gas giants, each
+// as x, y, z in AU, vx, vy, vz in AU/day and mass in solar masses. Velocities
+// are scaled to AU/year and masses by 4π² in float64 arithmetic at run
+// time, as nbody.kn does (Go's exact constant arithmetic would round
+// differently).
 const (
-	solarMass   = 4 * math.Pi * math.Pi
+	nbodyPi     = 3.141592653589793
 	daysPerYear = 365.24
 	nbodyDt     = 0.01
 )
 
-var nbodyInit = [5][7]float64{
-	{0, 0, 0, 0, 0, 0, solarMass},
-	{ // jupiter
-		4.84143144246472090e+00, -1.16032004402742839e+00, -1.03622044471123109e-01,
-		1.66007664274403694e-03 * daysPerYear, 7.69901118419740425e-03 * daysPerYear, -6.90460016972063023e-05 * daysPerYear,
-		9.54791938424326609e-04 * solarMass,
-	},
-	{ // saturn
-		8.34336671824457987e+00, 4.12479856412430479e+00, -4.03523417114321381e-01,
-		-2.76742510726862411e-03 * daysPerYear, 4.99852801234917238e-03 * daysPerYear, 2.30417297573763929e-05 * daysPerYear,
-		2.85885980666130812e-04 * solarMass,
-	},
-	{ // uranus
-		1.28943695621391310e+01, -1.51111514016986312e+01, -2.23307578892655734e-01,
-		2.96460137564761618e-03 * daysPerYear, 2.37847173959480950e-03 * daysPerYear, -2.96589568540237556e-05 * daysPerYear,
-		4.36624404335156298e-05 * solarMass,
-	},
-	{ // neptune
-		1.53796971148509165e+01, -2.59193146099879641e+01, 1.79258772950371181e-01,
-		2.68067772490389322e-03 * daysPerYear, 1.62824170038242295e-03 * daysPerYear, -9.51592254519715870e-05 * daysPerYear,
-		5.15138902046611451e-05 * solarMass,
-	},
+var nbodyRaw = [5][7]float64{
+	{0, 0, 0, 0, 0, 0, 1},
+	{4.84143144246472090e+00, -1.16032004402742839e+00, -1.03622044471123109e-01,
+		1.66007664274403694e-03, 7.69901118419740425e-03, -6.90460016972063023e-05, 9.54791938424326609e-04},
+	{8.34336671824457987e+00, 4.12479856412430479e+00, -4.03523417114321381e-01,
+		-2.76742510726862411e-03, 4.99852801234917238e-03, 2.30417297573763929e-05, 2.85885980666130812e-04},
+	{1.28943695621391310e+01, -1.51111514016986312e+01, -2.23307578892655734e-01,
+		2.96460137564761618e-03, 2.37847173959480950e-03, -2.96589568540237556e-05, 4.36624404335156298e-05},
+	{1.53796971148509165e+01, -2.59193146099879641e+01, 1.79258772950371181e-01,
+		2.68067772490389322e-03, 1.62824170038242295e-03, -9.51592254519715870e-05, 5.15138902046611451e-05},
 }
 
-// nbodyInitFlat is nbodyInit as 35 float64s, body-major, evaluated in
-// float64 (the constants above are exact until multiplied).
+// solarMass is 4π² computed as nbody.kn does: (4.0 * pi) * pi in float64.
+func solarMass() float64 {
+	pi := float64(nbodyPi)
+	return 4.0 * pi * pi
+}
+
+// nbodyInitFlat returns the scaled initial conditions as 35 float64s,
+// body-major.
 func nbodyInitFlat() []float64 {
+	sm, dpy := solarMass(), float64(daysPerYear)
 	out := make([]float64, 0, 35)
-	for _, b := range nbodyInit {
-		out = append(out, b[:]...)
+	for _, b := range nbodyRaw {
+		out = append(out, b[0], b[1], b[2], b[3]*dpy, b[4]*dpy, b[5]*dpy, b[6]*sm)
 	}
 	return out
 }
@@ -109,7 +107,9 @@ type body struct{ x, y, z, vx, vy, vz, mass float64 }
 //go:noinline
 func nativeNBody(n int) float64 {
 	var bs [5]body
-	for i, b := range nbodyInit {
+	init := nbodyInitFlat()
+	for i := range bs {
+		b := init[7*i:]
 		bs[i] = body{b[0], b[1], b[2], b[3], b[4], b[5], b[6]}
 	}
 	var px, py, pz float64
@@ -118,9 +118,10 @@ func nativeNBody(n int) float64 {
 		py += bs[i].vy * bs[i].mass
 		pz += bs[i].vz * bs[i].mass
 	}
-	bs[0].vx = -px / solarMass
-	bs[0].vy = -py / solarMass
-	bs[0].vz = -pz / solarMass
+	sm := solarMass()
+	bs[0].vx = -px / sm
+	bs[0].vy = -py / sm
+	bs[0].vz = -pz / sm
 	for range n {
 		for i := 0; i < 5; i++ {
 			bi := &bs[i]

@@ -309,7 +309,7 @@ func script(src string) string {
 	}
 	return strings.NewReplacer(
 		"@INIT@", strings.Join(init, ", "),
-		"@SOLAR@", fmtFloat(solarMass),
+		"@SOLAR@", fmtFloat(solarMass()),
 		"@DT@", fmtFloat(nbodyDt),
 	).Replace(src)
 }

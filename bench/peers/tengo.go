@@ -33,6 +33,9 @@ func prepareTengo(w string, n int) (Runner, error) {
 		case int64:
 			return strconv.FormatInt(v, 10), nil
 		case float64:
+			if w == NBody {
+				return energyResult(v), nil
+			}
 			return strconv.FormatFloat(v, 'g', -1, 64), nil
 		default:
 			return "", fmt.Errorf("tengo: result %v is a %T", v, v)

@@ -35,7 +35,7 @@ func prepareWazero(w string, n int) (Runner, error) {
 			return "", err
 		}
 		if w == NBody {
-			return strconv.FormatFloat(api.DecodeF64(stack[0]), 'g', -1, 64), nil
+			return energyResult(api.DecodeF64(stack[0])), nil
 		}
 		return strconv.FormatInt(int64(stack[0]), 10), nil
 	}
@@ -234,7 +234,7 @@ func wasmNBody() *wfunc {
 		c.i32(0)
 		c.get(l)
 		c.op(opF64Neg)
-		c.f64(solarMass)
+		c.f64(solarMass())
 		c.op(opF64Div)
 		c.mem(opF64Stor, 3, 8*(3+uint32(fld)))
 	}

@@ -73,19 +73,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 	start := time.Now()
 	var ms []*peers.Measurement
 	for _, w := range ws {
-		n := sizes[w]
-		want, err := peers.Want(w, n)
+		fmt.Fprintf(stderr, "%s(%d)...\n", w, sizes[w])
+		wms, err := peers.MeasureWorkload(es, w, sizes[w], *count)
 		if err != nil {
 			return err
 		}
-		for _, e := range es {
-			fmt.Fprintf(stderr, "%s(%d) on %s...\n", w, n, e.Name)
-			m, err := peers.Measure(e, w, n, *count, want)
-			if err != nil {
-				return err
-			}
-			ms = append(ms, m)
-		}
+		ms = append(ms, wms...)
 	}
 	if err := writeTable(stdout, ms, sizes, ws, *count); err != nil {
 		return err
