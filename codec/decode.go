@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"fmt"
 	"unsafe"
 
 	"github.com/knotencore/knoten/engine"
@@ -47,7 +48,16 @@ func (o DecodeOptions) Decode(buf []byte, resolve Resolver) (Meta, *engine.State
 
 // DecodeInto is Decode into a caller-supplied State, which it overwrites
 // (on error it is zeroed). It takes ownership of buf like Decode.
-func (o DecodeOptions) DecodeInto(st *engine.State, buf []byte, resolve Resolver) (Meta, error) {
+func (o DecodeOptions) DecodeInto(st *engine.State, buf []byte, resolve Resolver) (m Meta, err error) {
+	// Every check above is meant to make a panic impossible; this recover
+	// keeps a bug from taking the node down with it, and says BUG so that
+	// the fuzz targets catch it.
+	defer func() {
+		if r := recover(); r != nil {
+			*st = engine.State{}
+			m, err = Meta{}, &Error{Err: ErrCorrupt, Offset: -1, Detail: fmt.Sprintf("BUG: panic while decoding: %v", r)}
+		}
+	}()
 	*st = engine.State{}
 	l, err := parseHeader(buf, true)
 	if err != nil {
@@ -67,7 +77,7 @@ func (o DecodeOptions) DecodeInto(st *engine.State, buf []byte, resolve Resolver
 	if status > 0xFF {
 		return Meta{}, errf(ErrCorrupt, metaOff+mStatus, "status %d out of range", status)
 	}
-	m := Meta{Isolate: le.Uint64(mb[mIsolate:]), Epoch: le.Uint64(mb[mEpoch:])}
+	m = Meta{Isolate: le.Uint64(mb[mIsolate:]), Epoch: le.Uint64(mb[mEpoch:])}
 
 	var ph [32]byte
 	copy(ph[:], mb[mProgram:])
@@ -93,7 +103,7 @@ func (o DecodeOptions) DecodeInto(st *engine.State, buf []byte, resolve Resolver
 		Heap:    bytesAt(buf, l.off[secHeap], l.n[secHeap]),
 		Output:  bytesAt(buf, l.off[secOutput], l.n[secOutput]),
 	}
-	if err := engine.CheckState(prog, st, o.Limits); err != nil {
+	if err = engine.CheckState(prog, st, o.Limits); err != nil {
 		*st = engine.State{}
 		return Meta{}, &Error{Err: ErrCorrupt, Offset: -1, Detail: err.Error(), Cause: err}
 	}
