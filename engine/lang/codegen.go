@@ -78,23 +78,12 @@ func generate(filename string, c *checker) *engine.Program {
 			g.prog.GlobalRefs[i/64] |= 1 << (i % 64)
 		}
 	}
-	for _, fo := range c.funcs {
-		fo.hidden = hiddenParam(fo)
-	}
 	g.initFunc()
 	for _, fo := range c.funcs {
 		g.function(fo)
 	}
 	g.prog.Entry = 0
 	return g.prog
-}
-
-// hiddenParam reports whether fo needs a hidden first parameter. The engine
-// delivers a call's result into the register of the first argument, so that
-// register must have the result's kind; when the first real parameter has
-// the other kind, an unused parameter of the result's kind goes first.
-func hiddenParam(fo *funcObj) bool {
-	return !fo.result.isVoid() && len(fo.params) > 0 && fo.params[0].isRef() != fo.result.isRef()
 }
 
 // fgen generates one function.
@@ -153,8 +142,8 @@ func (g *gen) initFunc() {
 	}
 	main := g.c.main
 	pos := main.decl.Name.NamePos
-	base := f.allocRun([]uint8{f.resultKind(main.result)})
-	f.emit(engine.CALL, base, 0, main.index, pos)
+	base := f.alloc(f.resultKind(main.result))
+	f.emit(engine.CALL, base, base, main.index, pos)
 	switch {
 	case main.result.isVoid():
 		f.emit(engine.RET0, 0, 0, 0, pos)
@@ -177,10 +166,6 @@ func (g *gen) function(fo *funcObj) {
 	d := fo.decl
 	f := g.newFgen(fo.name)
 	nparams := len(fo.params)
-	if fo.hidden {
-		f.alloc(kindOf(fo.result))
-		nparams++
-	}
 	f.openScope()
 	for i, p := range d.Params {
 		p.obj.reg = f.alloc(kindOf(fo.params[i]))
@@ -236,9 +221,11 @@ func (f *fgen) fallsThrough() bool {
 
 // Registers.
 
+// alloc returns the lowest free register that can hold kind k (kNone: a
+// register that only ever receives zero, which suits either kind).
 func (f *fgen) alloc(k uint8) int {
 	for r := range f.used {
-		if !f.used[r] && (f.kinds[r] == kNone || f.kinds[r] == k) {
+		if !f.used[r] && (k == kNone || f.kinds[r] == kNone || f.kinds[r] == k) {
 			f.used[r] = true
 			if k != kNone {
 				f.kinds[r] = k
@@ -1135,9 +1122,10 @@ func (f *fgen) compare(e *BinaryExpr, dst int) int {
 }
 
 // call compiles a call of a user function, builtin or conversion. For user
-// functions the arguments go to a fresh run of registers; the result arrives
-// in its first register. It returns the register holding the result, or -1
-// for no result.
+// functions the arguments go to a fresh run of consecutive registers (the
+// callee's window follows the caller's, so they need not be the highest
+// ones) and the result goes straight to dst when dst >= 0. It returns the
+// register holding the result, or -1 for no result.
 func (f *fgen) call(e *CallExpr, dst int) int {
 	id, _ := unparen(e.Fun).(*Ident)
 	if id == nil || id.obj == nil {
@@ -1150,41 +1138,45 @@ func (f *fgen) call(e *CallExpr, dst int) int {
 		return f.builtin(e, id.obj.builtin, dst)
 	}
 	fo := id.obj.fn
-	var ks []uint8
-	if fo.hidden {
-		ks = append(ks, kindOf(fo.result))
+	ks := make([]uint8, len(fo.params))
+	for i, t := range fo.params {
+		ks[i] = kindOf(t)
 	}
-	for _, t := range fo.params {
-		ks = append(ks, kindOf(t))
-	}
-	if len(ks) == 0 {
-		ks = append(ks, f.resultKind(fo.result))
-	}
-	if !fo.result.isVoid() && ks[0] != kindOf(fo.result) {
-		panic("BUG: result register kind")
-	}
-	base := f.allocRun(ks)
-	off := 0
-	if fo.hidden {
-		off = 1
+	base := -1
+	if len(ks) > 0 {
+		base = f.allocRun(ks)
 	}
 	for i, a := range e.Args {
-		f.exprTo(a, base+off+i)
+		f.exprTo(a, base+i)
 	}
-	f.emit(engine.CALL, base, 0, fo.index, e.Fun.Pos())
-	for i := 1; i < len(ks); i++ {
-		f.freeReg(base + i)
+	// The result register: the destination if there is one, else the
+	// first argument register when its kind fits, else a fresh temp. A void
+	// call still names one; the engine zeroes it, so it must be free.
+	res := dst
+	if res < 0 {
+		switch {
+		case base >= 0 && (fo.result.isVoid() || ks[0] == kindOf(fo.result)):
+			res = base
+		default:
+			res = f.alloc(f.resultKind(fo.result))
+		}
+	}
+	if base < 0 {
+		base = res // no arguments: A only has to name a register
+	}
+	f.emit(engine.CALL, base, res, fo.index, e.Fun.Pos())
+	for i := range ks {
+		if base+i != res {
+			f.freeReg(base + i)
+		}
 	}
 	if fo.result.isVoid() {
-		f.freeReg(base)
+		if res != dst {
+			f.freeReg(res)
+		}
 		return -1
 	}
-	if dst >= 0 && dst != base {
-		f.mov(dst, base, fo.result, e.Fun.Pos())
-		f.freeReg(base)
-		return dst
-	}
-	return base
+	return res
 }
 
 func (f *fgen) conversion(e *CallExpr, to Type, dst int) int {

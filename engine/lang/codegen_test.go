@@ -1,63 +1,58 @@
 package lang
 
 import (
-	"bytes"
-	"regexp"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/knotencore/knoten/engine"
 )
 
-// listing returns the instructions of function fn as "op operands" lines,
-// with jump targets written relative to the function's entry ("@3") so that
-// the expectations do not depend on the functions before it.
+// listing returns the instructions of function fn, one per line, as
+// "op a b c" from the raw operand fields, independent of the disassembler's
+// format: immediates sign-extended, jump targets relative to the function's
+// entry ("@3"), callees by name. Unused fields are 0.
 func listing(t *testing.T, src, fn string) string {
 	t.Helper()
 	p, err := Compile("shape.kn", []byte(src))
 	if err != nil {
 		t.Fatalf("compile: %v", err)
 	}
-	var buf bytes.Buffer
-	if err := p.Disassemble(&buf); err != nil {
-		t.Fatal(err)
-	}
-	entry := -1
+	fi := -1
 	for i := range p.Funcs {
 		if p.Funcs[i].Name == fn {
-			entry = int(p.Funcs[i].Entry)
+			fi = i
 		}
 	}
-	if entry < 0 {
+	if fi < 0 {
 		t.Fatalf("no function %s", fn)
 	}
+	f := p.Funcs[fi]
 	var out []string
-	in := false
-	for _, line := range strings.Split(buf.String(), "\n") {
-		if strings.HasPrefix(line, "func ") {
-			in = strings.HasPrefix(line, "func "+fn+" ")
-			continue
+	for pc := f.Entry; pc < f.End; pc++ {
+		in := p.Code[pc]
+		op := in.Op()
+		b := strconv.Itoa(in.B())
+		c := strconv.Itoa(in.C())
+		switch op {
+		case engine.JEQK, engine.JNEK, engine.JLTK, engine.JLEK, engine.JGTK, engine.JGEK:
+			b = strconv.FormatInt(in.SB(), 10)
+		case engine.LOADI, engine.ADDK, engine.MULK, engine.DIVK, engine.MODK:
+			c = strconv.FormatInt(in.SC(), 10)
+		case engine.CALL:
+			c = p.Funcs[in.C()].Name
 		}
-		if !in || strings.TrimSpace(line) == "" {
-			continue
+		switch op {
+		case engine.JMP, engine.JT, engine.JF, engine.JEQ, engine.JNE, engine.JLT, engine.JLE,
+			engine.JEQK, engine.JNEK, engine.JLTK, engine.JLEK, engine.JGTK, engine.JGEK,
+			engine.LOOP, engine.LOOPT, engine.LOOPLT, engine.LOOPLE:
+			c = "@" + strconv.Itoa(in.C()-int(f.Entry))
 		}
-		if i := strings.Index(line, ";"); i >= 0 {
-			line = line[:i]
-		}
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		s := strings.Join(f[1:], " ")
-		s = target.ReplaceAllStringFunc(s, func(m string) string {
-			n, _ := strconv.Atoi(m[2:])
-			return "@" + strconv.Itoa(n-entry)
-		})
-		out = append(out, s)
+		out = append(out, fmt.Sprintf("%s %d %s %s", op, in.A(), b, c))
 	}
 	return strings.Join(out, "\n")
 }
-
-var target = regexp.MustCompile(`->\d+`)
 
 func TestCodegenShape(t *testing.T) {
 	tests := []struct {
@@ -70,14 +65,14 @@ func TestCodegenShape(t *testing.T) {
 	return fib(n-1) + fib(n-2)
 }
 func main() int { return fib(30) }`, "fib", `
-jgek r0, #2, @2
-ret r0
-addk r1, r0, #-1
-call r1, fib
-addk r2, r0, #-2
-call r2, fib
-add r1, r1, r2
-ret r1`},
+jgek 0 2 @2
+ret 0 0 0
+addk 1 0 -1
+call 1 1 fib
+addk 2 0 -2
+call 2 2 fib
+add 1 1 2
+ret 1 0 0`},
 		{"loop", `func main() int {
 	s := 0
 	for i := 0; i < 10000000; i++ {
@@ -85,16 +80,16 @@ ret r1`},
 	}
 	return s
 }`, "main", `
-loadi r0, #0
-loadi r1, #0
-loadk r2, k0(10000000)
-jmp @8
-mul r3, r1, r1
-add r3, r0, r3
-modk r0, r3, #1000003
-addk r1, r1, #1
-looplt r1, r2, @4
-ret r0`},
+loadi 0 0 0
+loadi 1 0 0
+loadk 2 0 0
+jmp 0 0 @8
+mul 3 1 1
+add 3 0 3
+modk 0 3 1000003
+addk 1 1 1
+looplt 1 2 @4
+ret 0 0 0`},
 		{"countdown loop with local bound", `func f(n int) int {
 	s := 0
 	for i := n; i >= 0; i-- {
@@ -103,14 +98,14 @@ ret r0`},
 	return s
 }
 func main() int { return f(3) }`, "f", `
-loadi r1, #0
-mov r2, r0
-loadi r3, #0
-jmp @6
-add r1, r1, r2
-addk r2, r2, #-1
-loople r3, r2, @4
-ret r1`},
+loadi 1 0 0
+mov 2 0 0
+loadi 3 0 0
+jmp 0 0 @6
+add 1 1 2
+addk 2 2 -1
+loople 3 2 @4
+ret 1 0 0`},
 		{"while and forever", `func main() int {
 	i := 0
 	for i != 10 {
@@ -124,16 +119,16 @@ ret r1`},
 	}
 	return i
 }`, "main", `
-loadi r0, #0
-jmp @3
-addk r0, r0, #1
-jeqk r0, #10, @5
-loop @2
-addk r0, r0, #-1
-jnek r0, #0, @8
-jmp @9
-loop @5
-ret r0`},
+loadi 0 0 0
+jmp 0 0 @3
+addk 0 0 1
+jeqk 0 10 @5
+loop 0 0 @2
+addk 0 0 -1
+jnek 0 0 @8
+jmp 0 0 @9
+loop 0 0 @5
+ret 0 0 0`},
 		{"short circuit condition", `func f(a int, b int) int {
 	if a > 0 && b < a || b == 7 {
 		return 1
@@ -141,38 +136,38 @@ ret r0`},
 	return 0
 }
 func main() int { return f(1, 2) }`, "f", `
-jlek r0, #0, @2
-jlt r1, r0, @3
-jnek r1, #7, @5
-loadi r2, #1
-ret r2
-loadi r2, #0
-ret r2`},
+jlek 0 0 @2
+jlt 1 0 @3
+jnek 1 7 @5
+loadi 2 0 1
+ret 2 0 0
+loadi 2 0 0
+ret 2 0 0`},
 		{"constant folding", `const K = 6
 func main() int {
 	x := K * 7 + (1 << 4) - len("abc")
 	return x
 }`, "main", `
-loadi r0, #55
-ret r0`},
+loadi 0 0 55
+ret 0 0 0`},
 		{"immediates", `func f(x int) int {
 	return x*3 + 5 - x/4 + x%7 + 2*x + (x - 8388608) + (x + 8388608)
 }
 func main() int { return f(1) }`, "f", `
-mulk r1, r0, #3
-addk r1, r1, #5
-divk r2, r0, #4
-sub r1, r1, r2
-modk r2, r0, #7
-add r1, r1, r2
-mulk r2, r0, #2
-add r1, r1, r2
-addk r2, r0, #-8388608
-add r1, r1, r2
-loadk r2, k0(8388608)
-add r2, r0, r2
-add r1, r1, r2
-ret r1`},
+mulk 1 0 3
+addk 1 1 5
+divk 2 0 4
+sub 1 1 2
+modk 2 0 7
+add 1 1 2
+mulk 2 0 2
+add 1 1 2
+addk 2 0 -8388608
+add 1 1 2
+loadk 2 0 0
+add 2 0 2
+add 1 1 2
+ret 1 0 0`},
 		{"direct destination", `func main() int {
 	a := 1
 	b := 2
@@ -181,22 +176,22 @@ ret r1`},
 	a += b * 4
 	return a
 }`, "main", `
-loadi r0, #1
-loadi r1, #2
-mul r2, r0, r1
-add r0, r2, r1
-neg r1, r0
-mulk r2, r1, #4
-add r0, r0, r2
-ret r0`},
+loadi 0 0 1
+loadi 1 0 2
+mul 2 0 1
+add 0 2 1
+neg 1 0 0
+mulk 2 1 4
+add 0 0 2
+ret 0 0 0`},
 		{"ref and scalar registers", `func f(s string, n int) string {
 	t := s + str(n)
 	return t
 }
 func main() string { return f("a", 1) }`, "f", `
-itos r2, r1
-concat r2, r0, r2
-retr r2`},
+itos 2 1 0
+concat 2 0 2
+retr 2 0 0`},
 		{"globals", `var g int = 5
 var names []string
 func main() int {
@@ -204,72 +199,72 @@ func main() int {
 	names = append(names, "x")
 	return g + len(names)
 }`, "main", `
-getg r0, g0
-addk r0, r0, #2
-setg r0, g0
-getgr r1, g1
-sconst r2, s0("x")
-appendr r1, r1, r2
-setgr r1, g1
-getg r0, g0
-getgr r1, g1
-len r3, r1
-add r0, r0, r3
-ret r0`},
+getg 0 0 0
+addk 0 0 2
+setg 0 0 0
+getgr 1 0 1
+sconst 2 0 0
+appendr 1 1 2
+setgr 1 0 1
+getg 0 0 0
+getgr 1 0 1
+len 3 1 0
+add 0 0 3
+ret 0 0 0`},
 		{"init", `var a = 3
 var s = "x"
 func main() {}`, "<init>", `
-loadi r0, #3
-setg r0, g0
-sconst r1, s0("x")
-setgr r1, g1
-call r0, main
-ret0`},
+loadi 0 0 3
+setg 0 0 0
+sconst 1 0 0
+setgr 1 0 1
+call 0 0 main
+ret0 0 0 0`},
 		{"array literal and index", `func main() float {
 	a := []float{1.5, 2.5}
 	a[1] *= 2.0
 	return a[0] + a[1]
 }`, "main", `
-loadi r1, #2
-newarr r0, r1
-loadk r2, k0(4609434218613702656)
-loadi r1, #0
-aset r0, r1, r2
-loadk r2, k1(4612811918334230528)
-loadi r1, #1
-aset r0, r1, r2
-loadi r1, #1
-aget r2, r0, r1
-loadk r3, k2(4611686018427387904)
-fmul r2, r2, r3
-aset r0, r1, r2
-loadi r1, #0
-aget r1, r0, r1
-loadi r2, #1
-aget r2, r0, r2
-fadd r1, r1, r2
-ret r1`},
+loadi 1 0 2
+newarr 0 1 0
+loadk 2 0 0
+loadi 1 0 0
+aset 0 1 2
+loadk 2 0 1
+loadi 1 0 1
+aset 0 1 2
+loadi 1 0 1
+aget 2 0 1
+loadk 3 0 2
+fmul 2 2 3
+aset 0 1 2
+loadi 1 0 0
+aget 1 0 1
+loadi 2 0 1
+aget 2 0 2
+fadd 1 1 2
+ret 1 0 0`},
 		{"print", `func main() { print("n", 1, 2.0 < 3.0) }`, "main", `
-sconst r0, s0("n")
-prints r0
-printsp
-loadi r1, #1
-print r1, int
-printsp
-loadi r1, #1
-print r1, bool
-printnl
-ret0`},
+sconst 0 0 0
+prints 0 0 0
+printsp 0 0 0
+loadi 1 0 1
+print 1 0 0
+printsp 0 0 0
+loadi 1 0 1
+print 1 2 0
+printnl 0 0 0
+ret0 0 0 0`},
 		{"void and missing final return", `func f(n int) {
 	if n > 0 {
 		print(n)
 	}
 }
 func main() { f(1) }`, "f", `
-jlek r0, #0, @3
-print r0, int
-printnl
-ret0`},
+jlek 0 0 @3
+print 0 0 0
+printnl 0 0 0
+ret0 0 0 0`},
 		{"if else both return", `func f(n int) int {
 	if n > 0 {
 		return 1
@@ -278,11 +273,29 @@ ret0`},
 	}
 }
 func main() int { return f(1) }`, "f", `
-jlek r0, #0, @3
-loadi r1, #1
-ret r1
-loadi r1, #2
-ret r1`},
+jlek 0 0 @3
+loadi 1 0 1
+ret 1 0 0
+loadi 1 0 2
+ret 1 0 0`},
+		{"call results", `func count(s string) int { return len(s) }
+func twice(n int) int { return 2 * n }
+func main() int {
+	x := 1
+	x = twice(x)
+	n := count("ab")
+	return x + n + twice(n)
+}`, "main", `
+loadi 0 0 1
+mov 1 0 0
+call 1 0 twice
+sconst 2 0 0
+call 2 1 count
+add 3 0 1
+mov 4 1 0
+call 4 4 twice
+add 3 3 4
+ret 3 0 0`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

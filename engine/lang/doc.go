@@ -77,13 +77,11 @@
 // stores the global initializers and calls main, then the user functions in
 // source order. Locals live in fixed registers for their scope and
 // temporaries are freed after use; every register is either a scalar or a
-// ref register for its whole function. Calls pass their arguments in a run
-// of consecutive free registers; when a function's first parameter and its
-// result differ in kind (ref vs scalar), it gets a hidden first parameter of
-// the result's kind, because the engine delivers the result into the first
-// argument register. Constant expressions are folded with the machine's own
-// semantics. Immediate forms (ADDK, MULK, DIVK, MODK, J*K) are used for small
-// constants, conditions compile to fused compare-and-branch instructions, and
+// ref register for its whole function. A call passes its arguments in a run
+// of consecutive free registers and names its result register, which is the
+// assignment's target when there is one (x = f(y) needs no move). Constant
+// expressions are folded with the machine's own semantics. Immediate forms
+// (ADDK, MULK, DIVK, MODK, J*K) are used for small constants, conditions compile to fused compare-and-branch instructions, and
 // loops are tested at the bottom, with constant bounds hoisted into a
 // register, so that `for i := 0; i < n; i++ { s = (s + i*i) % 1000003 }`
 // runs five instructions per iteration. Every instruction carries the source

@@ -129,8 +129,7 @@ type funcObj struct {
 	name   string
 	params []Type
 	result Type
-	index  int  // function index in the program
-	hidden bool // has a hidden first parameter (see hiddenParam)
+	index  int // function index in the program
 }
 
 type scope struct {
