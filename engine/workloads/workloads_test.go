@@ -71,8 +71,8 @@ func TestSmall(t *testing.T) {
 }
 
 func TestFull(t *testing.T) {
-	if testing.Short() {
-		t.Skip("full-size workloads take seconds")
+	if testing.Short() || raceEnabled {
+		t.Skip("full-size workloads take seconds, minutes under the race detector; the benchmarks check them too")
 	}
 	for _, w := range Full() {
 		t.Run(w.Name, func(t *testing.T) {
