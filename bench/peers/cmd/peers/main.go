@@ -17,7 +17,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -70,6 +72,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
+	load0 := loadAvg()
 	start := time.Now()
 	var ms []*peers.Measurement
 	for _, w := range ws {
@@ -85,6 +88,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "every result checked against native Go; %d runs each, median; %s in all\n",
 		*count, time.Since(start).Round(time.Second))
+	if l := max(load0, loadAvg()); l > float64(runtime.NumCPU())/2 {
+		fmt.Fprintf(stdout, "warning: load average %.1f on %d CPUs: other processes were running; times are inflated, ratios less so (engines run interleaved)\n",
+			l, runtime.NumCPU())
+	}
 	if *out != "" {
 		var b bytes.Buffer
 		if err := machine.WriteLines(&b); err != nil {
@@ -181,6 +188,17 @@ func writeTable(w io.Writer, ms []*peers.Measurement, sizes peers.Sizes, ws []st
 		}
 	}
 	return table.Render()
+}
+
+// loadAvg returns the 1-minute load average, or 0 where unknown.
+func loadAvg() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f, _, _ := strings.Cut(string(b), " ")
+	l, _ := strconv.ParseFloat(f, 64)
+	return l
 }
 
 func formatDuration(d time.Duration) string {
