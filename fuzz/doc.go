@@ -6,5 +6,6 @@
 //
 //   - FuzzResumeEquivalence: a workload halted after k instructions, encoded,
 //     decoded and resumed, any number of times, ends with the result, output,
-//     fault and state hash of a straight run.
+//     fault and state hash of a straight run. The workloads are the small
+//     variants of engine/workloads, plus one program that faults.
 package fuzz

@@ -15,10 +15,10 @@ import (
 	"github.com/knotencore/knoten/engine"
 )
 
-// hop is one migration: run K mod 8192 instructions (to the next safepoint
+// hop is one migration: run K mod 2048 instructions (to the next safepoint
 // after them), or halt before running when Halt is set, then move the state.
-// The workloads run for 4k to 40k instructions, so up to 8 hops land all
-// over them.
+// The small workloads run for a few thousand instructions, so up to 8 hops
+// land all over them.
 type hop struct {
 	K    uint16
 	Halt bool
@@ -117,7 +117,7 @@ func checkHops(t *testing.T, w workload, p plan, resolve codec.Resolver) {
 		if h.Halt {
 			iso.Halt()
 		}
-		if !iso.Run(int64(h.K % 8192)).Runnable() {
+		if !iso.Run(int64(h.K % 2048)).Runnable() {
 			break
 		}
 		st := iso.State()
