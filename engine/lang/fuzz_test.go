@@ -66,11 +66,24 @@ func TestFuzzSeeds(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range runTests {
-		name := "run-" + strings.Trim(nonName.ReplaceAllString(tc.name, "-"), "-")
-		data := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", tc.src)
+	write := func(name, src string) {
+		data := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", src)
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+	for _, tc := range runTests {
+		write("run-"+strings.Trim(nonName.ReplaceAllString(tc.name, "-"), "-"), tc.src)
+	}
+	// The workload programs, with small sizes so that the fuzzer's runs of
+	// them stay short.
+	programs, _ := filepath.Glob("../workloads/programs/*.kn")
+	for _, file := range programs {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		small := regexp.MustCompile(`(?m)^const N = \d+$`).ReplaceAllString(string(src), "const N = 3")
+		write("workload-"+strings.TrimSuffix(filepath.Base(file), ".kn"), small)
 	}
 }

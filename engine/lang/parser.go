@@ -2,9 +2,14 @@ package lang
 
 import "fmt"
 
-// maxNesting bounds the nesting of expressions and blocks, so that no input
-// can exhaust the stack of the recursive passes.
-const maxNesting = 500
+// maxNesting bounds the nesting of expressions and blocks, and maxChain the
+// length of a chain of binary operators or of postfix index and call
+// operators (which nest to the left), so that no input can exhaust the stack
+// of the recursive passes.
+const (
+	maxNesting = 500
+	maxChain   = 10000
+)
 
 // errorSink collects errors and stops compilation after MaxErrors.
 type errorSink struct {
@@ -465,10 +470,13 @@ func (p *parser) binaryExpr(prec1 int) Expr {
 	p.nest()
 	defer p.unnest()
 	x := p.unaryExpr()
-	for {
+	for n := 0; ; n++ {
 		prec := precedence(p.tok)
 		if prec < prec1 {
 			return x
+		}
+		if n == maxChain {
+			p.fail("expression too long (more than %d operators in a row)", maxChain)
 		}
 		b := &BinaryExpr{X: x, OpPos: p.pos, Op: p.tok}
 		p.next()
@@ -494,7 +502,10 @@ func (p *parser) unaryExpr() Expr {
 
 func (p *parser) primaryExpr() Expr {
 	x := p.operand()
-	for {
+	for n := 0; ; n++ {
+		if n == maxChain {
+			p.fail("expression too long (more than %d index or call operators in a row)", maxChain)
+		}
 		switch p.tok {
 		case tLbrack:
 			ix := &IndexExpr{X: x, Lbrack: p.pos}
