@@ -21,7 +21,7 @@ func prepareGoja(w string, n int) (Runner, error) {
 	if _, err := vm.RunProgram(prog); err != nil {
 		return nil, fmt.Errorf("goja: %w", err)
 	}
-	fn, ok := goja.AssertFunction(vm.Get(w))
+	fn, ok := goja.AssertFunction(vm.Get("RUN").ToObject(vm).Get(w))
 	if !ok {
 		return nil, fmt.Errorf("goja: no function %s", w)
 	}

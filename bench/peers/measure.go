@@ -12,9 +12,10 @@ import (
 
 // Run is one timed run of one workload on one engine.
 type Run struct {
-	Time   time.Duration
-	Bytes  uint64 // heap bytes allocated
-	Allocs uint64 // heap objects allocated
+	Time   time.Duration // wall clock
+	CPU    time.Duration // process CPU time, all threads (0 where unknown)
+	Bytes  uint64        // heap bytes allocated
+	Allocs uint64        // heap objects allocated
 }
 
 // Measurement is every timed run of one workload on one engine.
@@ -26,14 +27,23 @@ type Measurement struct {
 	Runs             []Run
 }
 
-// Median returns the median run time.
+// Median returns the median wall-clock time of the runs.
 func (m *Measurement) Median() time.Duration {
+	return m.median(func(r Run) time.Duration { return r.Time })
+}
+
+// MedianCPU returns the median process CPU time of the runs.
+func (m *Measurement) MedianCPU() time.Duration {
+	return m.median(func(r Run) time.Duration { return r.CPU })
+}
+
+func (m *Measurement) median(of func(Run) time.Duration) time.Duration {
 	if len(m.Runs) == 0 {
 		return 0
 	}
 	ts := make([]time.Duration, len(m.Runs))
 	for i, r := range m.Runs {
-		ts[i] = r.Time
+		ts[i] = of(r)
 	}
 	slices.Sort(ts)
 	if len(ts)%2 == 1 {
@@ -85,9 +95,9 @@ func MeasureWorkload(engines []Engine, w string, n, count int) ([]*Measurement, 
 			}
 			runtime.GC()
 			runtime.ReadMemStats(&before)
-			start := time.Now()
+			cpu0, start := cpuTime(), time.Now()
 			got, err := r.Run()
-			d := time.Since(start)
+			d, cpu := time.Since(start), cpuTime()-cpu0
 			runtime.ReadMemStats(&after)
 			if err != nil {
 				return nil, fmt.Errorf("%s %s(%d): %w", engines[i].Name, w, n, err)
@@ -95,7 +105,7 @@ func MeasureWorkload(engines []Engine, w string, n, count int) ([]*Measurement, 
 			if got != want {
 				return nil, fmt.Errorf("%s %s(%d): wrong result %s, want %s (native Go)", engines[i].Name, w, n, got, want)
 			}
-			ms[i].Runs = append(ms[i].Runs, Run{d, after.TotalAlloc - before.TotalAlloc, after.Mallocs - before.Mallocs})
+			ms[i].Runs = append(ms[i].Runs, Run{d, cpu, after.TotalAlloc - before.TotalAlloc, after.Mallocs - before.Mallocs})
 		}
 	}
 	return ms, nil
@@ -110,9 +120,10 @@ func BenchName(w, engine string) string {
 
 // WriteBench writes ms in Go benchmark format, one line per run, as
 // BenchmarkPeers would print them with -count (the runs of one benchmark
-// each count as one iteration):
+// each count as one iteration); ns/op is wall-clock time and cpu-ns/op
+// the process CPU time:
 //
-//	BenchmarkPeers/workload=fib/engine=goja-2   1   273000000 ns/op   1234 B/op   56 allocs/op
+//	BenchmarkPeers/workload=fib/engine=goja-2  1  273000000 ns/op  271000000 cpu-ns/op  1234 B/op  56 allocs/op
 func WriteBench(w io.Writer, ms []*Measurement) error {
 	suffix := ""
 	if p := runtime.GOMAXPROCS(0); p > 1 {
@@ -121,8 +132,8 @@ func WriteBench(w io.Writer, ms []*Measurement) error {
 	var b strings.Builder
 	for _, m := range ms {
 		for _, r := range m.Runs {
-			fmt.Fprintf(&b, "Benchmark%s%s \t       1\t%12d ns/op\t%12d B/op\t%9d allocs/op\n",
-				BenchName(m.Workload, m.Engine), suffix, r.Time.Nanoseconds(), r.Bytes, r.Allocs)
+			fmt.Fprintf(&b, "Benchmark%s%s \t       1\t%12d ns/op\t%12d cpu-ns/op\t%12d B/op\t%9d allocs/op\n",
+				BenchName(m.Workload, m.Engine), suffix, r.Time.Nanoseconds(), r.CPU.Nanoseconds(), r.Bytes, r.Allocs)
 		}
 	}
 	_, err := io.WriteString(w, b.String())

@@ -106,8 +106,12 @@ end
 RUN = {fib = fib, loop = loop, sieve = sieve, nbody = nbody}
 `
 
+// jsSrc keeps its functions in a closure, as a bundler or an ES module
+// would: goja resolves a closure's bindings faster than the global
+// object's properties (about 20% on fib).
 const jsSrc = `
 "use strict";
+var RUN = (function () {
 function fib(n) {
   if (n < 2) return n;
   return fib(n - 1) + fib(n - 2);
@@ -193,6 +197,9 @@ function nbody(n) {
   }
   return e;
 }
+
+return {fib: fib, loop: loop, sieve: sieve, nbody: nbody};
+})();
 `
 
 // tengoSrc ends with "out := @W@(n)": tengo runs a whole script, so the

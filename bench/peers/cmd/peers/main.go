@@ -47,6 +47,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("o", "", "also write the raw runs in Go benchmark format to this file")
 	engines := fs.String("engines", "", "comma-separated engines to run (default all; native Go and knoten always run)")
 	workloads := fs.String("workloads", "", "comma-separated workloads to run (default all)")
+	clock := fs.String("clock", "cpu", "time the ratios compare: cpu (process CPU time, robust to other processes) or wall")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -62,6 +63,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	if *count < 1 {
 		return errors.New("-count must be at least 1")
+	}
+	if *clock != "cpu" && *clock != "wall" {
+		return fmt.Errorf("-clock must be cpu or wall, not %q", *clock)
 	}
 	es, err := selectEngines(*engines)
 	if err != nil {
@@ -83,7 +87,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		ms = append(ms, wms...)
 	}
-	if err := writeTable(stdout, ms, sizes, ws, *count); err != nil {
+	if err := writeTable(stdout, ms, sizes, *clock); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "every result checked against native Go; %d runs each, median; %s in all\n",
@@ -143,37 +147,45 @@ func selectWorkloads(list string) ([]string, error) {
 	return ws, nil
 }
 
-// writeTable prints one row per workload and engine: the median time and
-// its ratio to native Go and to KnotenCore (x2.0 = twice as long).
-func writeTable(w io.Writer, ms []*peers.Measurement, sizes peers.Sizes, ws []string, count int) error {
+// writeTable prints one row per workload and engine: the median wall and
+// CPU times and the ratio of the clock's median to native Go's and
+// KnotenCore's (2.00 = takes twice as long).
+func writeTable(w io.Writer, ms []*peers.Measurement, sizes peers.Sizes, clock string) error {
+	for _, m := range ms {
+		if !m.Unsupported && m.MedianCPU() <= 0 {
+			clock = "wall" // CPU time unknown on this platform
+		}
+	}
+	of := (*peers.Measurement).MedianCPU
+	if clock == "wall" {
+		of = (*peers.Measurement).Median
+	}
 	median := map[[2]string]time.Duration{}
 	for _, m := range ms {
 		if !m.Unsupported {
-			median[[2]string{m.Workload, m.Engine}] = m.Median()
+			median[[2]string{m.Workload, m.Engine}] = of(m)
 		}
 	}
 	table := tablewriter.NewTable(w,
 		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
-			Symbols: tw.NewSymbols(tw.StyleLight),
-			Settings: tw.Settings{
-				Separators: tw.Separators{BetweenRows: tw.Off},
-			},
+			Symbols:  tw.NewSymbols(tw.StyleLight),
+			Settings: tw.Settings{Separators: tw.Separators{BetweenRows: tw.Off}},
 		})),
 		tablewriter.WithHeaderAutoFormat(tw.Off),
 		tablewriter.WithRowAutoWrap(tw.WrapNone),
 		tablewriter.WithRowAlignmentConfig(tw.CellAlignment{PerColumn: []tw.Align{
-			tw.AlignLeft, tw.AlignLeft, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight}}),
+			tw.AlignLeft, tw.AlignLeft, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight}}),
 	)
-	table.Header([]string{"workload", "engine", "median", "× go", "× knoten", "allocs/op", "result"})
+	table.Header([]string{"workload", "engine", "wall", "cpu", "× go (" + clock + ")", "× knoten (" + clock + ")", "allocs/op", "result"})
 	for _, m := range ms {
 		label := fmt.Sprintf("%s(%d)", m.Workload, sizes[m.Workload])
 		if m.Unsupported {
-			if err := table.Append([]string{label, m.Engine, "n/a", "", "", "", "cannot express"}); err != nil {
+			if err := table.Append([]string{label, m.Engine, "n/a", "", "", "", "", "cannot express"}); err != nil {
 				return err
 			}
 			continue
 		}
-		t := m.Median()
+		t := of(m)
 		ratio := func(ref string) string {
 			r, ok := median[[2]string{m.Workload, ref}]
 			if !ok || r <= 0 {
@@ -182,8 +194,8 @@ func writeTable(w io.Writer, ms []*peers.Measurement, sizes peers.Sizes, ws []st
 			return fmt.Sprintf("%.2f", float64(t)/float64(r))
 		}
 		allocs := m.Runs[len(m.Runs)/2].Allocs
-		if err := table.Append([]string{label, m.Engine, formatDuration(t), ratio(peers.Native), ratio(peers.Ref),
-			fmt.Sprint(allocs), m.Result}); err != nil {
+		if err := table.Append([]string{label, m.Engine, formatDuration(m.Median()), formatDuration(m.MedianCPU()),
+			ratio(peers.Native), ratio(peers.Ref), fmt.Sprint(allocs), m.Result}); err != nil {
 			return err
 		}
 	}

@@ -56,6 +56,7 @@ func TestFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"-sizes", "huge"},
 		{"-count", "0"},
+		{"-clock", "sundial"},
 		{"-engines", "cobol"},
 		{"-workloads", "fizzbuzz"},
 		{"extra"},
