@@ -17,6 +17,10 @@ type Config struct {
 	Workers int   // workers (cores) per node; default 1
 	Quantum int64 // instructions per quantum; default DefaultQuantum() (a Cluster) or 20000 (a Sim)
 
+	// StepCost is, in a Sim only, the virtual time one instruction takes;
+	// default 1 ns.
+	StepCost time.Duration
+
 	Link LinkConfig // every link's configuration
 	Seed uint64     // seeds the network's randomness
 

@@ -120,7 +120,11 @@ func TestLiveStealing(t *testing.T) {
 	}
 	c := New(Config{Nodes: 4, Workers: 2, Quantum: 5000})
 	defer c.Close()
-	want := spawnMix(t, liveSpawner(t, c), n, func(int) NodeID { return 0 })
+	want := map[IsolateID]*testProg{}
+	sieve := testProgs(t)["sieve"] // about 450 000 instructions each
+	for i := 0; i < n; i++ {
+		want[liveSpawner(t, c)(0, sieve)] = sieve
+	}
 	o, err := c.Wait(waitCtx(t))
 	if err != nil {
 		t.Fatal(err)

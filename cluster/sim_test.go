@@ -1,0 +1,418 @@
+package cluster
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/knotencore/knoten/engine"
+	"github.com/knotencore/knoten/engine/lang"
+)
+
+// tinySource is a small workload for sweeps: an array on the heap, a loop,
+// about 60 000 instructions.
+const tinySource = `func main() int {
+	a := []int{}
+	for i := 0; i < 200; i++ {
+		a = append(a, i*7%13)
+	}
+	s := 0
+	for r := 0; r < 40; r++ {
+		for i := 0; i < len(a); i++ {
+			s = (s*31 + a[i] + r) % 1000003
+		}
+	}
+	return s
+}
+`
+
+var (
+	tinyOnce sync.Once
+	tiny     *testProg
+)
+
+func tinyProg(t testing.TB) *testProg {
+	tinyOnce.Do(func() {
+		p, err := lang.Compile("tiny.kn", []byte(tinySource))
+		if err != nil {
+			panic(err)
+		}
+		iso, _ := engine.New(p, engine.Limits{})
+		iso.Run(1 << 62)
+		tiny = &testProg{name: "tiny", prog: p, result: iso.Result(), status: iso.Status(), steps: iso.Steps(), hash: iso.State().Hash()}
+	})
+	return tiny
+}
+
+func TestSimDeterministic(t *testing.T) {
+	run := func() string {
+		var b strings.Builder
+		cfg := Config{Nodes: 3, Workers: 2, Seed: 3, Quantum: 4000,
+			Link: LinkConfig{Latency: 300 * time.Microsecond, Jitter: 200 * time.Microsecond, Loss: 0.1, Duplicate: 0.05, Reorder: 0.1},
+			OnEvent: func(e Event) { fmt.Fprintf(&b, "%v\n", e) }}
+		s := NewSim(cfg)
+		for i := 0; i < 8; i++ {
+			s.Spawn(0, tinyProg(t).prog)
+		}
+		s.At(100*time.Microsecond, func() { s.Migrate(3, 2) })
+		s.At(200*time.Microsecond, func() { s.Crash(1) })
+		if !s.Run(10 * time.Second) {
+			t.Fatal("did not settle")
+		}
+		fmt.Fprintf(&b, "%+v\n%+v\n", s.Metrics().Snapshot(), s.Net().Stats())
+		return b.String()
+	}
+	a, b := run(), run()
+	if a != b {
+		t.Fatalf("two runs with one seed differ")
+	}
+}
+
+// TestSimCrashAtEachStep crashes the source or the target of a handoff of
+// a running isolate at every 100 µs of virtual time across the handoff
+// (1 ms links, so every message step is hit several times), with and
+// without message loss, and with the program cached at the target or not.
+// Nothing may be lost unless the crashed node owned it, nothing may
+// complete twice, and every completion must match the straight run.
+func TestSimCrashAtEachStep(t *testing.T) {
+	tp := tinyProg(t)
+	step := 150 * time.Microsecond
+	if testing.Short() {
+		step = 300 * time.Microsecond
+	}
+	for _, victim := range []NodeID{0, 1} {
+		for _, loss := range []float64{0, 0.25} {
+			for _, cached := range []bool{false, true} {
+				for at := time.Duration(0); at <= 9*time.Millisecond; at += step {
+					name := fmt.Sprintf("victim=%v/loss=%v/cached=%v/at=%v", victim, loss, cached, at)
+					s := NewSim(Config{Nodes: 3, Seed: uint64(at), Quantum: 2000, NoSteal: true,
+						Link: LinkConfig{Latency: time.Millisecond, Loss: loss}})
+					want := map[IsolateID]*testProg{}
+					id, _ := s.Spawn(0, tp.prog)
+					want[id] = tp
+					if cached {
+						id2, _ := s.Spawn(1, tp.prog)
+						want[id2] = tp
+					}
+					s.RunFor(5 * time.Microsecond)
+					if err := s.Migrate(id, 1); err != nil {
+						t.Fatal(err)
+					}
+					s.RunFor(at)
+					s.Crash(victim)
+					if !s.Run(10 * time.Second) {
+						t.Fatalf("%s: did not settle", name)
+					}
+					o := s.Outcome()
+					t.Run(name, func(t *testing.T) { checkOutcome(t, o, want, true) })
+					if len(o.Missing) > 1 {
+						t.Fatalf("%s: %d missing", name, len(o.Missing))
+					}
+				}
+			}
+		}
+	}
+}
+
+// makespanRun spawns n isolates on node 0 of a 4-node, 1-worker Sim and
+// returns makespan ÷ ideal (total instructions ÷ 4 workers).
+func makespanRun(t testing.TB, n int, noSteal bool) (ratio float64, s *Sim) {
+	l := []*testProg{tinyProg(t)}
+	s = NewSim(Config{Nodes: 4, Workers: 1, NoSteal: noSteal, Seed: 1, Quantum: 5000, StepCost: 10 * time.Nanosecond})
+	want := map[IsolateID]*testProg{}
+	var work uint64
+	for i := 0; i < n; i++ {
+		p := l[i%len(l)]
+		id, _ := s.Spawn(0, p.prog)
+		want[id] = p
+		work += p.steps
+	}
+	if !s.Run(time.Hour) {
+		t.Fatal("did not settle")
+	}
+	checkOutcome(t, s.Outcome(), want, false)
+	ideal := time.Duration(work) * s.Config().StepCost / 4
+	return float64(s.Metrics().Snapshot().Makespan) / float64(ideal), s
+}
+
+func TestSimStealingMakespan(t *testing.T) {
+	n := 64
+	if testing.Short() {
+		n = 32
+	}
+	steal, s := makespanRun(t, n, false)
+	noSteal, _ := makespanRun(t, n, true)
+	snap := s.Metrics().Snapshot()
+	t.Logf("makespan/ideal: stealing %.3f, no stealing %.3f (%.2fx); inter steals %d/%d, isolates stolen %d",
+		steal, noSteal, noSteal/steal, snap.InterStealOK, snap.InterStealTried, snap.InterStolen)
+	if steal > 1.2 || noSteal/steal < 3 {
+		t.Fatalf("makespan/ideal %.3f with stealing, %.3f without", steal, noSteal)
+	}
+}
+
+func TestSimDrain(t *testing.T) {
+	s := NewSim(Config{Nodes: 3, Workers: 2, NoSteal: true, Quantum: 3000, Seed: 9,
+		Link: LinkConfig{Latency: 200 * time.Microsecond, Loss: 0.1}})
+	want := map[IsolateID]*testProg{}
+	for i := 0; i < 10; i++ {
+		id, _ := s.Spawn(1, tinyProg(t).prog)
+		want[id] = tinyProg(t)
+	}
+	s.RunFor(50 * time.Microsecond)
+	drained := time.Duration(-1)
+	if err := s.Drain(1, func() { drained = s.Now() }); err != nil {
+		t.Fatal(err)
+	}
+	s.RunUntil(func() bool { return drained >= 0 }, time.Minute)
+	if drained < 0 || len(s.Holds(1)) != 0 {
+		t.Fatalf("not drained: holds %v", s.Holds(1))
+	}
+	// Spawning on a drained node hands the isolate on at once.
+	id, _ := s.Spawn(1, tinyProg(t).prog)
+	want[id] = tinyProg(t)
+	if !s.Run(time.Minute) {
+		t.Fatal("did not settle")
+	}
+	o := s.Outcome()
+	checkOutcome(t, o, want, false)
+	for _, c := range o.Completed {
+		if c.Node == 1 {
+			t.Fatalf("isolate %d completed on the drained node", c.ID)
+		}
+	}
+}
+
+// TestSimScenarios runs the scenario files in testdata/scenarios, each
+// under several seeds. A failing run names its file and seed.
+func TestSimScenarios(t *testing.T) {
+	files, _ := filepath.Glob("testdata/scenarios/*.txt")
+	if len(files) == 0 {
+		t.Fatal("no scenarios")
+	}
+	seeds := 6
+	if testing.Short() {
+		seeds = 2
+	}
+	for _, f := range files {
+		sc, err := parseScenario(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k := 0; k < seeds; k++ {
+			seed := sc.cfg.Seed + uint64(k)
+			t.Run(fmt.Sprintf("%s/seed=%d", filepath.Base(f), seed), func(t *testing.T) {
+				sc.run(t, seed)
+			})
+		}
+	}
+}
+
+type scenario struct {
+	cfg    Config
+	spawns []scenarioSpawn
+	steps  []scenarioStep
+	expect map[string]int
+	limit  time.Duration
+}
+
+type scenarioSpawn struct {
+	node  NodeID
+	prog  string
+	count int
+}
+
+type scenarioStep struct {
+	at   time.Duration
+	args []string
+	line int
+}
+
+// parseScenario reads a scenario file. Lines:
+//
+//	nodes N | workers N | seed N | quantum N | stepcost DURATION |
+//	nosteal | limit DURATION
+//	link key=value...          latency jitter bandwidth loss dup reorder
+//	spawn NODE PROGRAM COUNT   PROGRAM is a testdata/*.kn name or "tiny"
+//	at DURATION COMMAND...     migrate ID NODE | migrate-all FROM TO |
+//	                           cut A B | heal A B | isolate N | healnode N |
+//	                           crash N | drain N
+//	expect KEY [N]             complete | crashloss | migrations N |
+//	                           intersteals N | notcompletedon NODE
+func parseScenario(path string) (*scenario, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	sc := &scenario{expect: map[string]int{}, limit: time.Minute}
+	sc.cfg.Seed = 1
+	bad := func(line int, format string, args ...any) error {
+		return fmt.Errorf("%s:%d: %s", path, line, fmt.Sprintf(format, args...))
+	}
+	in := bufio.NewScanner(f)
+	for line := 1; in.Scan(); line++ {
+		text, _, _ := strings.Cut(in.Text(), "#")
+		w := strings.Fields(text)
+		if len(w) == 0 {
+			continue
+		}
+		num := func(i int) int {
+			if i >= len(w) {
+				err = bad(line, "missing argument")
+				return 0
+			}
+			n, e := strconv.Atoi(w[i])
+			if e != nil {
+				err = bad(line, "%v", e)
+			}
+			return n
+		}
+		switch w[0] {
+		case "nodes":
+			sc.cfg.Nodes = num(1)
+		case "workers":
+			sc.cfg.Workers = num(1)
+		case "seed":
+			sc.cfg.Seed = uint64(num(1))
+		case "quantum":
+			sc.cfg.Quantum = int64(num(1))
+		case "stepcost":
+			if sc.cfg.StepCost, err = time.ParseDuration(w[1]); err != nil {
+				return nil, bad(line, "%v", err)
+			}
+		case "nosteal":
+			sc.cfg.NoSteal = true
+		case "limit":
+			if sc.limit, err = time.ParseDuration(w[1]); err != nil {
+				return nil, bad(line, "%v", err)
+			}
+		case "link":
+			for _, kv := range w[1:] {
+				k, v, _ := strings.Cut(kv, "=")
+				var d time.Duration
+				var x float64
+				if strings.HasSuffix(v, "s") {
+					d, err = time.ParseDuration(v)
+				} else {
+					x, err = strconv.ParseFloat(v, 64)
+				}
+				if err != nil {
+					return nil, bad(line, "%v", err)
+				}
+				switch k {
+				case "latency":
+					sc.cfg.Link.Latency = d
+				case "jitter":
+					sc.cfg.Link.Jitter = d
+				case "bandwidth":
+					sc.cfg.Link.Bandwidth = x
+				case "loss":
+					sc.cfg.Link.Loss = x
+				case "dup":
+					sc.cfg.Link.Duplicate = x
+				case "reorder":
+					sc.cfg.Link.Reorder = x
+				default:
+					return nil, bad(line, "unknown link key %q", k)
+				}
+			}
+		case "spawn":
+			sc.spawns = append(sc.spawns, scenarioSpawn{node: NodeID(num(1)), prog: w[2], count: num(3)})
+		case "at":
+			d, e := time.ParseDuration(w[1])
+			if e != nil || len(w) < 3 {
+				return nil, bad(line, "bad step")
+			}
+			sc.steps = append(sc.steps, scenarioStep{at: d, args: w[2:], line: line})
+		case "expect":
+			n := 0
+			if len(w) > 2 {
+				n = num(2)
+			}
+			sc.expect[w[1]] = n
+		default:
+			return nil, bad(line, "unknown directive %q", w[0])
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return sc, in.Err()
+}
+
+func (sc *scenario) run(t *testing.T, seed uint64) {
+	cfg := sc.cfg
+	cfg.Seed = seed
+	s := NewSim(cfg)
+	want := map[IsolateID]*testProg{}
+	for _, sp := range sc.spawns {
+		p := tinyProg(t)
+		if sp.prog != "tiny" {
+			p = testProgs(t)[sp.prog]
+		}
+		if p == nil {
+			t.Fatalf("unknown program %q", sp.prog)
+		}
+		for i := 0; i < sp.count; i++ {
+			id, err := s.Spawn(sp.node, p.prog)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want[id] = p
+		}
+	}
+	atoi := func(s string) int { n, _ := strconv.Atoi(s); return n }
+	for _, st := range sc.steps {
+		a := st.args
+		s.At(st.at, func() {
+			switch a[0] {
+			case "migrate":
+				s.Migrate(IsolateID(atoi(a[1])), NodeID(atoi(a[2])))
+			case "migrate-all":
+				for _, id := range s.Holds(NodeID(atoi(a[1]))) {
+					s.Migrate(id, NodeID(atoi(a[2])))
+				}
+			case "cut":
+				s.Net().Cut(NodeID(atoi(a[1])), NodeID(atoi(a[2])))
+			case "heal":
+				s.Net().HealLink(NodeID(atoi(a[1])), NodeID(atoi(a[2])))
+			case "isolate":
+				s.Net().Isolate(NodeID(atoi(a[1])))
+			case "healnode":
+				s.Net().HealNode(NodeID(atoi(a[1])))
+			case "crash":
+				s.Crash(NodeID(atoi(a[1])))
+			case "drain":
+				s.Drain(NodeID(atoi(a[1])), nil)
+			default:
+				t.Errorf("line %d: unknown command %q", st.line, a[0])
+			}
+		})
+	}
+	if !s.Run(sc.limit) {
+		t.Fatalf("did not settle within %v: pending %d", sc.limit, s.Pending())
+	}
+	o := s.Outcome()
+	_, crashloss := sc.expect["crashloss"]
+	checkOutcome(t, o, want, crashloss)
+	snap := s.Metrics().Snapshot()
+	if n, ok := sc.expect["migrations"]; ok && snap.Migrations < int64(n) {
+		t.Errorf("%d migrations, want at least %d", snap.Migrations, n)
+	}
+	if n, ok := sc.expect["intersteals"]; ok && snap.InterStealOK < int64(n) {
+		t.Errorf("%d inter-node steals, want at least %d", snap.InterStealOK, n)
+	}
+	if n, ok := sc.expect["notcompletedon"]; ok {
+		for _, c := range o.Completed {
+			if c.Node == NodeID(n) {
+				t.Errorf("isolate %d completed on node %d", c.ID, n)
+			}
+		}
+	}
+}
