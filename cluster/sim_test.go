@@ -54,7 +54,7 @@ func TestSimDeterministic(t *testing.T) {
 	run := func() string {
 		var b strings.Builder
 		cfg := Config{Nodes: 3, Workers: 2, Seed: 3, Quantum: 4000,
-			Link: LinkConfig{Latency: 300 * time.Microsecond, Jitter: 200 * time.Microsecond, Loss: 0.1, Duplicate: 0.05, Reorder: 0.1},
+			Link:    LinkConfig{Latency: 300 * time.Microsecond, Jitter: 200 * time.Microsecond, Loss: 0.1, Duplicate: 0.05, Reorder: 0.1},
 			OnEvent: func(e Event) { fmt.Fprintf(&b, "%v\n", e) }}
 		s := NewSim(cfg)
 		for i := 0; i < 8; i++ {
