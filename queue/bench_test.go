@@ -1,0 +1,347 @@
+package queue
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// The benchmarks compare the Chase-Lev deque with the two obvious
+// alternatives, measured in the same run: a buffered channel, and a slice
+// deque guarded by a sync.Mutex. Run them with
+//
+//	go test -run '^$' -bench . -benchmem -count 5 ./queue
+//
+// In the contended benchmarks ns/op is per item that passes through the
+// deque, so lower ns/op is higher throughput; steals/op is the share of items
+// that thieves took.
+
+// benchDeque is what the contended benchmarks need from an implementation.
+type benchDeque interface {
+	Push(*item)
+	Pop() *item
+	Steal() *item
+	StealHalf(dst benchDeque) int
+	Len() int
+}
+
+type chaseLev struct{ d *Deque[item] }
+
+func (c chaseLev) Push(x *item)                 { c.d.Push(x) }
+func (c chaseLev) Pop() *item                   { return c.d.Pop() }
+func (c chaseLev) Steal() *item                 { return c.d.Steal() }
+func (c chaseLev) StealHalf(dst benchDeque) int { return c.d.StealHalf(dst.(chaseLev).d) }
+func (c chaseLev) Len() int                     { return c.d.Len() }
+
+// chanDeque is a buffered channel used as a deque: it has only one end, so
+// Pop and Steal both take the oldest element.
+type chanDeque struct{ c chan *item }
+
+func (q chanDeque) Push(x *item) { q.c <- x }
+
+func (q chanDeque) Pop() *item {
+	select {
+	case x := <-q.c:
+		return x
+	default:
+		return nil
+	}
+}
+
+func (q chanDeque) Steal() *item { return q.Pop() }
+
+func (q chanDeque) Len() int { return len(q.c) }
+
+func (q chanDeque) StealHalf(dst benchDeque) int {
+	d := dst.(chanDeque)
+	n := (len(q.c) + 1) / 2
+	for i := range n {
+		select {
+		case x := <-q.c:
+			d.c <- x
+		default:
+			return i
+		}
+	}
+	return n
+}
+
+// mutexDeque is a growable ring of *item guarded by a mutex: the simple,
+// obviously correct deque.
+type mutexDeque struct {
+	mu         sync.Mutex
+	buf        []*item
+	head, size int
+}
+
+func newMutexDeque(capacity int) *mutexDeque {
+	return &mutexDeque{buf: make([]*item, capacity)}
+}
+
+// push adds x at the bottom; the caller holds mu.
+func (q *mutexDeque) push(x *item) {
+	if q.size == len(q.buf) {
+		nb := make([]*item, 2*len(q.buf))
+		for i := range q.size {
+			nb[i] = q.buf[(q.head+i)%len(q.buf)]
+		}
+		q.buf, q.head = nb, 0
+	}
+	q.buf[(q.head+q.size)%len(q.buf)] = x
+	q.size++
+}
+
+func (q *mutexDeque) Push(x *item) {
+	q.mu.Lock()
+	q.push(x)
+	q.mu.Unlock()
+}
+
+func (q *mutexDeque) Pop() *item {
+	q.mu.Lock()
+	var x *item
+	if q.size > 0 {
+		q.size--
+		i := (q.head + q.size) % len(q.buf)
+		x, q.buf[i] = q.buf[i], nil
+	}
+	q.mu.Unlock()
+	return x
+}
+
+// steal takes the oldest element; the caller holds mu.
+func (q *mutexDeque) steal() *item {
+	if q.size == 0 {
+		return nil
+	}
+	x := q.buf[q.head]
+	q.buf[q.head] = nil
+	q.head = (q.head + 1) % len(q.buf)
+	q.size--
+	return x
+}
+
+func (q *mutexDeque) Len() int {
+	q.mu.Lock()
+	n := q.size
+	q.mu.Unlock()
+	return n
+}
+
+func (q *mutexDeque) Steal() *item {
+	q.mu.Lock()
+	x := q.steal()
+	q.mu.Unlock()
+	return x
+}
+
+func (q *mutexDeque) StealHalf(dst benchDeque) int {
+	d := dst.(*mutexDeque)
+	q.mu.Lock()
+	d.mu.Lock()
+	n := (q.size + 1) / 2
+	for range n {
+		d.push(q.steal())
+	}
+	d.mu.Unlock()
+	q.mu.Unlock()
+	return n
+}
+
+var impls = []struct {
+	name string
+	make func() benchDeque
+}{
+	{"chaselev", func() benchDeque { return chaseLev{NewDeque[item](1024)} }},
+	{"chan", func() benchDeque { return chanDeque{make(chan *item, 1024)} }},
+	{"mutex", func() benchDeque { return newMutexDeque(1024) }},
+}
+
+// BenchmarkPushPop is one Push and one Pop by the owner with no thief, on a
+// deque that holds depth other elements. At depth 0 Pop takes the last
+// element (a CAS); deeper, it takes the fenced path. The calls are direct,
+// not through benchDeque. impl=atomics-floor is one sequentially consistent
+// atomic store plus one CAS, the least that a Push that publishes its element
+// and a Pop that claims one against thieves can cost with sync/atomic.
+func BenchmarkPushPop(b *testing.B) {
+	x := &item{}
+	for _, depth := range []int{0, 64} {
+		b.Run(fmt.Sprintf("depth=%d/impl=chaselev", depth), func(b *testing.B) {
+			d := NewDeque[item](1024)
+			for range depth {
+				d.Push(x)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				d.Push(x)
+				d.Pop()
+			}
+		})
+		b.Run(fmt.Sprintf("depth=%d/impl=chan", depth), func(b *testing.B) {
+			c := make(chan *item, 1024)
+			for range depth {
+				c <- x
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				c <- x
+				<-c
+			}
+		})
+		b.Run(fmt.Sprintf("depth=%d/impl=mutex", depth), func(b *testing.B) {
+			q := newMutexDeque(1024)
+			for range depth {
+				q.Push(x)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				q.Push(x)
+				q.Pop()
+			}
+		})
+	}
+	b.Run("impl=atomics-floor", func(b *testing.B) {
+		var w atomic.Int64
+		b.ReportAllocs()
+		for i := int64(0); b.Loop(); i++ {
+			w.Store(i)
+			w.CompareAndSwap(i, i+1)
+		}
+	})
+}
+
+// contended runs one owner (the benchmark goroutine) that pushes b.N items
+// and pops one after every fourth push, against thieves goroutines running
+// thief until the owner is done and the deque is empty. Like a worker that
+// runs its own work when it has too much, the owner also pops whenever more
+// than backlog items wait, so that the deque (and the channel, which would
+// block) stays bounded.
+func contended(b *testing.B, q benchDeque, thieves int, thief func(q benchDeque, local benchDeque) (items, grabs int), mk func() benchDeque) {
+	pool := items(1024)
+	var done atomic.Bool
+	var stolen, grabs atomic.Int64
+	var wg sync.WaitGroup
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range thieves {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			local := mk()
+			n, g := 0, 0
+			for {
+				finished := done.Load()
+				if k, gk := thief(q, local); k > 0 {
+					n, g = n+k, g+gk
+					continue
+				}
+				if finished {
+					break
+				}
+				runtime.Gosched()
+			}
+			stolen.Add(int64(n))
+			grabs.Add(int64(g))
+		}()
+	}
+	const backlog = 512
+	for i := range b.N {
+		q.Push(pool[i&1023])
+		if i&3 == 3 {
+			q.Pop()
+		}
+		if i&63 == 63 {
+			for n := q.Len(); n > backlog; n-- {
+				q.Pop()
+			}
+		}
+	}
+	for q.Pop() != nil {
+	}
+	done.Store(true)
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(stolen.Load())/float64(b.N), "steals/op")
+	if g := grabs.Load(); g > 0 {
+		b.ReportMetric(float64(stolen.Load())/float64(g), "items/grab")
+	}
+}
+
+// BenchmarkSteal: thieves take one element per Steal.
+func BenchmarkSteal(b *testing.B) {
+	for _, thieves := range []int{1, 2, 4} {
+		for _, impl := range impls {
+			b.Run(fmt.Sprintf("thieves=%d/impl=%s", thieves, impl.name), func(b *testing.B) {
+				contended(b, impl.make(), thieves, func(q, _ benchDeque) (int, int) {
+					if q.Steal() != nil {
+						return 1, 0
+					}
+					return 0, 0
+				}, func() benchDeque { return nil })
+			})
+		}
+	}
+}
+
+// BenchmarkStealHalf: thieves move half of the victim into their own deque
+// with StealHalf, then pop it empty.
+func BenchmarkStealHalf(b *testing.B) {
+	for _, thieves := range []int{1, 2, 4} {
+		for _, impl := range impls {
+			b.Run(fmt.Sprintf("thieves=%d/impl=%s", thieves, impl.name), func(b *testing.B) {
+				contended(b, impl.make(), thieves, func(q, local benchDeque) (int, int) {
+					n := q.StealHalf(local)
+					for i := 0; i < n; i++ {
+						local.Pop()
+					}
+					return n, min(n, 1)
+				}, impl.make)
+			})
+		}
+	}
+}
+
+// BenchmarkInbox: producers push b.N items in all, the benchmark goroutine
+// consumes them. impl=chan is a buffered channel of the same capacity.
+func BenchmarkInbox(b *testing.B) {
+	for _, producers := range []int{1, 2, 4} {
+		b.Run(fmt.Sprintf("producers=%d/impl=inbox", producers), func(b *testing.B) {
+			q := NewInbox[item](1024)
+			x := &item{}
+			b.ReportAllocs()
+			for p := range producers {
+				go func() {
+					for i := p; i < b.N; i += producers {
+						for !q.Push(x) {
+							runtime.Gosched()
+						}
+					}
+				}()
+			}
+			for got := 0; got < b.N; {
+				if q.Pop() != nil {
+					got++
+				} else {
+					runtime.Gosched()
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("producers=%d/impl=chan", producers), func(b *testing.B) {
+			c := make(chan *item, 1024)
+			x := &item{}
+			b.ReportAllocs()
+			for p := range producers {
+				go func() {
+					for i := p; i < b.N; i += producers {
+						c <- x
+					}
+				}()
+			}
+			for range b.N {
+				<-c
+			}
+		})
+	}
+}
