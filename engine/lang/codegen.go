@@ -96,8 +96,56 @@ type fgen struct {
 	scopes  [][]int // registers of the locals of each open block
 	loops   []loopLabels
 	hoist   map[Expr]int
-	target  int // pc that a bound label with jumps to it points at, else -1
+	pools   []*constPool // per enclosing loop; nil for a loop without a condition
+	target  int          // pc that a bound label with jumps to it points at, else -1
 	resultK uint8
+}
+
+// constPool collects the constants a loop body needs in registers. Each gets
+// a register never used before in the function, reserved until the loop
+// ends, and loaded once in the loop's preheader.
+type constPool struct {
+	regs  map[constKey]int
+	loads []pendingLoad
+}
+
+type constKey struct {
+	t Type
+	v constVal
+}
+
+type pendingLoad struct {
+	reg int
+	t   Type
+	cv  *constVal
+	pos Pos
+}
+
+// maxPooled bounds the registers one loop reserves for constants.
+const maxPooled = 8
+
+// pooled returns a register holding constant e for the innermost loop with a
+// pool, if there is one with room.
+func (f *fgen) pooled(e Expr) (int, bool) {
+	var pool *constPool
+	for i := len(f.pools) - 1; i >= 0 && pool == nil; i-- {
+		pool = f.pools[i]
+	}
+	if pool == nil {
+		return 0, false
+	}
+	inf := e.info()
+	key := constKey{inf.typ, *inf.cv}
+	if r, ok := pool.regs[key]; ok {
+		return r, true
+	}
+	if len(pool.loads) == maxPooled {
+		return 0, false
+	}
+	r := f.grow(kindOf(inf.typ))
+	pool.regs[key] = r
+	pool.loads = append(pool.loads, pendingLoad{r, inf.typ, inf.cv, e.Pos()})
+	return r, true
 }
 
 type loopLabels struct{ brk, cont *label }
@@ -325,15 +373,22 @@ type label struct {
 
 func newLabel() *label { return &label{pc: -1} }
 
-func (f *fgen) bind(l *label) {
+func (f *fgen) bind(l *label) { f.bindAt(l, len(f.g.prog.Code)) }
+
+// bindAt binds l to pc, which may lie before the current end of the code
+// but after every jump already emitted to l.
+func (f *fgen) bindAt(l *label, pc int) {
 	p := f.g.prog
-	l.pc = len(p.Code)
+	l.pc = pc
 	for _, ref := range l.refs {
+		if ref >= pc {
+			panic("BUG: label bound before a jump to it")
+		}
 		in := p.Code[ref]
 		p.Code[ref] = engine.Encode(in.Op(), in.A(), in.B(), l.pc)
 	}
-	if len(l.refs) > 0 {
-		f.target = l.pc
+	if len(l.refs) > 0 && pc == len(p.Code) {
+		f.target = pc
 	}
 	l.refs = nil
 }
@@ -793,22 +848,29 @@ func (f *fgen) ifStmt(s *IfStmt) {
 
 // forStmt compiles a loop with its test at the bottom:
 //
-//	init; [hoisted constants]; JMP test; top: body; cont: post; test: branch-if-true top; brk:
+//	init; [hoisted bounds]; JMP test; top: body; cont: post; test: branch-if-true top; brk:
 //
 // so that one iteration of a counting loop costs the body plus an ADDK and
-// a LOOPLT. A loop without a condition closes with LOOP.
+// a LOOPLT. A loop without a condition closes with LOOP. Constants that the
+// body needs in registers are loaded once, in a preheader after the loop,
+// since they are known only once the body is compiled:
+//
+//	init; JMP pre; top: ...; test: branch-if-true top; JMP brk; pre: loads; LOOP test; brk:
 func (f *fgen) forStmt(s *ForStmt) {
 	f.openScope()
 	if s.Init != nil {
 		f.stmt(s.Init)
 	}
 	var hoisted []int
-	top, test := newLabel(), newLabel()
+	top, test, entry := newLabel(), newLabel(), newLabel()
 	lp := loopLabels{brk: newLabel(), cont: newLabel()}
+	var pool *constPool
 	if s.Cond != nil {
 		hoisted = f.hoistCond(s.Cond, nil)
-		f.jmp(test, s.ForPos)
+		f.jmp(entry, s.ForPos)
+		pool = &constPool{regs: map[constKey]int{}}
 	}
+	f.pools = append(f.pools, pool)
 	f.bind(top)
 	f.loops = append(f.loops, lp)
 	f.stmt(s.Body)
@@ -820,8 +882,23 @@ func (f *fgen) forStmt(s *ForStmt) {
 	f.bind(test)
 	if s.Cond != nil {
 		f.branch(s.Cond, true, top)
+		if len(pool.loads) == 0 {
+			f.bindAt(entry, test.pc)
+		}
 	} else {
 		f.jmp(top, s.ForPos)
+	}
+	f.pools = f.pools[:len(f.pools)-1]
+	if pool != nil && len(pool.loads) > 0 {
+		f.jmp(lp.brk, s.ForPos)
+		f.bind(entry)
+		for _, ld := range pool.loads {
+			f.loadConst(ld.reg, ld.t, ld.cv, ld.pos)
+		}
+		f.jmp(test, s.ForPos)
+		for _, ld := range pool.loads {
+			f.freeReg(ld.reg)
+		}
 	}
 	f.bind(lp.brk)
 	for _, r := range hoisted {
@@ -838,6 +915,11 @@ func (f *fgen) expr(e Expr) operand {
 	e = unparen(e)
 	if r, ok := f.hoist[e]; ok {
 		return operand{r, false}
+	}
+	if e.info().cv != nil {
+		if r, ok := f.pooled(e); ok {
+			return operand{r, false}
+		}
 	}
 	switch x := e.(type) {
 	case *Ident:

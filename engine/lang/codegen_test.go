@@ -296,6 +296,33 @@ mov 4 1 0
 call 4 4 twice
 add 3 3 4
 ret 3 0 0`},
+		{"loop constants in a preheader", `func main() int {
+	n := 100
+	a := make([]bool, n)
+	x := 0.0
+	for i := 0; i < n; i += 3 {
+		a[i] = true
+		x = x * 0.5 + 1.5
+	}
+	return int(x)
+}`, "main", `
+loadi 0 0 100
+newarr 1 0 0
+loadi 2 0 0
+loadi 3 0 0
+jmp 0 0 @11
+aset 1 3 4
+fmul 6 2 5
+fadd 2 6 7
+addk 3 3 3
+looplt 3 0 @5
+jmp 0 0 @15
+loadi 4 0 1
+loadk 5 0 0
+loadk 7 0 1
+loop 0 0 @9
+ftoi 3 2 0
+ret 3 0 0`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -186,7 +186,19 @@ func TestDifferential(t *testing.T) {
 			fmt.Fprintf(&src, "func k%d(a int, b int, c int) int { r := 0; if !%s { r = 1 } else if %s { r = 2 }; return r }\n", i, be.src, lc.src)
 			// A loop closed by the condition itself, with c as the counter.
 			fmt.Fprintf(&src, "func l%d(a int, b int, c int) int { n := 0; for c = 0; %s && n < 5; c++ { n++ }; return n*100 + c }\n", i, lc.src)
+			// A loop body full of constants (hoisted into the preheader).
+			fmt.Fprintf(&src, "func m%d(a int, b int, c int) int { acc := 0; for c = 0; c < 3; c++ { acc = (acc * 31) ^ %s; if %s { acc += 1000000 } }; return acc }\n", i, ie.src, be.src)
 			fns = append(fns,
+				fn{fmt.Sprintf("m%d", i), func(e env) string {
+					acc := int64(0)
+					for e.c = 0; e.c < 3; e.c++ {
+						acc = (acc * 31) ^ ie.eval(e)
+						if be.eval(e) {
+							acc += 1000000
+						}
+					}
+					return strconv.FormatInt(acc, 10)
+				}},
 				fn{fmt.Sprintf("i%d", i), func(e env) string { return strconv.FormatInt(ie.eval(e), 10) }},
 				fn{fmt.Sprintf("f%d", i), func(e env) string { return strconv.FormatFloat(fe.eval(e), 'g', -1, 64) }},
 				fn{fmt.Sprintf("v%d", i), func(e env) string { return strconv.FormatBool(be.eval(e)) }},

@@ -208,6 +208,31 @@ func main() int { return add(add(1, 2), add(add(3, 4), 5)) }`, "15", ""},
 	{"string result of ref-first func", `func rep(s string, n int) string { r := ""; for i := 0; i < n; i++ { r += s }; return r }
 func main() string { return rep("ab", 3) }`, "ababab", ""},
 	{"compound float and string", `func main() string { f := 1.0; f += 2.0; f *= 3.0; f -= 1.0; f /= 4.0; f++; s := "a"; s += "b"; return s + str(f) }`, "ab3", ""},
+	{"loop constants", `func main() string {
+	s := ""
+	total := 0
+	for i := 0; i < 3; i++ {
+		s = s + "ab"
+		for j := 0; j < 1000000; j++ {
+			if j == 2 { break }
+			total += 1000000 * j + 5
+			k := 0
+			for {
+				k += 1000000
+				if k > 2500000 { break }
+				if k == 1000000 { continue }
+				total += 7000000
+			}
+		}
+		total += 3000000
+	}
+	for i := 0; i < 2; i++ {
+		x := 0.25
+		x = x * 1.5
+		total += int(x * 1000.0)
+	}
+	return s + str(total)
+}`, "ababab54000780", ""},
 	{"gc pressure", `func main() int {
 	keep := make([][]int, 0)
 	total := 0
