@@ -66,6 +66,10 @@
 //	str(x)            decimal string of an int, shortest 'g' form of a float,
 //	                  "true"/"false" of a bool
 //
+// Not in the language: structs, maps, pointers, closures, methods, switch,
+// for-range, multiple assignment or results, slicing, and packages (a file
+// may start with a package clause, which is ignored).
+//
 // A program has a func main without parameters. Globals are initialized in
 // source order before main runs; a global's initializer may use earlier
 // globals and call functions. What main returns (int, float, bool, string or
@@ -81,10 +85,13 @@
 // of consecutive free registers and names its result register, which is the
 // assignment's target when there is one (x = f(y) needs no move). Constant
 // expressions are folded with the machine's own semantics. Immediate forms
-// (ADDK, MULK, DIVK, MODK, J*K) are used for small constants, conditions compile to fused compare-and-branch instructions, and
-// loops are tested at the bottom, with constant bounds hoisted into a
-// register, so that `for i := 0; i < n; i++ { s = (s + i*i) % 1000003 }`
-// runs five instructions per iteration. Every instruction carries the source
-// position a fault there reports: the operator of an arithmetic operation,
-// the '[' of an index, the callee of a call.
+// (ADDK, MULK, DIVK, MODK, J*K) are used for small constants, conditions
+// compile to fused compare-and-branch instructions, and loops are tested at
+// the bottom, with constant bounds hoisted into a register, so that
+// `for i := 0; i < n; i++ { s = (s + i*i) % 1000003 }` runs five
+// instructions per iteration. Other constants that a loop body needs in
+// registers are loaded once, in a preheader placed after the loop. Every
+// instruction carries the source position a fault there reports: the
+// operator of an arithmetic operation, the '[' of an index, the callee of a
+// call.
 package lang
