@@ -145,6 +145,32 @@ func TestSized(t *testing.T) {
 	}
 }
 
+// TestDeterministicCompile checks that compiling the same source twice gives
+// the same program hash: nodes compile independently and identify code by
+// its hash.
+func TestDeterministicCompile(t *testing.T) {
+	for _, w := range All() {
+		a, b := compile(t, w), compile(t, w)
+		if a.Hash() != b.Hash() {
+			t.Errorf("%s: two compilations differ", w.Name)
+		}
+	}
+}
+
+func BenchmarkCompile(b *testing.B) {
+	for _, w := range Full() {
+		b.Run(w.Name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(w.Source)))
+			for b.Loop() {
+				if _, err := lang.Compile(w.Filename(), w.Source); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkWorkloads runs each full-size workload on the engine (compiled
 // once, a fresh isolate per run) and its native Go twin.
 func BenchmarkWorkloads(b *testing.B) {
