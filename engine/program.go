@@ -195,13 +195,7 @@ func (p *Program) checkInstr(pc int, f *Func) error {
 	if in>>40 > MaxC {
 		return fmt.Errorf("BUG: C wider than 24 bits")
 	}
-	info := opInfo[op]
-	fields := [3]struct {
-		kind operand
-		u    int
-		s    int64
-	}{{info.a, in.A(), int64(in.A())}, {info.b, in.B(), in.SB()}, {info.c, in.C(), in.SC()}}
-	for i, fld := range fields {
+	for i, fld := range in.fields() {
 		name := "abc"[i : i+1]
 		var bad bool
 		switch fld.kind {
@@ -268,6 +262,20 @@ func (p *Program) checkInstr(pc int, f *Func) error {
 		}
 	}
 	return nil
+}
+
+// field is one operand of an instruction: its kind for the opcode and its
+// value read unsigned (u) and signed (s).
+type field struct {
+	kind operand
+	u    int
+	s    int64
+}
+
+// fields returns the A, B and C operands of a known opcode.
+func (in Instr) fields() [3]field {
+	info := opInfo[in.Op()]
+	return [3]field{{info.a, in.A(), int64(in.A())}, {info.b, in.B(), in.SB()}, {info.c, in.C(), in.SC()}}
 }
 
 var operandNames = [...]string{
@@ -540,7 +548,6 @@ func (p *Program) operands(pc int) string {
 	if op >= numOpcodes {
 		return "?"
 	}
-	info := opInfo[op]
 	out := ""
 	add := func(s string) {
 		if out != "" {
@@ -551,12 +558,7 @@ func (p *Program) operands(pc int) string {
 	if op == CALL {
 		return fmt.Sprintf("r%d <- %s(r%d..)", in.B(), p.funcName(in.C()), in.A())
 	}
-	fields := [3]struct {
-		kind operand
-		u    int
-		s    int64
-	}{{info.a, in.A(), int64(in.A())}, {info.b, in.B(), in.SB()}, {info.c, in.C(), in.SC()}}
-	for _, fld := range fields {
+	for _, fld := range in.fields() {
 		switch fld.kind {
 		case none:
 		case sreg, rreg:
