@@ -107,27 +107,31 @@ func NewDeque[T any](capacity int) *Deque[T] {
 // that has claimed the element from one lap ago but not yet read it. Growing
 // moves the elements to a ring of twice the size.
 func (d *Deque[T]) Push(x *T) {
-	if x == nil {
-		panicNilPush()
-	}
 	b := d.bottom.Load() // the owner's own word: no ordering needed
-	buf, i := d.buf, b&d.mask
+	i := b & d.mask
 	// Acquire: if a thief emptied the slot, its read of the old element
 	// happens before our write below. A live element's slot is never nil, so
 	// a nil slot also proves the deque is not full (index b-len is gone).
-	if uint64(i) >= uint64(len(buf)) || loadSlot(&buf[i]) != nil {
-		d.grow(b, 1)
-		buf, i = d.buf, b&d.mask
+	if x == nil || uint64(i) >= uint64(len(d.buf)) || loadSlot(&d.buf[i]) != nil {
+		d.pushSlow(x, b)
+		return
 	}
 	// Plain store: no thief reads a slot before claiming its index, and
 	// index b is not claimable until the store to bottom below.
-	buf[i] = x
+	d.buf[i] = x
 	// Release: a thief that loads bottom > b also sees the slot store above.
 	d.bottom.Store(b + 1)
 }
 
-//go:noinline
-func panicNilPush() { panic("queue: Push(nil)") }
+// pushSlow is Push when x is nil or the slot for b is not free. Owner only.
+func (d *Deque[T]) pushSlow(x *T, b int64) {
+	if x == nil {
+		panic("queue: Push(nil)")
+	}
+	d.grow(b, 1)
+	d.buf[b&d.mask] = x // as in Push
+	d.bottom.Store(b + 1)
+}
 
 // reserve makes sure the owner may write indices [b, b+n) with plain stores,
 // growing if any of their slots is in use. Owner only (of d).
