@@ -151,7 +151,7 @@ func Resolver(progs ...*engine.Program) func([32]byte) (*engine.Program, error) 
 		if p := m[h]; p != nil {
 			return p, nil
 		}
-		return nil, fmt.Errorf("no program %x", h[:8])
+		return nil, fmt.Errorf("no program %x", h) // h, not h[:8]: slicing would move h to the heap on every call
 	}
 }
 
