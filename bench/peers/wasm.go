@@ -30,7 +30,6 @@ const (
 	opCall    byte = 0x10
 	opGet     byte = 0x20
 	opSet     byte = 0x21
-	opTee     byte = 0x22
 	opF64Load byte = 0x2b
 	opI32Ld8U byte = 0x2d
 	opF64Stor byte = 0x39
@@ -84,7 +83,6 @@ type wcode struct{ b []byte }
 func (c *wcode) op(ops ...byte)    { c.b = append(c.b, ops...) }
 func (c *wcode) get(l uint32)      { c.b = uleb(append(c.b, opGet), uint64(l)) }
 func (c *wcode) set(l uint32)      { c.b = uleb(append(c.b, opSet), uint64(l)) }
-func (c *wcode) tee(l uint32)      { c.b = uleb(append(c.b, opTee), uint64(l)) }
 func (c *wcode) br(depth uint32)   { c.b = uleb(append(c.b, opBr), uint64(depth)) }
 func (c *wcode) brIf(depth uint32) { c.b = uleb(append(c.b, opBrIf), uint64(depth)) }
 func (c *wcode) call(f uint32)     { c.b = uleb(append(c.b, opCall), uint64(f)) }
