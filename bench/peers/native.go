@@ -2,59 +2,30 @@ package peers
 
 import (
 	"fmt"
-	"math"
 	"strconv"
+
+	"github.com/knotencore/knoten/engine/workloads"
 )
 
-// prepareNative returns the native Go twin of workload w: the floor of the
-// ratios and the source of truth for every other engine's result.
+// prepareNative returns the native Go twin of workload w, engine/workloads'
+// own: the floor of the ratios and the source of truth for every other
+// engine's result. Every engine performs n-body's floating-point operations
+// in the twin's order.
 func prepareNative(w string, n int) (Runner, error) {
 	var run func() string
 	switch w {
 	case Fib:
-		run = func() string { return strconv.Itoa(nativeFib(n)) }
+		run = func() string { return strconv.Itoa(workloads.Fib(n)) }
 	case Loop:
-		run = func() string { return strconv.FormatInt(nativeLoop(int64(n)), 10) }
+		run = func() string { return strconv.Itoa(workloads.Loop(n)) }
 	case Sieve:
-		run = func() string { return strconv.Itoa(nativeSieve(n)) }
+		run = func() string { return strconv.Itoa(workloads.Sieve(n)) }
 	case NBody:
-		run = func() string { return energyResult(nativeNBody(n)) }
+		run = func() string { _, e := workloads.NBody(n); return energyResult(e) }
 	default:
 		return nil, fmt.Errorf("unknown workload %q", w)
 	}
 	return funcRunner{run: func() (string, error) { return run(), nil }}, nil
-}
-
-//go:noinline
-func nativeFib(n int) int {
-	if n < 2 {
-		return n
-	}
-	return nativeFib(n-1) + nativeFib(n-2)
-}
-
-//go:noinline
-func nativeLoop(n int64) int64 {
-	var s int64
-	for i := int64(0); i < n; i++ {
-		s = (s + i*i) % 1000003
-	}
-	return s
-}
-
-//go:noinline
-func nativeSieve(n int) int {
-	composite := make([]bool, n)
-	count := 0
-	for i := 2; i < n; i++ {
-		if !composite[i] {
-			count++
-			for j := i * i; j < n; j += i {
-				composite[j] = true
-			}
-		}
-	}
-	return count
 }
 
 // The n-body initial conditions (the Computer Language Benchmarks Game),
@@ -96,70 +67,4 @@ func nbodyInitFlat() []float64 {
 		out = append(out, b[0], b[1], b[2], b[3]*dpy, b[4]*dpy, b[5]*dpy, b[6]*sm)
 	}
 	return out
-}
-
-type body struct{ x, y, z, vx, vy, vz, mass float64 }
-
-// nativeNBody is the reference for every engine's n-body: offset the
-// momentum, advance n steps, return the energy. Every engine performs the
-// floating-point operations in this order.
-//
-//go:noinline
-func nativeNBody(n int) float64 {
-	var bs [5]body
-	init := nbodyInitFlat()
-	for i := range bs {
-		b := init[7*i:]
-		bs[i] = body{b[0], b[1], b[2], b[3], b[4], b[5], b[6]}
-	}
-	var px, py, pz float64
-	for i := range bs {
-		px += bs[i].vx * bs[i].mass
-		py += bs[i].vy * bs[i].mass
-		pz += bs[i].vz * bs[i].mass
-	}
-	sm := solarMass()
-	bs[0].vx = -px / sm
-	bs[0].vy = -py / sm
-	bs[0].vz = -pz / sm
-	for range n {
-		for i := 0; i < 5; i++ {
-			bi := &bs[i]
-			for j := i + 1; j < 5; j++ {
-				bj := &bs[j]
-				dx := bi.x - bj.x
-				dy := bi.y - bj.y
-				dz := bi.z - bj.z
-				d2 := dx*dx + dy*dy + dz*dz
-				mag := nbodyDt / (d2 * math.Sqrt(d2))
-				mj := bj.mass * mag
-				bi.vx -= dx * mj
-				bi.vy -= dy * mj
-				bi.vz -= dz * mj
-				mi := bi.mass * mag
-				bj.vx += dx * mi
-				bj.vy += dy * mi
-				bj.vz += dz * mi
-			}
-		}
-		for i := range bs {
-			b := &bs[i]
-			b.x += nbodyDt * b.vx
-			b.y += nbodyDt * b.vy
-			b.z += nbodyDt * b.vz
-		}
-	}
-	e := 0.0
-	for i := 0; i < 5; i++ {
-		bi := &bs[i]
-		e += 0.5 * bi.mass * (bi.vx*bi.vx + bi.vy*bi.vy + bi.vz*bi.vz)
-		for j := i + 1; j < 5; j++ {
-			bj := &bs[j]
-			dx := bi.x - bj.x
-			dy := bi.y - bj.y
-			dz := bi.z - bj.z
-			e -= bi.mass * bj.mass / math.Sqrt(dx*dx+dy*dy+dz*dz)
-		}
-	}
-	return e
 }

@@ -6,7 +6,7 @@ import (
 )
 
 // The workloads in each scripting language, written as a programmer of
-// that language would, in nativeNBody's order of floating-point
+// that language would, in the n-body twin's order of floating-point
 // operations. @INIT@, @SOLAR@ and @DT@ are replaced by the n-body initial
 // conditions (35 numbers, body-major: x, y, z, vx, vy, vz, mass), the
 // solar mass and the time step, formatted to round-trip exactly.

@@ -165,7 +165,7 @@ const (
 	bodiesEnd   = 5 * bodySize
 )
 
-// nbody(n i64) f64, in nativeNBody's order of operations.
+// nbody(n i64) f64, in the n-body twin's order of operations.
 func wasmNBody() *wfunc {
 	const (
 		n, k, pi, pj                          = 0, 1, 2, 3                       // param i64, i64, i32 body addresses
