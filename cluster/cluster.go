@@ -128,7 +128,8 @@ func (c *Cluster) node(id NodeID) (*liveNode, error) {
 	return n, nil
 }
 
-// Spawn creates an isolate running prog on node and returns its id.
+// Spawn creates an isolate running prog on node and returns its id. The
+// node starts it asynchronously.
 func (c *Cluster) Spawn(node NodeID, prog *engine.Program) (IsolateID, error) {
 	n, err := c.node(node)
 	if err != nil {
@@ -140,14 +141,8 @@ func (c *Cluster) Spawn(node NodeID, prog *engine.Program) (IsolateID, error) {
 	}
 	t := &task{id: IsolateID(c.nextID.Add(1)), iso: iso, prog: prog}
 	c.col.spawned(t.id, node)
-	reply := make(chan error, 1)
-	n.post(&event{kind: evSpawn, t: t, prog: prog, reply: reply})
-	select {
-	case err = <-reply:
-		return t.id, err
-	case <-n.stop:
-		return t.id, ErrNodeDown
-	}
+	n.post(&event{kind: evSpawn, t: t, prog: prog})
+	return t.id, nil
 }
 
 // Migrate asks the node that holds isolate id to halt it at its next
@@ -159,7 +154,7 @@ func (c *Cluster) Migrate(id IsolateID, to NodeID) error {
 		return ErrNoSuchNode
 	}
 	at := c.clock()
-	for try := 0; try < 100; try++ {
+	for try := 0; try < 20; try++ {
 		from, ok := c.col.whereIs(id)
 		if !ok {
 			return ErrNoSuchIsolate
@@ -178,7 +173,7 @@ func (c *Cluster) Migrate(id IsolateID, to NodeID) error {
 		if !errors.Is(err, ErrNotHere) {
 			return err
 		}
-		time.Sleep(100 * time.Microsecond) // it is moving; look again
+		time.Sleep(50 * time.Microsecond) // it is moving, or it just completed; look again
 	}
 	return ErrNotHere
 }

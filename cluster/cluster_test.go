@@ -58,14 +58,18 @@ func waitCtx(t *testing.T) context.Context {
 func TestLiveMigrateChain(t *testing.T) {
 	p := testProgs(t)["loop"]
 	log := newEventLog()
-	c := New(Config{Nodes: 3, Quantum: 5000, OnEvent: log.on})
+	c := New(Config{Nodes: 3, Quantum: 5000, NoSteal: true, OnEvent: log.on})
 	defer c.Close()
 	id, err := c.Spawn(0, p.prog)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for hop, to := range []NodeID{1, 2} {
+		deadline := time.Now().Add(20 * time.Second)
 		for c.Steps(id) < p.steps*uint64(hop+1)/4 {
+			if c.Pending() == 0 || time.Now().After(deadline) {
+				t.Fatalf("hop %d: isolate finished or stuck before the halt point", hop)
+			}
 			time.Sleep(50 * time.Microsecond)
 		}
 		if err := c.Migrate(id, to); err != nil {
@@ -84,6 +88,9 @@ func TestLiveMigrateChain(t *testing.T) {
 	}
 	checkOutcome(t, o, map[IsolateID]*testProg{id: p}, false)
 	if o.Completed[0].Node != 2 {
+		for _, e := range log.all() {
+			t.Logf("%+v", e)
+		}
 		t.Fatalf("completed on %v", o.Completed[0].Node)
 	}
 	s := c.Metrics().Snapshot()

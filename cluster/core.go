@@ -328,12 +328,26 @@ func (c *nodeCore) move(id IsolateID, to NodeID, at time.Duration) error {
 	return nil
 }
 
+// requestMove moves t to node to: at once if it is queued, else by halting
+// it at its next safepoint (the worker then parks it).
 func (c *nodeCore) requestMove(t *task, to NodeID) {
 	t.moveTo.Store(uint32(to) + 1)
+	if t.state.CompareAndSwap(tsQueued, tsClaimed) {
+		if mv := t.moveTo.Swap(0); mv != 0 {
+			if at := t.haltAt.Load(); at > 0 {
+				c.col.m.recordHalt(c.now - time.Duration(at))
+			}
+			c.parked(t, NodeID(mv-1))
+			return
+		}
+		panic("BUG: cluster: move target vanished from a claimed task")
+	}
 	c.pool.requestMove(t)
 }
 
 // handoff encodes the parked task t and starts handing it to node to.
+// trace is the clock reading of the halt request, carried to the target
+// for the downtime figure, or 0 when the task was not halted.
 func (c *nodeCore) handoff(t *task, to NodeID, trace int64) {
 	e := t.epoch + 1
 	st := t.iso.State()
@@ -463,7 +477,7 @@ func (c *nodeCore) maybeSteal() {
 		if NodeID(i) == c.id || p.down || !p.seen {
 			continue
 		}
-		if q := p.load.Queued; q > most {
+		if q := p.load.Queued + p.load.Running - c.cfg.Workers; q > most {
 			victim, most = NodeID(i), q
 		}
 	}
@@ -476,15 +490,17 @@ func (c *nodeCore) maybeSteal() {
 	c.send(victim, c.buf)
 }
 
-// serveSteal gives node to up to half of the queued isolates, at most max.
+// serveSteal gives node to up to half of the surplus queued isolates, at
+// most max.
 func (c *nodeCore) serveSteal(to NodeID, max int) {
 	n := 0
 	if !c.peers[to].down && !c.cfg.NoSteal {
-		q := c.pool.load().Queued
-		want := min((q+1)/2, max)
-		if q == 1 && c.pool.load().Idle > 0 {
-			want = 0 // about to run it ourselves
-		}
+		// Give half of the surplus: what is queued beyond what our own
+		// workers will pick up next. A lone isolate between two quanta is
+		// not surplus.
+		l := c.pool.load()
+		surplus := l.Queued + l.Running - c.cfg.Workers
+		want := min((surplus+1)/2, max)
 		for _, t := range c.pool.takeQueued(want) {
 			target := to
 			if mv := t.moveTo.Swap(0); mv != 0 {
@@ -494,7 +510,7 @@ func (c *nodeCore) serveSteal(to NodeID, max int) {
 				c.pool.inject(t)
 				continue
 			}
-			c.handoff(t, target, int64(c.now))
+			c.handoff(t, target, 0) // queued, not halted: no downtime to measure
 			n++
 		}
 	}

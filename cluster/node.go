@@ -187,7 +187,6 @@ func (n *liveNode) handle(ev *event) bool {
 		c.finished(ev.t)
 	case evSpawn:
 		c.spawn(ev.t, ev.prog)
-		ev.reply <- nil
 	case evMove:
 		ev.reply <- c.move(ev.id, ev.to, ev.at)
 	case evDrain:
@@ -226,6 +225,7 @@ func (n *liveNode) inject(t *task) {
 		}
 	}
 	n.rr++
+	t.state.Store(tsQueued)
 	for !w.inbox.Push(t) {
 		runtime.Gosched()
 	}
@@ -248,8 +248,10 @@ func (n *liveNode) takeQueued(max int) []*task {
 				break
 			}
 			if t := w.dq.Steal(); t != nil {
-				out = append(out, t)
 				got = true
+				if t.state.CompareAndSwap(tsQueued, tsClaimed) {
+					out = append(out, t)
+				}
 			}
 		}
 		if !got {
@@ -292,21 +294,27 @@ func (n *liveNode) workerLoop(w *worker, idx int) {
 			n.park(w)
 			continue
 		}
-		n.runQuantum(w, t)
+		if t.state.CompareAndSwap(tsQueued, tsRunning) {
+			n.runQuantum(w, t)
+			// Workers never block while they have work, so without this
+			// the control goroutines and the network would wait for the
+			// runtime's 10 ms preemption to get a core. Yielding once a
+			// quantum bounds their wait by a quantum for ~0.1 % of time.
+			runtime.Gosched()
+		} // else a tombstone: the control side claimed it
 	}
 }
 
-// next finds the worker's next task: its own deque, then what the control
-// side injected, then half of a sibling's deque.
+// next finds the worker's next task: what the control side injected, then
+// its own deque, then half of a sibling's deque.
 func (n *liveNode) next(w *worker) *task {
+	// Arrivals first: they go to the bottom, so a migrated isolate runs
+	// next instead of waiting for the deque to drain.
+	for x := w.inbox.Pop(); x != nil; x = w.inbox.Pop() {
+		w.dq.Push(x)
+	}
 	if t := w.dq.Pop(); t != nil {
 		return t
-	}
-	if x := w.inbox.Pop(); x != nil {
-		for ; x != nil; x = w.inbox.Pop() {
-			w.dq.Push(x)
-		}
-		return w.dq.Pop()
 	}
 	k := len(n.workers)
 	if k == 1 {
@@ -366,6 +374,7 @@ func (n *liveNode) runQuantum(w *worker, t *task) {
 		return // crashed: the task dies with the node
 	}
 	if !st.Runnable() {
+		t.state.Store(tsClaimed)
 		n.post(&event{kind: evFinished, t: t})
 		return
 	}
@@ -373,9 +382,11 @@ func (n *liveNode) runQuantum(w *worker, t *task) {
 		if at := t.haltAt.Load(); at > 0 {
 			n.cl.metrics.recordHalt(n.cl.clock() - time.Duration(at))
 		}
+		t.state.Store(tsClaimed)
 		n.post(&event{kind: evParked, t: t, to: NodeID(mv - 1)})
 		return
 	}
+	t.state.Store(tsQueued)
 	w.dq.Push(t)
 	if w.dq.Len() > 1 {
 		for _, v := range n.workers {

@@ -350,6 +350,15 @@ func (s *Sim) startIdle() {
 }
 
 func (n *simNode) next(i int) *task {
+	for {
+		t := n.pop(i)
+		if t == nil || t.state.CompareAndSwap(tsQueued, tsRunning) {
+			return t
+		} // else a tombstone
+	}
+}
+
+func (n *simNode) pop(i int) *task {
 	w := n.workers[i]
 	if k := len(w.q); k > 0 {
 		t := w.q[k-1]
@@ -398,6 +407,7 @@ func (n *simNode) endQuantum(w *simWorker) {
 	t.steps.Store(t.iso.Steps())
 	n.core.now = s.now
 	if !st.Runnable() {
+		t.state.Store(tsClaimed)
 		n.core.finished(t)
 		return
 	}
@@ -405,9 +415,11 @@ func (n *simNode) endQuantum(w *simWorker) {
 		if at := t.haltAt.Load(); at > 0 {
 			s.metrics.recordHalt(s.now - time.Duration(at))
 		}
+		t.state.Store(tsClaimed)
 		n.core.parked(t, NodeID(mv-1))
 		return
 	}
+	t.state.Store(tsQueued)
 	w.q = append(w.q, t)
 }
 
@@ -423,6 +435,7 @@ func (n *simNode) inject(t *task) {
 		}
 	}
 	n.rr++
+	t.state.Store(tsQueued)
 	w.q = append(w.q, t)
 }
 
@@ -432,9 +445,12 @@ func (n *simNode) takeQueued(max int) []*task {
 		got := false
 		for _, w := range n.workers {
 			if len(out) < max && len(w.q) > 0 {
-				out = append(out, w.q[0])
+				t := w.q[0]
 				w.q = w.q[1:]
 				got = true
+				if t.state.CompareAndSwap(tsQueued, tsClaimed) {
+					out = append(out, t)
+				}
 			}
 		}
 		if !got {

@@ -26,6 +26,7 @@ var (
 // side while it is parked), and are handed over through the queues, which
 // order the accesses.
 type task struct {
+	state  atomic.Uint32 // tsQueued, tsRunning or tsClaimed; see below
 	moveTo atomic.Uint32 // move target + 1, 0 for none: set by the control side, consumed by whoever parks the task
 	haltAt atomic.Int64  // clock reading (ns) of the move request
 	steps  atomic.Uint64 // instructions executed, published after each quantum
@@ -42,6 +43,19 @@ type task struct {
 	heldDone    bool   // finished while unconfirmed: publish on confirm
 	pendingMove uint32 // move target + 1 requested while unconfirmed
 }
+
+// Task states. A task in a deque or an inbox is queued; the worker that
+// pops it moves it to running with a CAS, and back to queued when it pushes
+// it again. The control side may claim a queued task with a CAS (to move
+// it at once, without waiting for a worker to reach it); the pointer left
+// in the deque is then a tombstone that whoever pops or steals it skips,
+// because its CAS fails. A worker hands a finished or parked task to the
+// control side as claimed.
+const (
+	tsQueued uint32 = iota
+	tsRunning
+	tsClaimed
+)
 
 // EventKind says what an Event reports.
 type EventKind uint8
@@ -105,7 +119,7 @@ type collector struct {
 	mu        sync.Mutex
 	spawnAt   map[IsolateID]time.Duration
 	results   map[IsolateID]*Completion
-	where     map[IsolateID]NodeID // last node that took or spawned it
+	where     map[IsolateID]NodeID // last node that took or spawned it, until it completes
 	crashLost map[IsolateID]bool   // held by a node when it crashed
 	changed   chan struct{}        // closed and replaced on every completion
 }
@@ -158,6 +172,7 @@ func (c *collector) complete(node NodeID, t *task) {
 	}
 	r.Latency = now - c.spawnAt[t.id]
 	c.results[t.id] = r
+	delete(c.where, t.id)
 	ch := c.changed
 	c.changed = make(chan struct{})
 	c.mu.Unlock()

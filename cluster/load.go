@@ -1,0 +1,363 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/knotencore/knoten/engine"
+	"github.com/knotencore/knoten/engine/lang"
+	"github.com/knotencore/knoten/engine/workloads"
+)
+
+// Job is one program the load generator runs, with what a straight run of
+// it in this process gave.
+type Job struct {
+	Name  string
+	Prog  *engine.Program
+	Known string // the known result ("" when there is none, as for --program)
+
+	// The straight run: one isolate, run to the end in one Run call.
+	Status   engine.Status
+	Result   string
+	Steps    uint64
+	Hash     [32]byte // final state hash
+	Duration time.Duration
+}
+
+// mediumSizes sizes each workload at a few hundred thousand instructions
+// (about 1 ms): long enough to be preempted, stolen and migrated mid-run,
+// short enough that a few hundred isolates finish in seconds.
+var mediumSizes = map[string]int{
+	"fib": 23, "loop": 100_000, "sieve": 40_000, "nbody": 800, "matmul": 40,
+	"strings": 6000, "bintrees": 9, "deeprec": 5000,
+}
+
+// WorkloadJobs compiles the workloads at size "small" (the -small variants,
+// a few thousand instructions: each finishes inside one quantum), "medium"
+// (a few hundred thousand) or "full" (the benchmark sizes), and runs each
+// straight once.
+func WorkloadJobs(size string) ([]*Job, error) {
+	var ws []workloads.Workload
+	switch size {
+	case "small":
+		ws = workloads.Smalls()
+	case "full":
+		ws = workloads.Full()
+	case "medium":
+		for _, name := range workloads.Names() {
+			n, ok := mediumSizes[name]
+			if !ok {
+				w, _ := workloads.Get(name + "-small")
+				ws = append(ws, w)
+				continue
+			}
+			w, err := workloads.Sized(name, n)
+			if err != nil {
+				return nil, err
+			}
+			ws = append(ws, w)
+		}
+	default:
+		return nil, fmt.Errorf("unknown workload size %q (small, medium or full)", size)
+	}
+	var jobs []*Job
+	for _, w := range ws {
+		j, err := NewJob(w.Name, w.Filename(), w.Source, w.Result)
+		if err != nil {
+			return nil, err
+		}
+		jobs = append(jobs, j)
+	}
+	return jobs, nil
+}
+
+// FileJob compiles a Knoten source file into a job with no known result.
+func FileJob(path string) (*Job, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	name := strings.TrimSuffix(filepath.Base(path), ".kn")
+	return NewJob(name, filepath.Base(path), src, "")
+}
+
+// NewJob compiles src and runs it straight once.
+func NewJob(name, filename string, src []byte, known string) (*Job, error) {
+	p, err := lang.Compile(filename, src)
+	if err != nil {
+		return nil, err
+	}
+	j := &Job{Name: name, Prog: p, Known: known}
+	iso, err := engine.New(p, engine.Limits{})
+	if err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	iso.Run(1 << 62)
+	j.Duration = time.Since(t0)
+	st := iso.State()
+	j.Status, j.Result, j.Steps, j.Hash = st.Status, iso.Result(), st.Steps, st.Hash()
+	if j.Status != engine.Finished {
+		return nil, fmt.Errorf("%s: straight run ended %s: %v", name, j.Status, iso.Err())
+	}
+	if known != "" && j.Result != known {
+		return nil, fmt.Errorf("%s: straight run gave %q, known result %q", name, j.Result, known)
+	}
+	return j, nil
+}
+
+// Check compares a completion with the job's straight run and known value.
+func (j *Job) Check(c *Completion) error {
+	switch {
+	case c.Status != j.Status || c.Result != j.Result:
+		return fmt.Errorf("%s: got %s %q, straight run %s %q", j.Name, c.Status, c.Result, j.Status, j.Result)
+	case c.Steps != j.Steps:
+		return fmt.Errorf("%s: %d steps, straight run %d", j.Name, c.Steps, j.Steps)
+	case c.Hash != j.Hash:
+		return fmt.Errorf("%s: final state hash differs from the straight run's", j.Name)
+	case j.Known != "" && c.Result != j.Known:
+		return fmt.Errorf("%s: result %q, known value %q", j.Name, c.Result, j.Known)
+	}
+	return nil
+}
+
+// LoadConfig configures a load run.
+type LoadConfig struct {
+	Cluster  Config
+	Jobs     []*Job
+	Isolates int
+	// SpawnNodes is how many nodes the isolates are spread over, round
+	// robin from node 0; default 1: everything starts on node 0.
+	SpawnNodes  int
+	Duration    time.Duration // stop after this long; 0: run until done
+	MigrateRate float64       // forced migrations per second, to random nodes
+	Seed        uint64        // for the job mix and the forced migrations
+	Progress    func(done, total int)
+}
+
+// JobStat is the per-job part of a load report.
+type JobStat struct {
+	Name      string  `json:"name"`
+	Isolates  int     `json:"isolates"`
+	Completed int     `json:"completed"`
+	Correct   int     `json:"correct"`
+	Known     string  `json:"known"`
+	Straight  string  `json:"straight_result"`
+	Steps     uint64  `json:"steps"`
+	StraightT float64 `json:"straight_ms"`
+}
+
+// LoadReport is the outcome of a load run.
+type LoadReport struct {
+	Nodes, Workers, Isolates int
+	Quantum                  int64
+	GOMAXPROCS               int
+	Link                     LinkConfig
+	Seed                     uint64
+	NoSteal                  bool
+	MigrateRate              float64
+
+	Elapsed       time.Duration // wall time from the first spawn to the end
+	Makespan      time.Duration // first spawn to last completion
+	TotalWork     time.Duration // sum of the straight-run times of every isolate's job
+	IdealWorkers  time.Duration // TotalWork ÷ (nodes × workers)
+	IdealCores    time.Duration // TotalWork ÷ min(nodes × workers, GOMAXPROCS)
+	Throughput    float64       // completions per second of Elapsed
+	ForcedAsked   int           // forced migrations requested
+	Completed     int
+	Correct       int
+	Wrong         []string
+	Unfinished    []IsolateID // still held when Duration ran out
+	Lost          []IsolateID // neither completed nor held, with no crash to explain it
+	Duplicated    []IsolateID // completed twice, or running on two live nodes
+	Metrics       Snapshot
+	Net           NetStats
+	Jobs          []JobStat
+	DroppedEvents int64 // network messages a full node inbox dropped
+}
+
+// OK reports whether every isolate is accounted for: none lost, duplicated
+// or wrong.
+func (r *LoadReport) OK() bool {
+	return len(r.Lost) == 0 && len(r.Duplicated) == 0 && len(r.Wrong) == 0
+}
+
+// RunLoad runs a load on a live Cluster and audits every isolate.
+func RunLoad(ctx context.Context, lc LoadConfig) (*LoadReport, error) {
+	if len(lc.Jobs) == 0 || lc.Isolates <= 0 {
+		return nil, fmt.Errorf("cluster: a load needs jobs and isolates")
+	}
+	if lc.SpawnNodes <= 0 {
+		lc.SpawnNodes = 1
+	}
+	c := New(lc.Cluster)
+	defer c.Close()
+	cfg := c.Config()
+	rng := rand.New(rand.NewPCG(lc.Seed, 0x10ad))
+	jobOf := make(map[IsolateID]*Job, lc.Isolates)
+	order := rng.Perm(lc.Isolates)
+	var work time.Duration
+	for i := 0; i < lc.Isolates; i++ {
+		j := lc.Jobs[order[i]%len(lc.Jobs)]
+		id, err := c.Spawn(NodeID(i%min(lc.SpawnNodes, cfg.Nodes)), j.Prog)
+		if err != nil {
+			return nil, err
+		}
+		jobOf[id] = j
+		work += j.Duration
+	}
+	start := time.Now()
+	deadline := make(<-chan time.Time)
+	if lc.Duration > 0 {
+		deadline = time.After(lc.Duration)
+	}
+	var migrate <-chan time.Time
+	if lc.MigrateRate > 0 {
+		tk := time.NewTicker(time.Duration(float64(time.Second) / lc.MigrateRate))
+		defer tk.Stop()
+		migrate = tk.C
+	}
+	progress := time.NewTicker(100 * time.Millisecond)
+	defer progress.Stop()
+	forced := 0
+loop:
+	for {
+		pending := c.Pending()
+		if pending == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-deadline:
+			break loop
+		case <-progress.C:
+			if lc.Progress != nil {
+				lc.Progress(lc.Isolates-pending, lc.Isolates)
+			}
+		case <-migrate:
+			id := IsolateID(1 + rng.IntN(lc.Isolates))
+			to := NodeID(rng.IntN(cfg.Nodes))
+			if from, ok := c.Where(id); ok && from != to {
+				if c.Migrate(id, to) == nil {
+					forced++
+				}
+			}
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	elapsed := time.Since(start)
+	if lc.Progress != nil {
+		lc.Progress(lc.Isolates-c.Pending(), lc.Isolates)
+	}
+	c.Close()
+	audit := c.Audit()
+
+	workers := cfg.Nodes * cfg.Workers
+	r := &LoadReport{
+		Nodes: cfg.Nodes, Workers: cfg.Workers, Isolates: lc.Isolates, Quantum: cfg.Quantum,
+		GOMAXPROCS: runtime.GOMAXPROCS(0), Link: cfg.Link, Seed: lc.Seed, NoSteal: cfg.NoSteal, MigrateRate: lc.MigrateRate,
+		Elapsed: elapsed, TotalWork: work, ForcedAsked: forced,
+		IdealWorkers: work / time.Duration(workers),
+		IdealCores:   work / time.Duration(min(workers, runtime.GOMAXPROCS(0))),
+		Metrics:      c.Metrics().Snapshot(), Net: c.Net().Stats(),
+		Unfinished: audit.Held, Lost: audit.Lost, Duplicated: audit.Duplicated,
+	}
+	for _, n := range c.nodes {
+		r.DroppedEvents += n.dropped.Load()
+	}
+	r.Makespan = r.Metrics.Makespan
+	stats := map[*Job]*JobStat{}
+	for _, j := range lc.Jobs {
+		stats[j] = &JobStat{Name: j.Name, Known: j.Known, Straight: j.Result, Steps: j.Steps, StraightT: float64(j.Duration) / 1e6}
+	}
+	for _, j := range jobOf {
+		stats[j].Isolates++
+	}
+	for _, comp := range audit.Outcome.Completed {
+		j := jobOf[comp.ID]
+		r.Completed++
+		stats[j].Completed++
+		if err := j.Check(comp); err != nil {
+			r.Wrong = append(r.Wrong, fmt.Sprintf("isolate %d: %v", comp.ID, err))
+		} else {
+			r.Correct++
+			stats[j].Correct++
+		}
+	}
+	for _, j := range lc.Jobs {
+		if stats[j].Isolates > 0 {
+			r.Jobs = append(r.Jobs, *stats[j])
+		}
+	}
+	if elapsed > 0 {
+		r.Throughput = float64(r.Completed) / elapsed.Seconds()
+	}
+	return r, nil
+}
+
+// Audit is the account of every isolate of a stopped cluster.
+type Audit struct {
+	Outcome    *Outcome
+	Held       []IsolateID // not completed, still held by a live node (parked or not)
+	Lost       []IsolateID // not completed, held by no live node, and no crash explains it
+	Duplicated []IsolateID // completed more than once, completed and still held, or running on two live nodes
+}
+
+// Audit accounts for every isolate. Call it after Close: it reads the
+// stopped nodes' registries directly.
+func (c *Cluster) Audit() *Audit {
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if !closed {
+		panic("cluster: Audit before Close")
+	}
+	o := c.col.outcome()
+	a := &Audit{Outcome: o, Duplicated: o.Duplicated}
+	running := map[IsolateID]int{}
+	held := map[IsolateID]bool{}
+	for _, n := range c.nodes {
+		if n.core.stopped { // crashed
+			continue
+		}
+		for id, t := range n.core.tasks {
+			held[id] = true
+			if !t.parked {
+				running[id]++
+			}
+		}
+	}
+	done := map[IsolateID]bool{}
+	for _, comp := range o.Completed {
+		done[comp.ID] = true
+	}
+	crash := map[IsolateID]bool{}
+	for _, id := range o.CrashLost {
+		crash[id] = true
+	}
+	for id := range held {
+		if done[id] || running[id] > 1 {
+			a.Duplicated = append(a.Duplicated, id)
+		}
+	}
+	for _, id := range o.Missing {
+		switch {
+		case held[id]:
+			a.Held = append(a.Held, id)
+		case !crash[id]:
+			a.Lost = append(a.Lost, id)
+		}
+	}
+	for _, l := range [][]IsolateID{a.Held, a.Lost, a.Duplicated} {
+		sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
+	}
+	return a
+}
