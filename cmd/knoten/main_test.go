@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -66,6 +67,14 @@ func TestHaltEveryKeepsStateHash(t *testing.T) {
 		m := hashRE.FindStringSubmatch(stderr.String())
 		if m == nil {
 			t.Fatalf("no state hash in %q", stderr.String())
+		}
+		// The sum of the squares below 2000, computed here rather than trusted.
+		sum := 0
+		for i := 0; i < 2000; i++ {
+			sum += i * i
+		}
+		if !strings.HasSuffix(stdout.String(), fmt.Sprintf("result: %d\n", sum)) {
+			t.Fatalf("--halt-every %s: output %q does not end in result %d", n, stdout.String(), sum)
 		}
 		got := stdout.String() + m[1]
 		if want == "" {
