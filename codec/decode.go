@@ -22,6 +22,10 @@ type DecodeOptions struct {
 	SkipVerify bool
 	// Limits are the receiving node's limits, for engine.CheckState.
 	Limits engine.Limits
+	// Checker, if set, checks the state and keeps its scratch memory between
+	// decodes, which makes decoding allocation-free once warm. A Checker
+	// must not be shared by concurrent decodes.
+	Checker *engine.StateChecker
 }
 
 // Decode decodes and fully validates buf, verifying the state hash. It
@@ -103,7 +107,11 @@ func (o DecodeOptions) DecodeInto(st *engine.State, buf []byte, resolve Resolver
 		Heap:    bytesAt(buf, l.off[secHeap], l.n[secHeap]),
 		Output:  bytesAt(buf, l.off[secOutput], l.n[secOutput]),
 	}
-	if err = engine.CheckState(prog, st, o.Limits); err != nil {
+	check := engine.CheckState
+	if o.Checker != nil {
+		check = o.Checker.Check
+	}
+	if err = check(prog, st, o.Limits); err != nil {
 		*st = engine.State{}
 		return Meta{}, &Error{Err: ErrCorrupt, Offset: -1, Detail: err.Error(), Cause: err}
 	}

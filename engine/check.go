@@ -22,13 +22,29 @@ import (
 // where an array belongs is not caught here; the VM's own checks keep such a
 // state from corrupting the heap, and it faults at worst.
 func CheckState(p *Program, st *State, limits Limits) error {
-	if err := checkState(p, st, limits.withDefaults()); err != nil {
+	var c StateChecker
+	return c.Check(p, st, limits)
+}
+
+// StateChecker checks states as CheckState does, keeping its scratch memory
+// (a bitmap of object starts, a list of ref arrays) from one call to the
+// next, so that checking allocates nothing once warm. It is not safe for
+// concurrent use; the zero value is ready.
+type StateChecker struct {
+	starts    []uint64
+	refArrays []uint64
+}
+
+// Check reports whether st is a state of p that is safe to resume under
+// limits; see CheckState.
+func (c *StateChecker) Check(p *Program, st *State, limits Limits) error {
+	if err := c.check(p, st, limits.withDefaults()); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadState, err)
 	}
 	return nil
 }
 
-func checkState(p *Program, st *State, limits Limits) error {
+func (c *StateChecker) check(p *Program, st *State, limits Limits) error {
 	if st.Program != p.hash {
 		return fmt.Errorf("%w: state for program %x, have %x", ErrProgramMismatch, st.Program[:8], p.hash[:8])
 	}
@@ -100,8 +116,14 @@ func checkState(p *Program, st *State, limits Limits) error {
 	case le.Uint64(heap) != 0:
 		return fmt.Errorf("heap nil word is not zero")
 	}
-	starts := make([]uint64, (used/8+63)/64)
-	var refArrays []uint64
+	nwords := int((used/8 + 63) / 64)
+	if cap(c.starts) < nwords {
+		c.starts = make([]uint64, nwords)
+	}
+	starts := c.starts[:nwords]
+	clear(starts)
+	refArrays := c.refArrays[:0]
+	defer func() { c.refArrays = refArrays[:0] }()
 	for off := uint64(8); off < used; {
 		hdr := le.Uint64(heap[off:])
 		kind, n := hdr>>56, hdr&lenMask
