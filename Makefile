@@ -16,7 +16,7 @@ THRESHOLD     ?= 10
 COMPARE_FLAGS ?=
 KNOTEN_BENCH  ?= $(GO) run ./cmd/knoten-bench
 
-.PHONY: test vet lint bench fuzz baseline compare bench-smoke plots
+.PHONY: test vet lint bench fuzz baseline compare bench-smoke plots safepoint-cost
 
 test: vet
 	$(GO) test -race $(PKGS)
@@ -74,3 +74,13 @@ PEERS_OUT   ?=
 peers:
 	cd bench/peers && $(GO) vet ./... && $(GO) test ./... && \
 	  $(GO) run ./cmd/peers $(PEERS_FLAGS) $(if $(PEERS_OUT),-o $(abspath $(PEERS_OUT)))
+
+# safepoint-cost measures what the safepoint checks cost: the engine
+# workloads and the hand-assembled fib/loop, built with and without them
+# (-tags knoten_nosafepoint), compared in one report.
+SAFEPOINT_BENCH ?= Workloads/(fib|loop)/engine=knoten|Asm
+safepoint-cost:
+	@mkdir -p out
+	$(GO) test -run '^$$' -bench '$(SAFEPOINT_BENCH)' -benchtime 5x -count $(COUNT) -tags knoten_nosafepoint ./engine/... > out/safepoint-off.txt
+	$(GO) test -run '^$$' -bench '$(SAFEPOINT_BENCH)' -benchtime 5x -count $(COUNT) ./engine/... > out/safepoint-on.txt
+	$(KNOTEN_BENCH) compare out/safepoint-off.txt out/safepoint-on.txt --threshold 5 --report-only
