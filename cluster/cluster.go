@@ -108,6 +108,9 @@ func New(cfg Config) *Cluster {
 
 func (c *Cluster) clock() time.Duration { return time.Since(c.start) }
 
+// Now returns the cluster's clock: the time since New. Event.At uses it.
+func (c *Cluster) Now() time.Duration { return c.clock() }
+
 // Config returns the configuration in use, defaults filled in.
 func (c *Cluster) Config() Config { return c.cfg }
 

@@ -88,20 +88,26 @@ func FileJob(path string) (*Job, error) {
 	return NewJob(name, filepath.Base(path), src, "")
 }
 
-// NewJob compiles src and runs it straight once.
+// NewJob compiles src and runs it straight (three times, for its time).
 func NewJob(name, filename string, src []byte, known string) (*Job, error) {
 	p, err := lang.Compile(filename, src)
 	if err != nil {
 		return nil, err
 	}
 	j := &Job{Name: name, Prog: p, Known: known}
-	iso, err := engine.New(p, engine.Limits{})
-	if err != nil {
-		return nil, err
+	// The best of three runs: the straight-run time is the unit of work
+	// that makespan is measured against, so keep noise out of it.
+	var iso *engine.Isolate
+	for i := 0; i < 3; i++ {
+		if iso, err = engine.New(p, engine.Limits{}); err != nil {
+			return nil, err
+		}
+		t0 := time.Now()
+		iso.Run(1 << 62)
+		if d := time.Since(t0); i == 0 || d < j.Duration {
+			j.Duration = d
+		}
 	}
-	t0 := time.Now()
-	iso.Run(1 << 62)
-	j.Duration = time.Since(t0)
 	st := iso.State()
 	j.Status, j.Result, j.Steps, j.Hash = st.Status, iso.Result(), st.Steps, st.Hash()
 	if j.Status != engine.Finished {
