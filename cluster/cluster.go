@@ -153,10 +153,21 @@ func (c *Cluster) Spawn(node NodeID, prog *engine.Program) (IsolateID, error) {
 // watch EvArrived and EvMigrated events for the outcome. ErrBusy means a
 // handoff of the isolate is in progress.
 func (c *Cluster) Migrate(id IsolateID, to NodeID) error {
+	return c.request(evMove, id, to, c.clock())
+}
+
+// MigrateAt asks the node that holds isolate id to park it at the first
+// safepoint at or after stop instructions (at once, if it is past that)
+// and hand it to node to. The worker running it shortens its quanta to
+// stop there, so the halt point does not depend on timing.
+func (c *Cluster) MigrateAt(id IsolateID, to NodeID, stop uint64) error {
+	return c.request(evMoveAt, id, to, time.Duration(stop))
+}
+
+func (c *Cluster) request(kind evKind, id IsolateID, to NodeID, at time.Duration) error {
 	if int(to) >= len(c.nodes) {
 		return ErrNoSuchNode
 	}
-	at := c.clock()
 	for try := 0; try < 20; try++ {
 		from, ok := c.col.whereIs(id)
 		if !ok {
@@ -167,7 +178,7 @@ func (c *Cluster) Migrate(id IsolateID, to NodeID) error {
 			return err
 		}
 		reply := make(chan error, 1)
-		n.post(&event{kind: evMove, id: id, to: to, at: at, reply: reply})
+		n.post(&event{kind: kind, id: id, to: to, at: at, reply: reply})
 		select {
 		case err = <-reply:
 		case <-n.stop:

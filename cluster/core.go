@@ -200,7 +200,12 @@ func (c *nodeCore) flush() {
 			case t.pendingMove != 0:
 				to := NodeID(t.pendingMove - 1)
 				t.pendingMove = 0
-				c.requestMove(t, to)
+				if t.waitConfirm { // parked already
+					t.waitConfirm = false
+					c.parked(t, to)
+				} else {
+					c.requestMove(t, to)
+				}
 			case c.draining:
 				if to, ok := c.pickTarget(); ok {
 					t.haltAt.Store(int64(c.now))
@@ -270,8 +275,10 @@ func (c *nodeCore) parked(t *task, to NodeID) {
 	}
 	switch {
 	case !t.confirmed:
+		// It may not move on before its previous holder has dropped its
+		// copy; keep it parked until the confirm comes (an RTT or so).
 		t.pendingMove = uint32(to) + 1
-		c.pool.inject(t)
+		t.waitConfirm = true
 	case int(to) >= c.n || to == c.id || c.peers[to].down:
 		if c.draining {
 			if alt, ok := c.pickTarget(); ok {
@@ -310,7 +317,7 @@ func (c *nodeCore) move(id IsolateID, to NodeID, at time.Duration) error {
 	switch {
 	case t == nil:
 		return ErrNotHere
-	case t.parked:
+	case t.parked || t.waitConfirm:
 		return ErrBusy
 	case int(to) >= c.n:
 		return ErrNoSuchNode
@@ -330,6 +337,27 @@ func (c *nodeCore) move(id IsolateID, to NodeID, at time.Duration) error {
 
 // requestMove moves t to node to: at once if it is queued, else by halting
 // it at its next safepoint (the worker then parks it).
+// moveAt asks for isolate id to be parked at the first safepoint at or
+// after stop instructions and moved to node to.
+func (c *nodeCore) moveAt(id IsolateID, to NodeID, stop uint64) error {
+	t := c.tasks[id]
+	switch {
+	case t == nil:
+		return ErrNotHere
+	case t.parked || t.waitConfirm:
+		return ErrBusy
+	case int(to) >= c.n:
+		return ErrNoSuchNode
+	case c.peers[to].down:
+		return ErrNodeDown
+	case to == c.id:
+		return nil
+	}
+	t.stopTo.Store(uint32(to) + 1)
+	t.stopAt.Store(max(stop, 1))
+	return nil
+}
+
 func (c *nodeCore) requestMove(t *task, to NodeID) {
 	t.moveTo.Store(uint32(to) + 1)
 	if t.state.CompareAndSwap(tsQueued, tsClaimed) {

@@ -45,6 +45,7 @@ const (
 	evPeerDown
 	evCrash
 	evSteps
+	evMoveAt
 )
 
 // event is what enters a live node's control goroutine through its inbox:
@@ -189,6 +190,8 @@ func (n *liveNode) handle(ev *event) bool {
 		c.spawn(ev.t, ev.prog)
 	case evMove:
 		ev.reply <- c.move(ev.id, ev.to, ev.at)
+	case evMoveAt:
+		ev.reply <- c.moveAt(ev.id, ev.to, uint64(ev.at))
 	case evDrain:
 		done := ev.drained
 		ev.reply <- c.drain(func() { close(done) })
@@ -364,14 +367,20 @@ func (n *liveNode) runQuantum(w *worker, t *task) {
 		d := n.cl.clock() - time.Duration(t.trace)
 		t.trace = 0
 		n.cl.metrics.recordDowntime(d)
-		n.cl.col.event(Event{Kind: EvRunning, Node: n.id, ID: t.id, Downtime: d, Steps: t.iso.Steps()})
+		n.cl.col.event(Event{Kind: EvRunning, Node: n.id, ID: t.id, Epoch: t.epoch, Downtime: d, Steps: t.iso.Steps()})
 	}
-	w.running.Store(1)
-	st := t.iso.Run(n.quantum)
-	w.running.Store(0)
-	t.steps.Store(t.iso.Steps())
+	st := t.iso.Status()
+	if budget, stop := t.budget(n.quantum); !stop {
+		w.running.Store(1)
+		st = t.iso.Run(budget)
+		w.running.Store(0)
+		t.steps.Store(t.iso.Steps())
+	}
 	if n.down.Load() {
 		return // crashed: the task dies with the node
+	}
+	if st.Runnable() {
+		t.reachedStop(n.cl.clock())
 	}
 	if !st.Runnable() {
 		t.state.Store(tsClaimed)

@@ -169,6 +169,21 @@ func (s *Sim) Migrate(id IsolateID, to NodeID) error {
 	return n.core.move(id, to, s.now)
 }
 
+// MigrateAt asks the node holding isolate id to park it at the first
+// safepoint at or after stop instructions and move it to node to.
+func (s *Sim) MigrateAt(id IsolateID, to NodeID, stop uint64) error {
+	from, ok := s.col.whereIs(id)
+	if !ok {
+		return ErrNoSuchIsolate
+	}
+	n := s.nodes[from]
+	if n.crashed {
+		return ErrNodeDown
+	}
+	n.core.now = s.now
+	return n.core.moveAt(id, to, stop)
+}
+
 // Where returns the node that last took or spawned isolate id.
 func (s *Sim) Where(id IsolateID) (NodeID, bool) { return s.col.whereIs(id) }
 
@@ -391,10 +406,13 @@ func (n *simNode) startQuantum(w *simWorker, t *task) {
 		d := s.now - time.Duration(t.trace)
 		t.trace = 0
 		s.metrics.recordDowntime(d)
-		s.col.event(Event{Kind: EvRunning, Node: n.id, ID: t.id, Downtime: d, Steps: t.iso.Steps()})
+		s.col.event(Event{Kind: EvRunning, Node: n.id, ID: t.id, Epoch: t.epoch, Downtime: d, Steps: t.iso.Steps()})
 	}
 	before := t.iso.Steps()
-	w.status = t.iso.Run(s.cfg.Quantum)
+	w.status = t.iso.Status()
+	if budget, stop := t.budget(s.cfg.Quantum); !stop {
+		w.status = t.iso.Run(budget)
+	}
 	steps := t.iso.Steps() - before
 	w.cur, w.busy = t, true
 	w.until = s.now + time.Duration(steps)*s.cfg.StepCost + simSwitchCost
@@ -406,6 +424,9 @@ func (n *simNode) endQuantum(w *simWorker) {
 	w.cur, w.busy = nil, false
 	t.steps.Store(t.iso.Steps())
 	n.core.now = s.now
+	if st.Runnable() {
+		t.reachedStop(s.now)
+	}
 	if !st.Runnable() {
 		t.state.Store(tsClaimed)
 		n.core.finished(t)

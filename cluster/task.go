@@ -30,6 +30,8 @@ type task struct {
 	moveTo atomic.Uint32 // move target + 1, 0 for none: set by the control side, consumed by whoever parks the task
 	haltAt atomic.Int64  // clock reading (ns) of the move request
 	steps  atomic.Uint64 // instructions executed, published after each quantum
+	stopAt atomic.Uint64 // park at the first safepoint at or after this many instructions; 0 for none
+	stopTo atomic.Uint32 // where to move it then, + 1
 
 	id    IsolateID
 	iso   *engine.Isolate
@@ -42,6 +44,35 @@ type task struct {
 	confirmed   bool   // no other node holds a copy: may publish and move on
 	heldDone    bool   // finished while unconfirmed: publish on confirm
 	pendingMove uint32 // move target + 1 requested while unconfirmed
+	waitConfirm bool   // parked while unconfirmed: hand off on confirm
+}
+
+// budget returns the instruction budget of t's next quantum, given the
+// quantum q, and whether t must instead park now because it reached its
+// stop point. Whoever runs t calls it.
+func (t *task) budget(q int64) (int64, bool) {
+	s := t.stopAt.Load()
+	if s == 0 {
+		return q, false
+	}
+	cur := t.iso.Steps()
+	if cur >= s {
+		return 0, true
+	}
+	return min(q, int64(s-cur)), false
+}
+
+// reachedStop turns a reached stop point into a move request and reports
+// whether it did. now is the clock reading for the halt figures.
+func (t *task) reachedStop(now time.Duration) bool {
+	s := t.stopAt.Load()
+	if s == 0 || t.iso.Steps() < s {
+		return false
+	}
+	t.stopAt.Store(0)
+	t.haltAt.Store(int64(now))
+	t.moveTo.CompareAndSwap(0, t.stopTo.Load()) // an operator's pending move wins
+	return true
 }
 
 // Task states. A task in a deque or an inbox is queued; the worker that

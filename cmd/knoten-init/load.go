@@ -114,9 +114,6 @@ func ratio(a, b time.Duration) float64 {
 }
 
 func dist(d cluster.Dist) string {
-	if d.Count == 0 {
-		return "-"
-	}
 	f := func(ns int64) string { return fmtDur(time.Duration(ns)) }
 	return fmt.Sprintf("%s / %s / %s / %s / %s", f(d.P50), f(d.P90), f(d.P99), f(d.P999), f(d.Max))
 }

@@ -26,7 +26,7 @@ const (
 
 // hopPlan says when each migration happens: after the given fraction of the
 // straight run's instructions, to node To.
-var hopPlan = []struct {
+var hopPlan = [...]struct {
 	to       cluster.NodeID
 	fraction float64
 }{{1, 0.25}, {2, 0.60}}
@@ -41,7 +41,6 @@ type simHop struct {
 	SentHash     string         `json:"state_hash"`
 	ArrivedHash  string         `json:"verified_hash"`
 	Verified     bool           `json:"verified"`
-	HaltLatency  time.Duration  `json:"halt_latency_ns"`
 	Downtime     time.Duration  `json:"downtime_ns"`
 	Epoch        uint64         `json:"epoch"`
 	SourceDroped bool           `json:"source_dropped"`
@@ -109,15 +108,14 @@ func runSim(o *options, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	hops, err := followHops(c, events, id, job.Steps)
+	r.Hops = hops
+	if err != nil {
+		problem("%v", err)
+	}
 	from := cluster.NodeID(0)
-	for _, hp := range hopPlan {
-		h, err := migrateOnce(c, events, id, from, hp.to, uint64(hp.fraction*float64(job.Steps)))
-		if err != nil {
-			problem("hop %v → %v: %v", from, hp.to, err)
-			break
-		}
-		r.Hops = append(r.Hops, h)
-		from = hp.to
+	if len(hops) > 0 {
+		from = hops[len(hops)-1].To
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -171,63 +169,76 @@ func runSim(o *options, w io.Writer) error {
 	return nil
 }
 
-// migrateOnce waits until the isolate has executed at least at
-// instructions, migrates it to node to and follows the handoff to its first
-// quantum there.
-func migrateOnce(c *cluster.Cluster, events <-chan cluster.Event, id cluster.IsolateID, from, to cluster.NodeID, at uint64) (simHop, error) {
-	h := simHop{From: from, To: to}
-	deadline := time.Now().Add(time.Minute)
-	for c.Steps(id) < at {
-		if c.Pending() == 0 {
-			return h, fmt.Errorf("the isolate finished before %d instructions", at)
-		}
-		if time.Now().After(deadline) {
-			return h, fmt.Errorf("the isolate did not reach %d instructions", at)
-		}
-		time.Sleep(20 * time.Microsecond)
+// followHops asks for every hop of hopPlan in turn, each as soon as the
+// previous one has arrived, and follows the handoffs to their first quantum
+// on the target. A hop's halt point is exact: the worker shortens the
+// quantum to stop at the first safepoint at or after the planned
+// instruction count.
+func followHops(c *cluster.Cluster, events <-chan cluster.Event, id cluster.IsolateID, total uint64) ([]simHop, error) {
+	hops := make([]simHop, len(hopPlan))
+	var sent, got [len(hopPlan)][32]byte
+	from := cluster.NodeID(0)
+	for i, hp := range hopPlan {
+		hops[i].From, hops[i].To = from, hp.to
+		from = hp.to
 	}
-	asked := c.Now()
-	if err := c.Migrate(id, to); err != nil {
-		return h, err
+	ask := func(i int) error {
+		return c.MigrateAt(id, hopPlan[i].to, uint64(hopPlan[i].fraction*float64(total)))
 	}
-	var sent, got [32]byte
+	if err := ask(0); err != nil {
+		return nil, err
+	}
+	hop := func(epoch uint64) int { return int(epoch) - 1 } // the isolate starts at epoch 0
+	done := 0
+	running, dropped := make([]bool, len(hopPlan)), make([]bool, len(hopPlan))
 	timeout := time.After(time.Minute)
-	for running, dropped := false, false; !running || !dropped; {
+	for done < len(hopPlan) {
 		select {
 		case e := <-events:
 			if e.ID != id {
 				continue
 			}
+			i := hop(e.Epoch)
+			if e.Kind != cluster.EvCompleted && (i < 0 || i >= len(hops)) {
+				continue
+			}
 			switch e.Kind {
 			case cluster.EvHalted:
-				h.PC, h.Steps, h.Bytes, h.Epoch = e.PC, e.Steps, e.Bytes, e.Epoch
-				h.HaltLatency = e.At - asked
-				sent = e.Hash
+				hops[i].PC, hops[i].Steps, hops[i].Bytes, hops[i].Epoch = e.PC, e.Steps, e.Bytes, e.Epoch
+				sent[i] = e.Hash
 			case cluster.EvArrived:
-				if e.Node != to {
-					return h, fmt.Errorf("arrived on %v", e.Node)
+				if e.Node != hops[i].To {
+					return hops[:i], fmt.Errorf("hop %d arrived on %v, not %v", i+1, e.Node, hops[i].To)
 				}
-				got = e.Hash
+				got[i] = e.Hash
+				if i+1 < len(hopPlan) {
+					if err := ask(i + 1); err != nil {
+						return hops[:i+1], fmt.Errorf("hop %d: %v", i+2, err)
+					}
+				}
 			case cluster.EvRunning:
-				if e.Node == to {
-					h.Downtime = e.Downtime
-					running = true
-				}
+				hops[i].Downtime = e.Downtime
+				running[i] = true
 			case cluster.EvMigrated:
-				h.SourceDroped = true
-				dropped = true
+				hops[i].SourceDroped = true
+				dropped[i] = true
 			case cluster.EvResumed:
-				return h, fmt.Errorf("handoff failed; %v resumed the isolate", e.Node)
+				return hops[:i], fmt.Errorf("hop %d failed: %v resumed the isolate", i+1, e.Node)
 			case cluster.EvCompleted:
-				return h, fmt.Errorf("the isolate completed on %v before it moved", e.Node)
+				return hops[:done], fmt.Errorf("the isolate completed on %v before hop %d", e.Node, done+1)
+			}
+			if running[done] && dropped[done] {
+				done++
 			}
 		case <-timeout:
-			return h, fmt.Errorf("handoff did not finish")
+			return hops[:done], fmt.Errorf("hop %d did not finish", done+1)
 		}
 	}
-	h.SentHash, h.ArrivedHash = shortHash(sent), shortHash(got)
-	h.Verified = sent == got && sent != [32]byte{}
-	return h, nil
+	for i := range hops {
+		hops[i].SentHash, hops[i].ArrivedHash = shortHash(sent[i]), shortHash(got[i])
+		hops[i].Verified = sent[i] == got[i] && sent[i] != [32]byte{}
+	}
+	return hops, nil
 }
 
 func newTable(w io.Writer) *tablewriter.Table {
@@ -262,7 +273,7 @@ func writeSimReport(w io.Writer, o *options, r *simReport) {
 	fmt.Fprintf(w, "known:    %s\n", known)
 	fmt.Fprintf(w, "straight: %s, final state hash %s\n\n", r.Straight, r.StraightHash)
 	t := newTable(w)
-	t.Header("hop", "move", "halted at", "epoch", "bytes", "state hash", "verified", "halt latency", "downtime")
+	t.Header("hop", "move", "halted at", "epoch", "bytes", "state hash", "verified", "downtime")
 	for i, h := range r.Hops {
 		v := "no"
 		if h.Verified {
@@ -270,7 +281,7 @@ func writeSimReport(w io.Writer, o *options, r *simReport) {
 		}
 		t.Append(fmt.Sprint(i+1), fmt.Sprintf("%v -> %v", h.From, h.To),
 			fmt.Sprintf("pc %d, instruction %d", h.PC, h.Steps), fmt.Sprint(h.Epoch), fmt.Sprint(h.Bytes),
-			h.SentHash, v, fmtDur(h.HaltLatency), fmtDur(h.Downtime))
+			h.SentHash, v, fmtDur(h.Downtime))
 	}
 	t.Render()
 	fmt.Fprintf(w, "\nresult:   %s on %s, final state hash %s\n", r.Result, r.ResultNode, r.FinalHash)
