@@ -16,7 +16,8 @@ import (
 //
 // In the contended benchmarks ns/op is per item that passes through the
 // deque, so lower ns/op is higher throughput; steals/op is the share of items
-// that thieves took.
+// that thieves took, and items/grab how many a successful Steal or StealHalf
+// took at once.
 
 // benchDeque is what the contended benchmarks need from an implementation.
 type benchDeque interface {
@@ -212,60 +213,90 @@ func BenchmarkPushPop(b *testing.B) {
 	})
 }
 
+// backoff is how a goroutine in the contended benchmarks waits for the
+// others: it spins for a while, so that with a processor each they all run
+// at once, and then yields, so that with more goroutines than processors the
+// ones with work get to run.
+func backoff(idle *int) {
+	if *idle++; *idle > 64 {
+		*idle = 0
+		runtime.Gosched()
+	}
+}
+
+// counter is a per-thief count on its own cache line.
+type counter struct {
+	n atomic.Int64
+	_ [cacheLinePad - 8]byte
+}
+
 // contended runs one owner (the benchmark goroutine) that pushes b.N items
 // and pops one after every fourth push, against thieves goroutines running
-// thief until the owner is done and the deque is empty. Like a worker that
-// runs its own work when it has too much, the owner also pops whenever more
-// than backlog items wait, so that the deque (and the channel, which would
-// block) stays bounded.
-func contended(b *testing.B, q benchDeque, thieves int, thief func(q benchDeque, local benchDeque) (items, grabs int), mk func() benchDeque) {
+// thief until the owner is done and the deque is empty. When more than
+// backlog items are in the deque, the owner waits for the thieves instead
+// of pushing, so the deque stays small and ns/op measures how fast items get
+// through: for the channel, as if it blocked on a full buffer. The thieves
+// count what they take in counters of their own, which is how the owner
+// knows the backlog without asking the deque.
+func contended(b *testing.B, q benchDeque, thieves int, thief func(q benchDeque, local benchDeque) int, mk func() benchDeque) {
+	const backlog = 256
 	pool := items(1024)
 	var done atomic.Bool
-	var stolen, grabs atomic.Int64
+	stolen := make([]counter, thieves)
+	grabs := make([]counter, thieves)
 	var wg sync.WaitGroup
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range thieves {
+	for t := range thieves {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			local := mk()
-			n, g := 0, 0
-			for {
+			for idle := 0; ; {
 				finished := done.Load()
-				if k, gk := thief(q, local); k > 0 {
-					n, g = n+k, g+gk
+				if k := thief(q, local); k > 0 {
+					stolen[t].n.Add(int64(k))
+					grabs[t].n.Add(1)
+					idle = 0
 					continue
 				}
 				if finished {
-					break
+					return
 				}
-				runtime.Gosched()
+				backoff(&idle)
 			}
-			stolen.Add(int64(n))
-			grabs.Add(int64(g))
 		}()
 	}
-	const backlog = 512
+	sum := func(cs []counter) (n int64) {
+		for i := range cs {
+			n += cs[i].n.Load()
+		}
+		return n
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	popped := int64(0)
 	for i := range b.N {
 		q.Push(pool[i&1023])
-		if i&3 == 3 {
-			q.Pop()
+		if i&3 == 3 && q.Pop() != nil {
+			popped++
 		}
-		if i&63 == 63 {
-			for n := q.Len(); n > backlog; n-- {
-				q.Pop()
+		if i&15 == 15 {
+			for idle := 0; int64(i+1)-popped-sum(stolen) > backlog; {
+				backoff(&idle)
 			}
 		}
 	}
 	for q.Pop() != nil {
+		popped++
 	}
 	done.Store(true)
 	wg.Wait()
 	b.StopTimer()
-	b.ReportMetric(float64(stolen.Load())/float64(b.N), "steals/op")
-	if g := grabs.Load(); g > 0 {
-		b.ReportMetric(float64(stolen.Load())/float64(g), "items/grab")
+	if got := popped + sum(stolen); got != int64(b.N) {
+		b.Fatalf("%d items out of %d pushed", got, b.N)
+	}
+	b.ReportMetric(float64(sum(stolen))/float64(b.N), "steals/op")
+	if g := sum(grabs); g > 0 {
+		b.ReportMetric(float64(sum(stolen))/float64(g), "items/grab")
 	}
 }
 
@@ -274,11 +305,11 @@ func BenchmarkSteal(b *testing.B) {
 	for _, thieves := range []int{1, 2, 4} {
 		for _, impl := range impls {
 			b.Run(fmt.Sprintf("thieves=%d/impl=%s", thieves, impl.name), func(b *testing.B) {
-				contended(b, impl.make(), thieves, func(q, _ benchDeque) (int, int) {
+				contended(b, impl.make(), thieves, func(q, _ benchDeque) int {
 					if q.Steal() != nil {
-						return 1, 0
+						return 1
 					}
-					return 0, 0
+					return 0
 				}, func() benchDeque { return nil })
 			})
 		}
@@ -291,12 +322,12 @@ func BenchmarkStealHalf(b *testing.B) {
 	for _, thieves := range []int{1, 2, 4} {
 		for _, impl := range impls {
 			b.Run(fmt.Sprintf("thieves=%d/impl=%s", thieves, impl.name), func(b *testing.B) {
-				contended(b, impl.make(), thieves, func(q, local benchDeque) (int, int) {
+				contended(b, impl.make(), thieves, func(q, local benchDeque) int {
 					n := q.StealHalf(local)
 					for i := 0; i < n; i++ {
 						local.Pop()
 					}
-					return n, min(n, 1)
+					return n
 				}, impl.make)
 			})
 		}

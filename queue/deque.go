@@ -12,6 +12,8 @@ const DefaultCapacity = 64
 // top packs the index of the oldest element (low idxBits bits) with the epoch
 // of the ring that is current (high bits). Thieves CAS the whole word, so a
 // CAS fails if the owner moved to a new ring since the thief loaded top.
+// Indices are not wrapped: 2^56 is over two years of removals at one per
+// nanosecond. Epochs count growths, and the ring doubles at each.
 const (
 	idxBits  = 56
 	idxMask  = 1<<idxBits - 1
@@ -129,8 +131,8 @@ func (d *Deque[T]) pushSlow(x *T, b int64) {
 		panic("queue: Push(nil)")
 	}
 	d.grow(b, 1)
-	d.buf[b&d.mask] = x // as in Push
-	d.bottom.Store(b + 1)
+	d.buf[b&d.mask] = x   // plain store, as in Push
+	d.bottom.Store(b + 1) // release, as in Push
 }
 
 // reserve makes sure the owner may write indices [b, b+n) with plain stores,
@@ -211,7 +213,7 @@ func (d *Deque[T]) Pop() *T {
 	b := d.bottom.Load() // the owner's own word: no ordering needed
 	// Seq-cst load of top. The index only grows and only the owner changes
 	// bottom, so if the deque looks empty here it is empty now.
-	tw := d.top.Load()
+	tw := d.top.Load() // seq-cst (acquire would do here)
 	switch n := b - topIdx(tw); {
 	case n <= 0:
 		return nil
@@ -230,8 +232,8 @@ func (d *Deque[T]) Pop() *T {
 	// store sees b and will not claim index b; a thief whose bottom load came
 	// before it loaded top before that, so its top is at most the one we
 	// read below, which tells us whether it can reach b.
-	d.bottom.Store(b)
-	tw = d.top.Load()
+	d.bottom.Store(b) // seq-cst store ...
+	tw = d.top.Load() // ... then seq-cst load: the fence
 	t := topIdx(tw)
 	if t < b {
 		// Index b is not the last element, and no thief can claim it: a
@@ -268,8 +270,8 @@ func (d *Deque[T]) take(i int64) *T {
 // nil result means the deque was empty at some moment during the call.
 func (d *Deque[T]) Steal() *T {
 	for {
-		tw := d.top.Load()
-		b := d.bottom.Load()
+		tw := d.top.Load()   // seq-cst: ordered before the bottom load (see ringFor)
+		b := d.bottom.Load() // acquire: pairs with Push's release
 		if topIdx(tw) >= b {
 			return nil
 		}
@@ -277,6 +279,9 @@ func (d *Deque[T]) Steal() *T {
 		if r == nil {
 			continue
 		}
+		// Seq-cst CAS: one winner per index, among thieves and the owner's
+		// Pop of the last element; it fails if the epoch changed, so r is
+		// the ring that holds index tw.
 		if d.top.CompareAndSwap(tw, tw+1) {
 			return stealSlot(r, topIdx(tw))
 		}
@@ -291,11 +296,11 @@ func (d *Deque[T]) ringFor(tw int64) *ring[T] {
 	// them; Go's atomics are sequentially consistent, which gives that order.
 	// Acquire on bottom pairs with Push's release, so the element's slot
 	// store is visible; acquire on array makes the ring's contents visible.
-	r := d.array.Load()
+	r := d.array.Load() // acquire, after the loads of top and bottom
 	if e := topEpoch(tw); r.epoch != e {
 		// The owner is growing: it published a new ring but top still has the
 		// old epoch. Steal from the old ring, which is prev (acquire).
-		if r = r.prev.Load(); r == nil || r.epoch != e {
+		if r = r.prev.Load(); r == nil || r.epoch != e { // acquire
 			return nil // tw is stale; our CAS would fail
 		}
 	}
@@ -363,7 +368,7 @@ func (d *Deque[T]) StealHalf(dst *Deque[T]) int {
 			k++
 			tw++
 			// Seq-cst, after our CAS: the top-then-bottom order of Steal.
-			if topIdx(tw) >= d.bottom.Load() {
+			if topIdx(tw) >= d.bottom.Load() { // seq-cst
 				break
 			}
 		}

@@ -69,7 +69,7 @@ func (q *Inbox[T]) Push(x *T) bool {
 		c := &q.cells[pos&q.mask]
 		// Acquire: pairs with the consumer's release store of seq, so its
 		// read of the previous lap's val happens before our write below.
-		seq := c.seq.Load()
+		seq := c.seq.Load() // acquire
 		switch dif := int64(seq - pos); {
 		case dif == 0:
 			// The cell is free for pos. Seq-cst CAS (relaxed would do): one
@@ -79,13 +79,13 @@ func (q *Inbox[T]) Push(x *T) bool {
 				c.seq.Store(pos + 1) // release: publishes val to the consumer
 				return true
 			}
-			pos = q.tail.Load()
+			pos = q.tail.Load() // relaxed would do: the next CAS validates it
 		case dif < 0:
 			// The cell still holds the element from one lap ago: full.
 			return false
 		default:
 			// Another producer claimed pos since we loaded tail.
-			pos = q.tail.Load()
+			pos = q.tail.Load() // relaxed would do
 		}
 	}
 }
@@ -98,15 +98,15 @@ func (q *Inbox[T]) Pop() *T {
 	pos := q.head.Load() // the consumer's own word: no ordering needed
 	c := &q.cells[pos&q.mask]
 	// Acquire: pairs with the producer's release store, so val is visible.
-	if c.seq.Load() != pos+1 {
+	if c.seq.Load() != pos+1 { // acquire
 		return nil
 	}
 	x := c.val
 	c.val = nil // let the garbage collector have it once the consumer is done
 	// Release: the producer that claims pos+len(cells) sees the cell empty
 	// (and our read of val) before it writes val.
-	c.seq.Store(pos + q.mask + 1)
-	q.head.Store(pos + 1) // release would do; only Len reads it elsewhere
+	c.seq.Store(pos + q.mask + 1) // release
+	q.head.Store(pos + 1)         // release would do; only Len reads it elsewhere
 	return x
 }
 
