@@ -334,8 +334,31 @@ func BenchmarkStealHalf(b *testing.B) {
 	}
 }
 
+// BenchmarkInboxPushPop is one Push and one Pop on an empty inbox by one
+// goroutine: the cost of the operations themselves.
+func BenchmarkInboxPushPop(b *testing.B) {
+	x := &item{}
+	b.Run("impl=inbox", func(b *testing.B) {
+		q := NewInbox[item](1024)
+		b.ReportAllocs()
+		for b.Loop() {
+			q.Push(x)
+			q.Pop()
+		}
+	})
+	b.Run("impl=chan", func(b *testing.B) {
+		c := make(chan *item, 1024)
+		b.ReportAllocs()
+		for b.Loop() {
+			c <- x
+			<-c
+		}
+	})
+}
+
 // BenchmarkInbox: producers push b.N items in all, the benchmark goroutine
-// consumes them. impl=chan is a buffered channel of the same capacity.
+// consumes them. impl=chan is a buffered channel of the same capacity, whose
+// consumer sleeps when it is empty rather than polling.
 func BenchmarkInbox(b *testing.B) {
 	for _, producers := range []int{1, 2, 4} {
 		b.Run(fmt.Sprintf("producers=%d/impl=inbox", producers), func(b *testing.B) {
