@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -65,22 +66,15 @@ func TestLiveMigrateChain(t *testing.T) {
 		t.Fatal(err)
 	}
 	for hop, to := range []NodeID{1, 2} {
-		deadline := time.Now().Add(20 * time.Second)
-		for c.Steps(id) < p.steps*uint64(hop+1)/4 {
-			if c.Pending() == 0 || time.Now().After(deadline) {
-				t.Fatalf("hop %d: isolate finished or stuck before the halt point", hop)
-			}
-			time.Sleep(50 * time.Microsecond)
-		}
-		if err := c.Migrate(id, to); err != nil {
+		stop := p.steps * uint64(hop+1) / 3
+		if err := c.MigrateAt(id, to, stop); err != nil {
 			t.Fatal(err)
 		}
 		h := log.waitFor(t, "halt", func(e Event) bool { return e.Kind == EvHalted && e.ID == id })
 		a := log.waitFor(t, "arrival", func(e Event) bool { return e.Kind == EvArrived && e.ID == id })
-		if a.Node != to || a.Hash != h.Hash || a.Steps != h.Steps || a.PC != h.PC || h.Steps == 0 || h.Steps >= p.steps {
+		if a.Node != to || a.Hash != h.Hash || a.Steps != h.Steps || a.PC != h.PC || h.Steps < stop || h.Steps > stop+20 {
 			t.Fatalf("hop %d: halted %+v, arrived %+v", hop, h, a)
 		}
-		log.waitFor(t, "running", func(e Event) bool { return e.Kind == EvRunning && e.ID == id && e.Node == to })
 	}
 	o, err := c.Wait(waitCtx(t))
 	if err != nil {
@@ -94,9 +88,28 @@ func TestLiveMigrateChain(t *testing.T) {
 		t.Fatalf("completed on %v", o.Completed[0].Node)
 	}
 	s := c.Metrics().Snapshot()
-	if s.Migrations != 2 || s.Downtime.Count != 2 || s.HaltLatency.Count != 2 {
+	if s.Migrations != 2 || s.Downtime.Count != 2 || s.HaltLatency.Count != 2 || s.ProgramFetches != 2 {
 		t.Fatalf("metrics %+v", s)
 	}
+}
+
+// TestLiveMigrateRunning halts an isolate in the middle of a long quantum.
+func TestLiveMigrateRunning(t *testing.T) {
+	p := testProgs(t)["loop"]
+	c := New(Config{Nodes: 2, Quantum: 1 << 30, NoSteal: true})
+	defer c.Close()
+	id, _ := c.Spawn(0, p.prog)
+	time.Sleep(300 * time.Microsecond)
+	if err := c.Migrate(id, 1); err != nil && !errors.Is(err, ErrNoSuchIsolate) {
+		t.Fatal(err)
+	}
+	o, err := c.Wait(waitCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkOutcome(t, o, map[IsolateID]*testProg{id: p}, false)
+	s := c.Metrics().Snapshot()
+	t.Logf("migrations %d, halt latency %v, completed on %v", s.Migrations, time.Duration(s.HaltLatency.Max), o.Completed[0].Node)
 }
 
 // spawnMix spawns n isolates of the test programs on node, round robin.
