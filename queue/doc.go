@@ -101,11 +101,12 @@
 // in dst all at once.
 //
 // Cost: Push is one seq-cst store (XCHG on amd64); Pop is one seq-cst store or
-// one CAS. Either costs about 4.7 ns on the 2-core development machine, and
-// Pop's cannot be avoided: it is the fence that keeps the owner and a thief
-// from both taking the last element. So a Push and a Pop cost at least two
-// such operations, about 10 ns; BenchmarkPushPop/impl=atomics-floor measures
-// that floor in the same run as the deque.
+// one CAS. Each costs 5 to 6 ns on the 2-core development machine, and Pop's
+// cannot be avoided: it is the fence that keeps the owner and a thief from
+// both taking the last element. So a Push and a Pop cost at least two such
+// operations; BenchmarkPushPop/impl=atomics-floor measures that floor in the
+// same run as the deque. Under contention the cost is cache-line transfers:
+// every Push must take bottom's line back from thieves that have read it.
 //
 // # The inbox
 //
