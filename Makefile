@@ -77,10 +77,19 @@ peers:
 
 # safepoint-cost measures what the safepoint checks cost: the engine
 # workloads and the hand-assembled fib/loop, built with and without them
-# (-tags knoten_nosafepoint), compared in one report.
+# (-tags knoten_nosafepoint), compared in one report. The two builds run
+# interleaved, one round each at a time, so that background load hits both
+# alike.
 SAFEPOINT_BENCH ?= Workloads/(fib|loop)/engine=knoten|Asm
 safepoint-cost:
 	@mkdir -p out
-	$(GO) test -run '^$$' -bench '$(SAFEPOINT_BENCH)' -benchtime 5x -count $(COUNT) -tags knoten_nosafepoint ./engine/... > out/safepoint-off.txt
-	$(GO) test -run '^$$' -bench '$(SAFEPOINT_BENCH)' -benchtime 5x -count $(COUNT) ./engine/... > out/safepoint-on.txt
+	$(GO) test -c -o out/engine-off.test -tags knoten_nosafepoint ./engine
+	$(GO) test -c -o out/engine-on.test ./engine
+	$(GO) test -c -o out/workloads-off.test -tags knoten_nosafepoint ./engine/workloads
+	$(GO) test -c -o out/workloads-on.test ./engine/workloads
+	@rm -f out/safepoint-off.txt out/safepoint-on.txt
+	@for i in $$(seq $(COUNT)); do for mode in off on; do \
+	  for pkg in engine workloads; do \
+	    out/$$pkg-$$mode.test -test.run '^$$' -test.bench '$(SAFEPOINT_BENCH)' -test.benchtime 5x -test.benchmem >> out/safepoint-$$mode.txt; \
+	  done; done; done
 	$(KNOTEN_BENCH) compare out/safepoint-off.txt out/safepoint-on.txt --threshold 5 --report-only
