@@ -3,6 +3,7 @@ package cluster
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/knotencore/knoten/codec"
@@ -164,6 +165,23 @@ func (c *nodeCore) drop(id IsolateID, epoch uint64, to NodeID) {
 	delete(c.tasks, id)
 	c.col.m.migrations.Add(1)
 	c.col.event(Event{Kind: EvMigrated, Node: c.id, Peer: to, ID: id, Epoch: epoch})
+}
+
+// offerPool recycles OFFER buffers: a migration of a 64 KiB state would
+// otherwise allocate (and fault in) 64 KiB on the source every time.
+var offerPool sync.Pool
+
+func (c *nodeCore) released(offer []byte) {
+	if cap(offer) >= 4<<10 {
+		offerPool.Put(&offer)
+	}
+}
+
+func offerBuffer(n int) []byte {
+	if b, ok := offerPool.Get().(*[]byte); ok && cap(*b) >= n {
+		return (*b)[:0]
+	}
+	return make([]byte, 0, n)
 }
 
 func (c *nodeCore) confirmed(id IsolateID, epoch uint64) {
@@ -380,7 +398,7 @@ func (c *nodeCore) handoff(t *task, to NodeID, trace int64) {
 	e := t.epoch + 1
 	st := t.iso.State()
 	sum := st.Hash()
-	msg := make([]byte, 0, offerHeader+codec.EncodedSize(st))
+	msg := offerBuffer(offerHeader + codec.EncodedSize(st))
 	msg = appendOfferHeader(msg, t.id, e, t.prog.Hash(), trace)
 	msg = codec.AppendEncodeSum(msg, codec.Meta{Isolate: uint64(t.id), Epoch: e}, st, &sum)
 	t.epoch, t.parked = e, true

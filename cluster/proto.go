@@ -33,6 +33,8 @@ type protoHooks interface {
 	// confirmed: the previous holder no longer has a copy (it dropped it or
 	// crashed), so the isolate's effects may be published and it may move on.
 	confirmed(id IsolateID, epoch uint64)
+	// released gives back an OFFER buffer the machine no longer needs.
+	released(offer []byte)
 }
 
 type protoConfig struct {
@@ -210,6 +212,7 @@ func (p *proto) onMessage(now time.Duration, from NodeID, m *message, raw []byte
 			delete(p.out, m.id)
 			p.done[m.id] = max(p.done[m.id], m.epoch)
 			p.h.drop(m.id, m.epoch, from)
+			p.h.released(o.offer)
 			p.stats.Confirms++
 			p.sendIDEpoch(from, mConfirm, m.id, m.epoch)
 		} else if p.done[m.id] >= m.epoch {
@@ -223,6 +226,7 @@ func (p *proto) onMessage(now time.Duration, from NodeID, m *message, raw []byte
 		if o := p.out[m.id]; o != nil && o.epoch == m.epoch && o.to == from {
 			delete(p.out, m.id)
 			p.h.resume(m.id, m.epoch)
+			p.h.released(o.offer)
 		} else {
 			p.stats.Stale++
 		}
@@ -405,6 +409,7 @@ func (p *proto) peerDown(n NodeID) {
 		if o := p.out[id]; o.to == n {
 			delete(p.out, id)
 			p.h.resume(id, o.epoch)
+			p.h.released(o.offer)
 		}
 	}
 	for _, id := range sortedKeys(p.unc) {

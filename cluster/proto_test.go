@@ -77,6 +77,7 @@ func (f *fakeNode) send(to NodeID, msg []byte) {
 	f.w.logf("%v -> %v %v id=%d e=%d", f.id, to, m.kind, m.id, m.epoch)
 	f.w.net.SendAt(f.w.now, f.id, to, msg)
 }
+func (f *fakeNode) released([]byte)                {}
 func (f *fakeNode) haveProgram(h [32]byte) bool    { return f.progs[h] != nil }
 func (f *fakeNode) programBytes(h [32]byte) []byte { return f.progs[h] }
 func (f *fakeNode) addProgram(h [32]byte, b []byte) error {

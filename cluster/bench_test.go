@@ -1,0 +1,172 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/knotencore/knoten/engine"
+	"github.com/knotencore/knoten/engine/lang"
+)
+
+// heapProgram keeps an array of n ints (8n bytes of heap) and loops over it
+// practically forever, so that it is always running when it is migrated.
+func heapProgram(tb testing.TB, n int) *engine.Program {
+	src := fmt.Sprintf(`func main() int {
+	a := make([]int, %d)
+	for i := 0; i < len(a); i++ {
+		a[i] = i * 7
+	}
+	s := 0
+	for r := 0; r < 4000000000; r++ {
+		s = (s + a[r %% len(a)]) %% 1000003
+		a[r %% len(a)] = s
+	}
+	return s
+}
+`, n)
+	p, err := lang.Compile("heap.kn", []byte(src))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+func quantile(d []time.Duration, q float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[min(len(s)-1, int(q*float64(len(s))))]
+}
+
+// BenchmarkMigrationRoundTrip moves one running isolate back and forth
+// between two idle nodes over a zero-latency link, one migration per
+// iteration, and reports the downtime (halt request to the first quantum on
+// the target) per state size. Target: p99 <= 100 µs up to 64 KiB.
+func BenchmarkMigrationRoundTrip(b *testing.B) {
+	for _, words := range []int{16, 512, 2048, 8192} { // heap ≈ 0, 4, 16, 64 KiB
+		b.Run(fmt.Sprintf("heap=%dKiB", words*8>>10), func(b *testing.B) {
+			running := make(chan Event, 16)
+			c := New(Config{Nodes: 2, NoSteal: true, OnEvent: func(e Event) {
+				if e.Kind == EvRunning {
+					running <- e
+				}
+			}})
+			defer c.Close()
+			id, err := c.Spawn(0, heapProgram(b, words))
+			if err != nil {
+				b.Fatal(err)
+			}
+			for c.Steps(id) < uint64(10*words+1000) { // past the set-up loop
+				if c.Pending() == 0 {
+					b.Fatal("the isolate ended")
+				}
+				time.Sleep(50 * time.Microsecond)
+			}
+			var downs []time.Duration
+			bytes := int64(0)
+			at := NodeID(0)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				to := 1 - at
+				for {
+					err := c.Migrate(id, to)
+					if err == nil {
+						break
+					}
+					if !errors.Is(err, ErrBusy) { // ErrBusy: the last hop awaits its CONFIRM
+						b.Fatal(err)
+					}
+					time.Sleep(time.Microsecond)
+				}
+				e := <-running
+				downs = append(downs, e.Downtime)
+				at = to
+			}
+			b.StopTimer()
+			s := c.Metrics().Snapshot()
+			bytes = s.OfferBytes.Max
+			b.ReportMetric(float64(quantile(downs, 0.50).Nanoseconds()), "downtime-p50-ns")
+			b.ReportMetric(float64(quantile(downs, 0.99).Nanoseconds()), "downtime-p99-ns")
+			b.ReportMetric(float64(bytes), "state-B")
+			b.ReportMetric(float64(s.HaltLatency.P99), "halt-p99-ns")
+		})
+	}
+}
+
+// BenchmarkMakespan spawns every isolate on node 0 of 4 and compares the
+// makespan with the ideal (total work ÷ total workers) and with stealing
+// switched off, in the same run. The Sim variant runs in virtual time, so
+// four one-worker nodes really have four workers; the Live variant runs on
+// this machine's cores, where the ideal is bounded by GOMAXPROCS too.
+// Targets: <= 1.2x ideal and >= 3x better than without stealing.
+func BenchmarkMakespan(b *testing.B) {
+	b.Run("sim", func(b *testing.B) {
+		var steal, noSteal float64
+		for i := 0; i < b.N; i++ {
+			steal, _ = makespanRun(b, 64, false)
+			noSteal, _ = makespanRun(b, 64, true)
+		}
+		b.ReportMetric(steal, "makespan/ideal")
+		b.ReportMetric(noSteal, "nosteal-makespan/ideal")
+		b.ReportMetric(noSteal/steal, "nosteal/steal")
+	})
+	b.Run("live", func(b *testing.B) {
+		jobs, err := WorkloadJobs("medium")
+		if err != nil {
+			b.Fatal(err)
+		}
+		run := func(noSteal bool) *LoadReport {
+			r, err := RunLoad(context.Background(), LoadConfig{Cluster: Config{Nodes: 4, NoSteal: noSteal}, Jobs: jobs, Isolates: 96, Seed: 1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if !r.OK() || r.Completed != 96 {
+				b.Fatalf("load not verified: %+v", r)
+			}
+			return r
+		}
+		var steal, noSteal *LoadReport
+		for i := 0; i < b.N; i++ {
+			steal, noSteal = run(false), run(true)
+		}
+		b.ReportMetric(ratio(steal.Makespan, steal.IdealWorkers), "makespan/ideal")
+		b.ReportMetric(ratio(steal.Makespan, steal.IdealCores), "makespan/ideal-cores")
+		b.ReportMetric(ratio(noSteal.Makespan, steal.Makespan), "nosteal/steal")
+	})
+}
+
+func ratio(a, b time.Duration) float64 {
+	if b <= 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// BenchmarkSimHandoff measures the cost of one complete handoff through
+// the node cores and state machines (encode, OFFER, decode and verify, ACK,
+// CONFIRM) with the network and workers simulated, per state size.
+func BenchmarkSimHandoff(b *testing.B) {
+	for _, words := range []int{16, 8192} {
+		b.Run(fmt.Sprintf("heap=%dKiB", words*8>>10), func(b *testing.B) {
+			s := NewSim(Config{Nodes: 2, NoSteal: true, Quantum: 20000})
+			id, _ := s.Spawn(0, heapProgram(b, words))
+			s.RunFor(time.Duration(20*words+5000) * time.Nanosecond)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				from, _ := s.Where(id)
+				if err := s.Migrate(id, 1-from); err != nil {
+					b.Fatal(err)
+				}
+				s.RunUntil(func() bool { w, _ := s.Where(id); return w != from && !s.nodes[w].core.proto.isUnconfirmed(id) }, s.Now()+time.Second)
+			}
+			b.ReportMetric(float64(s.Metrics().Snapshot().OfferBytes.Max), "state-B")
+		})
+	}
+}
