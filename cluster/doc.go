@@ -1,0 +1,159 @@
+// Package cluster runs isolates on a cluster of nodes, moves running
+// isolates between nodes without losing or duplicating them, and balances
+// load by stealing work across nodes.
+//
+// # Shape
+//
+// A node has one worker per configured core and one control side:
+//
+//	network ──Transport──▶ receive ──▶ events (queue.Inbox, MPSC) ──▶ control goroutine ── nodeCore
+//	                                        ▲                              │  proto (handoff state machine)
+//	   workers: evParked, evFinished ───────┘                              │  registry, programs, peers
+//	                                                                       ▼
+//	   worker i: inbox (queue.Inbox) ─▶ deque (queue.Deque, owner pops bottom) ─▶ Run(quantum)
+//	             ▲ injected by control            ▲ idle siblings StealHalf from the top
+//
+// Each worker owns a Chase-Lev deque of runnable tasks and a small inbox into
+// which the control side injects tasks (arrivals, spawns, resumed copies).
+// A worker takes, in order: its inbox (so an arrival runs next), the bottom
+// of its deque, then half of a sibling's deque (StealHalf; no serialization
+// inside a node). It runs one quantum, then pushes the task back unless it
+// finished, faulted or was asked to move, in which case it hands the task
+// to the control side through the node's event inbox. Per-worker data is
+// padded to 128 bytes on both sides (see cacheLinePad). Workers yield the
+// processor after each quantum so that the control goroutines and the
+// network are never starved by the runtime's 10 ms preemption.
+//
+// The control goroutine owns the nodeCore: the registry of isolates the node
+// holds, the program cache, the other nodes' gossiped load, and the handoff
+// state machine (proto). nodeCore and proto are deterministic and
+// single-threaded; time is passed in. The same nodeCore runs under two
+// drivers: Cluster (goroutines, the Live network, wall-clock time) and Sim
+// (one goroutine, the Net in virtual time, simulated workers that run the
+// isolates for real and charge Config.StepCost per instruction).
+//
+// # Quantum
+//
+// A quantum is an instruction budget. DefaultQuantum derives its length from
+// the cache geometry that klauspost/cpuid reports (CacheLine, Cache.L1D;
+// 0 or -1 when unknown, then 64 B and 32 KiB): switching isolates costs
+// about one L1D refill from L2, (L1D/CacheLine) × 4 ns, about 3 µs for
+// 48 KiB; a quantum of 50 such refills keeps switching under about 2 %, and
+// is clamped to [20 µs, 1 ms]. The duration is turned into instructions
+// with the interpreter speed measured once at start-up (about 2 ms of a loop
+// workload), clamped to [16 Ki, 4 Mi]. Halting does not wait for the
+// quantum: the engine polls halt requests every 1024 instructions. On the
+// development machine (48 KiB L1D, 64 B lines, ~0.45 instructions/ns) this
+// gives about 150 µs, 70 000 instructions.
+//
+// # Transport and simulated network
+//
+// Transport carries []byte messages: Send(from, to, msg) copies msg, and
+// Listen installs a node's delivery function. Net is the simulated network
+// in virtual time (etcd raft/rafttest style): every message is copied, and
+// per directed link there is latency, jitter, bandwidth (a link transmits
+// one message at a time), loss, duplication and reordering; links can be
+// cut and healed, nodes isolated, healed and crashed. All randomness comes
+// from one seeded generator. Live runs a Net in wall-clock time with one
+// delivery goroutine, delivering inline on instant links.
+//
+// # Messages
+//
+// Every message starts with a kind byte; see wire.go for the layouts.
+//
+//	OFFER      id, epoch, program hash, trace, state (codec encoding, 8-aligned)
+//	ACK        id, epoch          target owns the isolate at epoch
+//	NACK       id, epoch, reason  target refuses epoch (draining, bad state, stale)
+//	ABORT      id, epoch          source gives up unless the target took it
+//	ABORTED    id, epoch          target did not take it and never will
+//	CONFIRM    id, epoch          source has dropped its copy
+//	FETCH      program hash       send me this program
+//	PROGRAM    program hash, engine.Program.MarshalBinary
+//	HEARTBEAT  queued, running, idle, draining
+//	STEAL      max                an idle node asks for work
+//	STEALREPLY n                  how many isolates are being handed over
+//
+// # Handoff protocol
+//
+// An isolate has an epoch, 0 when spawned, bumped by every handoff attempt.
+// It runs in exactly one place: the node that holds its highest accepted
+// epoch. Source S and target T:
+//
+//	source side, per isolate (outRec)
+//
+//	  RUNNING ──move/drain/steal──▶ PARKED: halted at a safepoint (or taken
+//	      ▲                          from the deque), encoded at epoch e+1,
+//	      │                          OFFER sent; S keeps the encoded copy
+//	      │                             │ resend OFFER every RTO
+//	      │        NACK(e) / ABORTED(e) │ ACK(e) ──▶ DROPPED: copy freed,
+//	      ├─────────────────────────────┤            CONFIRM(e) sent (and resent
+//	      │  T reported crashed         │            for every duplicate ACK)
+//	      │                             │ no answer for OfferTimeout
+//	      │                             ▼
+//	      └──── ABORTED(e) / NACK(e) ── ABORTING: ABORT(e) sent, resent every
+//	            (T crashed: resume)      RTO; ACK(e) ──▶ DROPPED
+//
+//	target side, per (isolate, epoch): a decision, kept for the last 8 epochs
+//
+//	  OFFER(e), e <= highest epoch seen for the isolate, no decision ─▶ NACK(stale)
+//	  OFFER(e) new, program unknown ─▶ WAITING: FETCH sent to S (again on
+//	      every resend of the OFFER); PROGRAM ─▶ verify hash, cache, go on
+//	  OFFER(e) new, program known ─▶ decode, check, verify the state hash,
+//	      engine.Resume; failure ─▶ REFUSED (NACK); success ─▶ ACCEPTED:
+//	      T runs the isolate and answers ACK, UNCONFIRMED until CONFIRM(e)
+//	      (ACK resent every RTO)
+//	  ABORT(e) ─▶ ACK if ACCEPTED; else ABORTED, recorded, so that a late
+//	      OFFER(e) is answered ABORTED and never taken
+//	  duplicate OFFER(e) or ABORT(e) ─▶ the same answer again
+//
+// An UNCONFIRMED isolate runs, but its effects stay private: if it finishes,
+// its completion is published only on CONFIRM; if it is asked to move on, it
+// waits for CONFIRM. This is what makes "nothing run twice" hold across a
+// crash: S may resume its copy only while T has not confirmed, and T's copy
+// has published nothing by then.
+//
+// Failures. Lost, duplicated or reordered messages are covered by resends,
+// epochs and the recorded decisions. A cut link or partition shows as a
+// timeout: S aborts and waits for ABORTED or ACK, and resumes only then, so a
+// partition that never heals leaves the isolate parked at S (safe, not
+// lost). The failure oracle (Config.DetectDelay after Crash; a real network
+// would use heartbeat timeouts) tells every node that a peer crashed: S
+// resumes every isolate it was handing to the dead node (its copy there died
+// too), and T confirms every isolate it took from the dead node (the parked
+// copy there died). A crash loses exactly the isolates the crashed node
+// owned: those it ran, or parked with no other node holding them yet.
+//
+// Program by hash. An OFFER names the program by its hash; the target
+// fetches bytecode it lacks from the source (FETCH/PROGRAM), checks that it
+// hashes right and validates, and caches it.
+//
+// # Drain and stealing
+//
+// Drain marks the node draining (it refuses offers with NACK and advertises
+// that in heartbeats) and asks every isolate it holds to move to the least
+// loaded live node; isolates that come back (NACK, ABORTED) are offered to
+// another node. Drain ends when the node holds nothing.
+//
+// Nodes gossip their load (queued, running, idle workers) in heartbeats.
+// A node with an idle worker and nothing queued sends STEAL to the node with
+// the largest surplus (queued + running − workers); that node takes up to
+// half its surplus, at most StealBatch, from the top of its workers' deques
+// (as a thief) and hands each over through the same handoff. A queued task
+// is claimed with a CAS (queued → claimed), which lets the control side move
+// it at once; the pointer left in the deque is a tombstone that the next
+// pop or steal skips.
+//
+// # Metrics
+//
+// Metrics records, in HdrHistograms, migration downtime (halt request to the
+// isolate's first quantum on the target), halt latency (halt request to the
+// isolate parked), completion latency (spawn to published result) and OFFER
+// sizes; and counts migrations, failed handoffs, bytes moved, programs
+// fetched, steals tried and succeeded within and between nodes, completions
+// and the makespan (first spawn to last completion). RunLoad adds
+// throughput, makespan against the ideal (total straight-run work ÷
+// workers, and ÷ min(workers, GOMAXPROCS)) and an audit of every isolate:
+// completed once with its straight-run result, state hash and step count,
+// still held (when stopped by a deadline), lost with a crashed owner, lost,
+// or duplicated.
+package cluster
