@@ -67,18 +67,19 @@ type event struct {
 // liveNode runs one node with goroutines: one control goroutine that owns
 // the nodeCore, and one goroutine per worker.
 type liveNode struct {
-	cl      *Cluster
-	id      NodeID
-	core    *nodeCore
-	workers []*worker
-	events  *queue.Inbox[event]
-	kick    chan struct{}
-	stop    chan struct{}
-	down    atomic.Bool
-	dropped atomic.Int64 // network messages dropped because the inbox was full
-	quantum int64
-	rr      int // control side only
-	wg      sync.WaitGroup
+	cl       *Cluster
+	id       NodeID
+	core     *nodeCore
+	workers  []*worker
+	events   *queue.Inbox[event]
+	kick     chan struct{}
+	stop     chan struct{}
+	down     atomic.Bool
+	dropped  atomic.Int64 // network messages dropped because the inbox was full
+	quantum  int64
+	rr       int  // control side only
+	injected bool // control side only: a worker was woken in this batch
+	wg       sync.WaitGroup
 }
 
 const (
@@ -159,6 +160,12 @@ func (n *liveNode) controlLoop() {
 			if n.handle(ev) {
 				return
 			}
+			if n.injected {
+				// The woken worker sits in this P's runnext and would wait
+				// for the control goroutine to block; let it run now.
+				n.injected = false
+				runtime.Gosched()
+			}
 		}
 		now := n.cl.clock()
 		n.core.now = now
@@ -233,6 +240,7 @@ func (n *liveNode) inject(t *task) {
 		runtime.Gosched()
 	}
 	wakeWorker(w)
+	n.injected = true
 }
 
 func wakeWorker(w *worker) {
