@@ -49,8 +49,8 @@ func quantile(d []time.Duration, q float64) time.Duration {
 // iteration, and reports the downtime (halt request to the first quantum on
 // the target) per state size. Target: p99 <= 100 µs up to 64 KiB.
 func BenchmarkMigrationRoundTrip(b *testing.B) {
-	for _, words := range []int{16, 512, 2048, 8192} { // heap ≈ 0, 4, 16, 64 KiB
-		b.Run(fmt.Sprintf("heap=%dKiB", words*8>>10), func(b *testing.B) {
+	for _, words := range []int{16, 512, 2048, 8192} { // heap 128 B, 4, 16, 64 KiB
+		b.Run(fmt.Sprintf("heap=%dB", words*8), func(b *testing.B) {
 			running := make(chan Event, 16)
 			c := New(Config{Nodes: 2, NoSteal: true, OnEvent: func(e Event) {
 				if e.Kind == EvRunning {
@@ -146,27 +146,4 @@ func ratio(a, b time.Duration) float64 {
 		return 0
 	}
 	return float64(a) / float64(b)
-}
-
-// BenchmarkSimHandoff measures the cost of one complete handoff through
-// the node cores and state machines (encode, OFFER, decode and verify, ACK,
-// CONFIRM) with the network and workers simulated, per state size.
-func BenchmarkSimHandoff(b *testing.B) {
-	for _, words := range []int{16, 8192} {
-		b.Run(fmt.Sprintf("heap=%dKiB", words*8>>10), func(b *testing.B) {
-			s := NewSim(Config{Nodes: 2, NoSteal: true, Quantum: 20000})
-			id, _ := s.Spawn(0, heapProgram(b, words))
-			s.RunFor(time.Duration(20*words+5000) * time.Nanosecond)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				from, _ := s.Where(id)
-				if err := s.Migrate(id, 1-from); err != nil {
-					b.Fatal(err)
-				}
-				s.RunUntil(func() bool { w, _ := s.Where(id); return w != from && !s.nodes[w].core.proto.isUnconfirmed(id) }, s.Now()+time.Second)
-			}
-			b.ReportMetric(float64(s.Metrics().Snapshot().OfferBytes.Max), "state-B")
-		})
-	}
 }
