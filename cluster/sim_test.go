@@ -82,6 +82,8 @@ func TestSimDeterministic(t *testing.T) {
 // complete twice, and every completion must match the straight run.
 func TestSimCrashAtEachStep(t *testing.T) {
 	tp := tinyProg(t)
+	outcomes := map[string]int{}
+	defer func() { t.Logf("outcomes: %v", outcomes) }()
 	step := 150 * time.Microsecond
 	if testing.Short() {
 		step = 300 * time.Microsecond
@@ -113,6 +115,17 @@ func TestSimCrashAtEachStep(t *testing.T) {
 					t.Run(name, func(t *testing.T) { checkOutcome(t, o, want, true) })
 					if len(o.Missing) > 1 {
 						t.Fatalf("%s: %d missing", name, len(o.Missing))
+					}
+					snap := s.Metrics().Snapshot()
+					switch {
+					case len(o.Missing) > 0:
+						outcomes["lost with the crashed owner"]++
+					case snap.FailedHandoffs > 0:
+						outcomes["source resumed"]++
+					case snap.Migrations > 0:
+						outcomes["target took it"]++
+					default:
+						outcomes["target kept it, source crashed"]++
 					}
 				}
 			}
