@@ -118,6 +118,18 @@ func distOf(h *hdrhistogram.Histogram) Dist {
 	}
 }
 
+// samplesOf expands a histogram into its recorded values, each bucket's
+// values reported at the bucket's upper end.
+func samplesOf(h *hdrhistogram.Histogram) []time.Duration {
+	out := make([]time.Duration, 0, h.TotalCount())
+	for _, bar := range h.Distribution() {
+		for range bar.Count {
+			out = append(out, time.Duration(bar.To))
+		}
+	}
+	return out
+}
+
 // Snapshot is a copy of the metrics as plain data.
 type Snapshot struct {
 	Downtime        Dist  `json:"downtime_ns"`
@@ -136,6 +148,10 @@ type Snapshot struct {
 	Completions     int64 `json:"completions"`
 	// Makespan is the time from the first spawn to the last completion.
 	Makespan time.Duration `json:"makespan_ns"`
+	// DowntimeSamples holds every recorded downtime, at the histogram's
+	// resolution (3 significant digits), in increasing order: what a CDF
+	// plot needs.
+	DowntimeSamples []time.Duration `json:"-"`
 }
 
 // Snapshot returns the figures so far.
@@ -162,6 +178,7 @@ func (m *Metrics) Snapshot() Snapshot {
 	}
 	m.mu.Lock()
 	s.Downtime = distOf(m.downtime)
+	s.DowntimeSamples = samplesOf(m.downtime)
 	s.HaltLatency = distOf(m.haltLatency)
 	s.Completion = distOf(m.completion)
 	s.OfferBytes = distOf(m.stateBytes)

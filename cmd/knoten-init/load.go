@@ -83,6 +83,14 @@ func runLoad(ctx context.Context, o *options, w io.Writer) error {
 		if err := os.WriteFile(filepath.Join(o.out, "cluster-load.json"), b.Bytes(), 0o644); err != nil {
 			return err
 		}
+		// One downtime per line, in µs, for `knoten-bench plot --latencies`.
+		b.Reset()
+		for _, d := range r.Metrics.DowntimeSamples {
+			fmt.Fprintf(&b, "%.3f\n", float64(d)/float64(time.Microsecond))
+		}
+		if err := os.WriteFile(filepath.Join(o.out, "downtime-us.txt"), b.Bytes(), 0o644); err != nil {
+			return err
+		}
 	}
 	if !r.OK() {
 		return fmt.Errorf("load: %d lost, %d duplicated, %d wrong", len(r.Lost), len(r.Duplicated), len(r.Wrong))

@@ -21,8 +21,9 @@
 // passes. It prints a table of throughput, migrations, steals, downtime
 // percentiles, bytes moved, makespan against ideal, correctness of every
 // result and the machine; --json prints JSON instead, and --out DIR also
-// writes DIR/cluster-load.txt (Go benchmark format, for benchstat) and
-// DIR/cluster-load.json. It exits non-zero if any isolate was lost,
+// writes DIR/cluster-load.txt (Go benchmark format, for benchstat),
+// DIR/cluster-load.json and DIR/downtime-us.txt (one migration downtime per
+// line, for `knoten-bench plot --latencies`). It exits non-zero if any isolate was lost,
 // duplicated or ended with a wrong result.
 package main
 
@@ -84,7 +85,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	bw := fs.String("bandwidth", "0", "link bandwidth in bytes/s, with optional k, M or G suffix (0: unlimited)")
 	fs.Float64Var(&o.loss, "loss", 0, "probability that a message is lost")
 	fs.StringVar(&o.program, "program", "", "run this .kn file instead of the built-in workloads")
-	fs.StringVar(&o.out, "out", "", "with --load: write cluster-load.txt (benchmark format) and cluster-load.json here")
+	fs.StringVar(&o.out, "out", "", "with --load: write cluster-load.txt (benchmark format), cluster-load.json and downtime-us.txt here")
 	fs.BoolVar(&o.json, "json", false, "print the report as JSON")
 	fs.BoolVar(&o.noSteal, "no-steal", false, "switch cross-node stealing off")
 	fs.StringVar(&o.size, "size", "medium", "with --load: workload size: small (one quantum each), medium or full")

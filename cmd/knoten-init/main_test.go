@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -171,6 +172,19 @@ func TestLoadReport(t *testing.T) {
 	}
 	if j.Verdict != "PASS" || j.Completed != 24 || j.Machine["goos"] == "" {
 		t.Fatalf("json: %+v", j)
+	}
+	// The downtimes file has one positive number per line, in order.
+	b, err = os.ReadFile(filepath.Join(dir, "downtime-us.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev := 0.0
+	for _, line := range strings.Fields(string(b)) {
+		v, err := strconv.ParseFloat(line, 64)
+		if err != nil || v <= 0 || v < prev {
+			t.Fatalf("downtime-us.txt: bad or unordered value %q", line)
+		}
+		prev = v
 	}
 }
 
