@@ -331,18 +331,9 @@ func (c *nodeCore) publish(t *task) {
 // move asks for isolate id to be moved to node to; at is when the operator
 // asked, for the downtime and halt-latency figures.
 func (c *nodeCore) move(id IsolateID, to NodeID, at time.Duration) error {
-	t := c.tasks[id]
-	switch {
-	case t == nil:
-		return ErrNotHere
-	case t.parked || t.waitConfirm:
-		return ErrBusy
-	case int(to) >= c.n:
-		return ErrNoSuchNode
-	case c.peers[to].down:
-		return ErrNodeDown
-	case to == c.id:
-		return nil
+	t, err := c.movable(id, to)
+	if t == nil {
+		return err
 	}
 	t.haltAt.Store(int64(at))
 	if !t.confirmed {
@@ -353,29 +344,39 @@ func (c *nodeCore) move(id IsolateID, to NodeID, at time.Duration) error {
 	return nil
 }
 
-// requestMove moves t to node to: at once if it is queued, else by halting
-// it at its next safepoint (the worker then parks it).
 // moveAt asks for isolate id to be parked at the first safepoint at or
 // after stop instructions and moved to node to.
 func (c *nodeCore) moveAt(id IsolateID, to NodeID, stop uint64) error {
-	t := c.tasks[id]
-	switch {
-	case t == nil:
-		return ErrNotHere
-	case t.parked || t.waitConfirm:
-		return ErrBusy
-	case int(to) >= c.n:
-		return ErrNoSuchNode
-	case c.peers[to].down:
-		return ErrNodeDown
-	case to == c.id:
-		return nil
+	t, err := c.movable(id, to)
+	if t == nil {
+		return err
 	}
 	t.stopTo.Store(uint32(to) + 1)
 	t.stopAt.Store(max(stop, 1))
 	return nil
 }
 
+// movable returns the task of isolate id if it can be moved to node to now.
+// A nil task with a nil error means there is nothing to do: to is this node.
+func (c *nodeCore) movable(id IsolateID, to NodeID) (*task, error) {
+	t := c.tasks[id]
+	switch {
+	case t == nil:
+		return nil, ErrNotHere
+	case t.parked || t.waitConfirm:
+		return nil, ErrBusy
+	case int(to) >= c.n:
+		return nil, ErrNoSuchNode
+	case c.peers[to].down:
+		return nil, ErrNodeDown
+	case to == c.id:
+		return nil, nil
+	}
+	return t, nil
+}
+
+// requestMove moves t to node to: at once if it is queued, else by halting
+// it at its next safepoint (the worker then parks it).
 func (c *nodeCore) requestMove(t *task, to NodeID) {
 	t.moveTo.Store(uint32(to) + 1)
 	if t.state.CompareAndSwap(tsQueued, tsClaimed) {
