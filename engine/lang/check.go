@@ -1,6 +1,7 @@
 package lang
 
 import (
+	"cmp"
 	"math"
 	"strconv"
 	"unicode/utf8"
@@ -700,6 +701,25 @@ func (c *checker) binary(e *BinaryExpr) Type {
 	return t
 }
 
+// compare evaluates a comparison operator on two ordered constants.
+func compare[T cmp.Ordered](op token, a, b T) bool {
+	switch op {
+	case tEql:
+		return a == b
+	case tNeq:
+		return a != b
+	case tLss:
+		return a < b
+	case tLeq:
+		return a <= b
+	case tGtr:
+		return a > b
+	case tGeq:
+		return a >= b
+	}
+	return false
+}
+
 // fold evaluates x op y for constants of operand type t, with exactly the
 // semantics of the machine instructions (wrapping ints, shift counts masked
 // to 6 bits, IEEE floats, bytewise strings). Division by zero is excluded by
@@ -730,18 +750,8 @@ func fold(op token, t Type, x, y constVal) (constVal, bool) {
 			v.i = a << (uint64(b) & 63)
 		case tShr:
 			v.i = a >> (uint64(b) & 63)
-		case tEql:
-			v.b = a == b
-		case tNeq:
-			v.b = a != b
-		case tLss:
-			v.b = a < b
-		case tLeq:
-			v.b = a <= b
-		case tGtr:
-			v.b = a > b
-		case tGeq:
-			v.b = a >= b
+		default:
+			v.b = compare(op, a, b)
 		}
 	case t.isFloat():
 		a, b := x.f, y.f
@@ -754,18 +764,8 @@ func fold(op token, t Type, x, y constVal) (constVal, bool) {
 			v.f = a * b
 		case tQuo:
 			v.f = a / b
-		case tEql:
-			v.b = a == b
-		case tNeq:
-			v.b = a != b
-		case tLss:
-			v.b = a < b
-		case tLeq:
-			v.b = a <= b
-		case tGtr:
-			v.b = a > b
-		case tGeq:
-			v.b = a >= b
+		default:
+			v.b = compare(op, a, b)
 		}
 	case t.isString():
 		a, b := x.s, y.s
@@ -775,18 +775,8 @@ func fold(op token, t Type, x, y constVal) (constVal, bool) {
 				return v, false
 			}
 			v.s = a + b
-		case tEql:
-			v.b = a == b
-		case tNeq:
-			v.b = a != b
-		case tLss:
-			v.b = a < b
-		case tLeq:
-			v.b = a <= b
-		case tGtr:
-			v.b = a > b
-		case tGeq:
-			v.b = a >= b
+		default:
+			v.b = compare(op, a, b)
 		}
 	case t.isBool():
 		a, b := x.b, y.b
