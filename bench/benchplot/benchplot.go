@@ -192,14 +192,20 @@ func CodecThroughput(series []*compare.Series, path string) error {
 	// Pad the log axis by a factor of 2 each side (this also gives a
 	// single size a range), and leave headroom for the legend.
 	p.X.Min, p.X.Max = ticks[0].Value/2, ticks[len(ticks)-1].Value*2
-	p.Y.Min = 0
-	ymax := 0.0
+	// Throughputs span orders of magnitude (a vectored encode only
+	// references memory), so the y axis is logarithmic too, with headroom
+	// above the data for the legend.
+	p.Y.Scale = plot.LogScale{}
+	p.Y.Tick.Marker = plot.LogTicks{}
+	p.Y.Label.Text = "MB/s (median, log scale)"
+	ymin, ymax := math.Inf(1), 0.0
 	for _, pts := range lines {
 		for _, pt := range pts {
-			ymax = max(ymax, pt.y)
+			ymin, ymax = min(ymin, pt.y), max(ymax, pt.y)
 		}
 	}
-	p.Y.Max = ymax * (1.1 + 0.08*float64(len(order)))
+	p.Y.Min = ymin / 2
+	p.Y.Max = ymax * math.Pow(10, 0.25*float64(len(order)))
 	p.Add(plotter.NewGrid())
 	var args []any
 	for _, label := range order {
