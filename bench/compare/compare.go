@@ -74,8 +74,11 @@ type Row struct {
 	Delta float64
 	// Significant is p < Alpha (for units assumed exact: the values differ).
 	Significant bool
-	// Regression is Significant and worse than Threshold percent in the
-	// unit's bad direction.
+	// Regression is Significant, worse than Threshold percent in the
+	// unit's bad direction, and the two medians' confidence intervals do
+	// not overlap. The last condition keeps a noisy benchmark (a contended
+	// one on a shared machine, say) from failing a run on a shift that its
+	// own spread explains; a real slowdown moves the whole interval.
 	Regression bool
 	// Warnings are benchmath's notes on the samples and the test.
 	Warnings []string
@@ -94,6 +97,12 @@ func (r *Row) Worse() float64 {
 		return 0
 	}
 	return -float64(r.Better) * r.Delta
+}
+
+// Disjoint reports whether the old and new medians' confidence intervals
+// do not overlap.
+func (r *Row) Disjoint() bool {
+	return r.Paired() && (r.NewSum.Lo > r.OldSum.Hi || r.NewSum.Hi < r.OldSum.Lo)
 }
 
 // Report is the result of Compare.
@@ -154,7 +163,7 @@ func Compare(old, new *Set, opts Options) *Report {
 			} else {
 				row.Significant = row.Cmp.P < opts.Alpha
 			}
-			row.Regression = row.Significant && row.Better != Unknown && row.Worse() > opts.Threshold
+			row.Regression = row.Significant && row.Better != Unknown && row.Worse() > opts.Threshold && row.Disjoint()
 		}
 		rep.Rows = append(rep.Rows, row)
 	}

@@ -186,3 +186,32 @@ func TestExactUnit(t *testing.T) {
 		t.Errorf("exact unchanged: %+v", row)
 	}
 }
+
+// noisy is like synthetic with a ±spread uniform noise on ns/op only.
+func noisy(seed uint64, nsPerOp, spread float64) string {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	var b strings.Builder
+	b.WriteString("pkg: github.com/knotencore/knoten/queue\n")
+	for range 10 {
+		fmt.Fprintf(&b, "BenchmarkSteal/thieves=2-2 \t 20000 \t %.1f ns/op\n", nsPerOp*(1+spread*(rng.Float64()-0.5)))
+	}
+	return b.String()
+}
+
+// A shift beyond the threshold that the benchmark's own spread explains (the
+// confidence intervals overlap) is reported but is not a regression; the
+// same shift with a tight spread is.
+func TestSyntheticNoisyShiftIsNotRegression(t *testing.T) {
+	rep := compareText(t, noisy(1, 100, 0.6), noisy(2, 118, 0.6), DefaultOptions)
+	r := rowFor(t, rep, "sec/op")
+	if r.Worse() <= DefaultOptions.Threshold {
+		t.Fatalf("the test needs a median shift beyond the threshold, got %.1f%%", r.Worse())
+	}
+	if r.Disjoint() || r.Regression {
+		t.Fatalf("overlapping intervals flagged: disjoint %v regression %v (old %v, new %v)", r.Disjoint(), r.Regression, r.OldSum, r.NewSum)
+	}
+	rep = compareText(t, noisy(1, 100, 0.04), noisy(2, 118, 0.04), DefaultOptions)
+	if r := rowFor(t, rep, "sec/op"); !r.Regression {
+		t.Fatalf("a tight +18%% shift is not a regression: %+v", r)
+	}
+}

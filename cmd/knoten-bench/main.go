@@ -11,7 +11,8 @@
 //
 // compare prints a benchstat-style table (bench/compare) and exits 1 only
 // when some benchmark is a statistically significant regression (p < α)
-// worse than the threshold in percent; --report-only always exits 0.
+// worse than the threshold in percent, with non-overlapping confidence
+// intervals; --report-only always exits 0.
 // --benchstat prints the equivalent plain benchstat command instead.
 //
 // run executes `go test -run '^$' -bench BENCH -benchmem -count N
