@@ -276,26 +276,37 @@ func quoteArgs(args []string) []string {
 
 func cmdRun(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("run", stderr)
-	var s suiteFlags
-	s.register(fs)
 	outPath := fs.String("out", "", "write results to `file` instead of standard output")
-	pos, err := parse(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if len(pos) != 0 {
-		return fmt.Errorf("%w: run takes no arguments, got %q", errUsage, pos)
-	}
-	if err := s.check(); err != nil {
+	s, err := parseSuite(fs, args)
+	if s == nil {
 		return err
 	}
 	if *outPath == "" {
-		return runSuite(&s, stdout, nil, stderr)
+		return runSuite(s, stdout, nil, stderr)
 	}
-	return runToFile(&s, *outPath, stdout, stderr)
+	return runToFile(s, *outPath, stdout, stderr)
+}
+
+// parseSuite registers the suite flags on fs (which may already hold the
+// command's own), parses args and checks them. A nil suite with a nil
+// error means -h was asked for and answered.
+func parseSuite(fs *flag.FlagSet, args []string) (*suiteFlags, error) {
+	var s suiteFlags
+	s.register(fs)
+	pos, err := parse(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(pos) != 0 {
+		return nil, fmt.Errorf("%w: %s takes no arguments, got %q", errUsage, fs.Name(), pos)
+	}
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	return &s, nil
 }
 
 func runToFile(s *suiteFlags, path string, stdout, stderr io.Writer) error {
@@ -321,20 +332,9 @@ func runToFile(s *suiteFlags, path string, stdout, stderr io.Writer) error {
 
 func cmdBaseline(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("baseline", stderr)
-	var s suiteFlags
-	s.register(fs)
 	dir := fs.String("dir", "results", "baseline `directory`")
-	pos, err := parse(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if len(pos) != 0 {
-		return fmt.Errorf("%w: baseline takes no arguments, got %q", errUsage, pos)
-	}
-	if err := s.check(); err != nil {
+	s, err := parseSuite(fs, args)
+	if s == nil {
 		return err
 	}
 	commit, dirty, err := machine.Commit("")
@@ -345,7 +345,7 @@ func cmdBaseline(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "warning: the work tree has uncommitted changes; the baseline is named after %s\n", commit)
 	}
 	path := filepath.Join(*dir, baselineName(time.Now(), commit))
-	return runToFile(&s, path, stdout, stderr)
+	return runToFile(s, path, stdout, stderr)
 }
 
 // baselineName is the file name of a baseline taken at t from commit:
