@@ -68,8 +68,9 @@ plots:
 
 # peers runs the workloads on KnotenCore and its peer runtimes (native Go,
 # wazero, tengo, gopher-lua, goja) from the nested module bench/peers, which
-# CI's ./... does not reach: it vets and tests that module, then prints the
-# comparison table (about 1-2 minutes; PEERS_FLAGS=-quick takes seconds).
+# the main module's ./... does not reach (CI tests it in a step of its own):
+# it vets and tests that module, then prints the comparison table (about 1-2
+# minutes; PEERS_FLAGS=-quick takes seconds).
 # PEERS_OUT=file also writes the raw runs in Go benchmark format.
 PEERS_FLAGS ?=
 PEERS_OUT   ?=

@@ -26,8 +26,8 @@
 // function index, or an absolute jump target. The Opcode constants document
 // each instruction's effect.
 //
-// The register file is one []uint64. Frames are records of four words (Fn,
-// Base, RetPC, RetReg); frame i's window starts where frame i-1's ends, so
+// The register file is one []uint64. Frames are records of four uint32
+// fields, 16 bytes (Fn, Base, RetPC, RetReg); frame i's window starts where frame i-1's ends, so
 // windows never overlap and the register file of a state is exactly the
 // concatenation of the live windows. CALL a, b, f copies R[a..a+n) into the
 // callee's window, clears the rest of it, pushes a frame and jumps to f's

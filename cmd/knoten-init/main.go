@@ -43,9 +43,7 @@ import (
 
 func main() {
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "knoten-init:", err)
-		}
+		fmt.Fprintln(os.Stderr, "knoten-init:", err)
 		os.Exit(1)
 	}
 }
@@ -148,6 +146,9 @@ func (o *options) link() cluster.LinkConfig {
 // run is the whole command: main only calls it.
 func run(args []string, stdout, stderr io.Writer) error {
 	o, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil // the flag package has printed the usage
+	}
 	if err != nil {
 		return err
 	}

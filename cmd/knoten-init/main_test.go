@@ -233,3 +233,13 @@ func TestParseBandwidth(t *testing.T) {
 		}
 	}
 }
+
+func TestHelpIsNotAnError(t *testing.T) {
+	var stdout, stderr strings.Builder
+	if err := run([]string{"--help"}, &stdout, &stderr); err != nil {
+		t.Fatalf("--help: %v", err)
+	}
+	if !strings.Contains(stderr.String(), "-cluster-sim") {
+		t.Fatalf("--help printed no usage: %q", stderr.String())
+	}
+}

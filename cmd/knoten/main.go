@@ -4,7 +4,7 @@
 //	knoten disasm FILE.kn
 //
 // run prints what the program prints and then its result. With --halt-every N
-// the isolate is halted every N instructions (at the next safepoint), its
+// the isolate is halted at the first safepoint after every N instructions, its
 // state is encoded, decoded, verified and resumed from the bytes alone, so
 // the result shows that halting anywhere changes nothing. --stats adds the
 // instruction count, the number of halts, the bytes snapshotted and the final
@@ -68,7 +68,7 @@ func compileFile(path string) (*engine.Program, error) {
 func runCmd(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	haltEvery := fs.Int64("halt-every", 0, "halt, snapshot through the codec and resume every `N` instructions")
+	haltEvery := fs.Int64("halt-every", 0, "halt at the first safepoint after every `N` instructions, snapshot through the codec and resume")
 	maxSteps := fs.Uint64("max-steps", 0, "instruction quota (0: none)")
 	stats := fs.Bool("stats", false, "print steps, halts, bytes and the final state hash on stderr")
 	if err := fs.Parse(args); err != nil {
