@@ -78,7 +78,9 @@ func newNodeCore(id NodeID, n int, cfg *Config, send func(NodeID, []byte), p poo
 		tasks:     make(map[IsolateID]*task),
 		progs:     make(map[[32]byte]*progEntry),
 		peers:     make([]peerState, n),
-		decodeOpt: codec.DecodeOptions{Limits: cfg.Limits},
+		// nodeCore is single-threaded, so one checker serves every decode
+		// and keeps decoding allocation-free.
+		decodeOpt: codec.DecodeOptions{Limits: cfg.Limits, Checker: new(engine.StateChecker)},
 	}
 	c.proto = newProto(id, protoConfig{rto: cfg.RTO, offerTimeout: cfg.OfferTimeout}, c)
 	return c

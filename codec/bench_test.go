@@ -53,7 +53,8 @@ func BenchmarkCodec(b *testing.B) {
 					st := benchState(b, h.bytes)
 					sum := st.Hash()
 					on := hash == "on"
-					opts := codec.DecodeOptions{SkipVerify: hash == "off"}
+					// A receiver reuses its checker, as a cluster node does.
+					opts := codec.DecodeOptions{SkipVerify: hash == "off", Checker: new(engine.StateChecker)}
 					buf := codec.AppendEncode(make([]byte, 0, codec.EncodedSize(st)), m, st)
 					var into engine.State
 					encode := func() {
