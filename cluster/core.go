@@ -75,9 +75,9 @@ type nodeCore struct {
 func newNodeCore(id NodeID, n int, cfg *Config, send func(NodeID, []byte), p pool, col *collector) *nodeCore {
 	c := &nodeCore{
 		id: id, n: n, cfg: cfg, sendFn: send, pool: p, col: col,
-		tasks:     make(map[IsolateID]*task),
-		progs:     make(map[[32]byte]*progEntry),
-		peers:     make([]peerState, n),
+		tasks: make(map[IsolateID]*task),
+		progs: make(map[[32]byte]*progEntry),
+		peers: make([]peerState, n),
 		// nodeCore is single-threaded, so one checker serves every decode
 		// and keeps decoding allocation-free.
 		decodeOpt: codec.DecodeOptions{Limits: cfg.Limits, Checker: new(engine.StateChecker)},
