@@ -37,27 +37,26 @@ func (g *gen) limit(pos Pos, format string, args ...any) {
 }
 
 func (g *gen) konst(v uint64, pos Pos) int {
-	if k, ok := g.consts[v]; ok {
-		return k
-	}
-	if len(g.prog.Consts) > engine.MaxC {
-		g.limit(pos, "too many constants (limit %d)", engine.MaxC+1)
-	}
-	g.consts[v] = len(g.prog.Consts)
-	g.prog.Consts = append(g.prog.Consts, v)
-	return g.consts[v]
+	return intern(g, g.consts, &g.prog.Consts, v, pos, "constants")
 }
 
 func (g *gen) str(s string, pos Pos) int {
-	if k, ok := g.strs[s]; ok {
+	return intern(g, g.strs, &g.prog.Strings, s, pos, "string constants")
+}
+
+// intern returns v's index in pool, appending it the first time; index
+// remembers where each value went. A pool holds at most engine.MaxC+1
+// values, since C operands address it.
+func intern[V comparable](g *gen, index map[V]int, pool *[]V, v V, pos Pos, what string) int {
+	if k, ok := index[v]; ok {
 		return k
 	}
-	if len(g.prog.Strings) > engine.MaxC {
-		g.limit(pos, "too many string constants (limit %d)", engine.MaxC+1)
+	if len(*pool) > engine.MaxC {
+		g.limit(pos, "too many %s (limit %d)", what, engine.MaxC+1)
 	}
-	g.strs[s] = len(g.prog.Strings)
-	g.prog.Strings = append(g.prog.Strings, s)
-	return g.strs[s]
+	index[v] = len(*pool)
+	*pool = append(*pool, v)
+	return index[v]
 }
 
 // generate compiles a checked file. The entry function <init> is function
