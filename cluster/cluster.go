@@ -65,7 +65,7 @@ func (c Config) withDefaults() Config {
 }
 
 // Cluster runs nodes as goroutines in this process, connected by a Live
-// simulated network: each node has a control goroutine and Config.Workers
+// simulated network: each node has a ticker goroutine and Config.Workers
 // worker goroutines. Its methods are safe for concurrent use.
 type Cluster struct {
 	cfg     Config

@@ -40,7 +40,8 @@ type peerState struct {
 // nodeCore is a node's control logic: its registry of isolates, its program
 // cache, its view of the other nodes, the handoff state machine, drain and
 // cross-node stealing. It is deterministic and single-threaded: the live
-// runtime drives it from the node's control goroutine, the simulator from
+// runtime drives it from whichever goroutine holds the node's lock (see
+// liveNode.drive), the simulator from
 // its event loop, and both pass the time in.
 type nodeCore struct {
 	id     NodeID

@@ -6,12 +6,13 @@
 //
 // A node has one worker per configured core and one control side:
 //
-//	network ──Transport──▶ receive ──▶ events (queue.Inbox, MPSC) ──▶ control goroutine ── nodeCore
-//	                                        ▲                              │  proto (handoff state machine)
-//	   workers: evParked, evFinished ───────┘                              │  registry, programs, peers
-//	                                                                       ▼
+//	network ──Transport──▶ receive ─┐
+//	workers: parked, finished ──────┼─▶ events (queue.Inbox, MPSC) ──▶ the driver: whoever holds mu ── nodeCore
+//	operator calls, ticker ─────────┘                                   │  proto (handoff state machine)
+//	                                                                     │  registry, programs, peers
+//	                                                                     ▼
 //	   worker i: inbox (queue.Inbox) ─▶ deque (queue.Deque, owner pops bottom) ─▶ Run(quantum)
-//	             ▲ injected by control            ▲ idle siblings StealHalf from the top
+//	             ▲ injected by the driver         ▲ idle siblings StealHalf from the top
 //
 // Each worker owns a Chase-Lev deque of runnable tasks and a small inbox into
 // which the control side injects tasks (arrivals, spawns, resumed copies).
@@ -21,15 +22,22 @@
 // finished, faulted or was asked to move, in which case it hands the task
 // to the control side through the node's event inbox. Per-worker data is
 // padded to 128 bytes on both sides (see cacheLinePad). Workers yield the
-// processor after each quantum so that the control goroutines and the
-// network are never starved by the runtime's 10 ms preemption.
+// processor after each quantum so that goroutines they woke are never
+// starved by the runtime's 10 ms preemption.
 //
-// The control goroutine owns the nodeCore: the registry of isolates the node
+// The control side is the nodeCore: the registry of isolates the node
 // holds, the program cache, the other nodes' gossiped load, and the handoff
 // state machine (proto). nodeCore and proto are deterministic and
-// single-threaded; time is passed in. The same nodeCore runs under two
-// drivers: Cluster (goroutines, the Live network, wall-clock time) and Sim
-// (one goroutine, the Net in virtual time, simulated workers that run the
+// single-threaded; time is passed in. In a Cluster no goroutine is dedicated
+// to it: every event goes into the node's event inbox, and the goroutine
+// that queued it then tries to take the node's lock (TryLock, never Lock)
+// and, if it gets it, runs the core over every queued event — a combining
+// lock. A worker that parks an isolate therefore encodes and sends it
+// itself, and on an instant link the target's decode, verification and
+// resume run in that same goroutine; the only goroutine hand-off in a
+// migration is waking the target's worker. A per-node ticker drives the
+// core's timers. The same nodeCore runs under the simulator (Sim: one
+// goroutine, the Net in virtual time, simulated workers that run the
 // isolates for real and charge Config.StepCost per instruction).
 //
 // # Quantum

@@ -30,6 +30,7 @@ type worker struct {
 	stolen  atomic.Int64       // successful ones
 	timer   *time.Timer        // owner only
 	seed    uint32             // owner only: victim choice
+	spin    bool               // owner only: ran a task since it last parked
 	_       [cacheLinePad]byte
 }
 
@@ -48,7 +49,7 @@ const (
 	evMoveAt
 )
 
-// event is what enters a live node's control goroutine through its inbox:
+// event is what enters a live node's control side through its event inbox:
 // network arrivals, tasks handed back by workers, and operator requests.
 type event struct {
 	kind    evKind
@@ -64,22 +65,32 @@ type event struct {
 	drained chan struct{}
 }
 
-// liveNode runs one node with goroutines: one control goroutine that owns
-// the nodeCore, and one goroutine per worker.
+// liveNode runs one node with goroutines: its workers, and a ticker for the
+// core's timers. The nodeCore has no goroutine of its own. Every event
+// (network arrival, task handed back by a worker, operator request, tick)
+// enters the node's event inbox, and then the goroutine that posted it tries
+// to become the node's driver (see drive): whoever holds mu runs the core
+// over every queued event. So a worker that parks an isolate encodes and
+// sends it itself, and on an instant link the target's decode, verify and
+// resume run in that same goroutine: the only goroutine hand-off in a
+// migration is the wake-up of the target's worker.
 type liveNode struct {
-	cl       *Cluster
-	id       NodeID
+	cl      *Cluster
+	id      NodeID
+	workers []*worker
+	events  *queue.Inbox[event]
+	stop    chan struct{}
+	down    atomic.Bool
+	dropped atomic.Int64 // network messages dropped because the inbox was full
+	quantum int64
+	wg      sync.WaitGroup
+
+	// mu is held by the node's current driver; it guards everything below.
+	// It is only ever taken with TryLock, so no goroutine blocks on it.
+	mu       sync.Mutex
 	core     *nodeCore
-	workers  []*worker
-	events   *queue.Inbox[event]
-	kick     chan struct{}
-	stop     chan struct{}
-	down     atomic.Bool
-	dropped  atomic.Int64 // network messages dropped because the inbox was full
-	quantum  int64
-	rr       int  // control side only
-	injected bool // control side only: a worker was woken in this batch
-	wg       sync.WaitGroup
+	rr       int
+	nextTick time.Duration
 }
 
 const (
@@ -87,13 +98,20 @@ const (
 	workerInboxSize = 1 << 12
 	tickEvery       = 250 * time.Microsecond
 	parkTimeout     = time.Millisecond
+
+	// spinFor is how long a worker that has just run out of work keeps
+	// its processor (yielding, so runnable goroutines still run) before it
+	// parks. Waking a parked goroutine when a processor is idle costs the
+	// waker a futex wake and an inter-processor interrupt: 10-100 µs on the
+	// 2-vCPU development VM, on the critical path of every migration to an
+	// idle node. One spin per idle period, so an idle node costs nothing.
+	spinFor = 500 * time.Microsecond
 )
 
 func newLiveNode(cl *Cluster, id NodeID) *liveNode {
 	n := &liveNode{
 		cl: cl, id: id,
 		events:  queue.NewInbox[event](eventInboxSize),
-		kick:    make(chan struct{}, 1),
 		stop:    make(chan struct{}),
 		quantum: cl.cfg.Quantum,
 	}
@@ -113,7 +131,7 @@ func newLiveNode(cl *Cluster, id NodeID) *liveNode {
 
 func (n *liveNode) start() {
 	n.wg.Add(1 + len(n.workers))
-	go n.controlLoop()
+	go n.tickLoop()
 	for i, w := range n.workers {
 		go n.workerLoop(w, i)
 	}
@@ -128,10 +146,10 @@ func (n *liveNode) receive(from NodeID, msg []byte) {
 	if !n.events.Push(&event{kind: evMsg, from: from, msg: msg}) {
 		n.dropped.Add(1)
 	}
-	n.poke()
+	n.drive()
 }
 
-// post queues an event that must not be lost.
+// post queues an event that must not be lost, and drives the node.
 func (n *liveNode) post(ev *event) {
 	for !n.events.Push(ev) {
 		if n.down.Load() {
@@ -139,48 +157,76 @@ func (n *liveNode) post(ev *event) {
 		}
 		runtime.Gosched()
 	}
-	n.poke()
+	n.drive()
 }
 
-func (n *liveNode) poke() {
-	select {
-	case n.kick <- struct{}{}:
-	default:
-	}
-}
-
-func (n *liveNode) controlLoop() {
+// tickLoop drives the node every tickEvery, so that the core's timers
+// (heartbeats, resends, offer timeouts, steal requests) fire when no event
+// comes.
+func (n *liveNode) tickLoop() {
 	defer n.wg.Done()
-	timer := time.NewTimer(tickEvery)
-	defer timer.Stop()
-	var nextTick time.Duration
+	t := time.NewTicker(tickEvery)
+	defer t.Stop()
 	for {
-		for ev := n.events.Pop(); ev != nil; ev = n.events.Pop() {
-			n.core.now = n.cl.clock()
-			if n.handle(ev) {
-				return
-			}
-			if n.injected {
-				// The woken worker sits in this P's runnext and would wait
-				// for the control goroutine to block; let it run now.
-				n.injected = false
-				runtime.Gosched()
-			}
-		}
-		now := n.cl.clock()
-		n.core.now = now
-		if now >= nextTick {
-			n.core.tick()
-			nextTick = now + tickEvery
-		}
-		timer.Reset(nextTick - now)
 		select {
-		case <-n.kick:
-		case <-timer.C:
+		case <-t.C:
+			n.drive()
 		case <-n.stop:
 			return
 		}
 	}
+}
+
+// drive runs the core over every queued event, unless another goroutine is
+// doing so; any goroutine may call it, and it never blocks.
+//
+// Why no event is stranded: a goroutine queues its event before its
+// TryLock. If that fails, the holder's last look at the inbox may have come
+// before the event was queued, so the holder looks again after unlocking:
+// the event's claim on the inbox came before the failed TryLock, which
+// came before the Unlock, so Len sees it.
+func (n *liveNode) drive() {
+	for {
+		if !n.mu.TryLock() {
+			return
+		}
+		if n.down.Load() {
+			n.mu.Unlock()
+			return
+		}
+		handled, stopped := n.runEvents()
+		n.mu.Unlock()
+		if stopped {
+			return
+		}
+		if n.events.Len() == 0 {
+			return
+		}
+		if handled == 0 {
+			// A producer has claimed a cell but not yet filled it.
+			runtime.Gosched()
+		}
+	}
+}
+
+// runEvents handles every event that is ready and fires the core's timers if
+// they are due. The caller holds mu. It returns how many events it handled
+// and whether the node stopped.
+func (n *liveNode) runEvents() (handled int, stopped bool) {
+	for ev := n.events.Pop(); ev != nil; ev = n.events.Pop() {
+		handled++
+		n.core.now = n.cl.clock()
+		if n.handle(ev) {
+			return handled, true
+		}
+	}
+	now := n.cl.clock()
+	if now >= n.nextTick {
+		n.core.now = now
+		n.core.tick()
+		n.nextTick = now + tickEvery
+	}
+	return handled, false
 }
 
 // handle runs one event on the core; it reports true when the node stops.
@@ -240,7 +286,6 @@ func (n *liveNode) inject(t *task) {
 		runtime.Gosched()
 	}
 	wakeWorker(w)
-	n.injected = true
 }
 
 func wakeWorker(w *worker) {
@@ -308,9 +353,10 @@ func (n *liveNode) workerLoop(w *worker, idx int) {
 		if t.state.CompareAndSwap(tsQueued, tsRunning) {
 			n.runQuantum(w, t)
 			// Workers never block while they have work, so without this
-			// the control goroutines and the network would wait for the
-			// runtime's 10 ms preemption to get a core. Yielding once a
-			// quantum bounds their wait by a quantum for ~0.1 % of time.
+			// the goroutines they woke (other nodes' workers, the tickers,
+			// the network) would wait for the runtime's 10 ms preemption
+			// to get a core. Yielding once a quantum bounds their wait by
+			// a quantum for ~0.1 % of time.
 			runtime.Gosched()
 		} // else a tombstone: the control side claimed it
 	}
@@ -349,16 +395,20 @@ func (n *liveNode) next(w *worker) *task {
 
 func (n *liveNode) park(w *worker) {
 	w.idle.Store(true)
+	defer w.idle.Store(false)
 	// Look again after publishing idle: a sibling that pushed surplus work
 	// before seeing the flag did not wake us.
-	if w.inbox.Len() > 0 {
-		w.idle.Store(false)
+	if n.hasWork(w) {
 		return
 	}
-	for _, v := range n.workers {
-		if v != w && v.dq.Len() > 1 {
-			w.idle.Store(false)
-			return
+	if w.spin {
+		// Spin before sleeping, once per idle period; see spinFor.
+		w.spin = false
+		for deadline := n.cl.clock() + spinFor; n.cl.clock() < deadline; {
+			runtime.Gosched()
+			if n.hasWork(w) || n.down.Load() {
+				return
+			}
 		}
 	}
 	w.timer.Reset(parkTimeout)
@@ -367,10 +417,24 @@ func (n *liveNode) park(w *worker) {
 	case <-w.timer.C:
 	case <-n.stop:
 	}
-	w.idle.Store(false)
+}
+
+// hasWork reports whether w has something to take: an injected task or a
+// sibling's surplus.
+func (n *liveNode) hasWork(w *worker) bool {
+	if w.inbox.Len() > 0 {
+		return true
+	}
+	for _, v := range n.workers {
+		if v != w && v.dq.Len() > 1 {
+			return true
+		}
+	}
+	return false
 }
 
 func (n *liveNode) runQuantum(w *worker, t *task) {
+	w.spin = true
 	if t.trace != 0 {
 		d := n.cl.clock() - time.Duration(t.trace)
 		t.trace = 0

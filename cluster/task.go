@@ -21,7 +21,7 @@ var (
 )
 
 // task is one isolate on one node. The fields in the first group are shared
-// between the node's control goroutine and its workers; the rest belong to
+// between the node's control side and its workers; the rest belong to
 // whoever holds the task (a worker while it runs or queues it, the control
 // side while it is parked), and are handed over through the queues, which
 // order the accesses.
