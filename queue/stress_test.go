@@ -99,6 +99,9 @@ func ownerLoop(d *Deque[item], xs []item, c *tally, seed uint64) {
 // TestDequeStress runs one owner that pushes and pops against P thieves that
 // Steal, or that StealHalf into their own deques (from which they Pop and
 // steal from each other), and checks that every item arrives exactly once.
+// The owner keeps calling Push and Pop, which is when it answers thieves'
+// requests by publishing; so does each thief on its own deque, for its
+// siblings.
 func TestDequeStress(t *testing.T) {
 	for _, mode := range []string{"steal", "stealhalf", "mixed"} {
 		for _, p := range []int{1, 2, 4} {
@@ -123,6 +126,7 @@ func stressDeque(t *testing.T, mode string, p int) {
 		locals[i] = NewDeque[item](1)
 	}
 	var done atomic.Bool
+	var stolen atomic.Int64 // items thieves took from d
 	var wg sync.WaitGroup
 	for i := range p {
 		wg.Add(1)
@@ -136,7 +140,8 @@ func stressDeque(t *testing.T, mode string, p int) {
 				got := false
 				half := mode == "stealhalf" || (mode == "mixed" && rng.IntN(2) == 0)
 				if half {
-					if d.StealHalf(local) > 0 {
+					if k := d.StealHalf(local); k > 0 {
+						stolen.Add(int64(k))
 						got = true
 					}
 					if p > 1 && sibling != local {
@@ -150,6 +155,7 @@ func stressDeque(t *testing.T, mode string, p int) {
 						got = true
 					}
 				} else if x := d.Steal(); x != nil {
+					stolen.Add(1)
 					c.got(x)
 					got = true
 				}
@@ -177,6 +183,12 @@ func stressDeque(t *testing.T, mode string, p int) {
 		}
 	}
 	c.check(t)
+	// Thieves get elements only when the owner answers their requests, and
+	// the owner answers only in Push and Pop: make sure they did.
+	t.Logf("thieves took %d of %d items from the owner's deque", stolen.Load(), n)
+	if !testing.Short() && stolen.Load() == 0 {
+		t.Errorf("thieves stole nothing in %d items", n)
+	}
 }
 
 // TestInboxStress runs P producers against the consumer on a small inbox,
