@@ -302,9 +302,6 @@ func contended(b *testing.B, q benchDeque, thieves int, thief func(q benchDeque,
 			popped++
 		}
 		if i&15 == 15 {
-			// Over the backlog, the owner works it off itself, as a worker
-			// would, rather than wait: a split deque's thieves get nothing
-			// from an owner that neither pushes nor pops.
 			for idle := 0; int64(i+1)-popped-sum(stolen) > backlog; {
 				// Once per backoff round, the waiting owner pops an item
 				// and pushes it back, as a worker checking its deque would:
