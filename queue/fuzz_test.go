@@ -1,13 +1,12 @@
 package queue
 
-import (
-	"slices"
-	"testing"
-)
+import "testing"
 
 // FuzzDeque turns a byte string into a sequence of operations on two deques,
-// a and b, run by one goroutine, and compares every result with a plain slice
-// model (index 0 is the top).
+// a and b, run by one goroutine, and compares every result with the exact
+// sequential model (splitModel): which elements are public, when a thief's
+// request is left and when the owner answers it, and how much each Pop takes
+// back from the public part.
 //
 // The first byte picks the deques' initial capacities (1 to 8), so that
 // small inputs already grow them. Each later byte is one operation:
@@ -15,90 +14,57 @@ import (
 //	low 3 bits  0-2: a.Push   3: a.Pop   4: a.Steal   5: a.StealHalf(b)
 //	            6: b.Pop      7: b.StealHalf(a), or b.Push if the byte's bit 3 is set
 //
-// After each operation, Len must match the model and Cap must be a power of
-// two that holds it.
+// After each operation, Len, Stealable and the request flag of both deques
+// must match the model, Cap must be a power of two that holds the elements,
+// and the internal invariants must hold (see checked.match).
 func FuzzDeque(f *testing.F) {
 	f.Add([]byte{0, 0, 3, 0, 4, 3})
 	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 6, 6, 5, 3, 4})
 	f.Add([]byte{3, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 5, 7, 7, 15, 15, 5, 6, 3, 4})
+	f.Add([]byte{0, 0, 0, 0, 0, 4, 0, 4, 4, 4, 3, 4, 3, 4, 3, 4}) // ask, publish, take back
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) == 0 {
 			return
 		}
 		capA, capB := 1<<(data[0]&3), 1<<(data[0]>>2&3)
-		a, b := NewDeque[item](capA), NewDeque[item](capB)
-		var ma, mb []int
+		a := newChecked(t, NewDeque[item](capA), &splitModel{})
+		b := newChecked(t, NewDeque[item](capB), &splitModel{})
 		next := 0
-		push := func(d *Deque[item], m *[]int) {
-			d.Push(&item{id: next})
-			*m = append(*m, next)
+		push := func(c checked) {
+			c.push(next)
 			next++
-		}
-		pop := func(d *Deque[item], m *[]int) {
-			want := linEmpty
-			if n := len(*m); n > 0 {
-				want, *m = (*m)[n-1], (*m)[:n-1]
-			}
-			if got := idOf(d.Pop()); got != want {
-				t.Fatalf("Pop = %d, want %d", got, want)
-			}
-		}
-		steal := func(d *Deque[item], m *[]int) {
-			want := linEmpty
-			if len(*m) > 0 {
-				want, *m = (*m)[0], (*m)[1:]
-			}
-			if got := idOf(d.Steal()); got != want {
-				t.Fatalf("Steal = %d, want %d", got, want)
-			}
-		}
-		stealHalf := func(from, to *Deque[item], mf, mt *[]int) {
-			k := (len(*mf) + 1) / 2
-			if got := from.StealHalf(to); got != k {
-				t.Fatalf("StealHalf moved %d of %d, want %d", got, len(*mf), k)
-			}
-			*mt = append(*mt, (*mf)[:k]...)
-			*mf = slices.Clone((*mf)[k:])
 		}
 		for _, op := range data[1:] {
 			switch op & 7 {
 			case 0, 1, 2:
-				push(a, &ma)
+				push(a)
 			case 3:
-				pop(a, &ma)
+				a.pop()
 			case 4:
-				steal(a, &ma)
+				a.steal()
 			case 5:
-				stealHalf(a, b, &ma, &mb)
+				a.stealHalf(b)
 			case 6:
-				pop(b, &mb)
+				b.pop()
 			case 7:
 				if op&8 != 0 {
-					push(b, &mb)
+					push(b)
 				} else {
-					stealHalf(b, a, &mb, &ma)
+					b.stealHalf(a)
 				}
 			}
-			for _, c := range []struct {
-				d *Deque[item]
-				m []int
-			}{{a, ma}, {b, mb}} {
-				if c.d.Len() != len(c.m) {
-					t.Fatalf("Len = %d, model has %d", c.d.Len(), len(c.m))
-				}
-				if n := c.d.Cap(); n < len(c.m) || n&(n-1) != 0 {
-					t.Fatalf("Cap = %d with %d elements", n, len(c.m))
-				}
-			}
+			a.match("the operation")
+			b.match("the operation")
 		}
-		// Drain both from alternating ends and compare with the models.
-		for len(ma)+len(mb) > 0 {
-			steal(a, &ma)
-			pop(a, &ma)
-			steal(b, &mb)
-			pop(b, &mb)
+		// Drain both from alternating ends; every Pop takes one, and Steals
+		// take what the Pops publish.
+		for len(a.m.elems)+len(b.m.elems) > 0 {
+			a.steal()
+			a.pop()
+			b.steal()
+			b.pop()
 		}
-		if a.Pop() != nil || b.Steal() != nil {
+		if a.d.Pop() != nil || b.d.Steal() != nil {
 			t.Fatal("deques not empty after draining")
 		}
 	})

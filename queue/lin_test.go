@@ -26,32 +26,81 @@ type linInput struct {
 
 const linEmpty = -1 // output of Pop or Steal that found nothing
 
-// dequeModel is the sequential specification: a slice with the top at index
-// 0. Push appends at the bottom, Pop takes from the bottom, Steal from the
-// top, and both report linEmpty exactly when the slice is empty. A StealHalf
-// that moved k elements is recorded as k Steal operations spanning the call
-// (it claims them one by one; see its doc), or one empty Steal when k is 0.
+// dequeModel is the sequential specification of the split deque, exact up to
+// where split is.
+//
+// The deque holds a slice with the top at index 0, of which a prefix, the
+// first split elements, is public. Push appends at the bottom; Pop takes
+// from the bottom and reports empty exactly when the slice is empty; Steal
+// takes from the top, and reports empty exactly when the public prefix is
+// empty. Where split is depends on requests and on timing that a history
+// does not record, so the model lets the owner move it: every Push and Pop
+// may publish any number of private elements (share), and a Pop that finds
+// the private part empty may take back any number of public ones
+// (popPublic). Thieves never move split, so a Steal that reports empty
+// pins split at 0 until the owner's next operation: a thief that finds
+// nothing cannot find something later without the owner in between.
+//
+// Rather than the set of possible (slice, split) states, which a
+// porcupine.NondeterministicModel would carry, the state is the slice and the
+// interval [lo, hi] of possible splits: the set is always an interval.
+// Induction on the operations, from {0} for the empty deque, with n the
+// length before the operation:
+//
+//	Push:         each s in [lo, hi] goes to [s, n+1]; the union is [lo, n+1].
+//	Pop (n > 0):  s < n goes to [s, n-1] (private pop, then any share);
+//	              s = n goes to [0, n-1] (public pop, any take-back). The
+//	              union is [lo, n-1] if hi < n, else [0, n-1].
+//	Steal, x:     needs s >= 1; s goes to s-1: [max(lo,1)-1, hi-1].
+//	Steal, empty: needs s = 0, so lo = 0; the result is [0, 0].
+//
+// lo never rises, so it is always 0: since the owner may always have
+// published nothing, a Steal may always report empty. What the model still
+// demands of Steal is that it takes the oldest element, that it takes
+// nothing twice, and that after a Steal that reports empty no Steal succeeds
+// until the owner has done a Push or Pop (hi is 0 until then).
+//
+// A StealHalf that moved k elements is recorded as k Steal operations
+// spanning the call (it claims them one by one; see its doc), or one empty
+// Steal when k is 0.
+type linState struct {
+	elems  []int
+	lo, hi int
+}
+
 var dequeModel = porcupine.Model{
-	Init: func() any { return []int(nil) },
+	Init: func() any { return linState{} },
 	Step: func(state, input, output any) (bool, any) {
-		s := state.([]int)
+		s := state.(linState)
 		in, out := input.(linInput), output.(int)
+		n := len(s.elems)
 		switch in.op {
 		case linPush:
-			return true, append(slices.Clip(s), in.v) // copy: states are immutable
+			// Copy: states are immutable.
+			return true, linState{append(slices.Clip(s.elems), in.v), s.lo, n + 1}
 		case linPop:
-			if len(s) == 0 {
+			if n == 0 {
 				return out == linEmpty, s
 			}
-			return out == s[len(s)-1], s[:len(s)-1]
+			lo := s.lo
+			if s.hi == n {
+				lo = 0
+			}
+			return out == s.elems[n-1], linState{s.elems[:n-1], min(lo, n-1), n - 1}
 		default: // linSteal
-			if len(s) == 0 {
-				return out == linEmpty, s
+			if out == linEmpty {
+				return s.lo == 0, linState{s.elems, 0, 0}
 			}
-			return out == s[0], s[1:]
+			if s.hi < 1 || out != s.elems[0] {
+				return false, s
+			}
+			return true, linState{s.elems[1:], max(s.lo, 1) - 1, s.hi - 1}
 		}
 	},
-	Equal: func(a, b any) bool { return slices.Equal(a.([]int), b.([]int)) },
+	Equal: func(a, b any) bool {
+		x, y := a.(linState), b.(linState)
+		return x.lo == y.lo && x.hi == y.hi && slices.Equal(x.elems, y.elems)
+	},
 	DescribeOperation: func(input, output any) string {
 		in := input.(linInput)
 		return fmt.Sprintf("%s -> %v", [...]string{"push(" + fmt.Sprint(in.v) + ")", "pop", "steal"}[in.op], output)
@@ -202,7 +251,9 @@ func linOwner(ops, pushEvery, maxSpin int) linWorker {
 
 // linThief calls Steal, or StealHalf (into its own deque) in one call of
 // halfEvery. The elements a StealHalf moved are recorded as that many Steals
-// spanning the call, and read back from its deque afterwards.
+// spanning the call, and read back from its deque afterwards with Pop (they
+// are in its private part; the order does not matter, since all are
+// recorded with the same interval).
 func linThief(ops, halfEvery, maxSpin int) linWorker {
 	return func(rng *rand.Rand, client int, d *Deque[item], rec *recorder) {
 		local := NewDeque[item](1)
@@ -220,7 +271,7 @@ func linThief(ops, halfEvery, maxSpin int) linWorker {
 				rec.add(client, linInput{op: linSteal}, linEmpty, call, ret)
 			}
 			for range n {
-				rec.add(client, linInput{op: linSteal}, idOf(local.Steal()), call, ret)
+				rec.add(client, linInput{op: linSteal}, idOf(local.Pop()), call, ret)
 			}
 		}
 	}
@@ -228,9 +279,10 @@ func linThief(ops, halfEvery, maxSpin int) linWorker {
 
 // TestDequeLinearizable checks recorded concurrent histories against the
 // sequential deque model: an owner pushing and popping against a thief
-// (growth under steals), the same kept near empty (the race for the last
-// element), and two thieves racing each other for elements the owner pushed
-// before they started.
+// (growth under steals, requests answered by Push and Pop), the same kept
+// near empty (the race for the last element), two thieves racing each other
+// for elements the owner published before they started, and an owner
+// against two thieves.
 func TestDequeLinearizable(t *testing.T) {
 	runs := 1000
 	if testing.Short() {
@@ -243,20 +295,31 @@ func TestDequeLinearizable(t *testing.T) {
 		checkLinearizable(t, runs, nil, linOwner(60, 2, 8), linThief(60, 1<<30, 8))
 	})
 	t.Run("2thieves", func(t *testing.T) {
+		// The test goroutine, as owner, pushes 24 elements and publishes
+		// them all (as repeated requests would), before the thieves start.
 		prefill := func(d *Deque[item], rec *recorder) {
 			for i, x := range items(24) {
 				d.Push(x)
 				c := rec.clock.Add(1)
 				rec.add(0, linInput{op: linPush, v: i}, 0, c, c)
 			}
+			for d.Stealable() < 24 {
+				d.request.Store(true)
+				d.share()
+			}
 		}
 		checkLinearizable(t, runs, prefill, linThief(12, 2, 40), linThief(12, 2, 40))
+	})
+	t.Run("owner+2thieves", func(t *testing.T) {
+		checkLinearizable(t, runs, nil, linOwner(60, 3, 10), linThief(30, 2, 30), linThief(30, 3, 30))
 	})
 }
 
 // TestDequeModelRejects makes sure the model and checker catch the failures
-// the deque must not have: an element taken twice, a lost element, and the
-// wrong end.
+// the deque must not have: an element taken twice, a lost element, the wrong
+// end, and a thief finding something after finding nothing with no owner
+// operation in between (split moved by nobody). It also checks that the
+// model accepts what the split deque legitimately does.
 func TestDequeModelRejects(t *testing.T) {
 	op := func(client int, in linInput, out int, call, ret int64) porcupine.Operation {
 		return porcupine.Operation{ClientId: client, Input: in, Output: out, Call: call, Return: ret}
@@ -264,19 +327,36 @@ func TestDequeModelRejects(t *testing.T) {
 	push := func(v int, call, ret int64) porcupine.Operation {
 		return op(0, linInput{op: linPush, v: v}, 0, call, ret)
 	}
+	pop := func(out int, call, ret int64) porcupine.Operation {
+		return op(0, linInput{op: linPop}, out, call, ret)
+	}
+	steal := func(out int, call, ret int64) porcupine.Operation {
+		return op(1, linInput{op: linSteal}, out, call, ret)
+	}
 	bad := map[string][]porcupine.Operation{
-		"duplicate": {push(1, 1, 2), op(0, linInput{op: linPop}, 1, 3, 6), op(1, linInput{op: linSteal}, 1, 4, 5)},
-		"lost":      {push(1, 1, 2), op(1, linInput{op: linSteal}, linEmpty, 3, 4)},
-		"wrong end": {push(1, 1, 2), push(2, 3, 4), op(0, linInput{op: linPop}, 1, 5, 6)},
+		"duplicate":          {push(1, 1, 2), pop(1, 3, 6), steal(1, 4, 5)},
+		"lost":               {push(1, 1, 2), pop(linEmpty, 3, 4)},
+		"lost after steal":   {push(1, 1, 2), push(2, 3, 4), steal(1, 5, 6), pop(linEmpty, 7, 8)},
+		"wrong end (pop)":    {push(1, 1, 2), push(2, 3, 4), pop(1, 5, 6)},
+		"wrong end (steal)":  {push(1, 1, 2), push(2, 3, 4), steal(2, 5, 6)},
+		"published by thief": {push(1, 1, 2), steal(linEmpty, 3, 4), steal(1, 5, 6)},
 	}
 	for name, h := range bad {
 		if porcupine.CheckOperations(dequeModel, h) {
 			t.Errorf("%s: model accepted a non-linearizable history", name)
 		}
 	}
-	good := []porcupine.Operation{push(1, 1, 2), op(0, linInput{op: linPop}, linEmpty, 3, 6), op(1, linInput{op: linSteal}, 1, 4, 5)}
-	if !porcupine.CheckOperations(dequeModel, good) {
-		t.Error("model rejected a linearizable history")
+	good := map[string][]porcupine.Operation{
+		"race for the last": {push(1, 1, 2), pop(linEmpty, 3, 6), steal(1, 4, 5)},
+		"private":           {push(1, 1, 2), steal(linEmpty, 3, 4), pop(1, 5, 6)},
+		"published by Push": {push(1, 1, 2), steal(linEmpty, 3, 4), push(2, 5, 6), steal(1, 7, 8)},
+		"published by Pop":  {push(1, 1, 2), push(2, 3, 4), steal(linEmpty, 5, 6), pop(2, 7, 8), steal(1, 9, 10)},
+		"taken back":        {push(1, 1, 2), push(2, 3, 4), steal(1, 5, 6), pop(2, 7, 8), steal(linEmpty, 9, 10)},
+	}
+	for name, h := range good {
+		if !porcupine.CheckOperations(dequeModel, h) {
+			t.Errorf("%s: model rejected a linearizable history", name)
+		}
 	}
 }
 

@@ -1,8 +1,8 @@
 package queue
 
 // cacheLinePad is the distance, in bytes, that this package keeps between
-// words written by different goroutines (the deque's top and bottom, the
-// inbox's tail and head).
+// words written by different goroutines (the deque's top, its split and
+// request, and its owner's bottom; the inbox's tail and head).
 //
 // It is 128 rather than the 64-byte line of current amd64 parts for two
 // reasons: Intel's spatial (adjacent-line) prefetcher pulls lines in 128-byte

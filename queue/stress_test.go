@@ -96,11 +96,40 @@ func ownerLoop(d *Deque[item], xs []item, c *tally, seed uint64) {
 	}
 }
 
+// takeBackLoop is an owner that pushes bursts, publishes all of each burst
+// at once (as a run of requests would), and then pops until the deque is
+// empty, so that every Pop takes from the public part while thieves steal
+// from it: the owner's take-back and its race for the last public element,
+// the paths an ordinary owner reaches only when its private part runs dry.
+func takeBackLoop(d *Deque[item], xs []item, c *tally, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 3))
+	for next := 0; next < len(xs); {
+		burst := 1 + rng.IntN(64)
+		for i := 0; i < burst && next < len(xs); i++ {
+			d.Push(&xs[next])
+			next++
+		}
+		for d.bottom > d.osplit { // publish everything: we are the owner
+			d.request.Store(true)
+			d.share()
+		}
+		d.request.Store(false)
+		for x := d.Pop(); x != nil; x = d.Pop() {
+			c.got(x)
+		}
+	}
+}
+
 // TestDequeStress runs one owner that pushes and pops against P thieves that
 // Steal, or that StealHalf into their own deques (from which they Pop and
-// steal from each other), and checks that every item arrives exactly once.
+// steal from each other), or both at random ("mixed", and "takeback", whose
+// owner pops only from the public part), and checks that every item arrives
+// exactly once.
+// The owner keeps calling Push and Pop, which is when it answers thieves'
+// requests by publishing; so does each thief on its own deque, for its
+// siblings.
 func TestDequeStress(t *testing.T) {
-	for _, mode := range []string{"steal", "stealhalf", "mixed"} {
+	for _, mode := range []string{"steal", "stealhalf", "mixed", "takeback"} {
 		for _, p := range []int{1, 2, 4} {
 			t.Run(fmt.Sprintf("%s/thieves=%d", mode, p), func(t *testing.T) {
 				t.Parallel()
@@ -123,6 +152,7 @@ func stressDeque(t *testing.T, mode string, p int) {
 		locals[i] = NewDeque[item](1)
 	}
 	var done atomic.Bool
+	var stolen atomic.Int64 // items thieves took from d
 	var wg sync.WaitGroup
 	for i := range p {
 		wg.Add(1)
@@ -134,9 +164,10 @@ func stressDeque(t *testing.T, mode string, p int) {
 			for {
 				finished := done.Load() // read before trying, so an empty result after it is final
 				got := false
-				half := mode == "stealhalf" || (mode == "mixed" && rng.IntN(2) == 0)
+				half := mode == "stealhalf" || (mode != "steal" && rng.IntN(2) == 0)
 				if half {
-					if d.StealHalf(local) > 0 {
+					if k := d.StealHalf(local); k > 0 {
+						stolen.Add(int64(k))
 						got = true
 					}
 					if p > 1 && sibling != local {
@@ -150,6 +181,7 @@ func stressDeque(t *testing.T, mode string, p int) {
 						got = true
 					}
 				} else if x := d.Steal(); x != nil {
+					stolen.Add(1)
 					c.got(x)
 					got = true
 				}
@@ -166,7 +198,11 @@ func stressDeque(t *testing.T, mode string, p int) {
 			}
 		}()
 	}
-	ownerLoop(d, xs, c, uint64(p))
+	if mode == "takeback" {
+		takeBackLoop(d, xs, c, uint64(p))
+	} else {
+		ownerLoop(d, xs, c, uint64(p))
+	}
 	done.Store(true)
 	wg.Wait()
 	// Items a thief stole from a sibling's deque after that sibling left are
@@ -177,6 +213,12 @@ func stressDeque(t *testing.T, mode string, p int) {
 		}
 	}
 	c.check(t)
+	// Thieves get elements only when the owner answers their requests, and
+	// the owner answers only in Push and Pop: make sure they did.
+	t.Logf("thieves took %d of %d items from the owner's deque", stolen.Load(), n)
+	if !testing.Short() && stolen.Load() == 0 {
+		t.Errorf("thieves stole nothing in %d items", n)
+	}
 }
 
 // TestInboxStress runs P producers against the consumer on a small inbox,
