@@ -23,6 +23,7 @@ type worker struct {
 	_       [cacheLinePad]byte
 	dq      *queue.Deque[task] // owner: this worker; thieves: siblings and the control side
 	inbox   *queue.Inbox[task] // producers: the control side; consumer: this worker
+	queued  atomic.Int64       // dq.Len() as of the owner's last Push or Pop, for the others
 	wake    chan struct{}      // a token: something was injected or there is work to steal
 	idle    atomic.Bool        // parked, waiting for a token
 	running atomic.Int32       // 1 while inside Run
@@ -295,6 +296,12 @@ func wakeWorker(w *worker) {
 	}
 }
 
+// takeQueued takes up to max queued tasks from the public parts of the
+// workers' deques, as a thief. The driver may be one of the workers; Steal
+// from a deque's owner is safe outside its Push and Pop, since it touches
+// only top and public slots. Private tasks are not taken, but the failed
+// Steal asks their owner to publish half of them at its next quantum's end,
+// so the next STEAL finds them.
 func (n *liveNode) takeQueued(max int) []*task {
 	var out []*task
 	for len(out) < max {
@@ -320,7 +327,7 @@ func (n *liveNode) takeQueued(max int) []*task {
 func (n *liveNode) load() Load {
 	var l Load
 	for _, w := range n.workers {
-		l.Queued += w.dq.Len() + w.inbox.Len()
+		l.Queued += int(w.queued.Load()) + w.inbox.Len()
 		l.Running += int(w.running.Load())
 		if w.idle.Load() {
 			l.Idle++
@@ -370,7 +377,9 @@ func (n *liveNode) next(w *worker) *task {
 	for x := w.inbox.Pop(); x != nil; x = w.inbox.Pop() {
 		w.dq.Push(x)
 	}
-	if t := w.dq.Pop(); t != nil {
+	t := w.dq.Pop()
+	w.queued.Store(int64(w.dq.Len()))
+	if t != nil {
 		return t
 	}
 	k := len(n.workers)
@@ -381,13 +390,18 @@ func (n *liveNode) next(w *worker) *task {
 	start := int(w.seed>>16) % k
 	for i := 0; i < k; i++ {
 		v := n.workers[(start+i)%k]
-		if v == w || v.dq.Len() == 0 {
+		if v == w || v.queued.Load() == 0 {
 			continue
 		}
+		// A victim whose queued tasks are all private gives nothing now,
+		// but publishes half of them at the end of its quantum and then
+		// wakes an idle sibling (see runQuantum).
 		w.tried.Add(1)
 		if v.dq.StealHalf(w.dq) > 0 {
 			w.stolen.Add(1)
-			return w.dq.Pop()
+			t := w.dq.Pop()
+			w.queued.Store(int64(w.dq.Len()))
+			return t
 		}
 	}
 	return nil
@@ -426,7 +440,7 @@ func (n *liveNode) hasWork(w *worker) bool {
 		return true
 	}
 	for _, v := range n.workers {
-		if v != w && v.dq.Len() > 1 {
+		if v != w && v.dq.Stealable() > 0 {
 			return true
 		}
 	}
@@ -469,7 +483,9 @@ func (n *liveNode) runQuantum(w *worker, t *task) {
 	}
 	t.state.Store(tsQueued)
 	w.dq.Push(t)
-	if w.dq.Len() > 1 {
+	w.queued.Store(int64(w.dq.Len()))
+	// Push published half of the private part if a sibling asked; wake one.
+	if w.dq.Stealable() > 0 {
 		for _, v := range n.workers {
 			if v != w && v.idle.Load() {
 				wakeWorker(v)
