@@ -47,7 +47,10 @@ func quantile(d []time.Duration, q float64) time.Duration {
 // BenchmarkMigrationRoundTrip moves one running isolate back and forth
 // between two idle nodes over a zero-latency link, one migration per
 // iteration, and reports the downtime (halt request to the first quantum on
-// the target) per state size. Target: p99 <= 100 µs up to 64 KiB.
+// the target) per state size. Target: p99 <= 100 µs up to 64 KiB. Run
+// bench/machine's BenchmarkHostStalls beside it: on a virtual machine whose
+// vCPUs stall for over 100 µs tens of times a second, those stalls, not
+// the migration, make the p99.
 func BenchmarkMigrationRoundTrip(b *testing.B) {
 	for _, words := range []int{16, 512, 2048, 8192} { // heap 128 B, 4, 16, 64 KiB
 		b.Run(fmt.Sprintf("heap=%dB", words*8), func(b *testing.B) {
@@ -92,6 +95,7 @@ func BenchmarkMigrationRoundTrip(b *testing.B) {
 			s := c.Metrics().Snapshot()
 			bytes = s.OfferBytes.Max
 			b.ReportMetric(float64(quantile(downs, 0.50).Nanoseconds()), "downtime-p50-ns")
+			b.ReportMetric(float64(quantile(downs, 0.90).Nanoseconds()), "downtime-p90-ns")
 			b.ReportMetric(float64(quantile(downs, 0.99).Nanoseconds()), "downtime-p99-ns")
 			b.ReportMetric(float64(bytes), "state-B")
 			b.ReportMetric(float64(s.HaltLatency.P99), "halt-p99-ns")

@@ -31,7 +31,6 @@ type worker struct {
 	stolen  atomic.Int64       // successful ones
 	timer   *time.Timer        // owner only
 	seed    uint32             // owner only: victim choice
-	spin    bool               // owner only: ran a task since it last parked
 	_       [cacheLinePad]byte
 }
 
@@ -99,14 +98,6 @@ const (
 	workerInboxSize = 1 << 12
 	tickEvery       = 250 * time.Microsecond
 	parkTimeout     = time.Millisecond
-
-	// spinFor is how long a worker that has just run out of work keeps
-	// its processor (yielding, so runnable goroutines still run) before it
-	// parks. Waking a parked goroutine when a processor is idle costs the
-	// waker a futex wake and an inter-processor interrupt: 10-100 µs on the
-	// 2-vCPU development VM, on the critical path of every migration to an
-	// idle node. One spin per idle period, so an idle node costs nothing.
-	spinFor = 500 * time.Microsecond
 )
 
 func newLiveNode(cl *Cluster, id NodeID) *liveNode {
@@ -415,16 +406,6 @@ func (n *liveNode) park(w *worker) {
 	if n.hasWork(w) {
 		return
 	}
-	if w.spin {
-		// Spin before sleeping, once per idle period; see spinFor.
-		w.spin = false
-		for deadline := n.cl.clock() + spinFor; n.cl.clock() < deadline; {
-			runtime.Gosched()
-			if n.hasWork(w) || n.down.Load() {
-				return
-			}
-		}
-	}
 	w.timer.Reset(parkTimeout)
 	select {
 	case <-w.wake:
@@ -448,7 +429,6 @@ func (n *liveNode) hasWork(w *worker) bool {
 }
 
 func (n *liveNode) runQuantum(w *worker, t *task) {
-	w.spin = true
 	if t.trace != 0 {
 		d := n.cl.clock() - time.Duration(t.trace)
 		t.trace = 0

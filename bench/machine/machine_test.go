@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/perf/benchfmt"
 )
@@ -85,4 +86,36 @@ func TestWriteParses(t *testing.T) {
 	if strings.Contains(buf.String(), "\t") {
 		t.Error("tab left in output")
 	}
+}
+
+func TestProbeStallsCountsConsistently(t *testing.T) {
+	s := ProbeStalls(20 * time.Millisecond)
+	if s.Over100 > s.Over20us {
+		t.Fatalf("%d gaps over 100 µs but only %d over 20 µs", s.Over100, s.Over20us)
+	}
+	if s.Over20us > 0 && s.Max <= 20*time.Microsecond {
+		t.Fatalf("%d gaps over 20 µs but the longest is %v", s.Over20us, s.Max)
+	}
+	if s.Over20us == 0 && s.Max != 0 {
+		t.Fatalf("no gap over 20 µs but the longest is %v", s.Max)
+	}
+}
+
+// BenchmarkHostStalls measures how often a thread that never blocks loses
+// its processor for more than 20 µs and more than 100 µs, per second of
+// probing (100 ms per iteration). Latency percentiles measured on the same
+// machine (migration downtime, halt latency) cannot be better than this
+// noise allows; run it next to them.
+func BenchmarkHostStalls(b *testing.B) {
+	var total Stalls
+	for b.Loop() {
+		s := ProbeStalls(100 * time.Millisecond)
+		total.Duration += s.Duration
+		total.Over20us += s.Over20us
+		total.Over100 += s.Over100
+		total.Max = max(total.Max, s.Max)
+	}
+	b.ReportMetric(total.PerSecond(total.Over20us), "stalls>20us/s")
+	b.ReportMetric(total.PerSecond(total.Over100), "stalls>100us/s")
+	b.ReportMetric(float64(total.Max.Nanoseconds()), "max-stall-ns")
 }
