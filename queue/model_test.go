@@ -109,23 +109,18 @@ func (c checked) push(id int) {
 	c.match("Push")
 }
 
-func (c checked) pop() int {
-	c.t.Helper()
-	got, want := idOf(c.d.Pop()), c.m.pop()
-	if got != want {
-		c.t.Fatalf("Pop = %d, want %d", got, want)
-	}
-	c.match("Pop")
-	return got
-}
+func (c checked) pop() int   { return c.take("Pop", c.d.Pop, c.m.pop) }
+func (c checked) steal() int { return c.take("Steal", c.d.Steal, c.m.steal) }
 
-func (c checked) steal() int {
+// take runs one removing operation on the deque and on the model, and checks
+// that they agree.
+func (c checked) take(name string, op func() *item, model func() int) int {
 	c.t.Helper()
-	got, want := idOf(c.d.Steal()), c.m.steal()
+	got, want := idOf(op()), model()
 	if got != want {
-		c.t.Fatalf("Steal = %d, want %d", got, want)
+		c.t.Fatalf("%s = %d, want %d", name, got, want)
 	}
-	c.match("Steal")
+	c.match(name)
 	return got
 }
 
