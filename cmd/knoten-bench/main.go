@@ -349,10 +349,11 @@ func cmdBaseline(args []string, stdout, stderr io.Writer) error {
 }
 
 // baselineName is the file name of a baseline taken at t from commit:
-// "<YYYY-MM-DD>-<commit>.txt" in UTC, so that the lexically last file is
-// the newest (baselines of one day sort by commit).
+// "<YYYY-MM-DD>T<hhmmss>Z-<commit>.txt" in UTC, so that the lexically last
+// file is the newest. (Older baselines are named "<YYYY-MM-DD>-<commit>.txt";
+// '-' sorts before 'T', so they still sort before any newer one of their day.)
 func baselineName(t time.Time, commit string) string {
-	return t.UTC().Format("2006-01-02") + "-" + commit + ".txt"
+	return t.UTC().Format("2006-01-02T150405Z") + "-" + commit + ".txt"
 }
 
 func cmdMachine(args []string, stdout, stderr io.Writer) error {

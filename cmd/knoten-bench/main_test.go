@@ -7,6 +7,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -109,8 +110,15 @@ func TestMachine(t *testing.T) {
 
 func TestBaselineName(t *testing.T) {
 	ts := time.Date(2026, 3, 4, 23, 30, 0, 0, time.FixedZone("x", -3600))
-	if got := baselineName(ts, "abc1234"); got != "2026-03-05-abc1234.txt" {
+	if got := baselineName(ts, "abc1234"); got != "2026-03-05T003000Z-abc1234.txt" {
 		t.Errorf("baselineName = %q", got)
+	}
+	// Lexical order is time order, also against the older date-only names.
+	later := baselineName(ts.Add(time.Second), "0000000")
+	names := []string{later, "2026-03-05-fffffff.txt", baselineName(ts, "abc1234")}
+	sort.Strings(names)
+	if names[2] != later {
+		t.Errorf("the newest baseline does not sort last: %q", names)
 	}
 }
 
@@ -174,7 +182,9 @@ func TestRun(t *testing.T) {
 
 func TestBaselineAndCompareAndPlot(t *testing.T) {
 	dir := t.TempDir()
+	before := time.Now()
 	runFake(t, "baseline", "--dir", dir)
+	after := time.Now()
 	files, err := filepath.Glob(filepath.Join(dir, "*.txt"))
 	if err != nil || len(files) != 1 {
 		t.Fatalf("baseline files: %v %v", files, err)
@@ -183,8 +193,12 @@ func TestBaselineAndCompareAndPlot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := baselineName(time.Now(), commit); filepath.Base(files[0]) != want {
-		t.Errorf("baseline %s, want %s", filepath.Base(files[0]), want)
+	named := false // the name carries a second between before and after
+	for ts := before.Truncate(time.Second); !ts.After(after) && !named; ts = ts.Add(time.Second) {
+		named = filepath.Base(files[0]) == baselineName(ts, commit)
+	}
+	if !named {
+		t.Errorf("baseline %s, want %s or a second up to %s", filepath.Base(files[0]), baselineName(before, commit), after.UTC().Format("150405"))
 	}
 	checkResults(t, files[0])
 
