@@ -294,25 +294,7 @@ func wakeWorker(w *worker) {
 // Steal asks their owner to publish half of them at its next quantum's end,
 // so the next STEAL finds them.
 func (n *liveNode) takeQueued(max int) []*task {
-	var out []*task
-	for len(out) < max {
-		got := false
-		for _, w := range n.workers {
-			if len(out) == max {
-				break
-			}
-			if t := w.dq.Steal(); t != nil {
-				got = true
-				if t.state.CompareAndSwap(tsQueued, tsClaimed) {
-					out = append(out, t)
-				}
-			}
-		}
-		if !got {
-			break
-		}
-	}
-	return out
+	return claimQueued(max, len(n.workers), func(i int) *task { return n.workers[i].dq.Steal() })
 }
 
 func (n *liveNode) load() Load {

@@ -461,24 +461,15 @@ func (n *simNode) inject(t *task) {
 }
 
 func (n *simNode) takeQueued(max int) []*task {
-	var out []*task
-	for len(out) < max {
-		got := false
-		for _, w := range n.workers {
-			if len(out) < max && len(w.q) > 0 {
-				t := w.q[0]
-				w.q = w.q[1:]
-				got = true
-				if t.state.CompareAndSwap(tsQueued, tsClaimed) {
-					out = append(out, t)
-				}
-			}
+	return claimQueued(max, len(n.workers), func(i int) *task {
+		w := n.workers[i]
+		if len(w.q) == 0 {
+			return nil
 		}
-		if !got {
-			break
-		}
-	}
-	return out
+		t := w.q[0]
+		w.q = w.q[1:]
+		return t
+	})
 }
 
 func (n *simNode) load() Load {

@@ -293,3 +293,27 @@ func (c *collector) whereIs(id IsolateID) (NodeID, bool) {
 	n, ok := c.where[id]
 	return n, ok
 }
+
+// claimQueued takes up to max tasks from k queues, one from each in turn,
+// with take(i) (nil when queue i has nothing more), and keeps the tasks it
+// claims (queued → claimed). The others were tombstones: a worker or the
+// control side had claimed them already, and leaving the queue is all that
+// was left for them to do.
+func claimQueued(max, k int, take func(i int) *task) []*task {
+	var out []*task
+	for len(out) < max {
+		got := false
+		for i := 0; i < k && len(out) < max; i++ {
+			if t := take(i); t != nil {
+				got = true
+				if t.state.CompareAndSwap(tsQueued, tsClaimed) {
+					out = append(out, t)
+				}
+			}
+		}
+		if !got {
+			return out
+		}
+	}
+	return out
+}
