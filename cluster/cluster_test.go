@@ -234,3 +234,77 @@ func TestLiveFaults(t *testing.T) {
 	s := c.Metrics().Snapshot()
 	t.Logf("completed %d, crash-lost %d, migrations %d, failed handoffs %d, net %+v", len(o.Completed), len(o.CrashLost), s.Migrations, s.FailedHandoffs, c.Net().Stats())
 }
+
+// TestInboxOverflow spawns many more isolates on one single-worker node than
+// the worker's inbox holds. The worker drives its own node when it hands
+// back a finished isolate, so a driver that waited for room in the inbox
+// would wait for itself; every isolate must still complete, once.
+func TestInboxOverflow(t *testing.T) {
+	defer func(n int) { workerInboxSize = n }(workerInboxSize)
+	workerInboxSize = 4
+	p := testProgs(t)["fib"]
+	c := New(Config{Nodes: 1, Workers: 1, Quantum: 2000})
+	defer c.Close()
+	const n = 64
+	for range n {
+		if _, err := c.Spawn(0, p.prog); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := c.Wait(waitCtx(t))
+	if err != nil {
+		t.Fatalf("%v: %d of %d completed", err, len(out.Completed), n)
+	}
+	if len(out.Completed) != n || len(out.Duplicated) != 0 {
+		t.Fatalf("%d completed, %d duplicated, of %d", len(out.Completed), len(out.Duplicated), n)
+	}
+	for _, cp := range out.Completed {
+		if cp.Result != p.result || cp.Count != 1 {
+			t.Fatalf("isolate %d: result %q (want %q), published %d times", cp.ID, cp.Result, p.result, cp.Count)
+		}
+	}
+}
+
+// TestInjectNeverWaitsForRoom injects into a full inbox whose worker does
+// not run, as when the driver is that worker itself: inject must return at
+// once, keep the task on the node, and hand it over once there is room.
+func TestInjectNeverWaitsForRoom(t *testing.T) {
+	defer func(n int) { workerInboxSize = n }(workerInboxSize)
+	workerInboxSize = 2
+	c := New(Config{Nodes: 1, Workers: 1})
+	defer c.Close()
+	n := newLiveNode(c, 0) // no goroutines: nobody drains its worker's inbox
+	w := n.workers[0]
+	tasks := []*task{{id: 1}, {id: 2}, {id: 3}}
+	done := make(chan struct{})
+	go func() {
+		n.mu.Lock()
+		for _, x := range tasks {
+			n.inject(x)
+		}
+		n.mu.Unlock()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("inject waited for room in an inbox nobody drains")
+	}
+	if got := n.overflowed.Load(); got != 1 || w.inbox.Len() != 2 {
+		t.Fatalf("overflowed %d, inbox %d; want 1 and 2", got, w.inbox.Len())
+	}
+	if x := w.inbox.Pop(); x != tasks[0] {
+		t.Fatalf("inbox gave %v first, want task 1", x)
+	}
+	n.mu.Lock()
+	n.runEvents()
+	n.mu.Unlock()
+	if n.overflowed.Load() != 0 {
+		t.Fatal("the overflowed task was not handed over when the inbox had room")
+	}
+	for _, want := range tasks[1:] {
+		if x := w.inbox.Pop(); x != want {
+			t.Fatalf("inbox gave %v, want task %d", x, want.id)
+		}
+	}
+}

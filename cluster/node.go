@@ -91,13 +91,19 @@ type liveNode struct {
 	core     *nodeCore
 	rr       int
 	nextTick time.Duration
+	overflow []*task // injected tasks that found their worker's inbox full
+
+	overflowed atomic.Int64 // len(overflow), for workers and load()
 }
 
+// workerInboxSize is the capacity of a worker's inbox; a variable so that
+// a test can make it overflow.
+var workerInboxSize = 1 << 12
+
 const (
-	eventInboxSize  = 1 << 14
-	workerInboxSize = 1 << 12
-	tickEvery       = 250 * time.Microsecond
-	parkTimeout     = time.Millisecond
+	eventInboxSize = 1 << 14
+	tickEvery      = 250 * time.Microsecond
+	parkTimeout    = time.Millisecond
 )
 
 func newLiveNode(cl *Cluster, id NodeID) *liveNode {
@@ -218,6 +224,9 @@ func (n *liveNode) runEvents() (handled int, stopped bool) {
 		n.core.tick()
 		n.nextTick = now + tickEvery
 	}
+	if len(n.overflow) > 0 {
+		n.flushOverflow()
+	}
 	return handled, false
 }
 
@@ -274,10 +283,35 @@ func (n *liveNode) inject(t *task) {
 	}
 	n.rr++
 	t.state.Store(tsQueued)
-	for !w.inbox.Push(t) {
-		runtime.Gosched()
+	if !w.inbox.Push(t) {
+		// Waiting for room could wait forever: the driver may be w itself.
+		// Park the task on the node; runEvents hands it over when there is
+		// room, and a worker with an empty inbox drives the node to get it.
+		n.overflow = append(n.overflow, t)
+		n.overflowed.Store(int64(len(n.overflow)))
 	}
 	wakeWorker(w)
+}
+
+// flushOverflow moves overflowed tasks into workers' inboxes while they have
+// room. The caller holds mu.
+func (n *liveNode) flushOverflow() {
+	k, moved := len(n.workers), 0
+	for full := 0; moved < len(n.overflow) && full < k; n.rr++ {
+		w := n.workers[n.rr%k]
+		if !w.inbox.Push(n.overflow[moved]) {
+			full++
+			continue
+		}
+		full = 0
+		moved++
+		wakeWorker(w)
+	}
+	if moved > 0 {
+		clear(n.overflow[:moved])
+		n.overflow = n.overflow[moved:]
+		n.overflowed.Store(int64(len(n.overflow)))
+	}
 }
 
 func wakeWorker(w *worker) {
@@ -298,7 +332,7 @@ func (n *liveNode) takeQueued(max int) []*task {
 }
 
 func (n *liveNode) load() Load {
-	var l Load
+	l := Load{Queued: len(n.overflow)} // the caller holds mu
 	for _, w := range n.workers {
 		l.Queued += int(w.queued.Load()) + w.inbox.Len()
 		l.Running += int(w.running.Load())
@@ -347,6 +381,9 @@ func (n *liveNode) workerLoop(w *worker, idx int) {
 func (n *liveNode) next(w *worker) *task {
 	// Arrivals first: they go to the bottom, so a migrated isolate runs
 	// next instead of waiting for the deque to drain.
+	if w.inbox.Len() == 0 && n.overflowed.Load() > 0 {
+		n.drive() // hands overflowed tasks to inboxes with room
+	}
 	for x := w.inbox.Pop(); x != nil; x = w.inbox.Pop() {
 		w.dq.Push(x)
 	}
@@ -396,10 +433,10 @@ func (n *liveNode) park(w *worker) {
 	}
 }
 
-// hasWork reports whether w has something to take: an injected task or a
-// sibling's surplus.
+// hasWork reports whether w has something to take: an injected or
+// overflowed task, or a sibling's surplus.
 func (n *liveNode) hasWork(w *worker) bool {
-	if w.inbox.Len() > 0 {
+	if w.inbox.Len() > 0 || n.overflowed.Load() > 0 {
 		return true
 	}
 	for _, v := range n.workers {
