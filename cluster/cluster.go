@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,7 +34,7 @@ type Config struct {
 	DetectDelay  time.Duration // how long the failure oracle takes to report a crash; default 5 ms
 
 	Limits  engine.Limits // for every isolate
-	OnEvent func(Event)   // called for every event, from node goroutines; must be quick
+	OnEvent func(Event)   // called for every event, from whichever goroutine drives a node; must be quick and must not call the Cluster's methods
 }
 
 func (c Config) withDefaults() Config {
@@ -306,6 +307,12 @@ func (c *Cluster) Close() {
 		}
 	}
 	for _, n := range c.nodes {
+		// Wait out the node's current driver, which may be any goroutine
+		// that posted an event, and keep the core from then on: no event
+		// runs on it, and no callback comes, after Close returns.
+		for !n.driving.CompareAndSwap(false, true) {
+			runtime.Gosched()
+		}
 		n.wg.Wait()
 	}
 	c.net.Close()

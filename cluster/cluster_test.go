@@ -278,11 +278,11 @@ func TestInjectNeverWaitsForRoom(t *testing.T) {
 	tasks := []*task{{id: 1}, {id: 2}, {id: 3}}
 	done := make(chan struct{})
 	go func() {
-		n.mu.Lock()
+		n.driving.Store(true) // the test is the node's driver
 		for _, x := range tasks {
 			n.inject(x)
 		}
-		n.mu.Unlock()
+		n.driving.Store(false)
 		close(done)
 	}()
 	select {
@@ -296,9 +296,9 @@ func TestInjectNeverWaitsForRoom(t *testing.T) {
 	if x := w.inbox.Pop(); x != tasks[0] {
 		t.Fatalf("inbox gave %v first, want task 1", x)
 	}
-	n.mu.Lock()
+	n.driving.Store(true)
 	n.runEvents()
-	n.mu.Unlock()
+	n.driving.Store(false)
 	if n.overflowed.Load() != 0 {
 		t.Fatal("the overflowed task was not handed over when the inbox had room")
 	}
@@ -306,5 +306,37 @@ func TestInjectNeverWaitsForRoom(t *testing.T) {
 		if x := w.inbox.Pop(); x != want {
 			t.Fatalf("inbox gave %v, want task %d", x, want.id)
 		}
+	}
+}
+
+// TestCloseStopsDrivers closes a cluster while operators are spawning into
+// it. Any goroutine that posts an event may be driving a node's core, so
+// Close must wait the drivers out: Audit, which reads the cores, must not
+// race with them (go test -race), and spawning after Close fails cleanly.
+func TestCloseStopsDrivers(t *testing.T) {
+	p := testProgs(t)["sieve"]
+	for range 5 {
+		c := New(Config{Nodes: 2, Workers: 1, Quantum: 5000, NoSteal: true})
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					if _, err := c.Spawn(0, p.prog); err != nil {
+						if !errors.Is(err, ErrNodeDown) {
+							t.Errorf("Spawn after Close: %v, want ErrNodeDown", err)
+						}
+						return
+					}
+				}
+			}()
+		}
+		time.Sleep(3 * time.Millisecond)
+		c.Close()
+		if a := c.Audit(); a == nil {
+			t.Fatal("no audit")
+		}
+		wg.Wait()
 	}
 }

@@ -7,14 +7,15 @@
 // A node has one worker per configured core and one control side:
 //
 //	network ──Transport──▶ receive ─┐
-//	workers: parked, finished ──────┼─▶ events (queue.Inbox, MPSC) ──▶ the driver: whoever holds mu ── nodeCore
+//	workers: parked, finished ──────┼─▶ events (queue.Inbox, MPSC) ──▶ the driver: whoever won the CAS ── nodeCore
 //	operator calls, ticker ─────────┘                                   │  proto (handoff state machine)
 //	                                                                     │  registry, programs, peers
 //	                                                                     ▼
 //	   worker i: inbox (queue.Inbox) ─▶ deque (queue.Deque, owner pops bottom) ─▶ Run(quantum)
 //	             ▲ injected by the driver         ▲ idle siblings StealHalf from the top
 //
-// Each worker owns a Chase-Lev deque of runnable tasks and a small inbox into
+// Each worker owns a split work-stealing deque (queue.Deque: private newest
+// tasks, a Chase-Lev public part) and a small inbox into
 // which the control side injects tasks (arrivals, spawns, resumed copies).
 // A worker takes, in order: its inbox (so an arrival runs next), the bottom
 // of its deque, then half of a sibling's deque (StealHalf; no serialization
@@ -30,9 +31,11 @@
 // state machine (proto). nodeCore and proto are deterministic and
 // single-threaded; time is passed in. In a Cluster no goroutine is dedicated
 // to it: every event goes into the node's event inbox, and the goroutine
-// that queued it then tries to take the node's lock (TryLock, never Lock)
-// and, if it gets it, runs the core over every queued event — a combining
-// lock. A worker that parks an isolate therefore encodes and sends it
+// that queued it then tries to become the node's driver (a CAS on a flag,
+// never waited for) and, if it wins, runs the core over the queued events —
+// a combining lock. A driver hands a backlog of more than driveBudget
+// events to the node's ticker, so that a driver nested through an inline
+// delivery gets back to its own node. A worker that parks an isolate therefore encodes and sends it
 // itself, and on an instant link the target's decode, verification and
 // resume run in that same goroutine; the only goroutine hand-off in a
 // migration is waking the target's worker. A per-node ticker drives the

@@ -67,13 +67,14 @@ type event struct {
 
 // liveNode runs one node with goroutines: its workers, and a ticker for the
 // core's timers. The nodeCore has no goroutine of its own. Every event
-// (network arrival, task handed back by a worker, operator request, tick)
-// enters the node's event inbox, and then the goroutine that posted it tries
-// to become the node's driver (see drive): whoever holds mu runs the core
-// over every queued event. So a worker that parks an isolate encodes and
-// sends it itself, and on an instant link the target's decode, verify and
-// resume run in that same goroutine: the only goroutine hand-off in a
-// migration is the wake-up of the target's worker.
+// (network arrival, task handed back by a worker, operator request) enters
+// the node's event inbox, and then the goroutine that posted it tries to
+// become the node's driver (see drive): the driver runs the core over every
+// queued event. So a worker that parks an isolate encodes and sends it
+// itself, and on an instant link the target's decode, verify and resume run
+// in that same goroutine: the only goroutine hand-off in a migration is the
+// wake-up of the target's worker. The ticker drives the node every
+// tickEvery, for the core's timers, and when a driver hands over a backlog.
 type liveNode struct {
 	cl      *Cluster
 	id      NodeID
@@ -85,15 +86,17 @@ type liveNode struct {
 	quantum int64
 	wg      sync.WaitGroup
 
-	// mu is held by the node's current driver; it guards everything below.
-	// It is only ever taken with TryLock, so no goroutine blocks on it.
-	mu       sync.Mutex
+	// driving is true while a goroutine drives the node; it guards
+	// everything below. It is taken by CAS and never waited for (see drive),
+	// except by Cluster.Close, which takes it for good.
+	driving  atomic.Bool
+	kick     chan struct{} // wakes the ticker to take over a backlog
 	core     *nodeCore
 	rr       int
 	nextTick time.Duration
 	overflow []*task // injected tasks that found their worker's inbox full
 
-	overflowed atomic.Int64 // len(overflow), for workers and load()
+	overflowed atomic.Int64 // len(overflow), for workers
 }
 
 // workerInboxSize is the capacity of a worker's inbox; a variable so that
@@ -111,6 +114,7 @@ func newLiveNode(cl *Cluster, id NodeID) *liveNode {
 		cl: cl, id: id,
 		events:  queue.NewInbox[event](eventInboxSize),
 		stop:    make(chan struct{}),
+		kick:    make(chan struct{}, 1),
 		quantum: cl.cfg.Quantum,
 	}
 	for i := 0; i < cl.cfg.Workers; i++ {
@@ -160,7 +164,7 @@ func (n *liveNode) post(ev *event) {
 
 // tickLoop drives the node every tickEvery, so that the core's timers
 // (heartbeats, resends, offer timeouts, steal requests) fire when no event
-// comes.
+// comes, and at once when a driver hands over a backlog.
 func (n *liveNode) tickLoop() {
 	defer n.wg.Done()
 	t := time.NewTicker(tickEvery)
@@ -168,55 +172,78 @@ func (n *liveNode) tickLoop() {
 	for {
 		select {
 		case <-t.C:
-			n.drive()
+		case <-n.kick:
 		case <-n.stop:
 			return
 		}
+		n.drive()
 	}
 }
 
-// drive runs the core over every queued event, unless another goroutine is
+// driveBudget is how many events one drive handles before it hands the rest
+// to the node's ticker. A driver may be nested: a goroutine driving node A
+// delivers a message inline to node B and drives B. Without a bound, a busy
+// B would keep A's core (its timers and its events) waiting behind it.
+const driveBudget = 256
+
+// drive runs the core over the queued events, unless another goroutine is
 // doing so; any goroutine may call it, and it never blocks.
 //
-// Why no event is stranded: a goroutine queues its event before its
-// TryLock. If that fails, the holder's last look at the inbox may have come
-// before the event was queued, so the holder looks again after unlocking:
-// the event's claim on the inbox came before the failed TryLock, which
-// came before the Unlock, so Len sees it.
+// Why no event is stranded: a goroutine queues its event (a seq-cst CAS on
+// the inbox's tail) before its CAS on driving. If that CAS fails, the
+// driver's last look at the inbox may have come before the event was
+// queued; so the driver, after it releases driving (a seq-cst store), looks
+// at the inbox's length (a seq-cst load) again. These four operations are
+// sequentially consistent, so the driver's look sees the event, or the
+// producer's CAS sees driving released and drives itself.
 func (n *liveNode) drive() {
 	for {
-		if !n.mu.TryLock() {
+		if !n.driving.CompareAndSwap(false, true) { // seq-cst: see above
 			return
 		}
 		if n.down.Load() {
-			n.mu.Unlock()
+			n.driving.Store(false)
 			return
 		}
-		handled, stopped := n.runEvents()
-		n.mu.Unlock()
-		if stopped {
+		handled, more := n.runEvents()
+		n.driving.Store(false) // seq-cst: before the look below
+		switch {
+		case more:
+			// Over budget: the ticker takes over, so that a nested driver
+			// gets back to its own node.
+			select {
+			case n.kick <- struct{}{}:
+			default:
+			}
 			return
-		}
-		if n.events.Len() == 0 {
+		case n.events.Len() == 0:
 			return
-		}
-		if handled == 0 {
+		case handled == 0:
 			// A producer has claimed a cell but not yet filled it.
 			runtime.Gosched()
 		}
 	}
 }
 
-// runEvents handles every event that is ready and fires the core's timers if
-// they are due. The caller holds mu. It returns how many events it handled
-// and whether the node stopped.
-func (n *liveNode) runEvents() (handled int, stopped bool) {
-	for ev := n.events.Pop(); ev != nil; ev = n.events.Pop() {
-		handled++
-		n.core.now = n.cl.clock()
-		if n.handle(ev) {
-			return handled, true
+// runEvents handles the events that are ready, up to driveBudget, and fires
+// the core's timers if they are due. The caller is the driver. It reports
+// how many events it handled and whether it stopped at the budget with
+// events left.
+func (n *liveNode) runEvents() (handled int, more bool) {
+	for handled < driveBudget {
+		ev := n.events.Pop()
+		if ev == nil {
+			break
 		}
+		handled++
+		if n.down.Load() {
+			continue // stopped or crashed: nothing runs on the core any more
+		}
+		n.core.now = n.cl.clock()
+		n.handle(ev)
+	}
+	if n.down.Load() {
+		return handled, false
 	}
 	now := n.cl.clock()
 	if now >= n.nextTick {
@@ -227,11 +254,11 @@ func (n *liveNode) runEvents() (handled int, stopped bool) {
 	if len(n.overflow) > 0 {
 		n.flushOverflow()
 	}
-	return handled, false
+	return handled, handled == driveBudget && n.events.Len() > 0
 }
 
-// handle runs one event on the core; it reports true when the node stops.
-func (n *liveNode) handle(ev *event) bool {
+// handle runs one event on the core.
+func (n *liveNode) handle(ev *event) {
 	c := n.core
 	switch ev.kind {
 	case evMsg:
@@ -262,9 +289,7 @@ func (n *liveNode) handle(ev *event) bool {
 		if n.down.CompareAndSwap(false, true) {
 			close(n.stop)
 		}
-		return true
 	}
-	return false
 }
 
 // --- pool ---
@@ -294,7 +319,7 @@ func (n *liveNode) inject(t *task) {
 }
 
 // flushOverflow moves overflowed tasks into workers' inboxes while they have
-// room. The caller holds mu.
+// room. The caller is the driver.
 func (n *liveNode) flushOverflow() {
 	k, moved := len(n.workers), 0
 	for full := 0; moved < len(n.overflow) && full < k; n.rr++ {
@@ -332,7 +357,7 @@ func (n *liveNode) takeQueued(max int) []*task {
 }
 
 func (n *liveNode) load() Load {
-	l := Load{Queued: len(n.overflow)} // the caller holds mu
+	l := Load{Queued: len(n.overflow)} // the caller is the driver
 	for _, w := range n.workers {
 		l.Queued += int(w.queued.Load()) + w.inbox.Len()
 		l.Running += int(w.running.Load())
@@ -433,10 +458,10 @@ func (n *liveNode) park(w *worker) {
 	}
 }
 
-// hasWork reports whether w has something to take: an injected or
-// overflowed task, or a sibling's surplus.
+// hasWork reports whether w has something to take: an injected task or a
+// sibling's surplus.
 func (n *liveNode) hasWork(w *worker) bool {
-	if w.inbox.Len() > 0 || n.overflowed.Load() > 0 {
+	if w.inbox.Len() > 0 {
 		return true
 	}
 	for _, v := range n.workers {

@@ -8,12 +8,12 @@
 //
 //	Deque.Push, Deque.Pop        owner only: the one goroutine that runs the worker
 //	Deque.Len                    owner only: exact count, public and private
-//	Deque.Steal                  any thief: any goroutine but the owner
+//	Deque.Steal                  any thief: any goroutine but the owner (or the owner between its own calls)
 //	Deque.StealHalf(dst)         a thief of the receiver that owns dst
 //	Deque.Stealable, Deque.Cap   anyone (Stealable: approximate size of the public part)
 //	NewDeque, NewInbox           anyone, before sharing the result
 //	Inbox.Push                   any producer
-//	Inbox.Pop                    the consumer only: one goroutine
+//	Inbox.Pop                    the consumer only: one goroutine at a time (a lock may pass the role on)
 //	Inbox.Len, Inbox.Cap         anyone
 //
 // A worker loop drains its inbox into its own deque, pops from it, and when

@@ -3,7 +3,9 @@ package queue
 import "sync/atomic"
 
 // Inbox is a bounded multi-producer, single-consumer FIFO queue of *T.
-// Any number of producers call Push; one goroutine, the consumer, calls Pop.
+// Any number of producers call Push; one consumer calls Pop. The consumer
+// may be a different goroutine from one Pop to the next if something that
+// orders them (a lock, a channel) hands the role over.
 // Create one with NewInbox; the zero value has no room and must not be used.
 //
 // It is Dmitry Vyukov's bounded MPMC queue with the consumer side reduced to a
