@@ -2,32 +2,11 @@ package compare
 
 import (
 	"bytes"
-	"flag"
+	"github.com/knotencore/knoten/internal/golden"
 	"os"
 	"path/filepath"
 	"testing"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata")
-
-// golden compares got with testdata/name, or rewrites it under -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s mismatch (run go test -update if the change is intended)\ngot:\n%s\nwant:\n%s", path, got, want)
-	}
-}
 
 func mustParseFile(t *testing.T, path string) *Set {
 	t.Helper()
@@ -47,7 +26,7 @@ func TestTableGolden(t *testing.T) {
 	if err := rep.WriteText(&buf); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "table.golden", buf.Bytes())
+	golden.Check(t, filepath.Join("testdata", "table.golden"), buf.Bytes())
 }
 
 func TestParseGolden(t *testing.T) {
@@ -64,7 +43,7 @@ func TestParseGolden(t *testing.T) {
 	if err := s.Dump(&buf); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "parse.golden", buf.Bytes())
+	golden.Check(t, filepath.Join("testdata", "parse.golden"), buf.Bytes())
 
 	// Spot checks that do not depend on the golden file.
 	if got := s.Get("commit"); got != "e8eba5b-dirty" {

@@ -2,8 +2,8 @@ package main
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
+	"github.com/knotencore/knoten/internal/golden"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -15,8 +15,6 @@ import (
 	"github.com/knotencore/knoten/bench/compare"
 	"github.com/knotencore/knoten/bench/machine"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata")
 
 // TestGolden runs the CLI on committed result files and compares its
 // standard output, standard error and exit status with
@@ -53,26 +51,8 @@ func TestGolden(t *testing.T) {
 				fmt.Fprintf(&got, ": %v", err)
 			}
 			got.WriteString(" --\n")
-			golden(t, tc.name+".golden", got.Bytes())
+			golden.Check(t, filepath.Join("testdata", tc.name+".golden"), got.Bytes())
 		})
-	}
-}
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s mismatch (run go test -update if the change is intended)\ngot:\n%s\nwant:\n%s", path, got, want)
 	}
 }
 

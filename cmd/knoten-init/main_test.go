@@ -3,7 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
+	"github.com/knotencore/knoten/internal/golden"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,8 +13,6 @@ import (
 
 	"golang.org/x/perf/benchfmt"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 var (
 	durationRE = regexp.MustCompile(`\d+(\.\d+)?(ns|µs|ms|s)\b`)
@@ -56,25 +54,6 @@ func normalizeAll(s string) string {
 	return dashesRE.ReplaceAllString(s, "-")
 }
 
-func golden(t *testing.T, name, got string, normalize func(string) string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	got = normalize(got)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("report differs from %s (go test -update rewrites it)\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
-
 func runCmd(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
@@ -90,7 +69,7 @@ func TestClusterSimDefault(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s%s", err, out, stderr)
 	}
-	golden(t, "cluster-sim.golden", out, normalizeTimes)
+	golden.Check(t, filepath.Join("testdata", "cluster-sim.golden"), []byte(normalizeTimes(out)))
 	for _, want := range []string{"known: 999989", "result: 999989 on n2", "verdict: PASS"} {
 		if !strings.Contains(spacesRE.ReplaceAllString(out, " "), want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
@@ -104,7 +83,7 @@ func TestClusterSimProgramLossyLink(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s%s", err, out, stderr)
 	}
-	golden(t, "cluster-sim-program.golden", out, normalizeTimes)
+	golden.Check(t, filepath.Join("testdata", "cluster-sim-program.golden"), []byte(normalizeTimes(out)))
 }
 
 func TestClusterSimJSON(t *testing.T) {
@@ -131,7 +110,7 @@ func TestLoadReport(t *testing.T) {
 	if stderr != "" {
 		t.Errorf("stderr is not a terminal, yet got %q", stderr)
 	}
-	golden(t, "load.golden", out, normalizeAll)
+	golden.Check(t, filepath.Join("testdata", "load.golden"), []byte(normalizeAll(out)))
 
 	// The benchmark file is valid Go benchmark format.
 	f, err := os.Open(filepath.Join(dir, "cluster-load.txt"))

@@ -2,16 +2,13 @@ package main
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
-	"os"
+	"github.com/knotencore/knoten/internal/golden"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 // TestGolden runs the command as a user would and compares stdout, stderr and
 // the error with testdata/NAME.golden.
@@ -36,20 +33,7 @@ func TestGolden(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			err := run(c.args, &stdout, &stderr)
 			got := fmt.Sprintf("$ knoten %q\n-- stdout --\n%s-- stderr --\n%s-- error --\n%v\n", c.args, stdout.String(), stderr.String(), err)
-			path := filepath.Join("testdata", c.name+".golden")
-			if *update {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("output differs from %s:\n%s", path, got)
-			}
+			golden.Check(t, filepath.Join("testdata", c.name+".golden"), []byte(got))
 		})
 	}
 }

@@ -2,14 +2,12 @@ package lang
 
 import (
 	"errors"
-	"flag"
+	"github.com/knotencore/knoten/internal/golden"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/errors")
 
 // TestErrorsGolden compiles every testdata/errors/*.kn and compares the error
 // list with the .err file beside it. Run with -update to rewrite them.
@@ -30,20 +28,7 @@ func TestErrorsGolden(t *testing.T) {
 				t.Fatalf("want an ErrorList, got %v", err)
 			}
 			got := list.String()
-			golden := strings.TrimSuffix(file, ".kn") + ".err"
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != string(want) {
-				t.Errorf("errors differ\ngot:\n%s\nwant:\n%s", got, want)
-			}
+			golden.Check(t, strings.TrimSuffix(file, ".kn")+".err", []byte(got))
 		})
 	}
 }

@@ -3,6 +3,7 @@ package lang
 import (
 	"errors"
 	"fmt"
+	"github.com/knotencore/knoten/internal/golden"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -59,7 +60,7 @@ var nonName = regexp.MustCompile(`[^a-z0-9]+`)
 
 // TestFuzzSeeds writes the run tests as fuzz seeds when -update is set.
 func TestFuzzSeeds(t *testing.T) {
-	if !*update {
+	if !golden.Update() {
 		t.Skip("use -update to rewrite the seeds")
 	}
 	dir := filepath.Join("testdata", "fuzz", "FuzzCompile")
