@@ -1,0 +1,19 @@
+package cluster
+
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// threadCPUTime is the calling thread's CPU clock. The caller locks itself
+// to its thread.
+func threadCPUTime() time.Duration {
+	var ts unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts) != nil {
+		return 0
+	}
+	return time.Duration(ts.Nano())
+}
+
+const haveThreadCPUTime = true

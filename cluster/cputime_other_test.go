@@ -1,0 +1,9 @@
+//go:build !linux
+
+package cluster
+
+import "time"
+
+func threadCPUTime() time.Duration { return 0 }
+
+const haveThreadCPUTime = false
