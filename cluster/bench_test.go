@@ -49,10 +49,10 @@ func quantile(d []time.Duration, q float64) time.Duration {
 // BenchmarkMigrationRoundTrip moves one running isolate back and forth
 // between two idle nodes over a zero-latency link, one migration per
 // iteration, and reports the downtime (halt request to the first quantum on
-// the target) per state size. Target: p99 <= 100 µs up to 64 KiB. Run
-// bench/machine's BenchmarkHostStalls beside it: on a virtual machine whose
-// vCPUs stall for over 100 µs tens of times a second, those stalls, not
-// the migration, make the p99.
+// the target) per state size. Target: p99 <= 100 µs up to 64 KiB. Compare
+// it with BenchmarkMigrationWork, the same work without the cluster: on a
+// virtual machine whose hypervisor stalls the guest for 100-200 µs after
+// 1-2 % of such work, those stalls, not the cluster, make the p99.
 //
 // procs is GOMAXPROCS during the run. With one processor, the target's
 // worker runs on the processor that just handed it the isolate; with more,
