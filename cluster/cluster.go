@@ -152,7 +152,9 @@ func (c *Cluster) Spawn(node NodeID, prog *engine.Program) (IsolateID, error) {
 // Migrate asks the node that holds isolate id to halt it at its next
 // safepoint and hand it to node to. It returns once the request is placed;
 // watch EvArrived and EvMigrated events for the outcome. ErrBusy means a
-// handoff of the isolate is in progress.
+// handoff of the isolate is in progress; ErrNoSuchIsolate, that it is not
+// running anywhere (it finished, or never existed). An isolate that
+// finishes before it reaches a safepoint is not moved.
 func (c *Cluster) Migrate(id IsolateID, to NodeID) error {
 	return c.request(evMove, id, to, c.clock())
 }
@@ -160,7 +162,8 @@ func (c *Cluster) Migrate(id IsolateID, to NodeID) error {
 // MigrateAt asks the node that holds isolate id to park it at the first
 // safepoint at or after stop instructions (at once, if it is past that)
 // and hand it to node to. The worker running it shortens its quanta to
-// stop there, so the halt point does not depend on timing.
+// stop there, so the halt point does not depend on timing. An isolate that
+// finishes before stop is not moved. Errors are as for Migrate.
 func (c *Cluster) MigrateAt(id IsolateID, to NodeID, stop uint64) error {
 	return c.request(evMoveAt, id, to, time.Duration(stop))
 }

@@ -366,6 +366,10 @@ func (c *nodeCore) movable(id IsolateID, to NodeID) (*task, error) {
 	switch {
 	case t == nil:
 		return nil, ErrNotHere
+	case t.heldDone:
+		// It finished; it completes here once its confirm comes. Saying so
+		// now beats accepting a move that can never happen.
+		return nil, ErrNoSuchIsolate
 	case t.parked || t.waitConfirm:
 		return nil, ErrBusy
 	case int(to) >= c.n:

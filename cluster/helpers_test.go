@@ -39,15 +39,12 @@ func testProgs(t testing.TB) map[string]*testProg {
 				progsErr = err
 				return
 			}
-			p, err := lang.Compile(filepath.Base(f), src)
+			tp, err := compileTestProg(filepath.Base(f[:len(f)-3]), src)
 			if err != nil {
 				progsErr = err
 				return
 			}
-			iso, _ := engine.New(p, engine.Limits{})
-			iso.Run(1 << 62)
-			name := filepath.Base(f[:len(f)-3])
-			progs[name] = &testProg{name: name, prog: p, result: iso.Result(), status: iso.Status(), steps: iso.Steps(), hash: iso.State().Hash()}
+			progs[tp.name] = tp
 		}
 	})
 	if progsErr != nil {
@@ -55,6 +52,35 @@ func testProgs(t testing.TB) map[string]*testProg {
 	}
 	return progs
 }
+
+// compileTestProg compiles src and runs it straight through for the
+// outcome a migrated run must reproduce.
+func compileTestProg(name string, src []byte) (*testProg, error) {
+	p, err := lang.Compile(name+".kn", src)
+	if err != nil {
+		return nil, err
+	}
+	iso, err := engine.New(p, engine.Limits{})
+	if err != nil {
+		return nil, err
+	}
+	iso.Run(1 << 62)
+	return &testProg{name: name, prog: p, result: iso.Result(), status: iso.Status(), steps: iso.Steps(), hash: iso.State().Hash()}, nil
+}
+
+// longLoop is loop.kn with 40 times the iterations (about 20 M
+// instructions): long enough that a test goroutine starved for a while
+// cannot miss it running.
+var longLoop = sync.OnceValues(func() (*testProg, error) {
+	return compileTestProg("longloop", []byte(`func main() int {
+	s := 0
+	for i := 0; i < 4000000; i++ {
+		s = (s + i*i) % 1000003
+	}
+	return s
+}
+`))
+})
 
 // progList returns the test programs sorted by name.
 func progList(t testing.TB) []*testProg {

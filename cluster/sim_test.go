@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,9 +11,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/knotencore/knoten/engine"
-	"github.com/knotencore/knoten/engine/lang"
 )
 
 // tinySource is a small workload for sweeps: an array on the heap, a loop,
@@ -32,22 +30,58 @@ const tinySource = `func main() int {
 }
 `
 
-var (
-	tinyOnce sync.Once
-	tiny     *testProg
-)
+var tinyOnce = sync.OnceValues(func() (*testProg, error) {
+	return compileTestProg("tiny", []byte(tinySource))
+})
 
 func tinyProg(t testing.TB) *testProg {
-	tinyOnce.Do(func() {
-		p, err := lang.Compile("tiny.kn", []byte(tinySource))
-		if err != nil {
-			panic(err)
+	p, err := tinyOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestSimMoveFinishedUnconfirmed asks to move an isolate that has finished
+// on its new node but waits there for its CONFIRM (the ACK crawls back
+// over a 3 ms link). Both kinds of move must say it is not running
+// anywhere, rather than accept a move that can never happen, and it must
+// then complete exactly once where it finished.
+func TestSimMoveFinishedUnconfirmed(t *testing.T) {
+	p := tinyProg(t)
+	s := NewSim(Config{Nodes: 3, Seed: 1})
+	s.Net().SetLink(1, 0, LinkConfig{Latency: 3 * time.Millisecond})
+	id, err := s.Spawn(0, p.prog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := s.Spawn(1, p.prog) // caches the program on n1: no fetch over the slow link
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(id, 1); err != nil {
+		t.Fatal(err)
+	}
+	s.RunFor(time.Millisecond) // arrived, finished (60 µs of work), no CONFIRM yet
+	if at, _ := s.Where(id); at != 1 || s.Pending() != 1 {
+		t.Fatalf("at %v, %d pending: the scenario did not set up", at, s.Pending())
+	}
+	if err := s.Migrate(id, 2); !errors.Is(err, ErrNoSuchIsolate) {
+		t.Errorf("Migrate of a finished isolate: %v, want ErrNoSuchIsolate", err)
+	}
+	if err := s.MigrateAt(id, 2, 1); !errors.Is(err, ErrNoSuchIsolate) {
+		t.Errorf("MigrateAt of a finished isolate: %v, want ErrNoSuchIsolate", err)
+	}
+	if !s.Run(time.Second) {
+		t.Fatal("did not settle")
+	}
+	o := s.Outcome()
+	checkOutcome(t, o, map[IsolateID]*testProg{id: p, other: p}, false)
+	for _, c := range o.Completed {
+		if c.Node != 1 {
+			t.Fatalf("%v completed on %v, want n1", c.ID, c.Node)
 		}
-		iso, _ := engine.New(p, engine.Limits{})
-		iso.Run(1 << 62)
-		tiny = &testProg{name: "tiny", prog: p, result: iso.Result(), status: iso.Status(), steps: iso.Steps(), hash: iso.State().Hash()}
-	})
-	return tiny
+	}
 }
 
 func TestSimDeterministic(t *testing.T) {
