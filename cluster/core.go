@@ -3,7 +3,6 @@ package cluster
 import (
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/knotencore/knoten/codec"
@@ -48,9 +47,12 @@ type nodeCore struct {
 	n      int
 	cfg    *Config
 	sendFn func(to NodeID, msg []byte)
-	pool   pool
-	col    *collector
-	proto  *proto
+	// recycle hands a received message's buffer back to the transport
+	// (Recycler), or is nil.
+	recycle func(msg []byte)
+	pool    pool
+	col     *collector
+	proto   *proto
 
 	tasks map[IsolateID]*task
 	progs map[[32]byte]*progEntry
@@ -142,7 +144,7 @@ func (c *nodeCore) accept(from NodeID, m *message) error {
 	if err != nil {
 		return err
 	}
-	t := &task{id: m.id, iso: iso, prog: pe.prog, epoch: m.epoch, trace: m.trace}
+	t := &task{id: m.id, iso: iso, prog: pe.prog, epoch: m.epoch, trace: m.trace, buf: m.raw}
 	t.steps.Store(st.Steps)
 	c.tasks[m.id] = t
 	var sum [32]byte
@@ -168,24 +170,27 @@ func (c *nodeCore) drop(id IsolateID, epoch uint64, to NodeID) {
 	delete(c.tasks, id)
 	c.col.m.migrations.Add(1)
 	c.col.event(Event{Kind: EvMigrated, Node: c.id, Peer: to, ID: id, Epoch: epoch})
+	c.giveBack(t) // its state went out as a copy; the target holds the isolate now
 }
 
-// offerPool recycles OFFER buffers: a migration of a 64 KiB state would
+// giveBack recycles the received OFFER that t's isolate ran in, once t has
+// left the node or ended: nothing refers to the isolate any more (workers
+// dropped it when they parked or finished it, and a tombstone left in a
+// queue is never run).
+func (c *nodeCore) giveBack(t *task) {
+	if t.buf != nil && c.recycle != nil {
+		c.recycle(t.buf)
+	}
+	t.buf, t.iso = nil, nil
+}
+
+// offerBufs recycles OFFER buffers: a migration of a 64 KiB state would
 // otherwise allocate (and fault in) 64 KiB on the source every time.
-var offerPool sync.Pool
+var offerBufs bufPool
 
-func (c *nodeCore) released(offer []byte) {
-	if cap(offer) >= 4<<10 {
-		offerPool.Put(&offer)
-	}
-}
+func (c *nodeCore) released(offer []byte) { offerBufs.put(offer) }
 
-func offerBuffer(n int) []byte {
-	if b, ok := offerPool.Get().(*[]byte); ok && cap(*b) >= n {
-		return (*b)[:0]
-	}
-	return make([]byte, 0, n)
-}
+func offerBuffer(n int) []byte { return offerBufs.get(n) }
 
 func (c *nodeCore) confirmed(id IsolateID, epoch uint64) {
 	if t := c.tasks[id]; t != nil && t.epoch == epoch {
@@ -287,6 +292,12 @@ func (c *nodeCore) message(from NodeID, raw []byte) {
 		c.proto.onMessage(c.now, from, &m, raw)
 		c.flush()
 	}
+	// Nothing keeps a control message. An OFFER may live on as an isolate
+	// (or wait for its program), and a PROGRAM's bytes may live on in the
+	// program; the garbage collector takes those it does not.
+	if m.kind != mOffer && m.kind != mProgram && c.recycle != nil {
+		c.recycle(raw)
+	}
 }
 
 // parked takes back a task that a worker parked because of a move request.
@@ -328,6 +339,7 @@ func (c *nodeCore) finished(t *task) {
 func (c *nodeCore) publish(t *task) {
 	delete(c.tasks, t.id)
 	c.col.complete(c.id, t)
+	c.giveBack(t)
 	c.checkDrained()
 }
 

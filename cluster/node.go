@@ -127,6 +127,7 @@ func newLiveNode(cl *Cluster, id NodeID) *liveNode {
 		})
 	}
 	n.core = newNodeCore(id, cl.cfg.Nodes, &cl.cfg, func(to NodeID, msg []byte) { cl.net.Send(id, to, msg) }, n, cl.col)
+	n.core.recycle = cl.net.Recycle
 	cl.net.Listen(id, n.receive)
 	return n
 }

@@ -97,6 +97,7 @@ type Net struct {
 	pending  inflightHeap
 	seq      uint64
 	stats    NetStats
+	bufs     bufPool // the copies it delivers, back from receivers (Recycle)
 }
 
 // NewNet returns a network whose links all have configuration def until
@@ -183,7 +184,7 @@ func (n *Net) sendAt(now time.Duration, from, to NodeID, msg []byte, inline bool
 	c := l.cfg
 	if inline && c.instant() {
 		n.stats.Delivered++
-		return append([]byte(nil), msg...), true
+		return n.bufs.copyOf(msg), true
 	}
 	if c.Loss > 0 && n.rng.Float64() < c.Loss {
 		n.stats.Dropped++
@@ -213,10 +214,14 @@ func (n *Net) sendAt(now time.Duration, from, to NodeID, msg []byte, inline bool
 			at += time.Duration(n.rng.Int64N(int64(w)))
 		}
 		n.seq++
-		heap.Push(&n.pending, &inflight{at: at, seq: n.seq, from: from, to: to, msg: append([]byte(nil), msg...)})
+		heap.Push(&n.pending, &inflight{at: at, seq: n.seq, from: from, to: to, msg: n.bufs.copyOf(msg)})
 	}
 	return nil, false
 }
+
+// Recycle takes back a delivered message's buffer for a later copy; see
+// Recycler.
+func (n *Net) Recycle(msg []byte) { n.bufs.put(msg) }
 
 // SendAt queues a copy of msg from → to at virtual time now.
 func (n *Net) SendAt(now time.Duration, from, to NodeID, msg []byte) {
@@ -239,6 +244,7 @@ func (n *Net) popDue(now time.Duration) (*inflight, func(NodeID, []byte)) {
 		h := n.handlers[m.to]
 		if h == nil || n.blocked(m.from, m.to) {
 			n.stats.Dropped++
+			n.bufs.put(m.msg)
 			continue
 		}
 		n.stats.Delivered++
@@ -325,6 +331,10 @@ func (l *Live) Stats() (s NetStats) {
 func (l *Live) Listen(id NodeID, deliver func(from NodeID, msg []byte)) {
 	l.Do(func(n *Net) { n.Listen(id, deliver) })
 }
+
+// Recycle takes back a delivered message's buffer; see Recycler. It does
+// not wait for the network's lock.
+func (l *Live) Recycle(msg []byte) { l.net.Recycle(msg) }
 
 // Send queues a copy of msg; see Transport.
 func (l *Live) Send(from, to NodeID, msg []byte) {

@@ -36,7 +36,8 @@ type task struct {
 	id    IsolateID
 	iso   *engine.Isolate
 	prog  *engine.Program
-	trace int64 // clock reading (ns) of the halt request that moved it here; the first quantum records downtime
+	trace int64  // clock reading (ns) of the halt request that moved it here; the first quantum records downtime
+	buf   []byte // the received OFFER the isolate's memory aliases, if any; recycled when it leaves or ends
 
 	// Control side only.
 	epoch       uint64

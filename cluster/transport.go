@@ -27,3 +27,13 @@ type Transport interface {
 	// goroutine) and holds up other deliveries while it runs.
 	Listen(id NodeID, deliver func(from NodeID, msg []byte))
 }
+
+// A Recycler is a Transport that reuses the buffers it delivers. A
+// receiver that is done with a delivered message, and holds the only
+// reference to its memory, may hand it back with Recycle, and a later
+// delivery copies into it instead of into fresh memory. Giving a buffer
+// back is never required; giving back one that is still in use corrupts
+// whatever uses it.
+type Recycler interface {
+	Recycle(msg []byte)
+}

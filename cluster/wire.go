@@ -66,6 +66,7 @@ type message struct {
 	n       uint32
 	load    Load
 	payload []byte
+	raw     []byte // the whole message: an accepted OFFER keeps it as its isolate's memory
 }
 
 var errShortMessage = errors.New("cluster: short message")
@@ -118,7 +119,7 @@ func appendU32(b []byte, k msgKind, n uint32) []byte {
 // parseMessage parses b. It checks every length against b and never panics;
 // the payload of OFFER and PROGRAM aliases b.
 func parseMessage(b []byte) (message, error) {
-	var m message
+	m := message{raw: b}
 	if len(b) == 0 {
 		return m, errShortMessage
 	}
