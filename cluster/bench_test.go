@@ -138,13 +138,17 @@ func migrationRoundTrip(b *testing.B, words int) {
 // ns/op includes the run. It reports the work's p50/p90/p99, the share of
 // iterations over 100 µs (over-100us-%) and, over those, the share of
 // their time that the thread's CPU clock counted too (cpu-share-of-slow-%).
-// A share near 100 % means the guest kernel believed the thread ran
-// throughout: no interrupt handler, no other thread, no page fault it
-// could see; the time went below the guest, to the hypervisor. On the
-// development VM, with a 128 B state, 1.4–2 % of iterations after a
-// quantum take 100–200 µs this way (0.1–0.5 % after a short run), although
-// the work's median is 2–3 µs: the longer the isolate ran before, the
-// likelier the work that follows stalls. See also BenchmarkHostStalls.
+// A share near 100 % means the guest kernel never took the processor from
+// the thread: the time was the thread's own (its code, or a page fault it
+// took) or went below the guest, to the hypervisor, which the guest's
+// steal counter does not show here either. With the received copy
+// recycled, page faults are rare in this loop, which leaves the
+// hypervisor. On the
+// development VM, with a 128 B state, 0.6–0.8 % of iterations after a
+// quantum take 100–200 µs this way (about 0.1 % after a short run),
+// although the work's median is 2 µs; with 64 KiB, 1.3–1.4 % (0.6–0.7 %).
+// The longer the isolate ran before, the likelier the work that follows
+// stalls. See also BenchmarkHostStalls.
 func BenchmarkMigrationWork(b *testing.B) {
 	for _, between := range []struct {
 		name  string
