@@ -158,31 +158,36 @@ func (s *Sim) Spawn(node NodeID, prog *engine.Program) (IsolateID, error) {
 
 // Migrate asks the node holding isolate id to move it to node to.
 func (s *Sim) Migrate(id IsolateID, to NodeID) error {
-	from, ok := s.col.whereIs(id)
-	if !ok {
-		return ErrNoSuchIsolate
+	c, err := s.holder(id)
+	if err != nil {
+		return err
 	}
-	n := s.nodes[from]
-	if n.crashed {
-		return ErrNodeDown
-	}
-	n.core.now = s.now
-	return n.core.move(id, to, s.now)
+	return c.move(id, to, s.now)
 }
 
 // MigrateAt asks the node holding isolate id to park it at the first
 // safepoint at or after stop instructions and move it to node to.
 func (s *Sim) MigrateAt(id IsolateID, to NodeID, stop uint64) error {
+	c, err := s.holder(id)
+	if err != nil {
+		return err
+	}
+	return c.moveAt(id, to, stop)
+}
+
+// holder returns the core of the live node holding isolate id, its clock
+// set to now, for an operator's request.
+func (s *Sim) holder(id IsolateID) (*nodeCore, error) {
 	from, ok := s.col.whereIs(id)
 	if !ok {
-		return ErrNoSuchIsolate
+		return nil, ErrNoSuchIsolate
 	}
 	n := s.nodes[from]
 	if n.crashed {
-		return ErrNodeDown
+		return nil, ErrNodeDown
 	}
 	n.core.now = s.now
-	return n.core.moveAt(id, to, stop)
+	return n.core, nil
 }
 
 // Where returns the node that last took or spawned isolate id.
