@@ -14,10 +14,11 @@ import (
 // cut the share of 64 KiB migrations over 100 µs from about 3 % to under
 // 1 %).
 //
-// Buffers are kept by capacity class, a power of two from 64 B to 64 MiB,
+// Buffers are kept by capacity class, a power of two from 64 B to 16 MiB,
 // up to maxPooledBytes in all; a buffer of class k has capacity 2^k and
-// serves any request of more than 2^(k-1) bytes. It is safe for concurrent
-// use.
+// serves any request of more than 2^(k-1) bytes. A pool belongs to one
+// network or one node, so what it holds goes when they do. It is safe for
+// concurrent use.
 type bufPool struct {
 	mu    sync.Mutex
 	free  [maxPoolShift + 1][][]byte
@@ -26,8 +27,8 @@ type bufPool struct {
 
 const (
 	minPoolShift   = 6  // 64 B
-	maxPoolShift   = 26 // 64 MiB
-	maxPooledBytes = 64 << 20
+	maxPoolShift   = 24 // 16 MiB
+	maxPooledBytes = 16 << 20
 )
 
 // class returns the capacity class of a request of n bytes: the smallest

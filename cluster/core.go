@@ -50,9 +50,13 @@ type nodeCore struct {
 	// recycle hands a received message's buffer back to the transport
 	// (Recycler), or is nil.
 	recycle func(msg []byte)
-	pool    pool
-	col     *collector
-	proto   *proto
+	// offers recycles the node's outgoing OFFER buffers: a migration of a
+	// 64 KiB state would otherwise allocate (and fault in) 64 KiB on the
+	// source every time.
+	offers bufPool
+	pool   pool
+	col    *collector
+	proto  *proto
 
 	tasks map[IsolateID]*task
 	progs map[[32]byte]*progEntry
@@ -178,19 +182,17 @@ func (c *nodeCore) drop(id IsolateID, epoch uint64, to NodeID) {
 // dropped it when they parked or finished it, and a tombstone left in a
 // queue is never run).
 func (c *nodeCore) giveBack(t *task) {
+	if t.state.Load() != tsClaimed {
+		// A worker could still run it, in memory about to be reused.
+		panic(fmt.Sprintf("BUG: cluster: %v recycles isolate %d, which a worker may still run", c.id, t.id))
+	}
 	if t.buf != nil && c.recycle != nil {
 		c.recycle(t.buf)
 	}
 	t.buf, t.iso = nil, nil
 }
 
-// offerBufs recycles OFFER buffers: a migration of a 64 KiB state would
-// otherwise allocate (and fault in) 64 KiB on the source every time.
-var offerBufs bufPool
-
-func (c *nodeCore) released(offer []byte) { offerBufs.put(offer) }
-
-func offerBuffer(n int) []byte { return offerBufs.get(n) }
+func (c *nodeCore) released(offer []byte) { c.offers.put(offer) }
 
 func (c *nodeCore) confirmed(id IsolateID, epoch uint64) {
 	if t := c.tasks[id]; t != nil && t.epoch == epoch {
@@ -272,6 +274,7 @@ func (c *nodeCore) message(from NodeID, raw []byte) {
 		c.proto.stats.Bad++
 		return
 	}
+	kept := false
 	switch m.kind {
 	case mHeartbeat:
 		p := &c.peers[from]
@@ -289,13 +292,12 @@ func (c *nodeCore) message(from NodeID, raw []byte) {
 			c.peers[from].load.Queued = 0 // nothing to give until its next heartbeat says so
 		}
 	default:
-		c.proto.onMessage(c.now, from, &m, raw)
+		kept = c.proto.onMessage(c.now, from, &m, raw)
 		c.flush()
 	}
-	// Nothing keeps a control message. An OFFER may live on as an isolate
-	// (or wait for its program), and a PROGRAM's bytes may live on in the
-	// program; the garbage collector takes those it does not.
-	if m.kind != mOffer && m.kind != mProgram && c.recycle != nil {
+	// Only an OFFER is ever kept: as its isolate's memory, or while it waits
+	// for its program. A PROGRAM's bytes are copied into the cache.
+	if !kept && c.recycle != nil {
 		c.recycle(raw)
 	}
 }
@@ -418,13 +420,14 @@ func (c *nodeCore) handoff(t *task, to NodeID, trace int64) {
 	e := t.epoch + 1
 	st := t.iso.State()
 	sum := st.Hash()
-	msg := offerBuffer(offerHeader + codec.EncodedSize(st))
+	msg := c.offers.get(offerHeader + codec.EncodedSize(st))
 	msg = appendOfferHeader(msg, t.id, e, t.prog.Hash(), trace)
 	msg = codec.AppendEncodeSum(msg, codec.Meta{Isolate: uint64(t.id), Epoch: e}, st, &sum)
 	t.epoch, t.parked = e, true
 	c.col.m.recordOffer(len(msg))
 	c.col.event(Event{Kind: EvHalted, Node: c.id, Peer: to, ID: t.id, Epoch: e, PC: st.PC, Steps: st.Steps, Hash: sum, Bytes: len(msg)})
 	if !c.proto.startHandoff(c.now, t.id, e, to, msg) {
+		c.released(msg)
 		t.parked = false
 		c.pool.inject(t)
 	}

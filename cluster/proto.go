@@ -201,12 +201,14 @@ func (p *proto) startHandoff(now time.Duration, id IsolateID, e uint64, to NodeI
 	return true
 }
 
-// onMessage handles a protocol message m (parsed from raw, which the machine
-// may keep) from node from. It ignores kinds that are not its business.
-func (p *proto) onMessage(now time.Duration, from NodeID, m *message, raw []byte) {
+// onMessage handles a protocol message m (parsed from raw) from node from,
+// and reports whether it kept raw: an accepted OFFER becomes its isolate's
+// memory, and one that waits for its program is held until it arrives. It
+// ignores kinds that are not its business.
+func (p *proto) onMessage(now time.Duration, from NodeID, m *message, raw []byte) (kept bool) {
 	switch m.kind {
 	case mOffer:
-		p.onOffer(now, from, m, raw)
+		return p.onOffer(now, from, m, raw)
 	case mAck:
 		if o := p.out[m.id]; o != nil && o.epoch == m.epoch && o.to == from {
 			delete(p.out, m.id)
@@ -244,6 +246,7 @@ func (p *proto) onMessage(now time.Duration, from NodeID, m *message, raw []byte
 	case mProgram:
 		p.onProgram(now, m)
 	}
+	return false
 }
 
 func (p *proto) confirm(id IsolateID, r *inRec) {
@@ -265,22 +268,23 @@ func (p *proto) answer(from NodeID, id IsolateID, e uint64, d decision) {
 	}
 }
 
-func (p *proto) onOffer(now time.Duration, from NodeID, m *message, raw []byte) {
+// onOffer handles an OFFER and reports whether it kept raw.
+func (p *proto) onOffer(now time.Duration, from NodeID, m *message, raw []byte) (kept bool) {
 	r := p.rec(m.id)
 	if d := r.decided[m.epoch]; d != undecided {
 		p.answer(from, m.id, m.epoch, d) // a duplicate: same answer
-		return
+		return false
 	}
 	if pe := r.pending; pe != nil && pe.epoch == m.epoch {
 		p.stats.Fetches++ // the FETCH or the PROGRAM may have been lost
 		p.buf = appendHash(p.buf[:0], mFetch, pe.hash)
 		p.h.send(pe.from, p.buf)
-		return
+		return false
 	}
 	if m.epoch <= r.seen {
 		p.stats.Stale++
 		p.sendNack(from, m.id, m.epoch, nackStale)
-		return
+		return false
 	}
 	r.seen = m.epoch
 	if r.pending != nil { // an older epoch still waiting: superseded
@@ -290,7 +294,7 @@ func (p *proto) onOffer(now time.Duration, from NodeID, m *message, raw []byte) 
 	if !p.h.haveProgram(m.hash) {
 		if p.down[from] { // nobody left to fetch it from
 			r.decide(m.epoch, aborted)
-			return
+			return false
 		}
 		r.pending = &pendingOffer{from: from, epoch: m.epoch, hash: m.hash, msg: raw}
 		w := p.fetch[m.hash]
@@ -302,12 +306,14 @@ func (p *proto) onOffer(now time.Duration, from NodeID, m *message, raw []byte) 
 		p.stats.Fetches++
 		p.buf = appendHash(p.buf[:0], mFetch, m.hash)
 		p.h.send(from, p.buf)
-		return
+		return true
 	}
-	p.tryAccept(now, from, r, m)
+	return p.tryAccept(now, from, r, m)
 }
 
-func (p *proto) tryAccept(now time.Duration, from NodeID, r *inRec, m *message) {
+// tryAccept offers m to the machine and reports whether it was accepted
+// (and so keeps m's buffer).
+func (p *proto) tryAccept(now time.Duration, from NodeID, r *inRec, m *message) bool {
 	if err := p.h.accept(from, m); err != nil {
 		r.decide(m.epoch, refused)
 		reason := nackBadState
@@ -315,7 +321,7 @@ func (p *proto) tryAccept(now time.Duration, from NodeID, r *inRec, m *message) 
 			reason = nackRefused
 		}
 		p.sendNack(from, m.id, m.epoch, reason)
-		return
+		return false
 	}
 	r.decide(m.epoch, accepted)
 	r.unconfirmed, r.uEpoch, r.uFrom, r.lastAck = true, m.epoch, from, now
@@ -325,6 +331,7 @@ func (p *proto) tryAccept(now time.Duration, from NodeID, r *inRec, m *message) 
 	if p.down[from] {
 		p.confirm(m.id, r)
 	}
+	return true
 }
 
 func (p *proto) onAbort(from NodeID, m *message) {

@@ -219,6 +219,11 @@ func (n *Net) sendAt(now time.Duration, from, to NodeID, msg []byte, inline bool
 	return nil, false
 }
 
+var (
+	_ Recycler = (*Net)(nil)
+	_ Recycler = (*Live)(nil)
+)
+
 // Recycle takes back a delivered message's buffer for a later copy; see
 // Recycler.
 func (n *Net) Recycle(msg []byte) { n.bufs.put(msg) }
