@@ -138,6 +138,16 @@
 // fetches bytecode it lacks from the source (FETCH/PROGRAM), checks that it
 // hashes right and validates, and caches it.
 //
+// Buffers. A delivered message belongs to its receiver. An accepted OFFER
+// is never copied again: decoding aliases it and engine.Resume takes its
+// slices, so the buffer is the isolate's memory from then on. A node hands
+// every buffer it did not keep back to the transport once the message is
+// handled, and an isolate's OFFER when the isolate leaves the node (after
+// the target's ACK) or ends. The transport (a Recycler) copies later
+// messages into them, so a steady stream of migrations runs on memory that
+// is already mapped. A source's outgoing OFFER comes from, and returns to,
+// the node's own pool, once the handoff is decided. See bufPool.
+//
 // # Drain and stealing
 //
 // Drain marks the node draining (it refuses offers with NACK and advertises
