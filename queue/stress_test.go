@@ -70,6 +70,16 @@ func (c *tally) check(t *testing.T) {
 	}
 }
 
+// pushBurst pushes up to burst items of xs from index next on, and returns
+// the index of the first item not pushed.
+func pushBurst(d *Deque[item], xs []item, next, burst int) int {
+	for i := 0; i < burst && next < len(xs); i++ {
+		d.Push(&xs[next])
+		next++
+	}
+	return next
+}
+
 // ownerLoop pushes all items in bursts of random length, popping a random
 // share of each burst, and finally pops until the deque is empty. Small
 // starting capacities make it grow while thieves are stealing, and the bursts
@@ -78,10 +88,7 @@ func ownerLoop(d *Deque[item], xs []item, c *tally, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	for next := 0; next < len(xs); {
 		burst := 1 + rng.IntN(48)
-		for i := 0; i < burst && next < len(xs); i++ {
-			d.Push(&xs[next])
-			next++
-		}
+		next = pushBurst(d, xs, next, burst)
 		for pops := rng.IntN(burst + 1); pops > 0; pops-- {
 			if x := d.Pop(); x != nil {
 				c.got(x)
@@ -105,10 +112,7 @@ func takeBackLoop(d *Deque[item], xs []item, c *tally, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 3))
 	for next := 0; next < len(xs); {
 		burst := 1 + rng.IntN(64)
-		for i := 0; i < burst && next < len(xs); i++ {
-			d.Push(&xs[next])
-			next++
-		}
+		next = pushBurst(d, xs, next, burst)
 		for d.bottom > d.osplit { // publish everything: we are the owner
 			d.request.Store(true)
 			d.share()
