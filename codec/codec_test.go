@@ -18,8 +18,9 @@ var (
 	fib15   = codectest.Fib(15)
 	loop100 = codectest.Loop(100)
 	mix20   = codectest.Mix(20)
+	strs50  = codectest.Strings(50)
 	// resolve knows every program the tests and seeds use.
-	resolve codec.Resolver = codectest.Resolver(codectest.Synth, fib10, fib15, loop100, mix20)
+	resolve codec.Resolver = codectest.Resolver(codectest.Synth, fib10, fib15, loop100, mix20, strs50)
 )
 
 // smallHeap makes the collector run often, so that states catch it mid-way.
@@ -44,6 +45,7 @@ func sampleStates(t testing.TB) []*engine.State {
 		{mix20, smallHeap, 1 << 40},
 		{mix20, engine.Limits{MaxSteps: 200}, 1 << 40},
 		{mix20, engine.Limits{MaxSteps: 200, MaxHeap: 512, InitialHeap: 256}, 1 << 40},
+		{strs50, smallHeap, 300},
 	} {
 		st, err := codectest.Run(c.p, c.limits, c.budget)
 		if err != nil {

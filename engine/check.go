@@ -19,8 +19,10 @@ import (
 // arrays and ref registers and ref globals pointing only at object starts,
 // elements past an array's length zero, string padding zero); the output
 // quota. It does not know the static element type behind a ref, so a string
-// where an array belongs is not caught here; the VM's own checks keep such a
-// state from corrupting the heap, and it faults at worst.
+// where an array belongs, or an array of scalars where the code reads refs,
+// is not caught here; the VM checks the kind of every object it indexes,
+// appends to or reads as a string, so such a state faults with
+// ErrKindMismatch and never reads a scalar as a reference.
 func CheckState(p *Program, st *State, limits Limits) error {
 	var c StateChecker
 	return c.Check(p, st, limits)

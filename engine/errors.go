@@ -20,7 +20,7 @@ var (
 	ErrInstructionQuota = errors.New("instruction quota exceeded")
 	ErrOutputQuota      = errors.New("output quota exceeded")
 	ErrFloatToInt       = errors.New("float value out of int range")
-	ErrKindMismatch     = errors.New("heap object kind mismatch") // a string used as an array, or a ref stored in a scalar array: confusion Validate cannot see
+	ErrKindMismatch     = errors.New("heap object kind mismatch") // a string used as an array, or an array of scalars read or written as one of refs (or the reverse): confusion Validate cannot see
 	ErrInternal         = errors.New("BUG: internal error")
 
 	// API errors, returned and never stored in a state.

@@ -95,8 +95,18 @@ func (iso *Isolate) element(ref, i uint64, pc int, steps uint64) uint64 {
 	return ref + 16 + 8*i
 }
 
-func (iso *Isolate) arrayGet(ref, i uint64, pc int, steps uint64) uint64 {
-	return le.Uint64(iso.heap[iso.element(ref, i, pc, steps):])
+// arrayGet loads element i of the array at ref. The array's kind must match
+// the load's, as for arraySet: a scalar read into a ref register would be
+// followed by LEN, string operations and the collector as if it were a
+// reference. Compiled code always matches; the check guards states from
+// elsewhere, which CheckState cannot type (it checks refs, not what they
+// point at).
+func (iso *Isolate) arrayGet(kind, ref, i uint64, pc int, steps uint64) uint64 {
+	off := iso.element(ref, i, pc, steps)
+	if uint64(iso.heap[ref+7]) != kind {
+		iso.trap(faultKindMismatch, pc, steps)
+	}
+	return le.Uint64(iso.heap[off:])
 }
 
 // arraySet stores v. The array's kind must match the store's: a ref array

@@ -137,10 +137,10 @@ const (
 	NEWARR  // R[a] = make([]T, R[b])            T scalar; elements zero; faults on negative length
 	NEWARRR // R[a] = make([]T, R[b])            T a ref kind (string or array); elements nil
 	LEN     // R[a] = len(R[b])                  string or array
-	AGET    // R[a] = R[b][R[c]]                 scalar element; faults out of range
-	AGETR   // R[a] = R[b][R[c]]                 ref element; faults out of range
-	ASET    // R[a][R[b]] = R[c]                 scalar element; faults out of range
-	ASETR   // R[a][R[b]] = R[c]                 ref element; faults out of range
+	AGET    // R[a] = R[b][R[c]]                 scalar element; faults out of range or on a ref array
+	AGETR   // R[a] = R[b][R[c]]                 ref element; faults out of range or on a scalar array
+	ASET    // R[a][R[b]] = R[c]                 scalar element; faults out of range or on a ref array
+	ASETR   // R[a][R[b]] = R[c]                 ref element; faults out of range or on a scalar array
 	APPEND  // R[a] = append(R[b], R[c])         scalar element; may reuse R[b]'s storage
 	APPENDR // R[a] = append(R[b], R[c])         ref element; may reuse R[b]'s storage
 	SCONST  // R[a] = S[c]                       allocates a new string

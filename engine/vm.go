@@ -290,8 +290,10 @@ func (iso *Isolate) exec(limit uint64) {
 			r[in.A()] = iso.newArray(kind, uint64(n), uint64(n), pc-1, steps)
 		case LEN:
 			r[in.A()] = iso.length(r[in.B()], pc-1, steps)
-		case AGET, AGETR:
-			r[in.A()] = iso.arrayGet(r[in.B()], r[in.C()], pc-1, steps)
+		case AGET:
+			r[in.A()] = iso.arrayGet(objScalars, r[in.B()], r[in.C()], pc-1, steps)
+		case AGETR:
+			r[in.A()] = iso.arrayGet(objRefs, r[in.B()], r[in.C()], pc-1, steps)
 		case ASET:
 			iso.arraySet(objScalars, r[in.A()], r[in.B()], r[in.C()], pc-1, steps)
 		case ASETR:

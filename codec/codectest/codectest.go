@@ -123,6 +123,32 @@ func Mix(n int) *engine.Program {
 		}}))
 }
 
+// Strings appends str(i) to a ref array for i in [0, n), then sums the
+// lengths of its elements, read back with AGETR. It is the program whose
+// code reads references out of an array, so that the fuzz targets reach
+// states in which an array's kind disagrees with the code that indexes it.
+func Strings(n int) *engine.Program {
+	return must(Assemble("strings.kn", 0, nil, nil, 0, nil,
+		Func{Name: "main", NRegs: 7, Refs: []int{2, 3}, Result: engine.KindInt, Code: []engine.Instr{
+			engine.Encode(engine.LOADI, 0, 0, n),   // 0: n
+			engine.Encode(engine.LOADI, 1, 0, 0),   // 1: i = 0
+			engine.Encode(engine.LOADI, 4, 0, 0),   // 2
+			engine.Encode(engine.NEWARRR, 2, 4, 0), // 3: a = make([]string, 0)
+			engine.Encode(engine.ITOS, 3, 1, 0),    // 4: loop: s = str(i)
+			engine.Encode(engine.APPENDR, 2, 2, 3), // 5: a = append(a, s)
+			engine.Encode(engine.ADDK, 1, 1, 1),    // 6: i++
+			engine.Encode(engine.LOOPLT, 1, 0, 4),  // 7
+			engine.Encode(engine.LOADI, 1, 0, 0),   // 8: i = 0
+			engine.Encode(engine.LOADI, 5, 0, 0),   // 9: sum = 0
+			engine.Encode(engine.AGETR, 3, 2, 1),   // 10: loop: s = a[i]
+			engine.Encode(engine.LEN, 6, 3, 0),     // 11: sum += len(s)
+			engine.Encode(engine.ADD, 5, 5, 6),     // 12
+			engine.Encode(engine.ADDK, 1, 1, 1),    // 13: i++
+			engine.Encode(engine.LOOPLT, 1, 0, 10), // 14
+			engine.Encode(engine.RET, 5, 0, 0),     // 15
+		}}))
+}
+
 // Synth is the program that synthesized states (Build, BigState) belong to.
 // main (8 registers, r0..r3 refs) calls f (3 registers, r1 a ref), which
 // calls itself; there are 4 globals, g0 and g1 refs. Its code only spins,
