@@ -83,41 +83,30 @@ func (iso *Isolate) length(ref uint64, pc int, steps uint64) uint64 {
 	return objLen(iso.heap, ref)
 }
 
-// element returns the offset of element i of the array at ref, trapping when
-// i is out of range.
-func (iso *Isolate) element(ref, i uint64, pc int, steps uint64) uint64 {
+// element returns the offset of element i of the array at ref. It traps
+// when i is out of range, and when the array does not hold kind's elements
+// (objScalars or objRefs; a string is neither): a scalar read into a ref
+// register would be followed by LEN, string operations and the collector as
+// if it were a reference, and a ref array holding a scalar would mislead the
+// collector. Compiled code always matches; the check guards states from
+// elsewhere, which CheckState cannot type (it checks that refs point at
+// objects, not what the code expects to find there).
+func (iso *Isolate) element(kind, ref, i uint64, pc int, steps uint64) uint64 {
 	if ref == 0 || i >= objLen(iso.heap, ref) {
 		iso.trap(faultIndexOutOfRange, pc, steps)
 	}
-	if iso.heap[ref+7] == objString {
+	if uint64(iso.heap[ref+7]) != kind {
 		iso.trap(faultKindMismatch, pc, steps)
 	}
 	return ref + 16 + 8*i
 }
 
-// arrayGet loads element i of the array at ref. The array's kind must match
-// the load's, as for arraySet: a scalar read into a ref register would be
-// followed by LEN, string operations and the collector as if it were a
-// reference. Compiled code always matches; the check guards states from
-// elsewhere, which CheckState cannot type (it checks refs, not what they
-// point at).
 func (iso *Isolate) arrayGet(kind, ref, i uint64, pc int, steps uint64) uint64 {
-	off := iso.element(ref, i, pc, steps)
-	if uint64(iso.heap[ref+7]) != kind {
-		iso.trap(faultKindMismatch, pc, steps)
-	}
-	return le.Uint64(iso.heap[off:])
+	return le.Uint64(iso.heap[iso.element(kind, ref, i, pc, steps):])
 }
 
-// arraySet stores v. The array's kind must match the store's: a ref array
-// holding a scalar would mislead the collector. Validate makes that
-// impossible for compiled code; the check guards states from elsewhere.
 func (iso *Isolate) arraySet(kind, ref, i, v uint64, pc int, steps uint64) {
-	off := iso.element(ref, i, pc, steps)
-	if uint64(iso.heap[ref+7]) != kind {
-		iso.trap(faultKindMismatch, pc, steps)
-	}
-	le.PutUint64(iso.heap[off:], v)
+	le.PutUint64(iso.heap[iso.element(kind, ref, i, pc, steps):], v)
 }
 
 // appendElem implements append(r[arr], r[val]): in place when the array has
