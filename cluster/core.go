@@ -436,11 +436,11 @@ func (c *nodeCore) handoff(t *task, to NodeID, trace int64) {
 // drain starts moving every isolate off the node; onDrained runs once none
 // is left. New offers are refused from now on.
 func (c *nodeCore) drain(onDrained func()) error {
+	if len(c.tasks) > 0 && !c.hasTarget() {
+		return ErrNoTarget // and nothing changed: the node runs and accepts work as before
+	}
 	c.draining = true
 	c.onDrained = onDrained
-	if _, ok := c.pickTarget(); !ok && len(c.tasks) > 0 {
-		return ErrNoTarget
-	}
 	for _, id := range sortedKeys(c.tasks) {
 		t := c.tasks[id]
 		if t.parked || !t.confirmed {
@@ -470,10 +470,10 @@ func (c *nodeCore) pickTarget() (NodeID, bool) {
 	best, bestLoad := NodeID(0), -1
 	for i := 0; i < c.n; i++ {
 		k := (c.rr + i) % c.n
-		p := &c.peers[k]
-		if NodeID(k) == c.id || p.down || p.load.Draining {
+		if !c.canTake(NodeID(k)) {
 			continue
 		}
+		p := &c.peers[k]
 		l := p.load.Queued + p.load.Running + p.sent
 		if bestLoad < 0 || l < bestLoad {
 			best, bestLoad = NodeID(k), l
@@ -485,6 +485,22 @@ func (c *nodeCore) pickTarget() (NodeID, bool) {
 	c.rr++
 	c.peers[best].sent++
 	return best, true
+}
+
+// canTake reports whether node k may be handed isolates: another node, not
+// known to be down or draining.
+func (c *nodeCore) canTake(k NodeID) bool {
+	return k != c.id && !c.peers[k].down && !c.peers[k].load.Draining
+}
+
+// hasTarget reports whether pickTarget would find a node, without picking.
+func (c *nodeCore) hasTarget() bool {
+	for k := 0; k < c.n; k++ {
+		if c.canTake(NodeID(k)) {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *nodeCore) peerDown(n NodeID) {

@@ -235,6 +235,30 @@ func TestSimDrain(t *testing.T) {
 	}
 }
 
+// TestSimDrainWithoutTargetChangesNothing: a Drain that finds no node to
+// move to fails with ErrNoTarget and leaves the node as it was, running its
+// isolates and accepting work, instead of refusing offers for good.
+func TestSimDrainWithoutTargetChangesNothing(t *testing.T) {
+	s := NewSim(Config{Nodes: 2, Workers: 1, NoSteal: true, Quantum: 3000, Seed: 4, StepCost: time.Microsecond}) // still running when the drain comes
+	want := map[IsolateID]*testProg{}
+	for i := 0; i < 3; i++ {
+		id, _ := s.Spawn(0, tinyProg(t).prog)
+		want[id] = tinyProg(t)
+	}
+	s.Crash(1)
+	s.RunFor(2 * s.cfg.DetectDelay) // node 0 learns that node 1 is down
+	if err := s.Drain(0, func() { t.Error("a failed drain reported the node drained") }); !errors.Is(err, ErrNoTarget) {
+		t.Fatalf("Drain with no live peer = %v, want ErrNoTarget", err)
+	}
+	if c := s.nodes[0].core; c.draining || c.onDrained != nil {
+		t.Fatalf("failed Drain left draining=%v, onDrained set=%v", c.draining, c.onDrained != nil)
+	}
+	if !s.Run(time.Minute) {
+		t.Fatal("did not settle")
+	}
+	checkOutcome(t, s.Outcome(), want, false)
+}
+
 // TestSimScenarios runs the scenario files in testdata/scenarios, each
 // under several seeds. A failing run names its file and seed.
 func TestSimScenarios(t *testing.T) {
