@@ -62,6 +62,9 @@ func (c *StateChecker) check(p *Program, st *State, limits Limits) error {
 	if len(st.Output) > limits.MaxOutput {
 		return fmt.Errorf("output of %d bytes exceeds quota %d", len(st.Output), limits.MaxOutput)
 	}
+	if len(st.Regs) > limits.MaxRegs {
+		return fmt.Errorf("%d registers exceed quota %d", len(st.Regs), limits.MaxRegs)
+	}
 	if len(st.Frames) > limits.MaxDepth {
 		return fmt.Errorf("%d frames exceed depth limit %d", len(st.Frames), limits.MaxDepth)
 	}

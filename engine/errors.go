@@ -20,7 +20,8 @@ var (
 	ErrInstructionQuota = errors.New("instruction quota exceeded")
 	ErrOutputQuota      = errors.New("output quota exceeded")
 	ErrFloatToInt       = errors.New("float value out of int range")
-	ErrKindMismatch     = errors.New("heap object kind mismatch") // a string used as an array, or an array of scalars read or written as one of refs (or the reverse): confusion Validate cannot see
+	ErrKindMismatch     = errors.New("heap object kind mismatch")     // a string used as an array, or an array of scalars read or written as one of refs (or the reverse): confusion Validate cannot see
+	ErrStackQuota       = errors.New("register stack quota exceeded") // Limits.MaxRegs: deep calls of functions with many registers
 	ErrInternal         = errors.New("BUG: internal error")
 
 	// API errors, returned and never stored in a state.
@@ -44,6 +45,7 @@ var faultCodes = [...]error{
 	ErrFloatToInt,
 	ErrInternal,
 	ErrKindMismatch,
+	ErrStackQuota,
 }
 
 // NumFaultCodes bounds State.Fault: valid codes are 0 <= code < NumFaultCodes.
@@ -63,6 +65,7 @@ const (
 	faultFloatToInt
 	faultInternal
 	faultKindMismatch
+	faultStackQuota
 )
 
 // FaultError describes how an isolate faulted: which error, where.

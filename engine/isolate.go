@@ -11,6 +11,7 @@ import (
 type Limits struct {
 	MaxSteps    uint64 // instruction quota; 0 means none
 	MaxDepth    int    // call depth; default 100000
+	MaxRegs     int    // register file in words, all live frames together; default 16 Mi (128 MiB)
 	MaxHeap     uint64 // heap quota in bytes; default 256 MiB
 	MaxOutput   int    // output quota in bytes; default 4 MiB
 	InitialHeap uint64 // first HeapCap; default 64 KiB
@@ -19,6 +20,7 @@ type Limits struct {
 // DefaultLimits are the limits used where a field is zero.
 var DefaultLimits = Limits{
 	MaxDepth:    100000,
+	MaxRegs:     16 << 20,
 	MaxHeap:     256 << 20,
 	MaxOutput:   4 << 20,
 	InitialHeap: 64 << 10,
@@ -27,6 +29,9 @@ var DefaultLimits = Limits{
 func (l Limits) withDefaults() Limits {
 	if l.MaxDepth <= 0 {
 		l.MaxDepth = DefaultLimits.MaxDepth
+	}
+	if l.MaxRegs <= 0 {
+		l.MaxRegs = DefaultLimits.MaxRegs
 	}
 	if l.MaxHeap == 0 {
 		l.MaxHeap = DefaultLimits.MaxHeap
@@ -71,6 +76,9 @@ func New(p *Program, limits Limits) (*Isolate, error) {
 	}
 	iso := &Isolate{prog: p, limits: limits.withDefaults()}
 	entry := &p.Funcs[p.Entry]
+	if int(entry.NRegs) > iso.limits.MaxRegs {
+		return nil, fmt.Errorf("engine: %s needs %d registers, Limits.MaxRegs is %d: %w", entry.Name, entry.NRegs, iso.limits.MaxRegs, ErrStackQuota)
+	}
 	iso.st = State{
 		Program: p.hash,
 		Status:  Ready,
@@ -79,7 +87,7 @@ func New(p *Program, limits Limits) (*Isolate, error) {
 		Frames:  append(make([]Frame, 0, 64), Frame{Fn: p.Entry, RetPC: NoReturn}),
 		Globals: make([]uint64, p.NumGlobals),
 	}
-	iso.regs = make([]uint64, max(256, int(entry.NRegs)))
+	iso.regs = make([]uint64, min(max(256, int(entry.NRegs)), iso.limits.MaxRegs))
 	iso.heap = make([]byte, 8, iso.st.HeapCap)
 	return iso, nil
 }

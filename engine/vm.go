@@ -230,6 +230,10 @@ func (iso *Isolate) exec(limit uint64) {
 			newBase := base + len(r)
 			need := newBase + int(callee.NRegs)
 			if need > len(iso.regs) {
+				// Only a growing file can pass the quota: len(iso.regs) <= MaxRegs.
+				if need > iso.limits.MaxRegs {
+					iso.trap(faultStackQuota, pc-1, steps)
+				}
 				iso.growRegs(need)
 			}
 			window := iso.regs[newBase:need]
@@ -345,8 +349,10 @@ func (iso *Isolate) finish(v uint64, steps uint64) {
 	iso.st.Frames = iso.st.Frames[:0]
 }
 
+// growRegs grows the register file to at least need words (need <=
+// MaxRegs), doubling so that deep recursion copies in amortized O(1).
 func (iso *Isolate) growRegs(need int) {
-	n := max(need, 2*len(iso.regs))
+	n := min(max(need, 2*len(iso.regs)), iso.limits.MaxRegs)
 	regs := make([]uint64, n)
 	copy(regs, iso.regs)
 	iso.regs = regs

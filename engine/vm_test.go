@@ -56,6 +56,38 @@ func TestInstructionQuota(t *testing.T) {
 	}
 }
 
+// TestRegisterQuota: deep calls fault when the register file would pass
+// Limits.MaxRegs, so that a program cannot make the node allocate without
+// bound (65536 registers a frame × 100000 frames is 52 GB); a state over the
+// quota is refused, and so is an entry function that alone exceeds it.
+func TestRegisterQuota(t *testing.T) {
+	p := fibProgram(t, 25) // 25 frames of 3 registers at its deepest
+	iso, _ := New(p, Limits{MaxRegs: 64})
+	runToEnd(t, iso)
+	var fe *FaultError
+	if !errors.As(iso.Err(), &fe) || !errors.Is(fe, ErrStackQuota) || fe.Func != "fib" {
+		t.Fatalf("err %v", iso.Err())
+	}
+	iso, _ = New(p, Limits{MaxRegs: 128})
+	if runToEnd(t, iso); iso.Status() != Finished {
+		t.Fatalf("fib(25) within 128 registers: %v", iso.Err())
+	}
+
+	iso, _ = New(p, Limits{})
+	iso.Run(5000)
+	st := iso.Snapshot()
+	if err := CheckState(p, st, Limits{MaxRegs: len(st.Regs) - 1}); err == nil {
+		t.Fatalf("CheckState took %d registers over a quota of %d", len(st.Regs), len(st.Regs)-1)
+	}
+	if _, err := New(p, Limits{MaxRegs: 0}); err != nil {
+		t.Fatalf("default quota: %v", err)
+	}
+	big := assemble(t, 0, nil, nil, 0, nil, asmFunc{name: "main", nregs: 300, result: KindInt, code: []Instr{Encode(RET, 0, 0, 0)}})
+	if _, err := New(big, Limits{MaxRegs: 299}); !errors.Is(err, ErrStackQuota) {
+		t.Fatalf("New with an entry of 300 registers under a quota of 299: %v", err)
+	}
+}
+
 func TestCallDepth(t *testing.T) {
 	iso, _ := New(fibProgram(t, 30), Limits{MaxDepth: 5})
 	runToEnd(t, iso)
