@@ -175,6 +175,13 @@ func TestLiveDrain(t *testing.T) {
 	c := New(Config{Nodes: 3, Workers: 2, Quantum: 5000, NoSteal: true, OnEvent: log.on})
 	defer c.Close()
 	want := spawnMix(t, liveSpawner(t, c), 12, func(int) NodeID { return 1 })
+	// One long isolate, so that the drain has something to move even when
+	// a loaded machine oversleeps past the end of the short ones.
+	long, err := longLoop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want[liveSpawner(t, c)(1, long)] = long
 	time.Sleep(2 * time.Millisecond)
 	if err := c.Drain(waitCtx(t), 1); err != nil {
 		t.Fatal(err)
