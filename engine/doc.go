@@ -59,10 +59,14 @@
 //
 // # Faults
 //
-// Division by zero, an index out of range, a negative length, the call depth
-// limit, the heap, output and instruction quotas end the isolate as Faulted.
-// The dispatch loop raises them by panicking with a fault code after storing
-// pc; the single recover in Run turns that, or any unexpected Go panic
-// (ErrInternal), into the Faulted status. Err reports the sentinel error with
-// the source position of the faulting instruction.
+// Division by zero, an index out of range, a negative length, a heap object
+// of the wrong kind (ErrKindMismatch, possible only in a state from
+// elsewhere), the call depth limit, and the register, heap, output and
+// instruction quotas end the isolate as Faulted. The dispatch loop raises
+// them by panicking with a fault code after storing pc; the single recover in
+// Run turns that, or any unexpected Go panic (ErrInternal), into the Faulted
+// status. Err reports the sentinel error with the source position of the
+// faulting instruction. An unexpected panic is a bug in the VM and has no
+// stored pc (the loop keeps pc in a local, to stay fast): it reports the
+// position where the isolate last stopped.
 package engine
