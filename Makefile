@@ -21,8 +21,11 @@ KNOTEN_BENCH  ?= $(GO) run ./cmd/knoten-bench
 
 .PHONY: test vet lint bench fuzz baseline compare bench-smoke plots safepoint-cost
 
+# test runs everything under the race detector, then the allocation proofs
+# (AllocsPerRun) without it: -race adds allocations, so they skip there.
 test: vet
 	$(GO) test -race $(PKGS)
+	$(GO) test -run 'Alloc' $(PKGS)
 
 vet:
 	$(GO) vet $(PKGS)
