@@ -132,8 +132,10 @@ func (c *Cluster) node(id NodeID) (*liveNode, error) {
 	return n, nil
 }
 
-// Spawn creates an isolate running prog on node and returns its id. The
-// node starts it asynchronously.
+// Spawn creates an isolate running prog on node and returns its id once the
+// node holds it. ErrNodeDown means the node crashed first and the isolate
+// never existed; an isolate spawned just before a crash is lost with the node
+// (Outcome.CrashLost), like any other it held.
 func (c *Cluster) Spawn(node NodeID, prog *engine.Program) (IsolateID, error) {
 	n, err := c.node(node)
 	if err != nil {
@@ -144,8 +146,19 @@ func (c *Cluster) Spawn(node NodeID, prog *engine.Program) (IsolateID, error) {
 		return 0, err
 	}
 	t := &task{id: IsolateID(c.nextID.Add(1)), iso: iso, prog: prog}
-	c.col.spawned(t.id, node)
-	n.post(&event{kind: evSpawn, t: t, prog: prog})
+	reply := make(chan error, 1)
+	n.post(&event{kind: evSpawn, t: t, prog: prog, reply: reply})
+	select {
+	case <-reply:
+	case <-n.stop:
+		// The crash closes stop after the events before it were handled:
+		// a spawn handled in time has replied by now.
+		select {
+		case <-reply:
+		default:
+			return 0, ErrNodeDown
+		}
+	}
 	return t.id, nil
 }
 

@@ -354,3 +354,43 @@ func TestCloseStopsDrivers(t *testing.T) {
 		wg.Wait()
 	}
 }
+
+// TestLiveSpawnRacingCrash spawns on a node while it crashes. Every Spawn
+// either returns ErrNodeDown (the isolate never existed) or an id that ends
+// completed or lost with the crash: none is counted as lost by the
+// protocol, and Wait returns.
+func TestLiveSpawnRacingCrash(t *testing.T) {
+	for round := 0; round < 20; round++ {
+		c := New(Config{Nodes: 2, Workers: 1, NoSteal: true})
+		p := tinyProg(t)
+		want := map[IsolateID]*testProg{}
+		crashed := make(chan struct{})
+		go func() {
+			time.Sleep(time.Duration(round*20) * time.Microsecond)
+			c.Crash(0)
+			close(crashed)
+		}()
+		refused := 0
+		for i := 0; i < 200 && refused == 0; i++ {
+			id, err := c.Spawn(0, p.prog)
+			switch {
+			case errors.Is(err, ErrNodeDown):
+				refused++
+			case err != nil:
+				t.Fatal(err)
+			default:
+				want[id] = p
+			}
+		}
+		<-crashed
+		o, err := c.Wait(waitCtx(t))
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if o.Spawned != len(want) {
+			t.Fatalf("round %d: %d spawns returned an id, the cluster counts %d", round, len(want), o.Spawned)
+		}
+		checkOutcome(t, o, want, true)
+		c.Close()
+	}
+}

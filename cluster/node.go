@@ -269,7 +269,9 @@ func (n *liveNode) handle(ev *event) {
 	case evFinished:
 		c.finished(ev.t)
 	case evSpawn:
+		n.cl.col.spawned(ev.t.id, n.id)
 		c.spawn(ev.t, ev.prog)
+		ev.reply <- nil
 	case evMove:
 		ev.reply <- c.move(ev.id, ev.to, ev.at)
 	case evMoveAt:
