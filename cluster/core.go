@@ -194,6 +194,12 @@ func (c *nodeCore) giveBack(t *task) {
 
 func (c *nodeCore) released(offer []byte) { c.offers.put(offer) }
 
+func (c *nodeCore) discarded(raw []byte) {
+	if c.recycle != nil {
+		c.recycle(raw)
+	}
+}
+
 func (c *nodeCore) confirmed(id IsolateID, epoch uint64) {
 	if t := c.tasks[id]; t != nil && t.epoch == epoch {
 		c.confirms = append(c.confirms, t)
@@ -272,6 +278,7 @@ func (c *nodeCore) message(from NodeID, raw []byte) {
 	m, err := parseMessage(raw)
 	if err != nil {
 		c.proto.stats.Bad++
+		c.discarded(raw)
 		return
 	}
 	kept := false
@@ -297,8 +304,8 @@ func (c *nodeCore) message(from NodeID, raw []byte) {
 	}
 	// Only an OFFER is ever kept: as its isolate's memory, or while it waits
 	// for its program. A PROGRAM's bytes are copied into the cache.
-	if !kept && c.recycle != nil {
-		c.recycle(raw)
+	if !kept {
+		c.discarded(raw)
 	}
 }
 

@@ -35,6 +35,9 @@ type protoHooks interface {
 	confirmed(id IsolateID, epoch uint64)
 	// released gives back an OFFER buffer the machine no longer needs.
 	released(offer []byte)
+	// discarded gives back a received OFFER that onOffer kept while it
+	// waited for its program, once it is not going to be accepted.
+	discarded(raw []byte)
 }
 
 type protoConfig struct {
@@ -289,7 +292,7 @@ func (p *proto) onOffer(now time.Duration, from NodeID, m *message, raw []byte) 
 	r.seen = m.epoch
 	if r.pending != nil { // an older epoch still waiting: superseded
 		r.decide(r.pending.epoch, aborted)
-		r.pending = nil
+		p.dropPending(r)
 	}
 	if !p.h.haveProgram(m.hash) {
 		if p.down[from] { // nobody left to fetch it from
@@ -345,7 +348,7 @@ func (p *proto) onAbort(from NodeID, m *message) {
 	r.decide(m.epoch, aborted)
 	r.seen = max(r.seen, m.epoch)
 	if r.pending != nil && r.pending.epoch == m.epoch {
-		r.pending = nil
+		p.dropPending(r)
 	}
 	p.sendIDEpoch(from, mAborted, m.id, m.epoch)
 }
@@ -371,8 +374,17 @@ func (p *proto) onProgram(now time.Duration, m *message) {
 		if err != nil {
 			panic("BUG: cluster: a pending offer no longer parses")
 		}
-		p.tryAccept(now, pe.from, r, &om)
+		if !p.tryAccept(now, pe.from, r, &om) {
+			p.h.discarded(pe.msg)
+		}
 	}
+}
+
+// dropPending forgets r's offer that waits for its program, and gives its
+// buffer back. The caller has recorded the decision.
+func (p *proto) dropPending(r *inRec) {
+	p.h.discarded(r.pending.msg)
+	r.pending = nil
 }
 
 // tick resends what is due and gives up on offers that took too long.
@@ -428,7 +440,7 @@ func (p *proto) peerDown(n NodeID) {
 		for id := range w {
 			if r := p.in[id]; r != nil && r.pending != nil && r.pending.from == n {
 				r.decide(r.pending.epoch, aborted)
-				r.pending = nil
+				p.dropPending(r)
 				delete(w, id)
 			}
 		}

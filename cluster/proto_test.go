@@ -35,6 +35,11 @@ type fakeNode struct {
 	refuse   bool
 	accepted map[[2]uint64]bool // (id, epoch) accepted here
 	resumed  map[[2]uint64]bool // (id, epoch) resumed here after a failed handoff
+
+	// Received buffers, by address: an OFFER the proto kept while it waits
+	// for its program, and one an accepted isolate owns. A buffer is
+	// discarded at most once, and only while waiting.
+	waiting, owned map[*byte]bool
 }
 
 type protoWorld struct {
@@ -77,7 +82,13 @@ func (f *fakeNode) send(to NodeID, msg []byte) {
 	f.w.logf("%v -> %v %v id=%d e=%d", f.id, to, m.kind, m.id, m.epoch)
 	f.w.net.SendAt(f.w.now, f.id, to, msg)
 }
-func (f *fakeNode) released([]byte)                {}
+func (f *fakeNode) released([]byte) {}
+func (f *fakeNode) discarded(raw []byte) {
+	if k := &raw[0]; !f.waiting[k] {
+		f.w.fail("%v discards a buffer it does not hold waiting (owned by an isolate: %v)", f.id, f.owned[k])
+	}
+	delete(f.waiting, &raw[0])
+}
 func (f *fakeNode) haveProgram(h [32]byte) bool    { return f.progs[h] != nil }
 func (f *fakeNode) programBytes(h [32]byte) []byte { return f.progs[h] }
 func (f *fakeNode) addProgram(h [32]byte, b []byte) error {
@@ -99,6 +110,8 @@ func (f *fakeNode) accept(from NodeID, m *message) error {
 	}
 	f.holds[m.id] = &hold{epoch: m.epoch, state: holdRunning}
 	f.accepted[[2]uint64{uint64(m.id), m.epoch}] = true
+	delete(f.waiting, &m.raw[0])
+	f.owned[&m.raw[0]] = true
 	f.w.logf("%v accepts %d@%d", f.id, m.id, m.epoch)
 	return nil
 }
@@ -140,7 +153,7 @@ func newProtoWorld(t testing.TB, seed uint64, n int, cfg LinkConfig) *protoWorld
 		detect: 3 * time.Millisecond, downAt: map[NodeID]time.Duration{}}
 	for i := 0; i < n; i++ {
 		f := &fakeNode{id: NodeID(i), w: w, progs: map[[32]byte][]byte{}, holds: map[IsolateID]*hold{},
-			accepted: map[[2]uint64]bool{}, resumed: map[[2]uint64]bool{}}
+			accepted: map[[2]uint64]bool{}, resumed: map[[2]uint64]bool{}, waiting: map[*byte]bool{}, owned: map[*byte]bool{}}
 		f.p = newProto(f.id, protoConfig{rto: 2 * time.Millisecond, offerTimeout: 8 * time.Millisecond}, f)
 		w.nodes = append(w.nodes, f)
 		w.net.Listen(f.id, func(from NodeID, msg []byte) {
@@ -151,7 +164,9 @@ func newProtoWorld(t testing.TB, seed uint64, n int, cfg LinkConfig) *protoWorld
 			if err != nil {
 				w.fail("unparsable message: %v", err)
 			}
-			f.p.onMessage(w.now, from, &m, msg)
+			if f.p.onMessage(w.now, from, &m, msg) && !f.owned[&msg[0]] {
+				f.waiting[&msg[0]] = true
+			}
 		})
 	}
 	// Node 0 holds isolate 1 and has the program.
@@ -249,6 +264,15 @@ func (w *protoWorld) check() {
 		}
 		if f.p.outstanding() != 0 || f.p.unconfirmedCount() != 0 {
 			w.fail("%v ends with %d outstanding, %d unconfirmed", f.id, f.p.outstanding(), f.p.unconfirmedCount())
+		}
+		pending := 0
+		for _, r := range f.p.in {
+			if r.pending != nil {
+				pending++
+			}
+		}
+		if pending != len(f.waiting) {
+			w.fail("%v ends with %d offers waiting for a program but holds %d of their buffers", f.id, pending, len(f.waiting))
 		}
 	}
 	if len(holders) > 1 {
