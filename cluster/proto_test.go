@@ -432,7 +432,7 @@ func TestProtoRandomScenarios(t *testing.T) {
 		n = 150
 	}
 	for seed := uint64(1); seed <= uint64(n); seed++ {
-		protoScenario(t, seed)
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { protoScenario(t, seed) })
 	}
 }
 

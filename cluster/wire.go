@@ -38,12 +38,14 @@ func (k msgKind) String() string {
 	return fmt.Sprintf("msg%d", uint8(k))
 }
 
-// Reasons a target refuses an offer (NACK).
+// Reasons a target refuses an offer (NACK). The source resumes its copy
+// whatever the reason; the byte is for whoever reads a capture of the
+// traffic. (A program whose bytes do not verify is not refused: the offer
+// keeps waiting, and the source's next resend fetches it again.)
 const (
 	nackRefused  uint8 = iota + 1 // draining, shutting down, or unwilling
 	nackStale                     // epoch not above what the target has seen, and no record of it
 	nackBadState                  // the state did not decode, verify or resume
-	nackProgram                   // the program bytes did not verify
 )
 
 // Load is what a heartbeat says about a node.

@@ -148,12 +148,12 @@ func (c *StateChecker) check(p *Program, st *State, limits Limits) error {
 			if used-off < 16 {
 				return fmt.Errorf("array at %d overruns the heap", off)
 			}
-			c := le.Uint64(heap[off+8:])
-			if n > c || c > (used-off-16)/8 {
-				return fmt.Errorf("array at %d: length %d, capacity %d overrun the heap", off, n, c)
+			capacity := le.Uint64(heap[off+8:])
+			if n > capacity || capacity > (used-off-16)/8 {
+				return fmt.Errorf("array at %d: length %d, capacity %d overrun the heap", off, n, capacity)
 			}
-			size = 16 + 8*c
-			for i := n; i < c; i++ {
+			size = 16 + 8*capacity
+			for i := n; i < capacity; i++ {
 				if le.Uint64(heap[off+16+8*i:]) != 0 {
 					return fmt.Errorf("array at %d: element %d past the length is not zero", off, i)
 				}

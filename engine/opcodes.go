@@ -177,7 +177,7 @@ const (
 	str             // index into Strings
 	sglobal         // index of a scalar global
 	rglobal         // index of a ref global
-	fwd             // forward jump target: pc < target <= End of function
+	fwd             // forward jump target: pc < target < End of function
 	back            // backward jump target: Entry <= target <= pc
 	fn              // index into Funcs
 	pformat         // PrintInt, PrintFloat or PrintBool

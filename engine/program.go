@@ -192,9 +192,6 @@ func (p *Program) checkInstr(pc int, f *Func) error {
 	if op >= numOpcodes {
 		return fmt.Errorf("unknown opcode %d", uint8(op))
 	}
-	if in>>40 > MaxC {
-		return fmt.Errorf("BUG: C wider than 24 bits")
-	}
 	for i, fld := range in.fields() {
 		name := "abc"[i : i+1]
 		var bad bool

@@ -33,17 +33,17 @@ var hopPlan = [...]struct {
 
 // simHop is one migration as the report shows it.
 type simHop struct {
-	From         cluster.NodeID `json:"from"`
-	To           cluster.NodeID `json:"to"`
-	PC           uint32         `json:"pc"`
-	Steps        uint64         `json:"instructions"`
-	Bytes        int            `json:"bytes"`
-	SentHash     string         `json:"state_hash"`
-	ArrivedHash  string         `json:"verified_hash"`
-	Verified     bool           `json:"verified"`
-	Downtime     time.Duration  `json:"downtime_ns"`
-	Epoch        uint64         `json:"epoch"`
-	SourceDroped bool           `json:"source_dropped"`
+	From          cluster.NodeID `json:"from"`
+	To            cluster.NodeID `json:"to"`
+	PC            uint32         `json:"pc"`
+	Steps         uint64         `json:"instructions"`
+	Bytes         int            `json:"bytes"`
+	SentHash      string         `json:"state_hash"`
+	ArrivedHash   string         `json:"verified_hash"`
+	Verified      bool           `json:"verified"`
+	Downtime      time.Duration  `json:"downtime_ns"`
+	Epoch         uint64         `json:"epoch"`
+	SourceDropped bool           `json:"source_dropped"`
 }
 
 // simReport is the outcome of --cluster-sim.
@@ -220,7 +220,7 @@ func followHops(c *cluster.Cluster, events <-chan cluster.Event, id cluster.Isol
 				hops[i].Downtime = e.Downtime
 				running[i] = true
 			case cluster.EvMigrated:
-				hops[i].SourceDroped = true
+				hops[i].SourceDropped = true
 				dropped[i] = true
 			case cluster.EvResumed:
 				return hops[:i], fmt.Errorf("hop %d failed: %v resumed the isolate", i+1, e.Node)

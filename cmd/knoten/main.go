@@ -79,7 +79,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 		return errUsage
 	}
 	if *haltEvery < 0 {
-		return fmt.Errorf("--halt-every must be positive")
+		return fmt.Errorf("--halt-every must not be negative")
 	}
 	prog, err := compileFile(fs.Arg(0))
 	if err != nil {
