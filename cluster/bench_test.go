@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"sort"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -78,9 +79,14 @@ func BenchmarkMigrationRoundTrip(b *testing.B) {
 // words heap words.
 func migrationRoundTrip(b *testing.B, words int) {
 	running := make(chan Event, 16)
+	var missed atomic.Int64 // EvRunning events that found the channel full; OnEvent must not block a driver
 	c := New(Config{Nodes: 2, NoSteal: true, OnEvent: func(e Event) {
 		if e.Kind == EvRunning {
-			running <- e
+			select {
+			case running <- e:
+			default:
+				missed.Add(1)
+			}
 		}
 	}})
 	defer c.Close()
@@ -97,6 +103,8 @@ func migrationRoundTrip(b *testing.B, words int) {
 	var downs []time.Duration
 	bytes := int64(0)
 	at := NodeID(0)
+	stuck := time.NewTimer(time.Hour) // fails a migration that never reaches the target
+	defer stuck.Stop()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		to := 1 - at
@@ -110,7 +118,13 @@ func migrationRoundTrip(b *testing.B, words int) {
 			}
 			time.Sleep(time.Microsecond)
 		}
-		e := <-running
+		var e Event
+		stuck.Reset(10 * time.Second)
+		select {
+		case e = <-running:
+		case <-stuck.C:
+			b.Fatalf("migration %d to %v did not reach its first quantum (%d events missed)", i, to, missed.Load())
+		}
 		downs = append(downs, e.Downtime)
 		at = to
 	}

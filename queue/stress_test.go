@@ -238,10 +238,15 @@ func TestInboxStress(t *testing.T) {
 				xs[i].id = i // producer i%p, its (i/p)th item
 			}
 			q := NewInbox[item](64)
+			var stop atomic.Bool // set when the consumer fails, so producers do not spin on a full inbox forever
+			defer stop.Store(true)
 			for w := range p {
 				go func() {
 					for i := w; i < n; i += p {
 						for !q.Push(&xs[i]) {
+							if stop.Load() {
+								return
+							}
 							runtime.Gosched()
 						}
 					}
