@@ -221,7 +221,7 @@ func (d *Deque[T]) reserve(b, n int64) {
 // After it, a thief's CAS succeeds only if it read the new epoch, and it then
 // reads the new ring.
 func (d *Deque[T]) grow(b, n int64) {
-	old := d.array.Load() // the owner's own word
+	old := d.array.Load() // acquire (Go atomics are seq-cst); only the owner stores array, so this reads its own last store
 	tw := d.top.Load()    // seq-cst; the CAS below validates it
 	t, e := topIdx(tw), topEpoch(tw)
 	size := int64(DefaultCapacity)
