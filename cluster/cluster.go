@@ -172,16 +172,57 @@ func (c *Cluster) Migrate(id IsolateID, to NodeID) error {
 	return c.request(evMove, id, to, c.clock())
 }
 
+// Stop is one planned stop of a route: park the isolate at the first
+// safepoint at or after At instructions and hand it to node To.
+type Stop struct {
+	To NodeID
+	At uint64
+}
+
 // MigrateAt asks the node that holds isolate id to park it at the first
 // safepoint at or after stop instructions (at once, if it is past that)
 // and hand it to node to. The worker running it shortens its quanta to
 // stop there, so the halt point does not depend on timing. An isolate that
 // finishes before stop is not moved. Errors are as for Migrate.
-func (c *Cluster) MigrateAt(id IsolateID, to NodeID, stop uint64) error {
-	return c.request(evMoveAt, id, to, time.Duration(stop))
+//
+// then plans further stops, at most MaxRoute, each later than the one
+// before. They travel with the isolate in its OFFER, so that each node it
+// reaches plans the next stop as it takes the isolate, and no request has
+// to catch the isolate in between. A hop that fails (the source resumes
+// the isolate) ends the route there.
+func (c *Cluster) MigrateAt(id IsolateID, to NodeID, stop uint64, then ...Stop) error {
+	if err := checkRoute(len(c.nodes), to, stop, then); err != nil {
+		return err
+	}
+	return c.requestRoute(evMoveAt, id, to, time.Duration(stop), then)
+}
+
+// checkRoute checks the stops planned after a first one (to node to, at
+// stop instructions): each on an existing node other than the one before,
+// each later than the one before.
+func checkRoute(nodes int, to NodeID, stop uint64, then []Stop) error {
+	if len(then) > MaxRoute {
+		return fmt.Errorf("cluster: a route of %d stops after the first, at most %d", len(then), MaxRoute)
+	}
+	for _, s := range then {
+		switch {
+		case int(s.To) >= nodes:
+			return ErrNoSuchNode
+		case s.To == to:
+			return fmt.Errorf("cluster: route stop at %d instructions moves to %v, where the isolate already is", s.At, s.To)
+		case s.At <= stop:
+			return fmt.Errorf("cluster: route stop at %d instructions does not come after %d", s.At, stop)
+		}
+		to, stop = s.To, s.At
+	}
+	return nil
 }
 
 func (c *Cluster) request(kind evKind, id IsolateID, to NodeID, at time.Duration) error {
+	return c.requestRoute(kind, id, to, at, nil)
+}
+
+func (c *Cluster) requestRoute(kind evKind, id IsolateID, to NodeID, at time.Duration, route []Stop) error {
 	if int(to) >= len(c.nodes) {
 		return ErrNoSuchNode
 	}
@@ -195,7 +236,7 @@ func (c *Cluster) request(kind evKind, id IsolateID, to NodeID, at time.Duration
 			return err
 		}
 		reply := make(chan error, 1)
-		n.post(&event{kind: kind, id: id, to: to, at: at, reply: reply})
+		n.post(&event{kind: kind, id: id, to: to, at: at, route: route, reply: reply})
 		select {
 		case err = <-reply:
 		case <-n.stop:

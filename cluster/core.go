@@ -150,16 +150,23 @@ func (c *nodeCore) accept(from NodeID, m *message) error {
 	}
 	t := &task{id: m.id, iso: iso, prog: pe.prog, epoch: m.epoch, trace: m.trace, buf: m.raw}
 	t.steps.Store(st.Steps)
+	if route := m.routeStops(); len(route) > 0 && int(route[0].To) < c.n && route[0].To != c.id {
+		// The next planned stop, set before any worker sees the task.
+		t.stopTo.Store(uint32(route[0].To) + 1)
+		t.stopAt.Store(max(route[0].At, 1))
+		t.route = route[1:]
+	}
 	c.tasks[m.id] = t
 	var sum [32]byte
 	copy(sum[:], m.payload[len(m.payload)-32:]) // the trailer Decode just verified
-	c.col.event(Event{Kind: EvArrived, Node: c.id, Peer: from, ID: m.id, Epoch: m.epoch, PC: st.PC, Steps: st.Steps, Hash: sum, Bytes: len(m.payload) + offerHeader})
+	c.col.event(Event{Kind: EvArrived, Node: c.id, Peer: from, ID: m.id, Epoch: m.epoch, PC: st.PC, Steps: st.Steps, Hash: sum, Bytes: len(m.raw)})
 	c.pool.inject(t)
 	return nil
 }
 
 func (c *nodeCore) resume(id IsolateID, epoch uint64) {
 	if t := c.tasks[id]; t != nil && t.parked && t.epoch == epoch {
+		t.route = nil // a failed hop ends the isolate's route
 		c.resumed = append(c.resumed, t)
 		return
 	}
@@ -360,6 +367,7 @@ func (c *nodeCore) move(id IsolateID, to NodeID, at time.Duration) error {
 		return err
 	}
 	t.haltAt.Store(int64(at))
+	t.route = nil // an operator's move replaces any planned route
 	if !t.confirmed {
 		t.pendingMove = uint32(to) + 1
 		return nil
@@ -370,11 +378,12 @@ func (c *nodeCore) move(id IsolateID, to NodeID, at time.Duration) error {
 
 // moveAt asks for isolate id to be parked at the first safepoint at or
 // after stop instructions and moved to node to.
-func (c *nodeCore) moveAt(id IsolateID, to NodeID, stop uint64) error {
+func (c *nodeCore) moveAt(id IsolateID, to NodeID, stop uint64, route []Stop) error {
 	t, err := c.movable(id, to)
 	if t == nil {
 		return err
 	}
+	t.route = append([]Stop(nil), route...)
 	t.stopTo.Store(uint32(to) + 1)
 	t.stopAt.Store(max(stop, 1))
 	return nil
@@ -427,8 +436,8 @@ func (c *nodeCore) handoff(t *task, to NodeID, trace int64) {
 	e := t.epoch + 1
 	st := t.iso.State()
 	sum := st.Hash()
-	msg := c.offers.get(offerHeader + codec.EncodedSize(st))
-	msg = appendOfferHeader(msg, t.id, e, t.prog.Hash(), trace)
+	msg := c.offers.get(offerHeaderLen(len(t.route)) + codec.EncodedSize(st))
+	msg = appendOfferHeader(msg, t.id, e, t.prog.Hash(), trace, t.route)
 	msg = codec.AppendEncodeSum(msg, codec.Meta{Isolate: uint64(t.id), Epoch: e}, st, &sum)
 	t.epoch, t.parked = e, true
 	c.col.m.recordOffer(len(msg))

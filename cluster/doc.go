@@ -72,7 +72,7 @@
 //
 // Every message starts with a kind byte; see wire.go for the layouts.
 //
-//	OFFER      id, epoch, program hash, trace, state (codec encoding, 8-aligned)
+//	OFFER      id, epoch, program hash, trace, planned stops, state (codec encoding, 8-aligned)
 //	ACK        id, epoch          target owns the isolate at epoch
 //	NACK       id, epoch, reason  target refuses epoch (draining, bad state, stale)
 //	ABORT      id, epoch          source gives up unless the target took it
@@ -133,6 +133,12 @@
 // too), and T confirms every isolate it took from the dead node (the parked
 // copy there died). A crash loses exactly the isolates the crashed node
 // owned: those it ran, or parked with no other node holding them yet.
+//
+// Routes. MigrateAt may plan further stops after the first. The isolate
+// carries the rest of its route in each OFFER, and the node that accepts
+// it plans the next stop before any worker sees it, so a chain of hops
+// needs no request to catch the isolate between them. A failed hop or an
+// operator's move ends the route.
 //
 // Program by hash. An OFFER names the program by its hash; the target
 // fetches bytecode it lacks from the source (FETCH/PROGRAM), checks that it

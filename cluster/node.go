@@ -60,6 +60,7 @@ type event struct {
 	prog    *engine.Program
 	id      IsolateID
 	at      time.Duration
+	route   []Stop
 	reply   chan error
 	steps   chan uint64
 	drained chan struct{}
@@ -275,7 +276,7 @@ func (n *liveNode) handle(ev *event) {
 	case evMove:
 		ev.reply <- c.move(ev.id, ev.to, ev.at)
 	case evMoveAt:
-		ev.reply <- c.moveAt(ev.id, ev.to, uint64(ev.at))
+		ev.reply <- c.moveAt(ev.id, ev.to, uint64(ev.at), ev.route)
 	case evDrain:
 		done := ev.drained
 		ev.reply <- c.drain(func() { close(done) })

@@ -183,7 +183,7 @@ func (w *protoWorld) handoff(from, to NodeID) bool {
 		return false
 	}
 	e := h.epoch + 1
-	offer := append(appendOfferHeader(nil, 1, e, w.prog, 0), w.state...)
+	offer := append(appendOfferHeader(nil, 1, e, w.prog, 0, nil), w.state...)
 	h.state, h.epoch = holdParked, e
 	w.logf("%v offers 1@%d to %v", from, e, to)
 	if !f.p.startHandoff(w.now, 1, e, to, offer) {
@@ -366,7 +366,7 @@ func TestProtoCutLinkAbortsThenLateOfferRejected(t *testing.T) {
 		t.Fatal("source did not resume after ABORTED")
 	}
 	// A late OFFER of the aborted epoch is answered ABORTED, not taken.
-	late := append(appendOfferHeader(nil, 1, 1, w.prog, 0), w.state...)
+	late := append(appendOfferHeader(nil, 1, 1, w.prog, 0, nil), w.state...)
 	w.net.SendAt(w.now, 0, 1, late)
 	w.step(2 * time.Millisecond)
 	if w.nodes[1].holds[1] != nil {
@@ -385,7 +385,7 @@ func TestProtoStaleOfferRejected(t *testing.T) {
 	w.handoff(1, 2)
 	w.step(5 * time.Millisecond)
 	// Replay node 0's old offer (epoch 1) to node 2 and to node 1.
-	old := append(appendOfferHeader(nil, 1, 1, w.prog, 0), w.state...)
+	old := append(appendOfferHeader(nil, 1, 1, w.prog, 0, nil), w.state...)
 	w.net.SendAt(w.now, 0, 1, old)
 	w.net.SendAt(w.now, 0, 2, old)
 	w.step(5 * time.Millisecond)
@@ -496,7 +496,7 @@ func protoScenario(t *testing.T, seed uint64) {
 
 func TestParseMessageNeverPanics(t *testing.T) {
 	msgs := [][]byte{
-		appendOfferHeader(nil, 1, 2, [32]byte{3}, 4),
+		appendOfferHeader(nil, 1, 2, [32]byte{3}, 4, []Stop{{To: 2, At: 9}}),
 		appendIDEpoch(nil, mAck, 1, 2),
 		appendNack(nil, 1, 2, nackStale),
 		appendHash(nil, mFetch, [32]byte{9}),
@@ -512,9 +512,12 @@ func TestParseMessageNeverPanics(t *testing.T) {
 		if m.kind == mHeartbeat && (m.load != Load{Queued: 3, Running: 2, Idle: 1, Draining: true}) {
 			t.Fatalf("heartbeat %+v", m.load)
 		}
+		if r := m.routeStops(); m.kind == mOffer && (len(r) != 1 || r[0] != Stop{To: 2, At: 9} || len(m.payload) != 0) {
+			t.Fatalf("offer route %+v, payload %d bytes", r, len(m.payload))
+		}
 		for i := 0; i < len(full); i++ {
 			if m.kind == mOffer || m.kind == mProgram {
-				if i < offerHeader && m.kind == mOffer || i < 33 && m.kind == mProgram {
+				if i < offerHeaderLen(1) && m.kind == mOffer || i < 33 && m.kind == mProgram {
 					if _, err := parseMessage(full[:i]); err == nil {
 						t.Fatalf("%v truncated to %d parsed", m.kind, i)
 					}

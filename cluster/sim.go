@@ -166,13 +166,17 @@ func (s *Sim) Migrate(id IsolateID, to NodeID) error {
 }
 
 // MigrateAt asks the node holding isolate id to park it at the first
-// safepoint at or after stop instructions and move it to node to.
-func (s *Sim) MigrateAt(id IsolateID, to NodeID, stop uint64) error {
+// safepoint at or after stop instructions and move it to node to, then
+// along the planned stops; see Cluster.MigrateAt.
+func (s *Sim) MigrateAt(id IsolateID, to NodeID, stop uint64, then ...Stop) error {
+	if err := checkRoute(len(s.nodes), to, stop, then); err != nil {
+		return err
+	}
 	c, err := s.holder(id)
 	if err != nil {
 		return err
 	}
-	return c.moveAt(id, to, stop)
+	return c.moveAt(id, to, stop, then)
 }
 
 // holder returns the core of the live node holding isolate id, its clock

@@ -84,6 +84,78 @@ func TestSimMoveFinishedUnconfirmed(t *testing.T) {
 	}
 }
 
+// TestSimRoute plans three hops in one request, over a lossy link: each
+// node plans the next stop as it takes the isolate, so every hop halts at
+// its planned instruction count whatever the timing, and the isolate ends
+// where the route does with its straight-run result.
+func TestSimRoute(t *testing.T) {
+	p := tinyProg(t)
+	var events []Event
+	s := NewSim(Config{Nodes: 4, Quantum: 3000, Seed: 5, Link: LinkConfig{Latency: 300 * time.Microsecond, Loss: 0.2},
+		OnEvent: func(e Event) { events = append(events, e) }})
+	id, err := s.Spawn(0, p.prog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stops := []Stop{{To: 1, At: p.steps / 4}, {To: 2, At: p.steps / 2}, {To: 3, At: 3 * p.steps / 4}}
+	if err := s.MigrateAt(id, stops[0].To, stops[0].At, stops[1:]...); err != nil {
+		t.Fatal(err)
+	}
+	if !s.Run(time.Minute) {
+		t.Fatal("did not settle")
+	}
+	o := s.Outcome()
+	checkOutcome(t, o, map[IsolateID]*testProg{id: p}, false)
+	if c := o.Completed[0]; c.Node != 3 {
+		t.Fatalf("completed on %v, want n3 at the route's end", c.Node)
+	}
+	var halted, arrived []Event
+	for _, e := range events {
+		switch e.Kind {
+		case EvHalted:
+			halted = append(halted, e)
+		case EvArrived:
+			arrived = append(arrived, e)
+		case EvResumed:
+			t.Fatalf("a hop failed: %v", e)
+		}
+	}
+	if len(halted) != len(stops) || len(arrived) != len(stops) {
+		t.Fatalf("%d halts and %d arrivals, want %d each", len(halted), len(arrived), len(stops))
+	}
+	for i, st := range stops {
+		// A worker stops at the first safepoint at or after the planned
+		// count; safepoints come at least every 1024 instructions.
+		if h := halted[i]; h.Peer != st.To || h.Steps < st.At || h.Steps > st.At+1024 {
+			t.Errorf("hop %d halted at %d instructions for %v, planned %d for %v", i+1, h.Steps, h.Peer, st.At, st.To)
+		}
+		if a := arrived[i]; a.Node != st.To || a.Hash != halted[i].Hash {
+			t.Errorf("hop %d arrived on %v (hash match %v), planned %v", i+1, a.Node, a.Hash == halted[i].Hash, st.To)
+		}
+	}
+}
+
+func TestMigrateAtRejectsBadRoutes(t *testing.T) {
+	s := NewSim(Config{Nodes: 3, Seed: 1})
+	id, err := s.Spawn(0, tinyProg(t).prog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name  string
+		stops []Stop
+	}{
+		{"no such node", []Stop{{To: 7, At: 200}}},
+		{"to where it already is", []Stop{{To: 1, At: 200}}},
+		{"not later", []Stop{{To: 2, At: 100}}},
+		{"too long", make([]Stop, MaxRoute+1)},
+	} {
+		if err := s.MigrateAt(id, 1, 100, c.stops...); err == nil {
+			t.Errorf("%s: accepted", c.name)
+		}
+	}
+}
+
 func TestSimDeterministic(t *testing.T) {
 	run := func() string {
 		var b strings.Builder

@@ -46,6 +46,7 @@ type task struct {
 	heldDone    bool   // finished while unconfirmed: publish on confirm
 	pendingMove uint32 // move target + 1 requested while unconfirmed
 	waitConfirm bool   // parked while unconfirmed: hand off on confirm
+	route       []Stop // stops planned after the current one; they travel in the OFFER
 }
 
 // budget returns the instruction budget of t's next quantum, given the

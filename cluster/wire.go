@@ -15,7 +15,7 @@ type msgKind uint8
 // The cluster's messages. Every message starts with its kind byte; the fields
 // follow in the order listed, little-endian, u64 unless marked.
 const (
-	mOffer      msgKind = iota + 1 // id, epoch, program[32], trace i64, 7 zero bytes, then the codec-encoded state (rest, 8-aligned)
+	mOffer      msgKind = iota + 1 // id, epoch, program[32], trace i64, stops u8, 6 zero bytes, stops × (to, at), then the codec-encoded state (rest, 8-aligned)
 	mAck                           // id, epoch: the target owns the isolate at this epoch
 	mNack                          // id, epoch, reason u8: the target refuses this epoch
 	mAbort                         // id, epoch: the source gives up unless the target already took it
@@ -69,6 +69,20 @@ type message struct {
 	load    Load
 	payload []byte
 	raw     []byte // the whole message: an accepted OFFER keeps it as its isolate's memory
+	route   []byte // an OFFER's planned stops, offerStop bytes each (see routeStops)
+}
+
+// routeStops decodes an OFFER's planned stops.
+func (m *message) routeStops() []Stop {
+	if len(m.route) == 0 {
+		return nil
+	}
+	r := make([]Stop, len(m.route)/offerStop)
+	for i := range r {
+		r[i].To = NodeID(binary.LittleEndian.Uint64(m.route[i*offerStop:]))
+		r[i].At = binary.LittleEndian.Uint64(m.route[i*offerStop+8:])
+	}
+	return r
 }
 
 var errShortMessage = errors.New("cluster: short message")
@@ -78,14 +92,32 @@ var errShortMessage = errors.New("cluster: short message")
 // which lets the codec view its word sections in place instead of copying.
 const offerHeader = 64
 
-// appendOfferHeader appends an OFFER's fixed part; the codec appends the state.
-func appendOfferHeader(b []byte, id IsolateID, epoch uint64, prog [32]byte, trace int64) []byte {
+// offerStop is the size of one planned stop in an OFFER: to, at (u64 each).
+const offerStop = 16
+
+// MaxRoute bounds the stops a route may carry after its first (see
+// Cluster.MigrateAt).
+const MaxRoute = 16
+
+// offerHeaderLen is the length of an OFFER before the state when it carries
+// the given number of planned stops.
+func offerHeaderLen(stops int) int { return offerHeader + offerStop*stops }
+
+// appendOfferHeader appends an OFFER's part before the state, route being
+// the stops planned for the isolate after it arrives; the codec appends the
+// state.
+func appendOfferHeader(b []byte, id IsolateID, epoch uint64, prog [32]byte, trace int64, route []Stop) []byte {
 	b = append(b, byte(mOffer))
 	b = binary.LittleEndian.AppendUint64(b, uint64(id))
 	b = binary.LittleEndian.AppendUint64(b, epoch)
 	b = append(b, prog[:]...)
 	b = binary.LittleEndian.AppendUint64(b, uint64(trace))
-	return append(b, 0, 0, 0, 0, 0, 0, 0)
+	b = append(b, byte(len(route)), 0, 0, 0, 0, 0, 0)
+	for _, s := range route {
+		b = binary.LittleEndian.AppendUint64(b, uint64(s.To))
+		b = binary.LittleEndian.AppendUint64(b, s.At)
+	}
+	return b
 }
 
 func appendIDEpoch(b []byte, k msgKind, id IsolateID, epoch uint64) []byte {
@@ -137,7 +169,15 @@ func parseMessage(b []byte) (message, error) {
 		m.id, m.epoch = IsolateID(le.Uint64(p)), le.Uint64(p[8:])
 		copy(m.hash[:], p[16:48])
 		m.trace = int64(le.Uint64(p[48:]))
-		m.payload = p[offerHeader-1:]
+		stops := int(p[56])
+		if stops > MaxRoute {
+			return m, fmt.Errorf("cluster: offer plans %d stops, at most %d", stops, MaxRoute)
+		}
+		if !need(offerHeaderLen(stops) - 1) {
+			return m, errShortMessage
+		}
+		m.route = p[offerHeader-1 : offerHeaderLen(stops)-1]
+		m.payload = p[offerHeaderLen(stops)-1:]
 	case mAck, mAbort, mAborted, mConfirm, mNack:
 		n := 16
 		if m.kind == mNack {

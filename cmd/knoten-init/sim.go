@@ -169,8 +169,9 @@ func runSim(o *options, w io.Writer) error {
 	return nil
 }
 
-// followHops asks for every hop of hopPlan in turn, each as soon as the
-// previous one has arrived, and follows the handoffs to their first quantum
+// followHops plans every hop of hopPlan in one request (a route: each node
+// plans the next stop as it takes the isolate, so no request has to catch
+// the isolate between hops) and follows the handoffs to their first quantum
 // on the target. A hop's halt point is exact: the worker shortens the
 // quantum to stop at the first safepoint at or after the planned
 // instruction count.
@@ -182,10 +183,12 @@ func followHops(c *cluster.Cluster, events <-chan cluster.Event, id cluster.Isol
 		hops[i].From, hops[i].To = from, hp.to
 		from = hp.to
 	}
-	ask := func(i int) error {
-		return c.MigrateAt(id, hopPlan[i].to, uint64(hopPlan[i].fraction*float64(total)))
+	stopAt := func(i int) uint64 { return uint64(hopPlan[i].fraction * float64(total)) }
+	var then []cluster.Stop
+	for i := 1; i < len(hopPlan); i++ {
+		then = append(then, cluster.Stop{To: hopPlan[i].to, At: stopAt(i)})
 	}
-	if err := ask(0); err != nil {
+	if err := c.MigrateAt(id, hopPlan[0].to, stopAt(0), then...); err != nil {
 		return nil, err
 	}
 	hop := func(epoch uint64) int { return int(epoch) - 1 } // the isolate starts at epoch 0
@@ -211,11 +214,6 @@ func followHops(c *cluster.Cluster, events <-chan cluster.Event, id cluster.Isol
 					return hops[:i], fmt.Errorf("hop %d arrived on %v, not %v", i+1, e.Node, hops[i].To)
 				}
 				got[i] = e.Hash
-				if i+1 < len(hopPlan) {
-					if err := ask(i + 1); err != nil {
-						return hops[:i+1], fmt.Errorf("hop %d: %v", i+2, err)
-					}
-				}
 			case cluster.EvRunning:
 				hops[i].Downtime = e.Downtime
 				running[i] = true
