@@ -188,8 +188,10 @@ type Stop struct {
 // then plans further stops, at most MaxRoute, each later than the one
 // before. They travel with the isolate in its OFFER, so that each node it
 // reaches plans the next stop as it takes the isolate, and no request has
-// to catch the isolate in between. A hop that fails (the source resumes
-// the isolate) ends the route there.
+// to catch the isolate in between. Only the planned hops carry the route
+// on: a hop that fails, and any other move (a drain, a steal, an
+// operator's Migrate, which also cancels the stop ahead), end it, and the
+// isolate stays where that leaves it.
 func (c *Cluster) MigrateAt(id IsolateID, to NodeID, stop uint64, then ...Stop) error {
 	if err := checkRoute(len(c.nodes), to, stop, then); err != nil {
 		return err

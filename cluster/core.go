@@ -166,7 +166,6 @@ func (c *nodeCore) accept(from NodeID, m *message) error {
 
 func (c *nodeCore) resume(id IsolateID, epoch uint64) {
 	if t := c.tasks[id]; t != nil && t.parked && t.epoch == epoch {
-		t.route = nil // a failed hop ends the isolate's route
 		c.resumed = append(c.resumed, t)
 		return
 	}
@@ -321,6 +320,9 @@ func (c *nodeCore) parked(t *task, to NodeID) {
 	if c.stopped || c.tasks[t.id] != t {
 		return
 	}
+	if t.atStop.Swap(false) {
+		t.carryRoute = true // only the hop to its planned stop carries the route on
+	}
 	switch {
 	case !t.confirmed:
 		// It may not move on before its previous holder has dropped its
@@ -328,6 +330,7 @@ func (c *nodeCore) parked(t *task, to NodeID) {
 		t.pendingMove = uint32(to) + 1
 		t.waitConfirm = true
 	case int(to) >= c.n || to == c.id || c.peers[to].down:
+		t.route, t.carryRoute = nil, false // the hop failed: the route ends here
 		if c.draining {
 			if alt, ok := c.pickTarget(); ok {
 				c.handoff(t, alt, t.haltAt.Load())
@@ -367,7 +370,10 @@ func (c *nodeCore) move(id IsolateID, to NodeID, at time.Duration) error {
 		return err
 	}
 	t.haltAt.Store(int64(at))
-	t.route = nil // an operator's move replaces any planned route
+	// An operator's move replaces the planned route, the stop ahead included.
+	t.stopAt.Store(0)
+	t.stopTo.Store(0)
+	t.route = nil
 	if !t.confirmed {
 		t.pendingMove = uint32(to) + 1
 		return nil
@@ -381,6 +387,9 @@ func (c *nodeCore) move(id IsolateID, to NodeID, at time.Duration) error {
 func (c *nodeCore) moveAt(id IsolateID, to NodeID, stop uint64, route []Stop) error {
 	t, err := c.movable(id, to)
 	if t == nil {
+		if err == nil && len(route) > 0 {
+			return fmt.Errorf("cluster: a route's first stop is %v, where isolate %d already is", to, id)
+		}
 		return err
 	}
 	t.route = append([]Stop(nil), route...)
@@ -436,8 +445,16 @@ func (c *nodeCore) handoff(t *task, to NodeID, trace int64) {
 	e := t.epoch + 1
 	st := t.iso.State()
 	sum := st.Hash()
-	msg := c.offers.get(offerHeaderLen(len(t.route)) + codec.EncodedSize(st))
-	msg = appendOfferHeader(msg, t.id, e, t.prog.Hash(), trace, t.route)
+	var route []Stop
+	if t.carryRoute && to == NodeID(t.stopTo.Load()-1) {
+		route = t.route
+	}
+	// Whatever becomes of this hop, the route is used up here: it travels
+	// with the isolate, or the isolate left it (a drain, a steal, a failed
+	// hop).
+	t.route, t.carryRoute = nil, false
+	msg := c.offers.get(offerHeaderLen(len(route)) + codec.EncodedSize(st))
+	msg = appendOfferHeader(msg, t.id, e, t.prog.Hash(), trace, route)
 	msg = codec.AppendEncodeSum(msg, codec.Meta{Isolate: uint64(t.id), Epoch: e}, st, &sum)
 	t.epoch, t.parked = e, true
 	c.col.m.recordOffer(len(msg))

@@ -137,8 +137,9 @@
 // Routes. MigrateAt may plan further stops after the first. The isolate
 // carries the rest of its route in each OFFER, and the node that accepts
 // it plans the next stop before any worker sees it, so a chain of hops
-// needs no request to catch the isolate between them. A failed hop or an
-// operator's move ends the route.
+// needs no request to catch the isolate between them. Only the planned hops
+// carry the route on: a failed hop, a drain, a steal or an operator's move
+// ends it.
 //
 // Program by hash. An OFFER names the program by its hash; the target
 // fetches bytecode it lacks from the source (FETCH/PROGRAM), checks that it

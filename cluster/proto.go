@@ -436,17 +436,18 @@ func (p *proto) peerDown(n NodeID) {
 			p.confirm(id, r)
 		}
 	}
-	for h, w := range p.fetch {
-		for id := range w {
-			if r := p.in[id]; r != nil && r.pending != nil && r.pending.from == n {
-				r.decide(r.pending.epoch, aborted)
-				p.dropPending(r)
-				delete(w, id)
-			}
+	for _, id := range sortedKeys(p.in) { // sorted: hooks run in a deterministic order
+		r := p.in[id]
+		if r.pending == nil || r.pending.from != n {
+			continue
 		}
-		if len(w) == 0 {
+		h := r.pending.hash
+		delete(p.fetch[h], id)
+		if len(p.fetch[h]) == 0 {
 			delete(p.fetch, h)
 		}
+		r.decide(r.pending.epoch, aborted)
+		p.dropPending(r)
 	}
 }
 

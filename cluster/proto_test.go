@@ -529,6 +529,14 @@ func TestParseMessageNeverPanics(t *testing.T) {
 			}
 		}
 	}
+	// A hostile stop count: over MaxRoute, or more stops than bytes.
+	for _, n := range []byte{MaxRoute + 1, 255, MaxRoute} {
+		b := appendOfferHeader(nil, 1, 2, [32]byte{3}, 4, nil)
+		b[57] = n
+		if _, err := parseMessage(b); err == nil {
+			t.Errorf("an offer claiming %d stops with none parsed", n)
+		}
+	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := 0; i < 20000; i++ {
 		b := make([]byte, rng.IntN(80))

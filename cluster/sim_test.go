@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -135,6 +136,105 @@ func TestSimRoute(t *testing.T) {
 	}
 }
 
+// arrivals lists the nodes isolate id arrived on, in order.
+func arrivals(events []Event, id IsolateID) (nodes []NodeID) {
+	for _, e := range events {
+		if e.ID == id && e.Kind == EvArrived {
+			nodes = append(nodes, e.Node)
+		}
+	}
+	return nodes
+}
+
+// routeSim runs tinyProg on node 0 of a 4-node simulator whose isolate is
+// still running after a few milliseconds, recording events.
+func routeSim(t *testing.T, link LinkConfig) (*Sim, *testProg, IsolateID, *[]Event) {
+	p := tinyProg(t)
+	events := new([]Event)
+	s := NewSim(Config{Nodes: 4, NoSteal: true, Quantum: 3000, Seed: 5, StepCost: time.Microsecond, Link: link,
+		OnEvent: func(e Event) { *events = append(*events, e) }})
+	id, err := s.Spawn(0, p.prog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, p, id, events
+}
+
+// A route survives only the hops it planned: an operator's move (even
+// while the isolate waits for its CONFIRM, when its next stop is already
+// set), a drain, or a failed hop ends it, and the isolate stays where that
+// left it.
+func TestSimRouteEndsOnOtherMoves(t *testing.T) {
+	settle := func(t *testing.T, s *Sim, p *testProg, id IsolateID, events *[]Event, want ...NodeID) {
+		t.Helper()
+		if !s.Run(time.Minute) {
+			t.Fatal("did not settle")
+		}
+		o := s.Outcome()
+		checkOutcome(t, o, map[IsolateID]*testProg{id: p}, false)
+		if got := arrivals(*events, id); !slices.Equal(got, want) {
+			t.Fatalf("arrived on %v, want %v", got, want)
+		}
+		if c := o.Completed[0]; c.Node != want[len(want)-1] {
+			t.Fatalf("completed on %v, want %v", c.Node, want[len(want)-1])
+		}
+	}
+	t.Run("operator move while unconfirmed", func(t *testing.T) {
+		s, p, id, events := routeSim(t, LinkConfig{Latency: time.Millisecond})
+		s1 := p.steps / 4
+		if err := s.MigrateAt(id, 1, s1, Stop{To: 2, At: s1 + 300}); err != nil {
+			t.Fatal(err)
+		}
+		if !s.RunUntil(func() bool { return len(arrivals(*events, id)) == 1 }, time.Minute) {
+			t.Fatal("hop 1 never arrived")
+		}
+		if err := s.Migrate(id, 3); err != nil {
+			t.Fatal(err)
+		}
+		settle(t, s, p, id, events, 1, 3)
+	})
+	t.Run("drain before the first stop", func(t *testing.T) {
+		s, p, id, events := routeSim(t, LinkConfig{})
+		if err := s.MigrateAt(id, 3, p.steps/4, Stop{To: 2, At: p.steps / 2}); err != nil {
+			t.Fatal(err)
+		}
+		s.RunFor(100 * time.Microsecond)
+		if err := s.Drain(0, nil); err != nil {
+			t.Fatal(err)
+		}
+		if !s.Run(time.Minute) {
+			t.Fatal("did not settle")
+		}
+		got := arrivals(*events, id)
+		if len(got) != 1 {
+			t.Fatalf("arrived on %v: the drain's hop should have ended the route", got)
+		}
+		settle(t, s, p, id, events, got[0])
+	})
+	t.Run("failed hop", func(t *testing.T) {
+		s, p, id, events := routeSim(t, LinkConfig{})
+		if err := s.MigrateAt(id, 1, p.steps/4, Stop{To: 3, At: p.steps / 2}); err != nil {
+			t.Fatal(err)
+		}
+		s.Crash(1)
+		s.RunFor(20 * time.Millisecond) // past the stop, and n0 knows n1 is down
+		if got := arrivals(*events, id); len(got) != 0 {
+			t.Fatalf("arrived on %v before the drain", got)
+		}
+		if err := s.Drain(0, nil); err != nil {
+			t.Fatal(err)
+		}
+		if !s.Run(time.Minute) {
+			t.Fatal("did not settle")
+		}
+		got := arrivals(*events, id)
+		if len(got) != 1 {
+			t.Fatalf("arrived on %v: the failed hop should have ended the route", got)
+		}
+		settle(t, s, p, id, events, got[0])
+	})
+}
+
 func TestMigrateAtRejectsBadRoutes(t *testing.T) {
 	s := NewSim(Config{Nodes: 3, Seed: 1})
 	id, err := s.Spawn(0, tinyProg(t).prog)
@@ -148,12 +248,28 @@ func TestMigrateAtRejectsBadRoutes(t *testing.T) {
 		{"no such node", []Stop{{To: 7, At: 200}}},
 		{"to where it already is", []Stop{{To: 1, At: 200}}},
 		{"not later", []Stop{{To: 2, At: 100}}},
-		{"too long", make([]Stop, MaxRoute+1)},
+		{"too long", longRoute(MaxRoute + 1)},
 	} {
 		if err := s.MigrateAt(id, 1, 100, c.stops...); err == nil {
 			t.Errorf("%s: accepted", c.name)
 		}
 	}
+	if err := s.MigrateAt(id, 1, 100, longRoute(MaxRoute)...); err != nil {
+		t.Errorf("a route of MaxRoute stops: %v", err)
+	}
+	if err := s.MigrateAt(id, 0, 100, Stop{To: 1, At: 200}); err == nil {
+		t.Error("a route whose first stop is where the isolate is: accepted")
+	}
+}
+
+// longRoute returns n valid stops after a first one to n1 at 100
+// instructions: alternating n2 and n1, each 100 instructions later.
+func longRoute(n int) []Stop {
+	r := make([]Stop, n)
+	for i := range r {
+		r[i] = Stop{To: NodeID(2 - i%2), At: uint64(200 + 100*i)}
+	}
+	return r
 }
 
 func TestSimDeterministic(t *testing.T) {

@@ -32,6 +32,7 @@ type task struct {
 	steps  atomic.Uint64 // instructions executed, published after each quantum
 	stopAt atomic.Uint64 // park at the first safepoint at or after this many instructions; 0 for none
 	stopTo atomic.Uint32 // where to move it then, + 1
+	atStop atomic.Bool   // the worker parked it for its planned stop (not for another move)
 
 	id    IsolateID
 	iso   *engine.Isolate
@@ -47,6 +48,7 @@ type task struct {
 	pendingMove uint32 // move target + 1 requested while unconfirmed
 	waitConfirm bool   // parked while unconfirmed: hand off on confirm
 	route       []Stop // stops planned after the current one; they travel in the OFFER
+	carryRoute  bool   // parked for its planned stop: the handoff carries route on
 }
 
 // budget returns the instruction budget of t's next quantum, given the
@@ -73,7 +75,9 @@ func (t *task) reachedStop(now time.Duration) bool {
 	}
 	t.stopAt.Store(0)
 	t.haltAt.Store(int64(now))
-	t.moveTo.CompareAndSwap(0, t.stopTo.Load()) // an operator's pending move wins
+	if t.moveTo.CompareAndSwap(0, t.stopTo.Load()) { // an operator's pending move wins
+		t.atStop.Store(true)
+	}
 	return true
 }
 
