@@ -71,6 +71,8 @@ type nodeCore struct {
 	stealFrom     NodeID
 	stealDeadline time.Duration
 	nextBeat      time.Duration
+	lastSent      Load          // the load the last heartbeat carried
+	lastSentAt    time.Duration // when it went out
 	rr            int
 	buf           []byte
 
@@ -292,6 +294,7 @@ func (c *nodeCore) message(from NodeID, raw []byte) {
 	case mHeartbeat:
 		p := &c.peers[from]
 		p.load, p.sent, p.seen = m.load, 0, true
+		c.maybeSteal() // at once, rather than at a tick a quiet node may sleep through
 	case mSteal:
 		c.serveSteal(from, int(m.n))
 	case mStealReply:
@@ -557,10 +560,26 @@ func (c *nodeCore) tick() {
 	c.flush()
 	if c.now >= c.nextBeat {
 		c.nextBeat = c.now + c.cfg.Heartbeat
-		c.beat()
+		// An idle node whose load has not changed has nothing new to say:
+		// it beats only every idleBeats periods, so an idle cluster is
+		// nearly free. A loaded node beats every period, since thieves
+		// retry it only on a heartbeat.
+		if l := c.myLoad(); l != c.lastSent || l.Queued+l.Running > 0 || c.now-c.lastSentAt >= idleBeats*c.cfg.Heartbeat {
+			c.beat()
+		}
 	}
 	c.maybeSteal()
 	c.checkDrained()
+}
+
+// quiet reports whether nothing on the core needs its timers soon: it
+// holds no isolate, has no handoff, acceptance, program fetch or steal
+// request in flight, and is not draining. A quiet node's ticker sleeps until
+// its next idle heartbeat; whatever makes the core busy again comes as an
+// event, and its driver wakes the ticker.
+func (c *nodeCore) quiet() bool {
+	return !c.stopped && len(c.tasks) == 0 && c.proto.outstanding() == 0 && c.proto.unconfirmedCount() == 0 &&
+		len(c.proto.fetch) == 0 && !c.stealOut && !c.draining
 }
 
 func (c *nodeCore) myLoad() Load {
@@ -569,8 +588,14 @@ func (c *nodeCore) myLoad() Load {
 	return l
 }
 
+// idleBeats is how many heartbeat periods an idle node with an unchanged
+// load stays silent.
+const idleBeats = 50
+
 func (c *nodeCore) beat() {
-	c.buf = appendHeartbeat(c.buf[:0], c.myLoad())
+	l := c.myLoad()
+	c.lastSent, c.lastSentAt = l, c.now
+	c.buf = appendHeartbeat(c.buf[:0], l)
 	for i := 0; i < c.n; i++ {
 		if NodeID(i) != c.id && !c.peers[i].down {
 			c.send(NodeID(i), c.buf)

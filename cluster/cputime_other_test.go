@@ -7,3 +7,5 @@ import "time"
 func threadCPUTime() time.Duration { return 0 }
 
 const haveThreadCPUTime = false
+
+func processCPUTime() time.Duration { return 0 }

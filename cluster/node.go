@@ -75,7 +75,8 @@ type event struct {
 // itself, and on an instant link the target's decode, verify and resume run
 // in that same goroutine: the only goroutine hand-off in a migration is the
 // wake-up of the target's worker. The ticker drives the node every
-// tickEvery, for the core's timers, and when a driver hands over a backlog.
+// tickEvery, for the core's timers, and when a driver hands over a backlog;
+// on a quiet node it dozes (see tickLoop).
 type liveNode struct {
 	cl      *Cluster
 	id      NodeID
@@ -98,6 +99,16 @@ type liveNode struct {
 	overflow []*task // injected tasks that found their worker's inbox full
 
 	overflowed atomic.Int64 // len(overflow), for workers
+
+	// quiet is the core's quiet() as of the last drive; dozing is set while
+	// the ticker dozes (sleeps idleBeats heartbeats). The ticker stores
+	// dozing, then looks at quiet. A driver that leaves the core busy stores
+	// quiet, then looks at dozing, except when it handed a worker a task:
+	// then inject stores quiet before the task is visible, and the worker
+	// looks at dozing before its quantum. All seq-cst: one side sees the
+	// other, and a busy core never waits out a doze for its timers.
+	quiet, dozing atomic.Bool
+	injected      bool // the driver handed a worker a task in this drive
 }
 
 // workerInboxSize is the capacity of a worker's inbox; a variable so that
@@ -107,7 +118,11 @@ var workerInboxSize = 1 << 12
 const (
 	eventInboxSize = 1 << 14
 	tickEvery      = 250 * time.Microsecond
-	parkTimeout    = time.Millisecond
+	// parkTimeout only bounds the cost of a wake-up this code failed to
+	// send: every path that gives a worker work wakes it. It is long, since
+	// an idle worker that woke every millisecond cost an idle node about 1 %
+	// of a core.
+	parkTimeout = 50 * time.Millisecond
 )
 
 func newLiveNode(cl *Cluster, id NodeID) *liveNode {
@@ -166,10 +181,13 @@ func (n *liveNode) post(ev *event) {
 
 // tickLoop drives the node every tickEvery, so that the core's timers
 // (heartbeats, resends, offer timeouts, steal requests) fire when no event
-// comes, and at once when a driver hands over a backlog.
+// comes, and at once when a driver hands over a backlog. A quiet core (see
+// nodeCore.quiet) needs no timer but its idle heartbeat, so the ticker
+// dozes for idleBeats heartbeat periods; whoever makes the core busy again
+// wakes it (see liveNode.quiet).
 func (n *liveNode) tickLoop() {
 	defer n.wg.Done()
-	t := time.NewTicker(tickEvery)
+	t := time.NewTimer(tickEvery)
 	defer t.Stop()
 	for {
 		select {
@@ -178,7 +196,18 @@ func (n *liveNode) tickLoop() {
 		case <-n.stop:
 			return
 		}
+		n.dozing.Store(false)
 		n.drive()
+		d := tickEvery
+		if n.quiet.Load() {
+			n.dozing.Store(true) // seq-cst: before the look below (see quiet)
+			if n.quiet.Load() {
+				d = idleBeats * n.cl.cfg.Heartbeat
+			} else {
+				n.dozing.Store(false)
+			}
+		}
+		t.Reset(d)
 	}
 }
 
@@ -213,10 +242,7 @@ func (n *liveNode) drive() {
 		case more:
 			// Over budget: the ticker takes over, so that a nested driver
 			// gets back to its own node.
-			select {
-			case n.kick <- struct{}{}:
-			default:
-			}
+			n.kickTicker()
 			return
 		case n.events.Len() == 0:
 			return
@@ -232,6 +258,7 @@ func (n *liveNode) drive() {
 // how many events it handled and whether it stopped at the budget with
 // events left.
 func (n *liveNode) runEvents() (handled int, more bool) {
+	n.injected = false
 	for handled < driveBudget {
 		ev := n.events.Pop()
 		if ev == nil {
@@ -256,7 +283,23 @@ func (n *liveNode) runEvents() (handled int, more bool) {
 	if len(n.overflow) > 0 {
 		n.flushOverflow()
 	}
+	q := n.core.quiet()
+	n.quiet.Store(q) // seq-cst: before the look at dozing (see quiet)
+	if !q && !n.injected && n.dozing.Load() {
+		// Not when a worker was just handed an isolate: woken after that
+		// worker, the ticker would take its turn on this processor and
+		// delay its first quantum. The worker wakes the ticker itself.
+		n.kickTicker()
+	}
 	return handled, handled == driveBudget && n.events.Len() > 0
+}
+
+// kickTicker wakes the ticker, unless a wake is pending already.
+func (n *liveNode) kickTicker() {
+	select {
+	case n.kick <- struct{}{}:
+	default:
+	}
 }
 
 // handle runs one event on the core.
@@ -311,6 +354,10 @@ func (n *liveNode) inject(t *task) {
 		}
 	}
 	n.rr++
+	// Not quiet from here on, published before any worker can see the task:
+	// a worker that then finds the ticker dozing wakes it (see quiet).
+	n.quiet.Store(false)
+	n.injected = true
 	t.state.Store(tsQueued)
 	if !w.inbox.Push(t) {
 		// Waiting for room could wait forever: the driver may be w itself.
@@ -486,6 +533,9 @@ func (n *liveNode) runQuantum(w *worker, t *task) {
 		t.trace = 0
 		n.cl.metrics.recordDowntime(d)
 		n.cl.col.event(Event{Kind: EvRunning, Node: n.id, ID: t.id, Epoch: t.epoch, Downtime: d, Steps: t.iso.Steps()})
+	}
+	if n.dozing.Load() { // the node has work now: its timers are needed again (see quiet)
+		n.kickTicker()
 	}
 	st := t.iso.Status()
 	if budget, stop := t.budget(n.quantum); !stop {
