@@ -179,6 +179,22 @@ func TestSimRouteEndsOnOtherMoves(t *testing.T) {
 			t.Fatalf("completed on %v, want %v", c.Node, want[len(want)-1])
 		}
 	}
+	// drainEnds drains node 0, which holds the isolate, and checks that the
+	// drain's hop is the isolate's last: what came before ended the route.
+	drainEnds := func(t *testing.T, s *Sim, p *testProg, id IsolateID, events *[]Event, what string) {
+		t.Helper()
+		if err := s.Drain(0, nil); err != nil {
+			t.Fatal(err)
+		}
+		if !s.Run(time.Minute) {
+			t.Fatal("did not settle")
+		}
+		got := arrivals(*events, id)
+		if len(got) != 1 {
+			t.Fatalf("arrived on %v: %s should have ended the route", got, what)
+		}
+		settle(t, s, p, id, events, got[0])
+	}
 	t.Run("operator move while unconfirmed", func(t *testing.T) {
 		s, p, id, events := routeSim(t, LinkConfig{Latency: time.Millisecond})
 		s1 := p.steps / 4
@@ -199,17 +215,7 @@ func TestSimRouteEndsOnOtherMoves(t *testing.T) {
 			t.Fatal(err)
 		}
 		s.RunFor(100 * time.Microsecond)
-		if err := s.Drain(0, nil); err != nil {
-			t.Fatal(err)
-		}
-		if !s.Run(time.Minute) {
-			t.Fatal("did not settle")
-		}
-		got := arrivals(*events, id)
-		if len(got) != 1 {
-			t.Fatalf("arrived on %v: the drain's hop should have ended the route", got)
-		}
-		settle(t, s, p, id, events, got[0])
+		drainEnds(t, s, p, id, events, "the drain's hop")
 	})
 	t.Run("failed hop", func(t *testing.T) {
 		s, p, id, events := routeSim(t, LinkConfig{})
@@ -221,17 +227,7 @@ func TestSimRouteEndsOnOtherMoves(t *testing.T) {
 		if got := arrivals(*events, id); len(got) != 0 {
 			t.Fatalf("arrived on %v before the drain", got)
 		}
-		if err := s.Drain(0, nil); err != nil {
-			t.Fatal(err)
-		}
-		if !s.Run(time.Minute) {
-			t.Fatal("did not settle")
-		}
-		got := arrivals(*events, id)
-		if len(got) != 1 {
-			t.Fatalf("arrived on %v: the failed hop should have ended the route", got)
-		}
-		settle(t, s, p, id, events, got[0])
+		drainEnds(t, s, p, id, events, "the failed hop")
 	})
 }
 
