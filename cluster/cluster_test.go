@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -392,5 +393,74 @@ func TestLiveSpawnRacingCrash(t *testing.T) {
 		}
 		checkOutcome(t, o, want, true)
 		c.Close()
+	}
+}
+
+// waitDozing waits until node n's ticker dozes (see liveNode.quiet).
+func waitDozing(t *testing.T, n *liveNode) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !n.dozing.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("the ticker of an idle node never dozed")
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+}
+
+// TestLiveResendAfterDoze: a spawn and a move (or a drain) of the spawned
+// isolate are handled in one drive on a node whose ticker dozes, so the
+// control side claims the task back before any worker runs it. Its OFFER
+// is lost (the link is cut, and healed 1 ms later): the resend must come
+// at RTO, with the ticker awake, and not when the doze ends, after the
+// offer timeout, which would abort the move. Found by a review: neither
+// the driver nor a worker used to wake the ticker in this case.
+func TestLiveResendAfterDoze(t *testing.T) {
+	long, err := longLoop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A doze of 100 ms; the offer times out at 80 ms, long after the
+	// resend is due (RTO 2 ms) and long before the doze would end.
+	cfg := Config{Nodes: 2, Workers: 1, NoSteal: true, Heartbeat: 2 * time.Millisecond, OfferTimeout: 80 * time.Millisecond}
+	for _, kind := range []evKind{evMove, evDrain} {
+		for round := 0; round < 3; round++ {
+			log := newEventLog()
+			cfg.OnEvent = log.on
+			c := New(cfg)
+			n := c.nodes[0]
+			waitDozing(t, n)
+			// Hold node 0 as if another goroutine were driving it, so that
+			// both events land in one drive.
+			for !n.driving.CompareAndSwap(false, true) {
+				runtime.Gosched()
+			}
+			id := IsolateID(c.nextID.Load() + 1)
+			spawned := make(chan error, 1)
+			go func() { _, err := c.Spawn(0, long.prog); spawned <- err }()
+			for n.events.Len() == 0 {
+				time.Sleep(10 * time.Microsecond)
+			}
+			ev := &event{kind: kind, id: id, to: 1, at: c.clock(), reply: make(chan error, 1), drained: make(chan struct{})}
+			n.events.Push(ev)
+			c.Net().Do(func(net *Net) { net.Cut(0, 1) })
+			n.driving.Store(false)
+			n.drive()
+			if err := <-spawned; err != nil {
+				t.Fatal(err)
+			}
+			if err := <-ev.reply; err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Millisecond)
+			c.Net().Do(func(net *Net) { net.HealLink(0, 1) })
+			e := log.waitFor(t, "arrival or resume", func(e Event) bool {
+				return (e.Kind == EvArrived || e.Kind == EvResumed) && e.ID == id
+			})
+			if e.Kind != EvArrived || e.Node != 1 {
+				t.Fatalf("%v of a new isolate on a dozing node over a link healed after 1 ms: %v, want it to arrive on n1", kind, e)
+			}
+			c.Close()
+		}
 	}
 }

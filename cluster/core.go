@@ -574,12 +574,12 @@ func (c *nodeCore) tick() {
 
 // quiet reports whether nothing on the core needs its timers soon: it
 // holds no isolate, has no handoff, acceptance, program fetch or steal
-// request in flight, and is not draining. A quiet node's ticker sleeps until
-// its next idle heartbeat; whatever makes the core busy again comes as an
-// event, and its driver wakes the ticker.
+// request in flight, is not draining, and its peers have heard its current
+// load. A quiet node's ticker dozes until its next idle heartbeat; whatever
+// makes the core busy again wakes it (see liveNode.quiet).
 func (c *nodeCore) quiet() bool {
 	return !c.stopped && len(c.tasks) == 0 && c.proto.outstanding() == 0 && c.proto.unconfirmedCount() == 0 &&
-		len(c.proto.fetch) == 0 && !c.stealOut && !c.draining
+		len(c.proto.fetch) == 0 && !c.stealOut && !c.draining && c.myLoad() == c.lastSent
 }
 
 func (c *nodeCore) myLoad() Load {

@@ -41,9 +41,10 @@
 // migration is waking the target's worker. A per-node ticker drives the
 // core's timers. An idle node is nearly free: its ticker dozes, its workers
 // park, and it repeats an unchanged idle load to its peers only every
-// idleBeats heartbeats (BenchmarkIdleCluster). The same nodeCore runs under the simulator (Sim: one
-// goroutine, the Net in virtual time, simulated workers that run the
-// isolates for real and charge Config.StepCost per instruction).
+// idleBeats heartbeats (BenchmarkIdleCluster). The same nodeCore runs under
+// the simulator (Sim: one goroutine, the Net in virtual time, simulated
+// workers that run the isolates for real and charge Config.StepCost per
+// instruction).
 //
 // # Quantum
 //

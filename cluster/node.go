@@ -105,8 +105,9 @@ type liveNode struct {
 	// dozing, then looks at quiet. A driver that leaves the core busy stores
 	// quiet, then looks at dozing, except when it handed a worker a task:
 	// then inject stores quiet before the task is visible, and the worker
-	// looks at dozing before its quantum. All seq-cst: one side sees the
-	// other, and a busy core never waits out a doze for its timers.
+	// that pops it looks at dozing, whether it runs the task or finds it
+	// claimed back. All seq-cst: one side sees the other, and a busy core
+	// never waits out a doze for its timers.
 	quiet, dozing atomic.Bool
 	injected      bool // the driver handed a worker a task in this drive
 }
@@ -118,11 +119,14 @@ var workerInboxSize = 1 << 12
 const (
 	eventInboxSize = 1 << 14
 	tickEvery      = 250 * time.Microsecond
-	// parkTimeout only bounds the cost of a wake-up this code failed to
-	// send: every path that gives a worker work wakes it. It is long, since
-	// an idle worker that woke every millisecond cost an idle node about 1 %
-	// of a core.
-	parkTimeout = 50 * time.Millisecond
+	// A worker with a sibling holding queued work parks for busyParkTimeout:
+	// that work may be private to the sibling, which publishes half only
+	// after a failed steal, so the parked worker must come back and try.
+	// Otherwise it parks for idleParkTimeout, which only bounds the cost of
+	// a wake-up this code failed to send: an idle worker that woke every
+	// millisecond cost an idle node about 1 % of a core.
+	busyParkTimeout = time.Millisecond
+	idleParkTimeout = 50 * time.Millisecond
 )
 
 func newLiveNode(cl *Cluster, id NodeID) *liveNode {
@@ -440,6 +444,12 @@ func (n *liveNode) workerLoop(w *worker, idx int) {
 			n.park(w)
 			continue
 		}
+		if n.dozing.Load() {
+			// Work has come to a quiet node: its timers are needed again
+			// (see quiet). Looked at for every task, so also for one the
+			// control side claimed back before it ran.
+			n.kickTicker()
+		}
 		if t.state.CompareAndSwap(tsQueued, tsRunning) {
 			n.runQuantum(w, t)
 			// Workers never block while they have work, so without this
@@ -505,7 +515,14 @@ func (n *liveNode) park(w *worker) {
 	// arrival) saves the waker's futex wake, about 13 µs on the development
 	// VM, and halves the median downtime at GOMAXPROCS 2; but it raised
 	// the p99 in every A/B run there, so it is not done.
-	w.timer.Reset(parkTimeout)
+	timeout := idleParkTimeout
+	for _, v := range n.workers {
+		if v != w && (v.queued.Load() > 0 || v.inbox.Len() > 0) {
+			timeout = busyParkTimeout
+			break
+		}
+	}
+	w.timer.Reset(timeout)
 	select {
 	case <-w.wake:
 	case <-w.timer.C:
@@ -533,9 +550,6 @@ func (n *liveNode) runQuantum(w *worker, t *task) {
 		t.trace = 0
 		n.cl.metrics.recordDowntime(d)
 		n.cl.col.event(Event{Kind: EvRunning, Node: n.id, ID: t.id, Epoch: t.epoch, Downtime: d, Steps: t.iso.Steps()})
-	}
-	if n.dozing.Load() { // the node has work now: its timers are needed again (see quiet)
-		n.kickTicker()
 	}
 	st := t.iso.Status()
 	if budget, stop := t.budget(n.quantum); !stop {
