@@ -430,20 +430,22 @@ func TestLiveResendAfterDoze(t *testing.T) {
 			c := New(cfg)
 			n := c.nodes[0]
 			waitDozing(t, n)
-			// Hold node 0 as if another goroutine were driving it, so that
-			// both events land in one drive.
+			// Cut the link first, so that no heartbeat joins node 0's
+			// events; then hold node 0 as if another goroutine were
+			// driving it, so that the spawn and the move land in one drive.
+			c.Net().Do(func(net *Net) { net.Cut(0, 1) })
 			for !n.driving.CompareAndSwap(false, true) {
 				runtime.Gosched()
 			}
+			queued := n.events.Len() // earlier heartbeats, if any: handled first
 			id := IsolateID(c.nextID.Load() + 1)
 			spawned := make(chan error, 1)
 			go func() { _, err := c.Spawn(0, long.prog); spawned <- err }()
-			for n.events.Len() == 0 {
+			for n.events.Len() == queued {
 				time.Sleep(10 * time.Microsecond)
 			}
 			ev := &event{kind: kind, id: id, to: 1, at: c.clock(), reply: make(chan error, 1), drained: make(chan struct{})}
 			n.events.Push(ev)
-			c.Net().Do(func(net *Net) { net.Cut(0, 1) })
 			n.driving.Store(false)
 			n.drive()
 			if err := <-spawned; err != nil {
