@@ -449,7 +449,7 @@ func (c *nodeCore) handoff(t *task, to NodeID, trace int64) {
 	st := t.iso.State()
 	sum := st.Hash()
 	var route []Stop
-	if t.carryRoute && to == NodeID(t.stopTo.Load()-1) {
+	if t.carryRoute { // parked for its planned stop, and this hop goes there
 		route = t.route
 	}
 	// Whatever becomes of this hop, the route is used up here: it travels
