@@ -11,9 +11,11 @@ import (
 	"runtime"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/knotencore/knoten/bench/machine"
 	"github.com/knotencore/knoten/cluster"
+	"github.com/knotencore/knoten/engine"
 )
 
 // loadJSON is what --json and --out write.
@@ -22,12 +24,15 @@ type loadJSON struct {
 	Size    string            `json:"size"`
 	Verdict string            `json:"verdict"`
 	Machine map[string]string `json:"machine"`
+	// NotCompleted counts the isolates that did not complete; the
+	// report's Unfinished lists those still held.
+	NotCompleted int `json:"not_completed"`
 }
 
 func runLoad(ctx context.Context, o *options, w io.Writer) error {
 	var jobs []*cluster.Job
 	if o.program != "" {
-		j, err := cluster.FileJob(o.program)
+		j, err := fileJob(ctx, o, o.program, 3)
 		if err != nil {
 			return err
 		}
@@ -37,10 +42,16 @@ func runLoad(ctx context.Context, o *options, w io.Writer) error {
 		if jobs, err = cluster.WorkloadJobs(o.size); err != nil {
 			return err
 		}
+		for _, j := range jobs {
+			if o.maxSteps > 0 && j.Steps > o.maxSteps {
+				return fmt.Errorf("workload %s runs %d instructions, more than --max-steps %d", j.Name, j.Steps, o.maxSteps)
+			}
+		}
 	}
 	lc := cluster.LoadConfig{
 		Cluster: cluster.Config{
 			Nodes: o.nodes, Workers: o.workers, Quantum: o.quantum, Link: o.link(), Seed: o.seed, NoSteal: o.noSteal,
+			Limits: o.limits(),
 		},
 		Jobs: jobs, Isolates: o.isolates, SpawnNodes: o.spawnNodes, Duration: o.duration,
 		MigrateRate: o.migrateRate, Seed: o.seed,
@@ -57,7 +68,7 @@ func runLoad(ctx context.Context, o *options, w io.Writer) error {
 	}
 	lines := machine.Lines()
 	verdict := "PASS"
-	if !r.OK() {
+	if !r.OK() || notCompleted(r) > 0 {
 		verdict = "FAIL"
 	}
 	if o.json {
@@ -65,7 +76,11 @@ func runLoad(ctx context.Context, o *options, w io.Writer) error {
 			return err
 		}
 	} else {
-		writeLoadReport(w, o, r, verdict, lines)
+		void := map[string]bool{}
+		for _, j := range jobs {
+			void[j.Name] = j.Prog.Result() == engine.KindVoid
+		}
+		writeLoadReport(w, o, r, verdict, lines, void)
 	}
 	if o.out != "" {
 		if err := os.MkdirAll(o.out, 0o755); err != nil {
@@ -92,11 +107,26 @@ func runLoad(ctx context.Context, o *options, w io.Writer) error {
 			return err
 		}
 	}
+	var errs []string
 	if !r.OK() {
-		return fmt.Errorf("load: %d lost, %d duplicated, %d wrong", len(r.Lost), len(r.Duplicated), len(r.Wrong))
+		errs = append(errs, fmt.Sprintf("%d lost, %d duplicated, %d wrong", len(r.Lost), len(r.Duplicated), len(r.Wrong)))
+	}
+	if n := notCompleted(r); n > 0 {
+		why := "--duration " + o.duration.String() + " ran out"
+		if ctx.Err() != nil {
+			why = "--timeout " + o.timeout.String() + " ran out"
+		}
+		errs = append(errs, fmt.Sprintf("%d of %d isolates did not complete (%s): their results were not checked", n, r.Isolates, why))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("load: %s", strings.Join(errs, "; "))
 	}
 	return nil
 }
+
+// notCompleted is how many isolates did not complete: held still
+// (Unfinished), lost, or gone with a crashed node.
+func notCompleted(r *cluster.LoadReport) int { return r.Isolates - r.Completed }
 
 func drawProgress(w io.Writer, done, total int) {
 	const width = 40
@@ -109,9 +139,108 @@ func writeLoadJSON(w io.Writer, r *cluster.LoadReport, o *options, verdict strin
 	for _, l := range lines {
 		m[l.Key] = l.Value
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(loadJSON{LoadReport: r, Size: o.size, Verdict: verdict, Machine: m})
+	b, err := json.Marshal(loadJSON{LoadReport: r, Size: o.size, Verdict: verdict, Machine: m, NotCompleted: notCompleted(r)})
+	if err != nil {
+		return err
+	}
+	// Fields of cluster types without json tags come out in Go's
+	// CamelCase; the report's keys are snake_case everywhere.
+	if b, err = snakeKeys(b); err != nil {
+		return err
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, b, "", "  "); err != nil {
+		return err
+	}
+	out.WriteByte('\n')
+	_, err = w.Write(out.Bytes())
+	return err
+}
+
+// snakeKeys rewrites every object key of the JSON document b in snake_case
+// (NoSteal: no_steal, GOMAXPROCS: gomaxprocs, IntraStealOK:
+// intra_steal_ok), keeping the order; a snake_case key stays as it is.
+// The machine lines' keys are snake_case already.
+func snakeKeys(b []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var out bytes.Buffer
+	// For each open container: is it an object, and how many keys and
+	// values it holds so far (in an object, an even count expects a key).
+	type level struct {
+		object bool
+		n      int
+	}
+	var stack []level
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return out.Bytes(), nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
+			out.WriteByte(byte(d))
+			stack = stack[:len(stack)-1]
+			if n := len(stack); n > 0 {
+				stack[n-1].n++
+			}
+			continue
+		}
+		var top *level
+		if n := len(stack); n > 0 {
+			top = &stack[n-1]
+		}
+		isKey := top != nil && top.object && top.n%2 == 0
+		if top != nil && top.n > 0 && (isKey || !top.object) {
+			out.WriteByte(',')
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			out.WriteByte(byte(v))
+			stack = append(stack, level{object: v == '{'})
+			continue
+		case string:
+			if isKey {
+				v = snake(v)
+			}
+			k, _ := json.Marshal(v)
+			out.Write(k)
+		case json.Number:
+			out.WriteString(v.String())
+		case bool:
+			fmt.Fprint(&out, v)
+		case nil:
+			out.WriteString("null")
+		}
+		if isKey {
+			out.WriteByte(':')
+		}
+		if top != nil {
+			top.n++
+		}
+	}
+}
+
+// snake converts a Go field name to snake_case: a word starts at an upper
+// case letter after a lower case one or a digit, and at the last capital
+// of a run of capitals followed by a lower case letter (OKRate: ok_rate).
+func snake(s string) string {
+	var b strings.Builder
+	rs := []rune(s)
+	for i, r := range rs {
+		if unicode.IsUpper(r) {
+			prevLower := i > 0 && (unicode.IsLower(rs[i-1]) || unicode.IsDigit(rs[i-1]))
+			acronymEnd := i > 0 && unicode.IsUpper(rs[i-1]) && i+1 < len(rs) && unicode.IsLower(rs[i+1])
+			if prevLower || acronymEnd {
+				b.WriteByte('_')
+			}
+			r = unicode.ToLower(r)
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 func ratio(a, b time.Duration) float64 {
@@ -119,11 +248,6 @@ func ratio(a, b time.Duration) float64 {
 		return 0
 	}
 	return float64(a) / float64(b)
-}
-
-func dist(d cluster.Dist) string {
-	f := func(ns int64) string { return fmtDur(time.Duration(ns)) }
-	return fmt.Sprintf("%s / %s / %s / %s / %s", f(d.P50), f(d.P90), f(d.P99), f(d.P999), f(d.Max))
 }
 
 func fmtBytes(n int64) string {
@@ -136,7 +260,9 @@ func fmtBytes(n int64) string {
 	return fmt.Sprintf("%d B", n)
 }
 
-func writeLoadReport(w io.Writer, o *options, r *cluster.LoadReport, verdict string, lines []machine.Line) {
+// writeLoadReport writes the text report. void names the jobs whose main
+// returns nothing, whose result shows as (none).
+func writeLoadReport(w io.Writer, o *options, r *cluster.LoadReport, verdict string, lines []machine.Line, void map[string]bool) {
 	m := r.Metrics
 	steal := "on"
 	if r.NoSteal {
@@ -162,16 +288,28 @@ func writeLoadReport(w io.Writer, o *options, r *cluster.LoadReport, verdict str
 	row("failed handoffs (source resumed)", "%d", m.FailedHandoffs)
 	row("steals within nodes (ok / tried)", "%d / %d", m.IntraStealOK, m.IntraStealTried)
 	row("steals between nodes (ok / tried, isolates)", "%d / %d, %d", m.InterStealOK, m.InterStealTried, m.InterStolen)
-	row("downtime p50/p90/p99/p999/max", "%s", dist(m.Downtime))
-	row("halt latency p50/p90/p99/p999/max", "%s", dist(m.HaltLatency))
-	row("completion latency p50/p90/p99/p999/max", "%s", dist(m.Completion))
 	row("bytes moved (offers, mean size)", "%s (%d, %s)", fmtBytes(m.BytesMoved), m.OfferBytes.Count, fmtBytes(int64(m.OfferBytes.Mean)))
 	row("programs fetched by hash", "%d", m.ProgramFetches)
 	row("network messages (sent / dropped)", "%d / %d", r.Net.Sent, r.Net.Dropped)
+	row("messages dropped by full node inboxes", "%d", r.DroppedEvents)
 	row("total work (straight runs)", "%s", fmtDur(r.TotalWork))
 	row("makespan", "%s", fmtDur(r.Makespan))
 	row("makespan / ideal (work / workers)", "%.2fx (ideal %s)", ratio(r.Makespan, r.IdealWorkers), fmtDur(r.IdealWorkers))
 	row("makespan / ideal (work / cores)", "%.2fx (ideal %s, GOMAXPROCS %d)", ratio(r.Makespan, r.IdealCores), fmtDur(r.IdealCores), r.GOMAXPROCS)
+	t.Render()
+
+	// Every percentile beside the number of samples it comes from.
+	fmt.Fprintln(w)
+	t = newTable(w)
+	t.Header("distribution", "samples", "p50", "p90", "p99", "p999", "max")
+	pct := func(name string, d cluster.Dist, f func(int64) string) {
+		t.Append(name, fmt.Sprint(d.Count), f(d.P50), f(d.P90), f(d.P99), f(d.P999), f(d.Max))
+	}
+	ns := func(v int64) string { return fmtDur(time.Duration(v)) }
+	pct("migration downtime (halt request to running on the target)", m.Downtime, ns)
+	pct("halt latency", m.HaltLatency, ns)
+	pct("completion latency", m.Completion, ns)
+	pct("offer size", m.OfferBytes, fmtBytes)
 	t.Render()
 
 	fmt.Fprintln(w)
@@ -182,7 +320,11 @@ func writeLoadReport(w io.Writer, o *options, r *cluster.LoadReport, verdict str
 		if known == "" {
 			known = "-"
 		}
-		t.Append(j.Name, fmt.Sprint(j.Isolates), fmt.Sprint(j.Completed), fmt.Sprint(j.Correct), known, j.Straight,
+		straight := j.Straight
+		if void[j.Name] {
+			straight = "(none)"
+		}
+		t.Append(j.Name, fmt.Sprint(j.Isolates), fmt.Sprint(j.Completed), fmt.Sprint(j.Correct), known, straight,
 			fmt.Sprint(j.Steps), fmtDur(time.Duration(j.StraightT*1e6)))
 	}
 	t.Render()
@@ -208,6 +350,9 @@ func writeLoadReport(w io.Writer, o *options, r *cluster.LoadReport, verdict str
 	}
 	if len(r.Duplicated) > 0 {
 		fmt.Fprintf(w, "duplicated: %v\n", r.Duplicated)
+	}
+	if n := notCompleted(r); n > 0 {
+		fmt.Fprintf(w, "unfinished: %d of %d isolates did not complete before the run was stopped; their results were not checked\n", n, r.Isolates)
 	}
 	fmt.Fprintf(w, "\nverdict:  %s (every isolate accounted for: %d completed, %d correct, %d unfinished, %d lost, %d duplicated)\n",
 		verdict, r.Completed, r.Correct, len(r.Unfinished), len(r.Lost), len(r.Duplicated))

@@ -5,26 +5,41 @@
 //	knoten-init --cluster-sim [flags]          verify one isolate's migration lifecycle
 //	knoten-init --cluster-sim --load [flags]   stress a cluster and report
 //
+// Every flag is checked before any work starts; each error is one line.
+//
 // --cluster-sim spawns at least 3 nodes, starts a computation with a known
 // result on node A (by default the loop workload; --program runs a .kn file
 // instead), halts it mid-run and reports where (pc, instruction count),
 // migrates it to B, lets it run, migrates it to C and lets it finish there.
-// It checks that the result equals the known value and a straight run in
-// this process, that the final state hash equals the straight run's, and
-// that the state hash was verified at every hop. It exits non-zero on any
-// mismatch.
+// A straight run in this process comes first: it gives the result and
+// final state hash to compare with, and where each hop will halt (the
+// first safepoint at or after its planned stop, 25 % and 60 % of the
+// run). A hop whose stop the program never reaches at a safepoint (a
+// short program, or a tail without calls or loops) is not possible, and
+// the report says so. It checks that the result equals the known value
+// and the straight run's, that the final state hash equals the straight
+// run's, and that at every hop that took place the target verified the
+// state hash the source sent and that state is the straight run's at the
+// same instruction. It exits non-zero on any mismatch.
+//
+// Every run of the program, the straight ones included, stops at
+// --max-steps instructions (default 1e9, about 2 s), and the whole command
+// at --timeout (default 60 s): a program that never ends is reported as
+// such, with a non-zero exit.
 //
 // --cluster-sim --load runs --isolates isolates of mixed workloads
 // (--program: of one file) spawned on node 0 (or over --spawn-nodes
 // nodes), with cross-node stealing (unless --no-steal) and forced
 // migrations at --migrate-rate per second, until all finish or --duration
-// passes. It prints a table of throughput, migrations, steals, downtime
-// percentiles, bytes moved, makespan against ideal, correctness of every
-// result and the machine; --json prints JSON instead, and --out DIR also
-// writes DIR/cluster-load.txt (Go benchmark format, for benchstat),
-// DIR/cluster-load.json and DIR/downtime-us.txt (one migration downtime per
-// line, for `knoten-bench plot --latencies`). It exits non-zero if any isolate was lost,
-// duplicated or ended with a wrong result.
+// passes. It prints a table of throughput, migrations, steals, percentiles
+// (each beside its sample count), bytes moved, makespan against ideal,
+// correctness of every result and the machine; --json prints JSON (with
+// snake_case keys) instead, and --out DIR also writes DIR/cluster-load.txt
+// (Go benchmark format, for benchstat), DIR/cluster-load.json and
+// DIR/downtime-us.txt (one migration downtime per line, for `knoten-bench
+// plot --latencies`). It exits non-zero if any isolate was lost,
+// duplicated, ended with a wrong result, or did not complete before
+// --duration or --timeout.
 package main
 
 import (
@@ -39,14 +54,25 @@ import (
 	"time"
 
 	"github.com/knotencore/knoten/cluster"
+	"github.com/knotencore/knoten/engine"
 )
 
 func main() {
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "knoten-init:", err)
+		// One line per error: a flag check reports all of its errors.
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintln(os.Stderr, "knoten-init:", line)
+		}
 		os.Exit(1)
 	}
 }
+
+// Defaults of the limits on a program's run. 1e9 instructions take about
+// 2 s at the 0.45 instructions/ns of the 2-core development machine.
+const (
+	defaultMaxSteps = 1_000_000_000
+	defaultTimeout  = 60 * time.Second
+)
 
 // options are the parsed flags.
 type options struct {
@@ -61,21 +87,37 @@ type options struct {
 	loss                            float64
 	program, out, size              string
 	quantum                         int64
+	maxSteps                        uint64
+	timeout                         time.Duration
 
 	progress io.Writer // where the progress bar goes; nil for none
 }
 
-func parseFlags(args []string, stderr io.Writer) (*options, error) {
+// limits are the engine limits of every isolate the run starts.
+func (o *options) limits() engine.Limits { return engine.Limits{MaxSteps: o.maxSteps} }
+
+const usageHead = `usage:
+  knoten-init --cluster-sim [flags]          verify one isolate's migration lifecycle
+  knoten-init --cluster-sim --load [flags]   stress a cluster and report
+
+flags:
+`
+
+// loadOnly are the flags that mean something only with --load.
+var loadOnly = []string{"isolates", "spawn-nodes", "duration", "migrate-rate", "size", "out", "no-steal"}
+
+func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("knoten-init", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard) // run reports a bad flag once, as its error
+	fs.Usage = func() {}
 	fs.BoolVar(&o.clusterSim, "cluster-sim", false, "run the simulated cluster")
 	fs.BoolVar(&o.load, "load", false, "with --cluster-sim: stress run over many isolates")
-	fs.IntVar(&o.nodes, "nodes", 0, "number of nodes (default 3; 4 with --load)")
+	fs.IntVar(&o.nodes, "nodes", 0, "number of nodes (default 3, at least 3; with --load default 4, at least 1)")
 	fs.IntVar(&o.workers, "workers", 1, "workers (cores) per node")
 	fs.IntVar(&o.isolates, "isolates", 100, "with --load: number of isolates")
-	fs.IntVar(&o.spawnNodes, "spawn-nodes", 1, "with --load: spread the isolates over this many nodes (1: all on node 0)")
-	fs.DurationVar(&o.duration, "duration", 0, "with --load: stop after this long (0: when all isolates are done)")
+	fs.IntVar(&o.spawnNodes, "spawn-nodes", 1, "with --load: spread the isolates over this many nodes, at most --nodes (1: all on node 0)")
+	fs.DurationVar(&o.duration, "duration", 0, "with --load: stop after this long (0: when all isolates are done); unfinished isolates make the run fail")
 	fs.Float64Var(&o.migrateRate, "migrate-rate", 50, "with --load: forced migrations per second")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed for the network's faults, the job mix and forced migrations")
 	fs.DurationVar(&o.latency, "latency", 0, "one-way link latency")
@@ -83,37 +125,117 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	bw := fs.String("bandwidth", "0", "link bandwidth in bytes/s, with optional k, M or G suffix (0: unlimited)")
 	fs.Float64Var(&o.loss, "loss", 0, "probability that a message is lost")
 	fs.StringVar(&o.program, "program", "", "run this .kn file instead of the built-in workloads")
-	fs.StringVar(&o.out, "out", "", "with --load: write cluster-load.txt (benchmark format), cluster-load.json and downtime-us.txt here")
+	fs.StringVar(&o.out, "out", "", "with --load: a directory (created if missing) to write cluster-load.txt (benchmark format), cluster-load.json and downtime-us.txt in")
 	fs.BoolVar(&o.json, "json", false, "print the report as JSON")
-	fs.BoolVar(&o.noSteal, "no-steal", false, "switch cross-node stealing off")
+	fs.BoolVar(&o.noSteal, "no-steal", false, "with --load: switch cross-node stealing off")
 	fs.StringVar(&o.size, "size", "medium", "with --load: workload size: small (one quantum each), medium or full")
 	fs.Int64Var(&o.quantum, "quantum", 0, "instructions per quantum (0: chosen from the cache geometry)")
+	fs.Uint64Var(&o.maxSteps, "max-steps", defaultMaxSteps, "instruction quota of every run of the program, the straight runs included (0: none); 1e9 takes about 2 s at 0.45 instructions/ns, so a program that never ends is reported within seconds")
+	fs.DurationVar(&o.timeout, "timeout", defaultTimeout, "wall-clock limit of the whole command (0: none); a run it stops fails, and says so")
 	if err := fs.Parse(args); err != nil {
-		return nil, err
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, usageHead)
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w (knoten-init --help lists the flags)", err)
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+		bad("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	switch {
+	case !o.clusterSim && o.load:
+		bad("--load needs --cluster-sim")
+	case !o.clusterSim:
+		bad("nothing to do: give --cluster-sim (knoten-init --help lists the flags)")
 	}
 	var err error
 	if o.bandwidth, err = parseBandwidth(*bw); err != nil {
-		return nil, err
+		errs = append(errs, err)
+	}
+	minNodes := 3
+	if o.load {
+		minNodes = 1
 	}
 	switch {
-	case !o.clusterSim:
-		fs.Usage()
-		return nil, errors.New("nothing to do: give --cluster-sim")
-	case o.loss < 0 || o.loss >= 1:
-		return nil, fmt.Errorf("--loss %v: want a probability in [0, 1)", o.loss)
-	case o.workers < 1 || o.isolates < 1 || o.nodes < 0 || o.spawnNodes < 1:
-		return nil, errors.New("--workers, --isolates and --spawn-nodes must be positive")
-	case o.migrateRate < 0:
-		return nil, errors.New("--migrate-rate must not be negative")
-	}
-	if o.nodes == 0 {
+	case !set["nodes"] && o.load:
+		o.nodes = 4
+	case !set["nodes"]:
 		o.nodes = 3
-		if o.load {
-			o.nodes = 4
+	case o.nodes < minNodes && o.load:
+		bad("--nodes %d: want at least %d", o.nodes, minNodes)
+	case o.nodes < minNodes:
+		bad("--nodes %d: --cluster-sim needs at least %d nodes (it moves the isolate over 3)", o.nodes, minNodes)
+	}
+	if o.workers < 1 {
+		bad("--workers %d: want at least 1", o.workers)
+	}
+	if o.isolates < 1 {
+		bad("--isolates %d: want at least 1", o.isolates)
+	}
+	switch {
+	case o.spawnNodes < 1:
+		bad("--spawn-nodes %d: want at least 1", o.spawnNodes)
+	case o.spawnNodes > o.nodes && o.nodes >= 1:
+		bad("--spawn-nodes %d: more than the %d nodes", o.spawnNodes, o.nodes)
+	}
+	if o.loss < 0 || o.loss >= 1 {
+		bad("--loss %v: want a probability in [0, 1)", o.loss)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"latency", o.latency}, {"jitter", o.jitter}, {"duration", o.duration}, {"timeout", o.timeout}} {
+		if d.v < 0 {
+			bad("--%s %v: must not be negative", d.name, d.v)
 		}
+	}
+	if o.quantum < 0 {
+		bad("--quantum %d: must not be negative (0: chosen from the cache geometry)", o.quantum)
+	}
+	if o.migrateRate < 0 {
+		bad("--migrate-rate %v: must not be negative", o.migrateRate)
+	}
+	if o.timeout > 0 && o.duration >= o.timeout {
+		bad("--duration %v: not shorter than --timeout %v", o.duration, o.timeout)
+	}
+	switch o.size {
+	case "small", "medium", "full":
+	default:
+		bad("--size %q: want small, medium or full", o.size)
+	}
+	if set["size"] && o.program != "" {
+		bad("--size: has no effect with --program")
+	}
+	if !o.load {
+		for _, name := range loadOnly {
+			if set[name] {
+				bad("--%s: only with --load", name)
+			}
+		}
+	}
+	if o.program != "" {
+		if fi, err := os.Stat(o.program); err != nil {
+			bad("--program: %v", err)
+		} else if fi.IsDir() {
+			bad("--program %s: is a directory", o.program)
+		}
+	}
+	if o.out != "" {
+		if fi, err := os.Stat(o.out); err == nil && !fi.IsDir() {
+			bad("--out %s: not a directory", o.out)
+		} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+			bad("--out: %v", err)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return o, nil
 }
@@ -145,18 +267,29 @@ func (o *options) link() cluster.LinkConfig {
 
 // run is the whole command: main only calls it.
 func run(args []string, stdout, stderr io.Writer) error {
-	o, err := parseFlags(args, stderr)
+	o, err := parseFlags(args, stdout)
 	if errors.Is(err, flag.ErrHelp) {
-		return nil // the flag package has printed the usage
+		return nil // the usage is on stdout
 	}
 	if err != nil {
 		return err
 	}
+	if o.out != "" { // before any work: a directory that cannot be made fails now
+		if err := os.MkdirAll(o.out, 0o755); err != nil {
+			return fmt.Errorf("--out: %w", err)
+		}
+	}
 	if o.progress == nil && isTerminal(stderr) {
 		o.progress = stderr
 	}
-	if o.load {
-		return runLoad(context.Background(), o, stdout)
+	ctx := context.Background()
+	if o.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.timeout)
+		defer cancel()
 	}
-	return runSim(o, stdout)
+	if o.load {
+		return runLoad(ctx, o, stdout)
+	}
+	return runSim(ctx, o, stdout)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/olekukonko/tablewriter/tw"
 
 	"github.com/knotencore/knoten/cluster"
+	"github.com/knotencore/knoten/engine"
 	"github.com/knotencore/knoten/engine/workloads"
 )
 
@@ -31,19 +33,41 @@ var hopPlan = [...]struct {
 	fraction float64
 }{{1, 0.25}, {2, 0.60}}
 
-// simHop is one migration as the report shows it.
+// Outcomes of a planned hop.
+const (
+	hopDone        = "done"         // halted, verified by the target, running there, source copy dropped
+	hopNotPossible = "not possible" // the straight run ends before a safepoint at or after the planned stop
+	hopNotTaken    = "not taken"    // the isolate finished, or its route ended, before the hop
+	hopFailed      = "failed"       // the handoff failed and the source resumed the isolate
+)
+
+// simHop is one planned migration as the report shows it.
 type simHop struct {
 	From          cluster.NodeID `json:"from"`
 	To            cluster.NodeID `json:"to"`
-	PC            uint32         `json:"pc"`
-	Steps         uint64         `json:"instructions"`
-	Bytes         int            `json:"bytes"`
-	SentHash      string         `json:"state_hash"`
-	ArrivedHash   string         `json:"verified_hash"`
-	Verified      bool           `json:"verified"`
+	Outcome       string         `json:"outcome"`
+	Note          string         `json:"note,omitempty"`
+	Stop          uint64         `json:"planned_stop"`        // park at the first safepoint at or after this instruction count
+	PlannedAt     uint64         `json:"planned_at"`          // where the straight run reaches that safepoint; 0: it does not
+	PC            uint32         `json:"pc"`                  // where the isolate halted
+	Steps         uint64         `json:"instructions"`        // how many instructions it had run then
+	Bytes         int            `json:"bytes"`               // the OFFER's size
+	SentHash      string         `json:"state_hash"`          // the state hash the source sent
+	ArrivedHash   string         `json:"verified_hash"`       // the state hash the target verified
+	StraightHash  string         `json:"straight_state_hash"` // the straight run's state hash at the same instruction
+	Verified      bool           `json:"verified"`            // the target verified the hash the source sent
+	Straight      bool           `json:"matches_straight"`    // and it is the straight run's
 	Downtime      time.Duration  `json:"downtime_ns"`
 	Epoch         uint64         `json:"epoch"`
 	SourceDropped bool           `json:"source_dropped"`
+
+	plannedHash [32]byte // the straight run's state hash at PlannedAt
+	sent, got   [32]byte
+	halted      bool
+	arrived     bool
+	running     bool
+	resumed     bool
+	wrongNode   cluster.NodeID
 }
 
 // simReport is the outcome of --cluster-sim.
@@ -59,38 +83,80 @@ type simReport struct {
 	Result       string   `json:"result"`
 	ResultNode   string   `json:"completed_on"`
 	FinalHash    string   `json:"final_state_hash"`
+	Notes        []string `json:"notes"`
 	Problems     []string `json:"problems"`
 	Verdict      string   `json:"verdict"`
+
+	void bool // main returns nothing: results print as (none)
 }
 
 func shortHash(h [32]byte) string { return hex.EncodeToString(h[:8]) }
 
-func runSim(o *options, w io.Writer) error {
-	if o.nodes < 3 {
-		return fmt.Errorf("--cluster-sim needs at least 3 nodes, got %d", o.nodes)
-	}
-	var (
-		job  *cluster.Job
-		desc string
-		err  error
-	)
+// simJob is the job --cluster-sim runs: --program or the default workload,
+// each run straight under --max-steps and --timeout first.
+func simJob(ctx context.Context, o *options) (*cluster.Job, string, error) {
 	if o.program != "" {
-		job, err = cluster.FileJob(o.program)
-		desc = "program from " + o.program
-	} else {
-		var wl workloads.Workload
-		if wl, err = workloads.Sized(defaultSimWorkload, defaultSimN); err == nil {
-			job, err = cluster.NewJob(wl.Name, wl.Filename(), wl.Source, wl.Result)
-			desc = workloads.Describe(defaultSimWorkload)
+		j, err := fileJob(ctx, o, o.program, 1)
+		return j, "program from " + o.program, err
+	}
+	wl, err := workloads.Sized(defaultSimWorkload, defaultSimN)
+	if err != nil {
+		return nil, "", err
+	}
+	j, err := boundedJob(ctx, o, wl.Name, wl.Filename(), wl.Source, wl.Result, 1)
+	return j, workloads.Describe(defaultSimWorkload), err
+}
+
+// planHops finds, in a straight run, where each hop of hopPlan halts: the
+// first safepoint at or after its planned stop. A hop's stop comes after
+// the halt point of the hop before, so that the isolate runs on every node
+// it visits. A hop whose stop the program never reaches at a safepoint is
+// not possible, and neither is any after it.
+func planHops(ctx context.Context, o *options, job *cluster.Job) ([]simHop, error) {
+	hops := make([]simHop, len(hopPlan))
+	from := cluster.NodeID(0)
+	for i, hp := range hopPlan {
+		hops[i].From, hops[i].To, hops[i].Outcome = from, hp.to, hopNotPossible
+		from = hp.to
+	}
+	stopFor := func(i int, after uint64) uint64 {
+		return max(uint64(hopPlan[i].fraction*float64(job.Steps)), after+1)
+	}
+	i := 0
+	hops[0].Stop = stopFor(0, 0)
+	_, err := straightRun(ctx, o, job.Prog, hops[0].Stop, func(st *engine.State) uint64 {
+		hops[i].PlannedAt, hops[i].plannedHash, hops[i].Outcome = st.Steps, st.Hash(), hopNotTaken
+		if i++; i == len(hops) {
+			return 0
+		}
+		hops[i].Stop = stopFor(i, st.Steps)
+		return hops[i].Stop
+	})
+	for ; i < len(hops); i++ {
+		if hops[i].Stop == 0 {
+			hops[i].Stop = stopFor(i, hops[i-1].PlannedAt)
+		}
+		hops[i].Note = fmt.Sprintf("the program ends at instruction %d with no safepoint (a call or a backward branch) at or after instruction %d", job.Steps, hops[i].Stop)
+		if i > 0 && hops[i-1].Outcome == hopNotPossible {
+			hops[i].Note = fmt.Sprintf("hop %d is not possible", i)
 		}
 	}
+	return hops, err
+}
+
+func runSim(ctx context.Context, o *options, w io.Writer) error {
+	job, desc, err := simJob(ctx, o)
+	if err != nil {
+		return err
+	}
+	hops, err := planHops(ctx, o, job)
 	if err != nil {
 		return err
 	}
 
 	events := make(chan cluster.Event, 4096)
 	c := cluster.New(cluster.Config{
-		Nodes: o.nodes, Workers: o.workers, Quantum: o.quantum, Link: o.link(), Seed: o.seed,
+		Nodes: o.nodes, Workers: o.workers, Quantum: o.quantum, Link: o.link(), Seed: o.seed, Limits: o.limits(),
 		NoSteal: true, // the isolate goes only where this run sends it
 		OnEvent: func(e cluster.Event) {
 			select {
@@ -101,55 +167,57 @@ func runSim(o *options, w io.Writer) error {
 	})
 	defer c.Close()
 	r := &simReport{Nodes: o.nodes, Program: job.Name, Description: desc, Known: job.Known, Straight: job.Result,
-		StraightHash: shortHash(job.Hash), Steps: job.Steps}
+		StraightHash: shortHash(job.Hash), Steps: job.Steps, Hops: hops, void: job.Prog.Result() == engine.KindVoid}
 	problem := func(format string, args ...any) { r.Problems = append(r.Problems, fmt.Sprintf(format, args...)) }
 
 	id, err := c.Spawn(0, job.Prog)
 	if err != nil {
 		return err
 	}
-	hops, err := followHops(c, events, id, job.Steps)
-	r.Hops = hops
+	var route []simHop // the possible hops
+	for _, h := range hops {
+		if h.Outcome != hopNotPossible {
+			route = append(route, h)
+		}
+	}
+	// The first stop is asked for after the spawn, and a worker may run the
+	// isolate meanwhile: a short program can pass the stop, or finish,
+	// before the request takes effect. Those are explained, not failures.
+	var late why
+	if len(route) > 0 {
+		var then []cluster.Stop
+		for _, h := range route[1:] {
+			then = append(then, cluster.Stop{To: h.To, At: h.Stop})
+		}
+		q := c.Config().Quantum
+		switch err := c.MigrateAt(id, route[0].To, route[0].Stop, then...); {
+		case err == nil:
+			late.halt = fmt.Sprintf("the request reached n0 after the isolate had started the quantum (%d instructions) in which it passed that point", q)
+			late.missed = fmt.Sprintf("the isolate (%d instructions) finished on n0 in the quantum (%d instructions) that was running when the request for the hop came", job.Steps, q)
+		case errors.Is(err, cluster.ErrNoSuchIsolate):
+			late.missed = fmt.Sprintf("the isolate (%d instructions) finished on n0 before the request for the hop reached it", job.Steps)
+			route = nil
+		default:
+			return fmt.Errorf("planning the hops: %w", err)
+		}
+	}
+	comp, err := followHops(ctx, events, id, hops[:len(route)])
 	if err != nil {
 		problem("%v", err)
 	}
-	from := cluster.NodeID(0)
-	if len(hops) > 0 {
-		from = hops[len(hops)-1].To
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	out, err := c.Wait(ctx)
-	if err != nil {
-		problem("waiting for the result: %v", err)
-	}
-	switch {
-	case len(out.Completed) != 1:
-		problem("%d completions, want 1", len(out.Completed))
-	default:
-		comp := out.Completed[0]
-		r.Result, r.ResultNode, r.FinalHash = comp.Result, comp.Node.String(), shortHash(comp.Hash)
-		if err := job.Check(comp); err != nil {
-			problem("%v", err)
+	var done *cluster.Completion
+	if comp.Kind == cluster.EvCompleted {
+		for _, c := range c.Outcome().Completed {
+			if c.ID == id {
+				done = c
+			}
 		}
-		if comp.Count != 1 {
-			problem("completed %d times", comp.Count)
-		}
-		if comp.Node != from {
-			problem("completed on %v, not on %v", comp.Node, from)
+		if done == nil {
+			problem("no completion recorded")
 		}
 	}
-	for i, h := range r.Hops {
-		if !h.Verified {
-			problem("hop %d: state hash not verified", i+1)
-		}
-		if h.Steps == 0 || h.Steps >= job.Steps {
-			problem("hop %d: halted after %d of %d instructions, not mid-run", i+1, h.Steps, job.Steps)
-		}
-	}
-	if len(r.Hops) != len(hopPlan) {
-		problem("%d of %d hops done", len(r.Hops), len(hopPlan))
-	}
+	checkHops(ctx, o, r, job, done, late, problem)
+
 	r.Verdict = "PASS"
 	if len(r.Problems) > 0 {
 		r.Verdict = "FAIL"
@@ -169,74 +237,178 @@ func runSim(o *options, w io.Writer) error {
 	return nil
 }
 
-// followHops plans every hop of hopPlan in one request (a route: each node
-// plans the next stop as it takes the isolate, so no request has to catch
-// the isolate between hops) and follows the handoffs to their first quantum
-// on the target. A hop's halt point is exact: the worker shortens the
-// quantum to stop at the first safepoint at or after the planned
-// instruction count.
-func followHops(c *cluster.Cluster, events <-chan cluster.Event, id cluster.IsolateID, total uint64) ([]simHop, error) {
-	hops := make([]simHop, len(hopPlan))
-	var sent, got [len(hopPlan)][32]byte
-	from := cluster.NodeID(0)
-	for i, hp := range hopPlan {
-		hops[i].From, hops[i].To = from, hp.to
-		from = hp.to
+// followHops follows the isolate's events until it has completed and every
+// hop that started has ended: its target runs it and its source dropped
+// its copy, or the handoff failed. Events from different nodes may come in
+// any order (the completion on a target before its source's drop), so
+// nothing is concluded until all of them are in. It returns the
+// completion event, or an error if ctx ends first.
+func followHops(ctx context.Context, events <-chan cluster.Event, id cluster.IsolateID, hops []simHop) (cluster.Event, error) {
+	var comp cluster.Event
+	settled := func() bool {
+		if comp.Kind != cluster.EvCompleted {
+			return false
+		}
+		for _, h := range hops {
+			if h.halted && !h.resumed && !(h.arrived && h.running && h.SourceDropped) {
+				return false
+			}
+		}
+		return true
 	}
-	stopAt := func(i int) uint64 { return uint64(hopPlan[i].fraction * float64(total)) }
-	var then []cluster.Stop
-	for i := 1; i < len(hopPlan); i++ {
-		then = append(then, cluster.Stop{To: hopPlan[i].to, At: stopAt(i)})
-	}
-	if err := c.MigrateAt(id, hopPlan[0].to, stopAt(0), then...); err != nil {
-		return nil, err
-	}
-	hop := func(epoch uint64) int { return int(epoch) - 1 } // the isolate starts at epoch 0
-	done := 0
-	running, dropped := make([]bool, len(hopPlan)), make([]bool, len(hopPlan))
-	timeout := time.After(time.Minute)
-	for done < len(hopPlan) {
+	for !settled() {
+		var e cluster.Event
 		select {
-		case e := <-events:
-			if e.ID != id {
-				continue
-			}
-			i := hop(e.Epoch)
-			if e.Kind != cluster.EvCompleted && (i < 0 || i >= len(hops)) {
-				continue
-			}
-			switch e.Kind {
-			case cluster.EvHalted:
-				hops[i].PC, hops[i].Steps, hops[i].Bytes, hops[i].Epoch = e.PC, e.Steps, e.Bytes, e.Epoch
-				sent[i] = e.Hash
-			case cluster.EvArrived:
-				if e.Node != hops[i].To {
-					return hops[:i], fmt.Errorf("hop %d arrived on %v, not %v", i+1, e.Node, hops[i].To)
+		case e = <-events:
+		case <-ctx.Done():
+			what := "the isolate's completion"
+			for i, h := range hops {
+				if h.halted && !h.resumed && !(h.arrived && h.running && h.SourceDropped) {
+					what = fmt.Sprintf("the end of hop %d (arrived %v, running %v, source dropped %v)", i+1, h.arrived, h.running, h.SourceDropped)
+					break
 				}
-				got[i] = e.Hash
-			case cluster.EvRunning:
-				hops[i].Downtime = e.Downtime
-				running[i] = true
-			case cluster.EvMigrated:
-				hops[i].SourceDropped = true
-				dropped[i] = true
-			case cluster.EvResumed:
-				return hops[:i], fmt.Errorf("hop %d failed: %v resumed the isolate", i+1, e.Node)
-			case cluster.EvCompleted:
-				return hops[:done], fmt.Errorf("the isolate completed on %v before hop %d", e.Node, done+1)
 			}
-			if running[done] && dropped[done] {
-				done++
+			return comp, fmt.Errorf("waiting for %s: %w (--timeout %v)", what, errTimeout, ctx.Err())
+		}
+		if e.ID != id {
+			continue
+		}
+		if e.Kind == cluster.EvCompleted {
+			comp = e
+			continue
+		}
+		i := int(e.Epoch) - 1 // the isolate starts at epoch 0
+		if i < 0 || i >= len(hops) {
+			continue
+		}
+		h := &hops[i]
+		switch e.Kind {
+		case cluster.EvHalted:
+			h.halted, h.PC, h.Steps, h.Bytes, h.Epoch, h.sent = true, e.PC, e.Steps, e.Bytes, e.Epoch, e.Hash
+		case cluster.EvArrived:
+			h.arrived, h.got = true, e.Hash
+			if e.Node != h.To {
+				h.wrongNode = e.Node + 1
 			}
-		case <-timeout:
-			return hops[:done], fmt.Errorf("hop %d did not finish", done+1)
+		case cluster.EvRunning:
+			h.running, h.Downtime = true, e.Downtime
+		case cluster.EvMigrated:
+			h.SourceDropped = true
+		case cluster.EvResumed:
+			h.resumed = true
 		}
 	}
-	for i := range hops {
-		hops[i].SentHash, hops[i].ArrivedHash = shortHash(sent[i]), shortHash(got[i])
-		hops[i].Verified = sent[i] == got[i] && sent[i] != [32]byte{}
+	return comp, nil
+}
+
+// why explains a first hop whose request came after its planned stop.
+type why struct {
+	halt   string // why it halted later than planned
+	missed string // why it did not take place
+}
+
+// checkHops says what became of each hop and checks the run against the
+// straight one.
+func checkHops(ctx context.Context, o *options, r *simReport, job *cluster.Job, out *cluster.Completion, late why, problem func(string, ...any)) {
+	note := func(format string, args ...any) { r.Notes = append(r.Notes, fmt.Sprintf(format, args...)) }
+	where := cluster.NodeID(0) // where the isolate should complete
+	ended := ""                // why the route ended, if a hop failed
+	for i := range r.Hops {
+		h := &r.Hops[i]
+		switch {
+		case h.Outcome == hopNotPossible:
+			note("hop %d not possible: %s", i+1, h.Note)
+			continue
+		case ended != "":
+			h.Outcome, h.Note = hopNotTaken, ended
+		case !h.halted && i == 0 && late.missed != "":
+			h.Outcome, h.Note = hopNotTaken, late.missed
+		case !h.halted:
+			h.Outcome, h.Note = hopNotTaken, "the isolate finished before the hop"
+			problem("hop %d: not taken although hop %d was: the route was lost", i+1, i)
+		case h.resumed:
+			h.Outcome, h.Note = hopFailed, fmt.Sprintf("the handoff failed; n%d resumed the isolate", h.From)
+			ended = fmt.Sprintf("hop %d failed, which ends the route", i+1)
+			problem("hop %d failed: %v resumed the isolate", i+1, h.From)
+		default:
+			h.Outcome = hopDone
+			where = h.To
+		}
+		if h.Note != "" {
+			note("hop %d %s: %s", i+1, h.Outcome, h.Note)
+		}
+		if !h.halted {
+			continue
+		}
+		h.SentHash, h.ArrivedHash = shortHash(h.sent), shortHash(h.got)
+		h.Verified = h.arrived && h.sent == h.got && h.sent != [32]byte{}
+		if h.wrongNode != 0 {
+			problem("hop %d arrived on %v, not %v", i+1, h.wrongNode-1, h.To)
+		}
+		if h.arrived && !h.Verified {
+			problem("hop %d: the target verified state hash %s, the source sent %s", i+1, h.ArrivedHash, h.SentHash)
+		}
+		if h.Steps == 0 || h.Steps >= job.Steps {
+			problem("hop %d: halted after %d of %d instructions, not mid-run", i+1, h.Steps, job.Steps)
+		}
+		// Where the hop should halt: at its planned safepoint, unless the
+		// isolate was already past it (the first hop's request came late,
+		// or the hop before halted late), when it parks at once.
+		want, since := h.PlannedAt, uint64(0)
+		if i > 0 {
+			since = r.Hops[i-1].Steps
+		}
+		if since >= h.Stop {
+			want = since
+		}
+		switch {
+		case h.Steps == want:
+		case i == 0 && h.Steps > want && late.halt != "":
+			note("hop 1 halted at instruction %d, after its planned safepoint at instruction %d: %s", h.Steps, want, late.halt)
+		case i > 0 && r.Hops[i-1].Steps > r.Hops[i-1].PlannedAt && h.Steps > want:
+			note("hop %d halted at instruction %d, not %d, because hop %d did", i+1, h.Steps, want, i)
+		default:
+			problem("hop %d halted at instruction %d, want %d (the first safepoint at or after instruction %d)", i+1, h.Steps, want, h.Stop)
+		}
+		// The state sent must be the straight run's at the same instruction.
+		straight := h.plannedHash
+		if h.Steps != h.PlannedAt {
+			var ok bool
+			straight, ok = straightHashAt(ctx, o, job, h.Steps)
+			if !ok {
+				problem("hop %d: the straight run has no safepoint at instruction %d", i+1, h.Steps)
+			}
+		}
+		h.StraightHash, h.Straight = shortHash(straight), straight == h.sent
+		if !h.Straight {
+			problem("hop %d: the state sent at instruction %d is not the straight run's there", i+1, h.Steps)
+		}
 	}
-	return hops, nil
+	if out == nil {
+		return
+	}
+	r.Result, r.ResultNode, r.FinalHash = out.Result, out.Node.String(), shortHash(out.Hash)
+	if err := job.Check(out); err != nil {
+		problem("%v", err)
+	}
+	if out.Count != 1 {
+		problem("completed %d times", out.Count)
+	}
+	if out.Node != where {
+		problem("completed on %v, not on %v", out.Node, where)
+	}
+}
+
+// straightHashAt returns the straight run's state hash at the safepoint at
+// instruction steps, and whether it has one there.
+func straightHashAt(ctx context.Context, o *options, job *cluster.Job, steps uint64) ([32]byte, bool) {
+	var h [32]byte
+	ok := false
+	_, err := straightRun(ctx, o, job.Prog, steps, func(st *engine.State) uint64 {
+		h, ok = st.Hash(), st.Steps == steps
+		return 0
+	})
+	return h, ok && err == nil
 }
 
 func newTable(w io.Writer) *tablewriter.Table {
@@ -262,6 +434,12 @@ func fmtDur(d time.Duration) string {
 }
 
 func writeSimReport(w io.Writer, o *options, r *simReport) {
+	result := func(s string) string {
+		if r.void {
+			return "(none)"
+		}
+		return s
+	}
 	fmt.Fprintf(w, "knoten-init --cluster-sim: %d nodes, link %s\n", r.Nodes, linkString(o.link()))
 	fmt.Fprintf(w, "program:  %s (%s), %d instructions\n", r.Program, r.Description, r.Steps)
 	known := r.Known
@@ -269,32 +447,61 @@ func writeSimReport(w io.Writer, o *options, r *simReport) {
 		known = "none (straight run only)"
 	}
 	fmt.Fprintf(w, "known:    %s\n", known)
-	fmt.Fprintf(w, "straight: %s, final state hash %s\n\n", r.Straight, r.StraightHash)
+	fmt.Fprintf(w, "straight: %s, final state hash %s\n\n", result(r.Straight), r.StraightHash)
 	t := newTable(w)
-	t.Header("hop", "move", "halted at", "epoch", "bytes", "state hash", "verified", "downtime")
-	for i, h := range r.Hops {
-		v := "no"
-		if h.Verified {
-			v = "yes"
+	t.Header("hop", "move", "planned stop", "halted at", "epoch", "bytes", "state hash", "verified", "= straight", "downtime")
+	yes := func(b bool) string {
+		if b {
+			return "yes"
 		}
-		t.Append(fmt.Sprint(i+1), fmt.Sprintf("%v -> %v", h.From, h.To),
-			fmt.Sprintf("pc %d, instruction %d", h.PC, h.Steps), fmt.Sprint(h.Epoch), fmt.Sprint(h.Bytes),
-			h.SentHash, v, fmtDur(h.Downtime))
+		return "no"
+	}
+	taken := 0
+	for i, h := range r.Hops {
+		move := fmt.Sprintf("%v -> %v", h.From, h.To)
+		stop := fmt.Sprintf("instruction %d", h.Stop)
+		if h.Steps == 0 {
+			t.Append(fmt.Sprint(i+1), move, stop, h.Outcome, "-", "-", "-", "-", "-", "-")
+			continue
+		}
+		if h.Outcome == hopDone {
+			taken++
+		}
+		at := fmt.Sprintf("pc %d, instruction %d", h.PC, h.Steps)
+		if h.Outcome != hopDone {
+			at += " (" + h.Outcome + ")"
+		}
+		t.Append(fmt.Sprint(i+1), move, stop, at, fmt.Sprint(h.Epoch), fmt.Sprint(h.Bytes),
+			h.SentHash, yes(h.Verified), yes(h.Straight), fmtDur(h.Downtime))
 	}
 	t.Render()
-	fmt.Fprintf(w, "\nresult:   %s on %s, final state hash %s\n", r.Result, r.ResultNode, r.FinalHash)
+	res := "-"
+	if r.ResultNode != "" {
+		res = fmt.Sprintf("%s on %s, final state hash %s", result(r.Result), r.ResultNode, r.FinalHash)
+	}
+	fmt.Fprintf(w, "\nresult:   %s\n", res)
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "note:     %s\n", n)
+	}
 	for _, p := range r.Problems {
 		fmt.Fprintf(w, "problem:  %s\n", p)
 	}
-	if r.Verdict == "PASS" {
-		what := "result = straight run"
-		if r.Known != "" {
-			what = "result = known value = straight run"
-		}
-		fmt.Fprintf(w, "verdict:  PASS (%s; final state hash = straight run's; state hash verified at %d of %d hops)\n", what, len(r.Hops), len(r.Hops))
-	} else {
+	if r.Verdict != "PASS" {
 		fmt.Fprintf(w, "verdict:  FAIL\n")
+		return
 	}
+	what := "result = straight run"
+	if r.Known != "" {
+		what = "result = known value = straight run"
+	}
+	hops := fmt.Sprintf("state hash verified and = straight run's at %d of %d hops", taken, taken)
+	switch {
+	case taken == 0:
+		hops = fmt.Sprintf("none of the %d planned hops took place: see the notes", len(r.Hops))
+	case taken < len(r.Hops):
+		hops += fmt.Sprintf("; %d of %d planned hops did not take place: see the notes", len(r.Hops)-taken, len(r.Hops))
+	}
+	fmt.Fprintf(w, "verdict:  PASS (%s; final state hash = straight run's; %s)\n", what, hops)
 }
 
 func linkString(l cluster.LinkConfig) string {
