@@ -3,20 +3,31 @@
 //	knoten run [--halt-every N] [--max-steps N] [--stats] FILE.kn
 //	knoten disasm FILE.kn
 //
-// run prints what the program prints and then its result. With --halt-every N
-// the isolate is halted at the first safepoint after every N instructions, its
-// state is encoded, decoded, verified and resumed from the bytes alone, so
-// the result shows that halting anywhere changes nothing. --stats adds the
-// instruction count, the number of halts, the bytes snapshotted and the final
-// state hash on stderr.
+// run prints what the program prints as it prints it, and then its result
+// ("(none)" when main returns nothing). It runs the program in slices of
+// about a million instructions and writes what each slice printed before
+// it runs the next, so output streams; on a fault, the instruction quota
+// or an interrupt (SIGINT) it writes what was printed so far, says why it
+// stopped and exits non-zero. --max-steps bounds the run, 1e10
+// instructions by default (about 20 s at 0.45 instructions/ns); 0 means
+// no bound. With --halt-every N the isolate is halted at the first
+// safepoint after every N instructions, its state is encoded, decoded,
+// verified and resumed from the bytes alone, so the result shows that
+// halting anywhere changes nothing. --stats adds the instruction count,
+// the number of halts, the bytes snapshotted and the final state hash on
+// stderr. Flags may come before or after the file.
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"strings"
+	"sync/atomic"
 
 	"github.com/knotencore/knoten/codec"
 	"github.com/knotencore/knoten/engine"
@@ -32,6 +43,7 @@ func main() {
 	}
 }
 
+// errUsage is a usage error whose usage is already on stderr.
 var errUsage = errors.New("usage")
 
 const usage = `usage:
@@ -39,22 +51,78 @@ const usage = `usage:
   knoten disasm FILE.kn
 `
 
+// defaultMaxSteps is run's instruction quota: about 20 s of a program that
+// never ends, at 0.45 instructions/ns.
+const defaultMaxSteps = 10_000_000_000
+
+// sliceSteps is how many instructions run executes between two writes of
+// the output: about 2 ms.
+const sliceSteps = 1 << 20
+
+// run is the whole command: main only calls it. An interrupt (SIGINT)
+// halts a running program.
 func run(args []string, stdout, stderr io.Writer) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	return runContext(ctx, args, stdout, stderr)
+}
+
+func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return errUsage
 	}
 	switch args[0] {
 	case "run":
-		return runCmd(args[1:], stdout, stderr)
+		return runCmd(ctx, args[1:], stdout, stderr)
 	case "disasm":
-		return disasmCmd(args[1:], stdout, stderr)
-	case "help", "-h", "--help":
+		return disasmCmd(args[1:], stdout)
+	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
 	fmt.Fprintf(stderr, "knoten: unknown command %q\n%s", args[0], usage)
 	return errUsage
+}
+
+// parse parses a command's flags, before or after its arguments (a "--"
+// ends the flags), and returns the arguments. --help prints the command's
+// usage on stdout and returns flag.ErrHelp.
+func parse(fs *flag.FlagSet, synopsis string, args []string, stdout io.Writer) ([]string, error) {
+	fs.SetOutput(io.Discard) // the error says it once
+	fs.Usage = func() {}
+	var files []string
+	for {
+		err := fs.Parse(args)
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stdout, "usage: %s\n", synopsis)
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
+			return nil, err
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w (knoten %s --help shows the flags)", fs.Name(), err, fs.Name())
+		}
+		rest := fs.Args()
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(files, rest...), nil
+		}
+		if len(rest) == 0 {
+			return files, nil
+		}
+		files, args = append(files, rest[0]), rest[1:]
+	}
+}
+
+// oneFile checks that a command got exactly one file.
+func oneFile(cmd string, files []string) error {
+	switch len(files) {
+	case 1:
+		return nil
+	case 0:
+		return fmt.Errorf("%s: no FILE.kn given (knoten %s --help shows the usage)", cmd, cmd)
+	}
+	return fmt.Errorf("%s: want one FILE.kn, got %d: %s", cmd, len(files), strings.Join(files, " "))
 }
 
 func compileFile(path string) (*engine.Program, error) {
@@ -65,23 +133,25 @@ func compileFile(path string) (*engine.Program, error) {
 	return lang.Compile(path, src)
 }
 
-func runCmd(args []string, stdout, stderr io.Writer) error {
+func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	haltEvery := fs.Int64("halt-every", 0, "halt at the first safepoint after every `N` instructions, snapshot through the codec and resume")
-	maxSteps := fs.Uint64("max-steps", 0, "instruction quota (0: none)")
+	maxSteps := fs.Uint64("max-steps", defaultMaxSteps, "instruction quota, about 20 s by default (0: none; an interrupt still stops the run)")
 	stats := fs.Bool("stats", false, "print steps, halts, bytes and the final state hash on stderr")
-	if err := fs.Parse(args); err != nil {
-		return errUsage
+	files, err := parse(fs, "knoten run [--halt-every N] [--max-steps N] [--stats] FILE.kn", args, stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
 	}
-	if fs.NArg() != 1 {
-		fmt.Fprint(stderr, usage)
-		return errUsage
+	if err != nil {
+		return err
+	}
+	if err := oneFile("run", files); err != nil {
+		return err
 	}
 	if *haltEvery < 0 {
-		return fmt.Errorf("--halt-every must not be negative")
+		return fmt.Errorf("run: --halt-every %d: must not be negative", *haltEvery)
 	}
-	prog, err := compileFile(fs.Arg(0))
+	prog, err := compileFile(files[0])
 	if err != nil {
 		return err
 	}
@@ -90,13 +160,35 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	budget := *haltEvery
-	if budget == 0 {
-		budget = 1 << 62
+	// An interrupt halts the isolate running now at its next safepoint;
+	// the loop also looks at ctx after every slice.
+	var cur atomic.Pointer[engine.Isolate]
+	cur.Store(iso)
+	defer context.AfterFunc(ctx, func() { cur.Load().Halt() })()
+
+	written := 0 // bytes of the output written so far
+	flush := func() error {
+		out := iso.Output()
+		if len(out) <= written {
+			return nil
+		}
+		_, err := stdout.Write(out[written:])
+		written = len(out)
+		return err
+	}
+	budget := int64(sliceSteps)
+	if *haltEvery > 0 {
+		budget = *haltEvery
 	}
 	halts, bytes := 0, 0
 	var buf []byte
 	for iso.Run(budget).Runnable() {
+		if err := flush(); err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			break
+		}
 		if *haltEvery == 0 {
 			continue
 		}
@@ -112,27 +204,45 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 		if iso, err = engine.Resume(prog, st, limits); err != nil {
 			return fmt.Errorf("halt %d: %w", halts, err)
 		}
+		cur.Store(iso)
+		if ctx.Err() != nil { // it may have halted the isolate just replaced
+			break
+		}
 	}
-	if _, err := stdout.Write(iso.Output()); err != nil {
+	if err := flush(); err != nil {
 		return err
 	}
 	if *stats {
 		h := iso.State().Hash()
 		fmt.Fprintf(stderr, "steps %d  halts %d  snapshot bytes %d  state %x\n", iso.Steps(), halts, bytes, h[:])
 	}
+	if iso.Status().Runnable() {
+		return fmt.Errorf("interrupted after %d instructions (pc %d); the output up to there is written", iso.Steps(), iso.State().PC)
+	}
 	if err := iso.Err(); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(stdout, "result: %s\n", iso.Result())
+	result := iso.Result()
+	if prog.Result() == engine.KindVoid {
+		result = "(none)"
+	}
+	_, err = fmt.Fprintf(stdout, "result: %s\n", result)
 	return err
 }
 
-func disasmCmd(args []string, stdout, stderr io.Writer) error {
-	if len(args) != 1 {
-		fmt.Fprint(stderr, usage)
-		return errUsage
+func disasmCmd(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("disasm", flag.ContinueOnError)
+	files, err := parse(fs, "knoten disasm FILE.kn", args, stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
 	}
-	prog, err := compileFile(args[0])
+	if err != nil {
+		return err
+	}
+	if err := oneFile("disasm", files); err != nil {
+		return err
+	}
+	prog, err := compileFile(files[0])
 	if err != nil {
 		return err
 	}

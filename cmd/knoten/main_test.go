@@ -2,12 +2,15 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
-	"github.com/knotencore/knoten/internal/golden"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/knotencore/knoten/internal/golden"
 )
 
 // TestGolden runs the command as a user would and compares stdout, stderr and
@@ -27,6 +30,17 @@ func TestGolden(t *testing.T) {
 		{"usage", nil},
 		{"unknown", []string{"frobnicate"}},
 		{"missing-file", []string{"run", "testdata/nope.kn"}},
+		{"run-void", []string{"run", "testdata/void.kn"}},
+		{"run-help", []string{"run", "--help"}},
+		{"disasm-help", []string{"disasm", "--help"}},
+		{"help", []string{"--help"}},
+		{"run-flag-after-file", []string{"run", "testdata/sum.kn", "--max-steps", "5000"}},
+		{"run-dashdash", []string{"run", "--max-steps", "5000", "--", "testdata/sum.kn"}},
+		{"run-two-files", []string{"run", "testdata/sum.kn", "testdata/void.kn"}},
+		{"run-no-file", []string{"run", "--stats"}},
+		{"run-bad-flag", []string{"run", "--nope", "testdata/sum.kn"}},
+		{"run-negative-halt-every", []string{"run", "--halt-every", "-1", "testdata/sum.kn"}},
+		{"disasm-two-files", []string{"disasm", "testdata/sum.kn", "testdata/void.kn"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -66,5 +80,101 @@ func TestHaltEveryKeepsStateHash(t *testing.T) {
 		} else if got != want {
 			t.Fatalf("--halt-every %s: got %q, want %q", n, got, want)
 		}
+	}
+}
+
+// recorder is an io.Writer that keeps every write apart, and calls onWrite
+// after each.
+type recorder struct {
+	writes  []string
+	onWrite func()
+}
+
+func (r *recorder) Write(p []byte) (int, error) {
+	r.writes = append(r.writes, string(p))
+	if r.onWrite != nil {
+		r.onWrite()
+	}
+	return len(p), nil
+}
+
+// Item 12: output streams: a program that prints over several slices
+// reaches stdout in several writes, the result line last.
+func TestRunStreamsOutput(t *testing.T) {
+	var rec recorder
+	var stderr bytes.Buffer
+	if err := run([]string{"run", "testdata/printer.kn"}, &rec, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	n := len(rec.writes)
+	if n < 3 {
+		t.Fatalf("%d writes, want the output in several and then the result: %q", n, rec.writes)
+	}
+	if !strings.HasPrefix(rec.writes[n-1], "result: ") || strings.Contains(strings.Join(rec.writes[:n-1], ""), "result") {
+		t.Fatalf("the result is not alone in the last write: %q", rec.writes[n-1])
+	}
+	if lines := strings.Count(strings.Join(rec.writes, ""), "\n"); lines != 301 {
+		t.Fatalf("%d lines, want 300 and the result", lines)
+	}
+}
+
+// Item 12: an interrupt halts the program; what it printed is written, and
+// the run fails saying so. The interrupt comes with the first write, so the
+// program is running when it comes.
+func TestRunInterrupt(t *testing.T) {
+	for _, args := range [][]string{
+		{"run", "testdata/endless-printer.kn"},
+		{"run", "--halt-every", "100000", "testdata/endless-printer.kn"},
+	} {
+		ctx, cancel := context.WithCancel(context.Background())
+		rec := recorder{onWrite: cancel}
+		err := runContext(ctx, args, &rec, &bytes.Buffer{})
+		cancel()
+		if err == nil || !strings.HasPrefix(err.Error(), "interrupted after ") {
+			t.Fatalf("%q: error %v", args, err)
+		}
+		out := strings.Join(rec.writes, "")
+		if !strings.HasPrefix(out, "0\n1\n2\n") || strings.Contains(out, "result") {
+			t.Fatalf("%q: output %.40q...", args, out)
+		}
+	}
+}
+
+// Item 12: run handles a real SIGINT: it halts the program and fails
+// instead of dying with the output unwritten.
+func TestRunSIGINT(t *testing.T) {
+	self, err := os.FindProcess(os.Getpid())
+	if err != nil {
+		t.Skip(err)
+	}
+	var sent error
+	rec := recorder{}
+	rec.onWrite = func() {
+		if len(rec.writes) == 1 {
+			sent = self.Signal(os.Interrupt)
+		}
+	}
+	err = run([]string{"run", "testdata/endless-printer.kn"}, &rec, &bytes.Buffer{})
+	if sent != nil {
+		t.Skipf("cannot send SIGINT: %v", sent)
+	}
+	if err == nil || !strings.HasPrefix(err.Error(), "interrupted after ") || len(rec.writes) == 0 {
+		t.Fatalf("error %v after %d writes", err, len(rec.writes))
+	}
+}
+
+// Item 12: run has a default instruction quota, so a program that never
+// ends stops by itself; --max-steps 0 lifts it.
+func TestRunDefaultMaxSteps(t *testing.T) {
+	var stdout bytes.Buffer
+	if err := run([]string{"run", "--help"}, &stdout, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stdout.String(), fmt.Sprintf("(default %d)", uint64(defaultMaxSteps))) {
+		t.Fatalf("--help shows no default quota:\n%s", stdout.String())
+	}
+	err := run([]string{"run", "--max-steps", "100000", "testdata/endless.kn"}, &stdout, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "instruction quota exceeded") {
+		t.Fatalf("error %v", err)
 	}
 }
