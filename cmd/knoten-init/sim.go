@@ -323,6 +323,8 @@ func checkHops(ctx context.Context, o *options, r *simReport, job *cluster.Job, 
 			h.Outcome, h.Note = hopNotTaken, ended
 		case !h.halted && i == 0 && late.missed != "":
 			h.Outcome, h.Note = hopNotTaken, late.missed
+		case !h.halted && i > 0 && r.Hops[i-1].Outcome != hopDone:
+			h.Outcome, h.Note = hopNotTaken, fmt.Sprintf("hop %d did not take place", i)
 		case !h.halted:
 			h.Outcome, h.Note = hopNotTaken, "the isolate finished before the hop"
 			problem("hop %d: not taken although hop %d was: the route was lost", i+1, i)
@@ -334,7 +336,7 @@ func checkHops(ctx context.Context, o *options, r *simReport, job *cluster.Job, 
 			h.Outcome = hopDone
 			where = h.To
 		}
-		if h.Note != "" {
+		if h.Note != "" && h.Outcome != hopFailed { // a failure is a problem
 			note("hop %d %s: %s", i+1, h.Outcome, h.Note)
 		}
 		if !h.halted {
