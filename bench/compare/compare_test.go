@@ -2,9 +2,11 @@ package compare
 
 import (
 	"bytes"
+	"errors"
 	"github.com/knotencore/knoten/internal/golden"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -61,5 +63,31 @@ func TestParseGolden(t *testing.T) {
 	}
 	if len(s.Errors) != 2 {
 		t.Errorf("errors = %q, want 2", s.Errors)
+	}
+}
+
+// Issue 12 item 16: input that holds no benchmark result is an error that
+// names the file, not "0 compared benchmarks".
+func TestLoadNoBenchmarks(t *testing.T) {
+	dir := t.TempDir()
+	for name, text := range map[string]string{
+		"README.md":   "# KnotenCore\n\nProse only. `make compare` runs BenchmarkX.\n\ncpu: not a result\n",
+		"empty.txt":   "",
+		"machine.txt": "goos: linux\ngoarch: amd64\ncpu: AMD EPYC\npkg: example\nBenchmarkX\nPASS\n",
+	} {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(path)
+		if !errors.Is(err, ErrNoBenchmarks) || !strings.Contains(err.Error(), path) {
+			t.Errorf("Load(%s) = %v, want ErrNoBenchmarks naming the file", name, err)
+		}
+	}
+	if s, err := Load("testdata/old.txt"); err != nil || len(s.Series) == 0 {
+		t.Errorf("Load(testdata/old.txt) = %v, %v", s, err)
+	}
+	if _, err := Load(filepath.Join(dir, "missing.txt")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
 	}
 }

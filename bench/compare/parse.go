@@ -25,6 +25,7 @@
 package compare
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -126,6 +127,28 @@ func ParseFile(path string) (*Set, error) {
 	}
 	defer f.Close()
 	return Parse(f, path)
+}
+
+// ErrNoBenchmarks is the error Load returns for input that holds no
+// benchmark result: comparing or plotting it would only prove nothing.
+var ErrNoBenchmarks = errors.New("holds no benchmark results")
+
+// Load is ParseFile for a file that must hold benchmark results: a file
+// without any (a README, an empty run) is an error naming the file and
+// wrapping ErrNoBenchmarks.
+func Load(path string) (*Set, error) {
+	s, err := ParseFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(s.Series) == 0 {
+		err := fmt.Errorf("%s %w: not Go benchmark format (lines like \"BenchmarkName-2  100  12.5 ns/op\")", path, ErrNoBenchmarks)
+		if len(s.Errors) > 0 {
+			err = fmt.Errorf("%w; first syntax error: %s", err, s.Errors[0])
+		}
+		return nil, err
+	}
+	return s, nil
 }
 
 // Lookup returns the series for a package, full name and tidied unit, or nil.
