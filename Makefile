@@ -13,6 +13,8 @@ BASELINE      ?= $(lastword $(sort $(wildcard $(RESULTS)/*.txt)))
 NEW           ?= out/bench-new.txt
 CMP_COUNT     ?= 6
 CMP_BENCHTIME ?= 100ms
+# CMP_BENCH narrows make compare to the benchmarks matching a regexp.
+CMP_BENCH     ?= .
 # Baselines run at a short benchtime: the cluster benchmarks dominate the
 # suite, and every run is one sample either way (see results/README.md).
 BASELINE_BENCHTIME ?= 100ms
@@ -75,7 +77,7 @@ baseline:
 # COMPARE_FLAGS=--report-only never fails on timing.
 compare:
 	@test -n "$(BASELINE)" || { echo "no baseline in $(RESULTS)/: run 'make baseline' first"; exit 1; }
-	$(KNOTEN_BENCH) run --count $(CMP_COUNT) --benchtime $(CMP_BENCHTIME) --pkgs "$(PKGS)" --out $(NEW)
+	$(KNOTEN_BENCH) run --count $(CMP_COUNT) --benchtime $(CMP_BENCHTIME) --bench '$(CMP_BENCH)' --pkgs "$(PKGS)" --out $(NEW)
 	$(KNOTEN_BENCH) compare $(BASELINE) $(NEW) --threshold $(THRESHOLD) $(COMPARE_FLAGS)
 
 # bench-smoke is the CI smoke: a tiny run, compared report-only when a

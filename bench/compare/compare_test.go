@@ -91,3 +91,26 @@ func TestLoadNoBenchmarks(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 }
+
+// go test writes "cpu: Oxide Virtual Turin-like Processor" padded with
+// spaces, while a machine line or another tool may not: values are
+// trimmed, so one machine reads the same either way (and the line that
+// names the machines carries no padding).
+func TestConfigValuesTrimmed(t *testing.T) {
+	const padded = "cpu: Oxide Virtual Turin-like Processor             \nBenchmarkX-2 1 1 ns/op\n"
+	const plain = "cpu: Oxide Virtual Turin-like Processor\nBenchmarkX-2 1 2 ns/op\n"
+	a, err := Parse(strings.NewReader(padded), "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Parse(strings.NewReader(plain), "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := a.Get("cpu"); got != "Oxide Virtual Turin-like Processor" {
+		t.Errorf("cpu = %q", got)
+	}
+	if !SameMachine(a, b) {
+		t.Error("padding makes another machine")
+	}
+}

@@ -93,7 +93,9 @@ func Parse(r io.Reader, label string) (*Set, error) {
 				if !c.File {
 					continue
 				}
-				kv := Config{c.Key, string(c.Value)}
+				// go test pads its cpu line with spaces; the same machine
+				// must read the same however the line was written.
+				kv := Config{c.Key, strings.TrimSpace(string(c.Value))}
 				if !seen[kv] {
 					seen[kv] = true
 					s.Config = append(s.Config, kv)
