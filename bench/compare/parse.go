@@ -15,13 +15,19 @@
 // unless a "Unit ... assume=exact" line says otherwise), the median and its
 // confidence interval on each side and a Mann-Whitney U test between them.
 //
-// A row is a regression when the test is significant (p < Alpha) and the
-// new median is worse than the old one by more than Threshold percent in
-// the unit's bad direction: higher is worse for sec/op, B/op, allocs/op
+// A row is a regression when the test is significant (p < Alpha), the
+// two medians' confidence intervals do not overlap, and the new median is
+// worse than the old one by more than Threshold percent in the unit's bad
+// direction: higher is worse for sec/op, B/op, allocs/op
 // and other per-op units of time; lower is worse for throughput units
 // (B/s, any unit ending in "/s"). "Unit U better=higher|lower" metadata
 // lines override these defaults. Units whose direction is unknown are
 // shown but never counted as regressions.
+//
+// Results from two different machines (see IdentityKeys and SameMachine)
+// are compared and shown all the same, but nothing is a regression then:
+// a difference across machines measures the machines. Report.Summary
+// says so in one line that names both.
 package compare
 
 import (
