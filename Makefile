@@ -7,11 +7,14 @@ FUZZTIME  ?= 30s
 
 # Benchmark baselines and comparisons (cmd/knoten-bench, see bench/).
 RESULTS       ?= results
-# The newest baseline is the lexically last results/<date>-<commit>.txt.
+# Baselines are named results/<YYYY-MM-DD>T<hhmmss>Z-<commit>.txt (UTC), so the
+# newest is the lexically last .txt file.
 BASELINE      ?= $(lastword $(sort $(wildcard $(RESULTS)/*.txt)))
 NEW           ?= out/bench-new.txt
 CMP_COUNT     ?= 6
 CMP_BENCHTIME ?= 100ms
+# CMP_BENCH narrows make compare to the benchmarks matching a regexp.
+CMP_BENCH     ?= .
 # Baselines run at a short benchtime: the cluster benchmarks dominate the
 # suite, and every run is one sample either way (see results/README.md).
 BASELINE_BENCHTIME ?= 100ms
@@ -19,7 +22,7 @@ THRESHOLD     ?= 10
 COMPARE_FLAGS ?=
 KNOTEN_BENCH  ?= $(GO) run ./cmd/knoten-bench
 
-.PHONY: test vet lint bench fuzz baseline compare bench-smoke plots safepoint-cost
+.PHONY: test vet lint staticcheck deadcode bench fuzz baseline compare bench-smoke plots safepoint-cost
 
 # test runs everything under the race detector, then the allocation proofs
 # (AllocsPerRun) without it: -race adds allocations, so they skip there.
@@ -33,6 +36,23 @@ vet:
 lint: vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
+# staticcheck runs honnef.co/go/tools at a pinned version (one the module
+# proxy serves; `go run pkg@version` fetches and caches it) over the main
+# module and the nested bench/peers module.
+STATICCHECK_VERSION ?= v0.8.2
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+staticcheck:
+	$(STATICCHECK) $(PKGS)
+	cd bench/peers && $(STATICCHECK) ./...
+
+# deadcode lists functions that no command and no test reaches
+# (golang.org/x/tools/cmd/deadcode -test) and fails if there is any. CI does
+# not run it yet.
+DEADCODE_VERSION ?= v0.52.0
+deadcode:
+	@out=$$($(GO) run golang.org/x/tools/cmd/deadcode@$(DEADCODE_VERSION) -test $(PKGS)) || exit 1; \
+	if [ -n "$$out" ]; then echo "$$out"; echo "deadcode: unreachable functions above"; exit 1; fi
+
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(COUNT) $(PKGS)
 
@@ -44,16 +64,20 @@ fuzz:
 	  done; \
 	done
 
-# baseline runs the whole suite (COUNT, BASELINE_BENCHTIME) into results/<date>-<commit>.txt.
+# baseline runs the whole suite (COUNT, BASELINE_BENCHTIME) into
+# results/<YYYY-MM-DD>T<hhmmss>Z-<commit>.txt.
 baseline:
 	$(KNOTEN_BENCH) baseline --count $(COUNT) --benchtime $(BASELINE_BENCHTIME) --pkgs "$(PKGS)" --dir $(RESULTS)
 
 # compare runs a short suite into NEW and compares it with the newest
-# baseline; it fails only on a significant regression beyond THRESHOLD %.
+# baseline; it fails only on a significant regression beyond THRESHOLD %
+# measured on the baseline's machine. On another machine (the cpu, cores,
+# cache, memory, goos or goarch lines differ) it reports, exits 0 and says
+# so in its last line (results/README.md explains why).
 # COMPARE_FLAGS=--report-only never fails on timing.
 compare:
 	@test -n "$(BASELINE)" || { echo "no baseline in $(RESULTS)/: run 'make baseline' first"; exit 1; }
-	$(KNOTEN_BENCH) run --count $(CMP_COUNT) --benchtime $(CMP_BENCHTIME) --pkgs "$(PKGS)" --out $(NEW)
+	$(KNOTEN_BENCH) run --count $(CMP_COUNT) --benchtime $(CMP_BENCHTIME) --bench '$(CMP_BENCH)' --pkgs "$(PKGS)" --out $(NEW)
 	$(KNOTEN_BENCH) compare $(BASELINE) $(NEW) --threshold $(THRESHOLD) $(COMPARE_FLAGS)
 
 # bench-smoke is the CI smoke: a tiny run, compared report-only when a
@@ -64,7 +88,8 @@ bench-smoke:
 	  $(KNOTEN_BENCH) compare $(BASELINE) $(NEW) --threshold $(THRESHOLD) --report-only; \
 	else echo "no baseline in $(RESULTS)/: comparison skipped"; fi
 
-# plots draws the plots of the newest baseline into out/plots.
+# plots draws the plots of the newest baseline into out/plots; the committed
+# results/plots change only when someone copies them there on purpose.
 plots:
 	@test -n "$(BASELINE)" || { echo "no baseline in $(RESULTS)/: run 'make baseline' first"; exit 1; }
 	$(KNOTEN_BENCH) plot --in $(BASELINE) --out out/plots

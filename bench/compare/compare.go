@@ -74,11 +74,15 @@ type Row struct {
 	Delta float64
 	// Significant is p < Alpha (for units assumed exact: the values differ).
 	Significant bool
-	// Regression is Significant, worse than Threshold percent in the
-	// unit's bad direction, and the two medians' confidence intervals do
-	// not overlap. The last condition keeps a noisy benchmark (a contended
-	// one on a shared machine, say) from failing a run on a shift that its
-	// own spread explains; a real slowdown moves the whole interval.
+	// Exceeds is Significant, worse than Threshold percent in the unit's
+	// bad direction, and the two medians' confidence intervals do not
+	// overlap. The last condition keeps a noisy benchmark (a contended one
+	// on a shared machine, say) from failing a run on a shift that its own
+	// spread explains; a real slowdown moves the whole interval.
+	Exceeds bool
+	// Regression is Exceeds when both files come from the same machine
+	// (see Report.CrossMachine); across machines it is always false, as a
+	// difference there measures the machines, not the code.
 	Regression bool
 	// Warnings are benchmath's notes on the samples and the test.
 	Warnings []string
@@ -114,6 +118,10 @@ type Report struct {
 	Rows []*Row
 	// Notes describe machine configuration that differs between the sets.
 	Notes []string
+	// CrossMachine is set when the two sets come from different machines:
+	// some of their IdentityKeys lines differ. Such a comparison is
+	// reported but never has a regression.
+	CrossMachine bool
 }
 
 // Regressions returns the rows that are regressions.
@@ -137,7 +145,7 @@ func Compare(old, new *Set, opts Options) *Report {
 		units[k] = v
 	}
 	th := &benchmath.Thresholds{CompareAlpha: opts.Alpha}
-	rep := &Report{Old: old, New: new, Opts: opts, Notes: configNotes(old, new)}
+	rep := &Report{Old: old, New: new, Opts: opts, Notes: configNotes(old, new), CrossMachine: !SameMachine(old, new)}
 
 	add := func(ser *Series, o, n *Series) {
 		row := &Row{Pkg: ser.Pkg, Name: ser.Name, Unit: ser.Unit, Better: Better(ser.Unit, units)}
@@ -163,7 +171,8 @@ func Compare(old, new *Set, opts Options) *Report {
 			} else {
 				row.Significant = row.Cmp.P < opts.Alpha
 			}
-			row.Regression = row.Significant && row.Better != Unknown && row.Worse() > opts.Threshold && row.Disjoint()
+			row.Exceeds = row.Significant && row.Better != Unknown && row.Worse() > opts.Threshold && row.Disjoint()
+			row.Regression = row.Exceeds && !rep.CrossMachine
 		}
 		rep.Rows = append(rep.Rows, row)
 	}
@@ -203,6 +212,46 @@ func appendWarnings(dst []string, lists ...[]error) []string {
 // than the benchmark (bench/machine writes them); Compare ignores them
 // when pairing results and reports differences as notes.
 var MachineKeys = []string{"goos", "goarch", "cpu", "cores", "cacheline", "l1d", "l2", "l3", "mem", "go", "commit"}
+
+// IdentityKeys are the machine lines that name the machine itself: two
+// result files come from the same machine when all of these agree (a line
+// missing on both sides agrees). The Go version and the commit are not
+// among them: they change what is measured, which is what a comparison is
+// for.
+var IdentityKeys = []string{"goos", "goarch", "cpu", "cores", "cacheline", "l1d", "l2", "l3", "mem"}
+
+// SameMachine reports whether a and b come from the same machine by their
+// IdentityKeys lines.
+func SameMachine(a, b *Set) bool {
+	for _, k := range IdentityKeys {
+		if a.Get(k) != b.Get(k) {
+			return false
+		}
+	}
+	return true
+}
+
+// Machine names the machine a set ran on: its cpu line, then its cores
+// and goos/goarch lines in parentheses, e.g. "AMD EPYC (2 physical, 2
+// logical cores, linux/amd64)". Missing lines read "unknown".
+func (s *Set) Machine() string {
+	return s.machine(nil)
+}
+
+// machine is Machine with the lines named by extra added in the parentheses.
+func (s *Set) machine(extra []string) string {
+	get := func(k string) string {
+		if v := s.Get(k); v != "" {
+			return v
+		}
+		return "unknown"
+	}
+	m := fmt.Sprintf("%s (%s cores, %s/%s", get("cpu"), get("cores"), get("goos"), get("goarch"))
+	for _, k := range extra {
+		m += fmt.Sprintf(", %s %s", k, get(k))
+	}
+	return m + ")"
+}
 
 func configNotes(old, new *Set) []string {
 	var notes []string

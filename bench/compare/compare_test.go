@@ -2,9 +2,11 @@ package compare
 
 import (
 	"bytes"
+	"errors"
 	"github.com/knotencore/knoten/internal/golden"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -61,5 +63,54 @@ func TestParseGolden(t *testing.T) {
 	}
 	if len(s.Errors) != 2 {
 		t.Errorf("errors = %q, want 2", s.Errors)
+	}
+}
+
+// Issue 12 item 16: input that holds no benchmark result is an error that
+// names the file, not "0 compared benchmarks".
+func TestLoadNoBenchmarks(t *testing.T) {
+	dir := t.TempDir()
+	for name, text := range map[string]string{
+		"README.md":   "# KnotenCore\n\nProse only. `make compare` runs BenchmarkX.\n\ncpu: not a result\n",
+		"empty.txt":   "",
+		"machine.txt": "goos: linux\ngoarch: amd64\ncpu: AMD EPYC\npkg: example\nBenchmarkX\nPASS\n",
+	} {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(path)
+		if !errors.Is(err, ErrNoBenchmarks) || !strings.Contains(err.Error(), path) {
+			t.Errorf("Load(%s) = %v, want ErrNoBenchmarks naming the file", name, err)
+		}
+	}
+	if s, err := Load("testdata/old.txt"); err != nil || len(s.Series) == 0 {
+		t.Errorf("Load(testdata/old.txt) = %v, %v", s, err)
+	}
+	if _, err := Load(filepath.Join(dir, "missing.txt")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
+// go test writes "cpu: Oxide Virtual Turin-like Processor" padded with
+// spaces, while a machine line or another tool may not: values are
+// trimmed, so one machine reads the same either way (and the line that
+// names the machines carries no padding).
+func TestConfigValuesTrimmed(t *testing.T) {
+	const padded = "cpu: Oxide Virtual Turin-like Processor             \nBenchmarkX-2 1 1 ns/op\n"
+	const plain = "cpu: Oxide Virtual Turin-like Processor\nBenchmarkX-2 1 2 ns/op\n"
+	a, err := Parse(strings.NewReader(padded), "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Parse(strings.NewReader(plain), "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := a.Get("cpu"); got != "Oxide Virtual Turin-like Processor" {
+		t.Errorf("cpu = %q", got)
+	}
+	if !SameMachine(a, b) {
+		t.Error("padding makes another machine")
 	}
 }

@@ -13,3 +13,13 @@ func TestMachineKeysInStep(t *testing.T) {
 		t.Errorf("compare.MachineKeys = %v, machine.Keys = %v", MachineKeys, machine.Keys)
 	}
 }
+
+// IdentityKeys are machine lines, and not the ones that change with the
+// code or the toolchain.
+func TestIdentityKeysAreMachineKeys(t *testing.T) {
+	for _, k := range IdentityKeys {
+		if !slices.Contains(machine.Keys, k) || k == "go" || k == "commit" {
+			t.Errorf("identity key %q", k)
+		}
+	}
+}

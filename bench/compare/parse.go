@@ -15,16 +15,23 @@
 // unless a "Unit ... assume=exact" line says otherwise), the median and its
 // confidence interval on each side and a Mann-Whitney U test between them.
 //
-// A row is a regression when the test is significant (p < Alpha) and the
-// new median is worse than the old one by more than Threshold percent in
-// the unit's bad direction: higher is worse for sec/op, B/op, allocs/op
+// A row is a regression when the test is significant (p < Alpha), the
+// two medians' confidence intervals do not overlap, and the new median is
+// worse than the old one by more than Threshold percent in the unit's bad
+// direction: higher is worse for sec/op, B/op, allocs/op
 // and other per-op units of time; lower is worse for throughput units
 // (B/s, any unit ending in "/s"). "Unit U better=higher|lower" metadata
 // lines override these defaults. Units whose direction is unknown are
 // shown but never counted as regressions.
+//
+// Results from two different machines (see IdentityKeys and SameMachine)
+// are compared and shown all the same, but nothing is a regression then:
+// a difference across machines measures the machines. Report.Summary
+// says so in one line that names both.
 package compare
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -92,7 +99,9 @@ func Parse(r io.Reader, label string) (*Set, error) {
 				if !c.File {
 					continue
 				}
-				kv := Config{c.Key, string(c.Value)}
+				// go test pads its cpu line with spaces; the same machine
+				// must read the same however the line was written.
+				kv := Config{c.Key, strings.TrimSpace(string(c.Value))}
 				if !seen[kv] {
 					seen[kv] = true
 					s.Config = append(s.Config, kv)
@@ -126,6 +135,28 @@ func ParseFile(path string) (*Set, error) {
 	}
 	defer f.Close()
 	return Parse(f, path)
+}
+
+// ErrNoBenchmarks is the error Load returns for input that holds no
+// benchmark result: comparing or plotting it would only prove nothing.
+var ErrNoBenchmarks = errors.New("holds no benchmark results")
+
+// Load is ParseFile for a file that must hold benchmark results: a file
+// without any (a README, an empty run) is an error naming the file and
+// wrapping ErrNoBenchmarks.
+func Load(path string) (*Set, error) {
+	s, err := ParseFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(s.Series) == 0 {
+		err := fmt.Errorf("%s %w: not Go benchmark format (lines like \"BenchmarkName-2  100  12.5 ns/op\")", path, ErrNoBenchmarks)
+		if len(s.Errors) > 0 {
+			err = fmt.Errorf("%w; first syntax error: %s", err, s.Errors[0])
+		}
+		return nil, err
+	}
+	return s, nil
 }
 
 // Lookup returns the series for a package, full name and tidied unit, or nil.

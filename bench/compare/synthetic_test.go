@@ -215,3 +215,91 @@ func TestSyntheticNoisyShiftIsNotRegression(t *testing.T) {
 		t.Fatalf("a tight +18%% shift is not a regression: %+v", r)
 	}
 }
+
+// onCPU moves a synthetic file to another machine: its cpu line says cpu.
+func onCPU(text, cpu string) string {
+	return strings.Replace(text, "cpu: Synthetic CPU", "cpu: "+cpu, 1)
+}
+
+// Issue 12 item 16: a comparison across machines never gates. The +30%
+// that is a regression on one machine is reported as worse, names both
+// machines, and leaves Regressions empty.
+func TestCrossMachineNeverGates(t *testing.T) {
+	old := onCPU(synthetic("aaa", 1, 50000, 0), "Intel(R) Xeon(R) Processor")
+	new := onCPU(synthetic("bbb", 2, 65000, 1), "AMD EPYC")
+	rep := compareText(t, old, new, DefaultOptions)
+	if !rep.CrossMachine {
+		t.Fatal("different cpu lines not seen as different machines")
+	}
+	if regs := rep.Regressions(); len(regs) != 0 {
+		t.Errorf("across machines, %d regression(s): %s", len(regs), rep.Summary())
+	}
+	sec := rowFor(t, rep, "sec/op")
+	if !sec.Exceeds || sec.Regression || sec.Verdict() != VerdictWorse {
+		t.Errorf("+30%% across machines: exceeds=%v regression=%v verdict=%q", sec.Exceeds, sec.Regression, sec.Verdict())
+	}
+	sum := rep.Summary()
+	for _, want := range []string{"not gated", "old ran on Intel(R) Xeon(R) Processor (2 physical, 2 logical cores, linux/amd64)",
+		"new on AMD EPYC (2 physical, 2 logical cores, linux/amd64)", "3 of 4 compared benchmarks worse by more than 10%"} {
+		if !strings.Contains(sum, want) {
+			t.Errorf("summary lacks %q:\n%s", want, sum)
+		}
+	}
+	if strings.Contains(sum, "\n") {
+		t.Errorf("summary is not one line: %q", sum)
+	}
+	var buf strings.Builder
+	if err := rep.WriteText(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(buf.String(), VerdictRegression) {
+		t.Errorf("table shows %s across machines:\n%s", VerdictRegression, buf.String())
+	}
+	if !strings.Contains(buf.String(), "note: cpu differs: Intel(R) Xeon(R) Processor → AMD EPYC") {
+		t.Errorf("table lacks the cpu note:\n%s", buf.String())
+	}
+}
+
+// Every identity line counts, also one that Machine leaves out (the
+// summary then names it); the Go version and the commit do not.
+func TestSameMachineKeys(t *testing.T) {
+	base := synthetic("aaa", 1, 50000, 0)
+	slow := synthetic("bbb", 2, 65000, 0)
+	for _, tc := range []struct {
+		name, from, to string
+		cross          bool
+		inSummary      string
+	}{
+		{"cores", "cores: 2 physical, 2 logical", "cores: 4 physical, 8 logical", true, "(4 physical, 8 logical cores,"},
+		{"goarch", "goarch: amd64", "goarch: arm64", true, "linux/arm64)"},
+		{"cacheline", "cacheline: 64 B", "cacheline: 128 B", true, "linux/amd64, cacheline 128 B)"},
+		{"cpu missing", "cpu: Synthetic CPU\n", "", true, "new on unknown (2 physical"},
+		{"go", "go: go1.26.8", "go: go1.27.0", false, "2 significant regression(s)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			new := strings.Replace(slow, tc.from, tc.to, 1)
+			rep := compareText(t, base, new, DefaultOptions)
+			if rep.CrossMachine != tc.cross {
+				t.Fatalf("CrossMachine = %v, want %v", rep.CrossMachine, tc.cross)
+			}
+			if got := len(rep.Regressions()) > 0; got == tc.cross {
+				t.Errorf("gated = %v across machines = %v: %s", got, tc.cross, rep.Summary())
+			}
+			if !strings.Contains(rep.Summary(), tc.inSummary) {
+				t.Errorf("summary lacks %q: %s", tc.inSummary, rep.Summary())
+			}
+		})
+	}
+	// Two files without any machine line (plain go test output, as make
+	// safepoint-cost compares) come from the same machine.
+	plain := func(ns float64) string {
+		var b strings.Builder
+		for i := range 8 {
+			fmt.Fprintf(&b, "BenchmarkX-2 1 %v ns/op\n", ns+float64(i))
+		}
+		return b.String()
+	}
+	if rep := compareText(t, plain(100), plain(200), DefaultOptions); rep.CrossMachine || len(rep.Regressions()) != 1 {
+		t.Errorf("plain files: cross=%v regressions=%d", rep.CrossMachine, len(rep.Regressions()))
+	}
+}

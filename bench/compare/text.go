@@ -33,6 +33,8 @@ func (r *Row) Verdict() string {
 		return VerdictOnlyNew
 	case r.Regression:
 		return VerdictRegression
+	case r.Exceeds: // a regression, were the machines the same
+		return VerdictWorse
 	case !r.Significant || r.Better == Unknown || r.Delta == 0:
 		return ""
 	case r.Worse() > 0:
@@ -111,14 +113,28 @@ func (r *Report) WriteText(w io.Writer) error {
 	return err
 }
 
-// Summary is a one-line verdict for the whole report.
+// Summary is a one-line verdict for the whole report. Across machines it
+// says that nothing gated and names both machines.
 func (r *Report) Summary() string {
 	regs := r.Regressions()
-	paired := 0
+	paired, exceeds := 0, 0
 	for _, row := range r.Rows {
 		if row.Paired() {
 			paired++
 		}
+		if row.Exceeds {
+			exceeds++
+		}
+	}
+	if r.CrossMachine {
+		var extra []string // the differing lines Machine leaves out
+		for _, k := range IdentityKeys {
+			if !containsString([]string{"cpu", "cores", "goos", "goarch"}, k) && r.Old.Get(k) != r.New.Get(k) {
+				extra = append(extra, k)
+			}
+		}
+		return fmt.Sprintf("not gated: different machines: %s ran on %s, %s on %s; across machines a comparison is reported, never a regression (%d of %d compared benchmarks worse by more than %v%%, α=%v); take a baseline on this machine to gate here",
+			r.Old.Label, r.Old.machine(extra), r.New.Label, r.New.machine(extra), exceeds, paired, r.Opts.Threshold, r.Opts.Alpha)
 	}
 	if len(regs) == 0 {
 		return fmt.Sprintf("no significant regression beyond %v%% (α=%v) in %d compared benchmarks", r.Opts.Threshold, r.Opts.Alpha, paired)

@@ -25,7 +25,6 @@ const (
 	opIf      byte = 0x04
 	opElse    byte = 0x05
 	opEnd     byte = 0x0b
-	opBr      byte = 0x0c
 	opBrIf    byte = 0x0d
 	opCall    byte = 0x10
 	opGet     byte = 0x20
@@ -83,7 +82,6 @@ type wcode struct{ b []byte }
 func (c *wcode) op(ops ...byte)    { c.b = append(c.b, ops...) }
 func (c *wcode) get(l uint32)      { c.b = uleb(append(c.b, opGet), uint64(l)) }
 func (c *wcode) set(l uint32)      { c.b = uleb(append(c.b, opSet), uint64(l)) }
-func (c *wcode) br(depth uint32)   { c.b = uleb(append(c.b, opBr), uint64(depth)) }
 func (c *wcode) brIf(depth uint32) { c.b = uleb(append(c.b, opBrIf), uint64(depth)) }
 func (c *wcode) call(f uint32)     { c.b = uleb(append(c.b, opCall), uint64(f)) }
 func (c *wcode) i32(v int32)       { c.b = sleb(append(c.b, opI32Cnst), int64(v)) }

@@ -7,24 +7,30 @@
 //	knoten-bench run [--count 10] [--benchtime 1s] [--bench .] [--pkgs ./...] [--timeout 60m] [--out FILE]
 //	knoten-bench baseline [--count 10] [--benchtime 1s] [--bench .] [--pkgs ./...] [--timeout 60m] [--dir results]
 //	knoten-bench machine
-//	knoten-bench plot --in FILE --out DIR [--ref knoten] [--latencies FILE] [--latency-unit µs] [--format png]
+//	knoten-bench plot --in FILE [--out out/plots] [--ref knoten] [--latencies FILE] [--latency-unit µs] [--format png]
 //
 // compare prints a benchstat-style table (bench/compare) and exits 1 only
 // when some benchmark is a statistically significant regression (p < α)
 // worse than the threshold in percent, with non-overlapping confidence
-// intervals; --report-only always exits 0.
+// intervals, and both files come from the same machine (their cpu, cores,
+// cache, memory, goos and goarch lines agree). Across machines it reports
+// and exits 0, with a last line that names both machines; --report-only
+// always exits 0. A file that holds no benchmark results is an error.
 // --benchstat prints the equivalent plain benchstat command instead.
 //
 // run executes `go test -run '^$' -bench BENCH -benchmem -count N
 // -benchtime T PKGS` and writes the machine lines of bench/machine followed
 // by the raw output, so that benchstat and compare read the machine as
-// file configuration. baseline does the same into DIR/<date>-<commit>.txt;
-// the newest baseline is the lexically last file in DIR.
+// file configuration. baseline does the same into
+// DIR/<YYYY-MM-DD>T<hhmmss>Z-<commit>.txt (UTC); the newest baseline is
+// the lexically last file in DIR.
 //
 // plot draws, from one result file, codec throughput against heap size
 // (codec-throughput.png) and engine time relative to --ref for the peer
 // workloads (peer-ratios.png), and with --latencies (one number per line)
-// a latency CDF (latency-cdf.png). Plots without matching data are skipped.
+// a latency CDF (latency-cdf.png), into --out (default out/plots; the
+// committed plots in results/plots are replaced only by naming that
+// directory). Plots without matching data are skipped.
 //
 // Exit status: 0 on success, 1 on a regression or an error, 2 on a usage
 // error.
@@ -78,13 +84,14 @@ const usage = `usage: knoten-bench <command> [arguments]
 commands:
   compare OLD NEW [--threshold 10] [--alpha 0.05] [--report-only] [--benchstat]
         compare two result files; exit 1 on a significant regression
+        (reported only, exit 0, when the files come from different machines)
   run [--count 10] [--benchtime 1s] [--bench .] [--pkgs ./...] [--timeout 60m] [--out FILE]
         run the benchmarks and write machine lines plus raw results
   baseline [--count 10] [--benchtime 1s] [--bench .] [--pkgs ./...] [--timeout 60m] [--dir results]
-        run the benchmarks into DIR/<date>-<commit>.txt
+        run the benchmarks into DIR/<YYYY-MM-DD>T<hhmmss>Z-<commit>.txt
   machine
         print the machine configuration lines
-  plot --in FILE --out DIR [--ref knoten] [--latencies FILE] [--latency-unit µs] [--format png]
+  plot --in FILE [--out out/plots] [--ref knoten] [--latencies FILE] [--latency-unit µs] [--format png]
         draw codec throughput, peer ratio and latency CDF plots
 `
 
@@ -166,11 +173,11 @@ func cmdCompare(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "# install: go install golang.org/x/perf/cmd/benchstat@latest (benchstat always exits 0)")
 		return nil
 	}
-	old, err := compare.ParseFile(pos[0])
+	old, err := compare.Load(pos[0])
 	if err != nil {
 		return err
 	}
-	new, err := compare.ParseFile(pos[1])
+	new, err := compare.Load(pos[1])
 	if err != nil {
 		return err
 	}
@@ -374,7 +381,7 @@ func cmdMachine(args []string, stdout, stderr io.Writer) error {
 func cmdPlot(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("plot", stderr)
 	in := fs.String("in", "", "benchmark result `file`")
-	out := fs.String("out", "", "output `directory`")
+	out := fs.String("out", "out/plots", "output `directory`")
 	ref := fs.String("ref", "knoten", "reference `engine` for peer ratios")
 	latencies := fs.String("latencies", "", "`file` of latencies, one number per line, for a CDF")
 	latencyUnit := fs.String("latency-unit", "µs", "`unit` of the latencies")
@@ -388,12 +395,25 @@ func cmdPlot(args []string, stdout, stderr io.Writer) error {
 	}
 	if len(pos) != 0 || *out == "" || (*in == "" && *latencies == "") {
 		fs.Usage()
-		return fmt.Errorf("%w: plot needs --out and --in and/or --latencies", errUsage)
+		return fmt.Errorf("%w: plot needs --in and/or --latencies, and a non-empty --out", errUsage)
 	}
 	switch *format {
 	case "png", "svg", "pdf":
 	default:
 		return fmt.Errorf("%w: --format must be png, svg or pdf", errUsage)
+	}
+	// Read every input before anything is written.
+	var set *compare.Set
+	if *in != "" {
+		if set, err = compare.Load(*in); err != nil {
+			return err
+		}
+	}
+	var xs []float64
+	if *latencies != "" {
+		if xs, err = readFloats(*latencies); err != nil {
+			return err
+		}
 	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
@@ -413,11 +433,7 @@ func cmdPlot(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "wrote %s\n", path)
 		return nil
 	}
-	if *in != "" {
-		set, err := compare.ParseFile(*in)
-		if err != nil {
-			return err
-		}
+	if set != nil {
 		if err := try("codec-throughput", func(p string) error { return benchplot.CodecThroughput(set.Series, p) }); err != nil {
 			return err
 		}
@@ -426,10 +442,6 @@ func cmdPlot(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if *latencies != "" {
-		xs, err := readFloats(*latencies)
-		if err != nil {
-			return err
-		}
 		if err := try("latency-cdf", func(p string) error {
 			return benchplot.LatencyCDF(xs, *latencyUnit, "Latency CDF", p)
 		}); err != nil {

@@ -32,6 +32,13 @@ func TestGolden(t *testing.T) {
 		{"compare-missing-file", "compare testdata/old.txt testdata/nosuchfile.txt"},
 		{"compare-one-arg", "compare testdata/old.txt"},
 		{"compare-bad-flag", "compare --threshold x testdata/old.txt testdata/same.txt"},
+		// Issue 12 item 16: across machines nothing gates, and one line
+		// names both machines; a file without benchmarks is an error.
+		{"compare-other-machine", "compare testdata/old.txt testdata/slow-amd.txt"},
+		{"compare-other-l2", "compare testdata/old.txt testdata/slow-l2.txt"},
+		{"compare-no-benchmarks", "compare testdata/prose.md testdata/prose.md"},
+		{"compare-no-benchmarks-new", "compare testdata/old.txt testdata/machine-only.txt"},
+		{"plot-no-benchmarks", "plot --in testdata/prose.md --out testdata/nosuchdir"},
 		{"no-command", ""},
 		{"unknown-command", "frobnicate"},
 		{"help", "help"},
@@ -66,6 +73,12 @@ func TestExitCodes(t *testing.T) {
 	}
 	if err := run([]string{"compare", "testdata/old.txt", "testdata/slow.txt", "--report-only"}, &out, &errw); err != nil {
 		t.Errorf("--report-only: %v", err)
+	}
+	if err := run([]string{"compare", "testdata/old.txt", "testdata/slow-amd.txt"}, &out, &errw); err != nil {
+		t.Errorf("slowed build on another machine: %v", err)
+	}
+	if err := run([]string{"compare", "testdata/prose.md", "testdata/prose.md"}, &out, &errw); exitCode(err) != 1 {
+		t.Errorf("no benchmarks: exit %d (%v), want 1", exitCode(err), err)
 	}
 	if err := run([]string{"compare"}, &out, &errw); exitCode(err) != 2 {
 		t.Errorf("usage error: exit %d, want 2", exitCode(err))
@@ -242,5 +255,31 @@ func TestPlotCodecAndPeers(t *testing.T) {
 	}
 	if err := run([]string{"plot", "--out", dir}, &out, &errw); exitCode(err) != 2 {
 		t.Errorf("plot without input: %v", err)
+	}
+}
+
+// Issue 12 item 17: plot writes to out/plots unless told otherwise, never
+// over the committed results/plots.
+func TestPlotDefaultOut(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	in := "in.txt"
+	var b strings.Builder
+	for range 3 {
+		b.WriteString("BenchmarkCodecRoundTrip/heap=4KiB-2 100 200 ns/op 20480.00 MB/s\n")
+		b.WriteString("BenchmarkCodecRoundTrip/heap=64KiB-2 100 3300 ns/op 19859.39 MB/s\n")
+	}
+	if err := os.WriteFile(in, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errw bytes.Buffer
+	if err := run([]string{"plot", "--in", in}, &out, &errw); err != nil {
+		t.Fatalf("%v\n%s", err, errw.String())
+	}
+	if _, err := os.Stat(filepath.Join("out", "plots", "codec-throughput.png")); err != nil {
+		t.Errorf("plot without --out: %v\n%s", err, out.String())
+	}
+	if _, err := os.Stat(filepath.Join("results")); !os.IsNotExist(err) {
+		t.Errorf("plot touched results/: %v", err)
 	}
 }
