@@ -172,13 +172,6 @@ func (p *proto) outstanding() int { return len(p.out) }
 // unconfirmedCount returns the number of accepted isolates awaiting CONFIRM.
 func (p *proto) unconfirmedCount() int { return len(p.unc) }
 
-// handingOff reports whether isolate id is parked here in a handoff.
-func (p *proto) handingOff(id IsolateID) bool { return p.out[id] != nil }
-
-// isUnconfirmed reports whether isolate id was accepted here and its source
-// has not yet confirmed dropping its copy.
-func (p *proto) isUnconfirmed(id IsolateID) bool { return p.unc[id] }
-
 // note records that epoch e of isolate id exists here (it arrived by spawn or
 // resume, or is being handed off), so that no offer at or below it is taken.
 func (p *proto) note(id IsolateID, e uint64) {
