@@ -142,16 +142,60 @@ func (p *proto) rec(id IsolateID) *inRec {
 	return r
 }
 
-// decide records d for (r, e), forgetting decisions far below the newest: an
-// offer that old can only be a stale duplicate, and NACK is a safe answer.
-func (r *inRec) decide(e uint64, d decision) {
+// maxUnverified is how many decisions a target keeps, per isolate, above
+// the highest epoch it has verified for it (seen): refusals and aborts of
+// epochs that no verified state backs. Beyond it, an OFFER or ABORT of a new
+// epoch is dropped unanswered (the source resends, or aborts and resends),
+// so a flood of garbage epochs costs a bounded map; and no decision above
+// seen is ever forgotten while the record lives, since a refused epoch that
+// came back as new could be taken after its source resumed its copy.
+const maxUnverified = 16
+
+// decide records d for (r, e), forgetting decisions more than 8 epochs
+// below the highest verified epoch (seen): an offer that old can only be a
+// stale duplicate, and NACK is a safe answer. It reports false, recording
+// nothing, if e is above seen and r already holds maxUnverified decisions
+// there.
+func (r *inRec) decide(e uint64, d decision) bool {
+	if !r.room(e) {
+		return false
+	}
 	r.decided[e] = d
+	r.prune()
+	return true
+}
+
+// room reports whether r may record a decision about epoch e.
+func (r *inRec) room(e uint64) bool {
+	if _, ok := r.decided[e]; ok || e <= r.seen {
+		return true
+	}
+	n := 0
+	for k := range r.decided {
+		if k > r.seen {
+			n++
+		}
+	}
+	return n < maxUnverified
+}
+
+// prune forgets decisions more than 8 epochs below seen.
+func (r *inRec) prune() {
 	if len(r.decided) > 8 {
 		for k := range r.decided {
-			if k+8 < e {
+			if k+8 < r.seen {
 				delete(r.decided, k)
 			}
 		}
+	}
+}
+
+// verified raises r's highest verified epoch to e: an accepted OFFER's,
+// or one the node itself spawned, resumed or handed off.
+func (r *inRec) verified(e uint64) {
+	if e > r.seen {
+		r.seen = e
+		r.prune()
 	}
 }
 
@@ -175,8 +219,7 @@ func (p *proto) unconfirmedCount() int { return len(p.unc) }
 // note records that epoch e of isolate id exists here (it arrived by spawn or
 // resume, or is being handed off), so that no offer at or below it is taken.
 func (p *proto) note(id IsolateID, e uint64) {
-	r := p.rec(id)
-	r.seen = max(r.seen, e)
+	p.rec(id).verified(e)
 }
 
 // startHandoff begins handing isolate id off to node to at epoch e. offer is
@@ -282,14 +325,23 @@ func (p *proto) onOffer(now time.Duration, from NodeID, m *message, raw []byte) 
 		p.sendNack(from, m.id, m.epoch, nackStale)
 		return false
 	}
-	r.seen = m.epoch
-	if r.pending != nil { // an older epoch still waiting: superseded
-		r.decide(r.pending.epoch, aborted)
+	// Nothing about m is verified yet: r.seen rises only once it is
+	// accepted (see tryAccept), so that a garbage OFFER with a huge epoch
+	// cannot make every later handoff of the isolate look stale.
+	if r.pending != nil {
+		// Another epoch still waits for its program. Neither is verified;
+		// the newer message replaces it, unanswered and undecided: its
+		// source resends it, or aborts, and gets its answer then.
+		p.unfetch(m.id, r)
 		p.dropPending(r)
 	}
 	if !p.h.haveProgram(m.hash) {
 		if p.down[from] { // nobody left to fetch it from
 			r.decide(m.epoch, aborted)
+			return false
+		}
+		if !r.room(m.epoch) {
+			p.stats.Bad++ // too many unverified epochs: no room to decide later
 			return false
 		}
 		r.pending = &pendingOffer{from: from, epoch: m.epoch, hash: m.hash, msg: raw}
@@ -311,14 +363,23 @@ func (p *proto) onOffer(now time.Duration, from NodeID, m *message, raw []byte) 
 // (and so keeps m's buffer).
 func (p *proto) tryAccept(now time.Duration, from NodeID, r *inRec, m *message) bool {
 	if err := p.h.accept(from, m); err != nil {
-		r.decide(m.epoch, refused)
+		// The refusal is recorded, so that a late duplicate of this epoch,
+		// once the node would take it, is not taken after its source has
+		// resumed its copy; it does not raise r.seen (m is not verified).
+		// With no room for the record, no answer: the source resends or
+		// aborts.
+		if !r.decide(m.epoch, refused) {
+			p.stats.Bad++
+			return false
+		}
 		reason := nackBadState
-		if errors.Is(err, errRefused) {
+		if errors.Is(err, errRefused) || errors.Is(err, ErrNodeFull) {
 			reason = nackRefused
 		}
 		p.sendNack(from, m.id, m.epoch, reason)
 		return false
 	}
+	r.verified(m.epoch)
 	r.decide(m.epoch, accepted)
 	r.unconfirmed, r.uEpoch, r.uFrom, r.lastAck = true, m.epoch, from, now
 	p.unc[m.id] = true
@@ -337,10 +398,15 @@ func (p *proto) onAbort(from NodeID, m *message) {
 		return
 	}
 	// Not taken, and now it never will be: a late OFFER of this epoch finds
-	// the decision and gets ABORTED.
-	r.decide(m.epoch, aborted)
-	r.seen = max(r.seen, m.epoch)
+	// the decision and gets ABORTED. The ABORT is not verified either, so
+	// it records only its own epoch and leaves r.seen alone; with no room
+	// for the record, no answer (the source resends the ABORT).
+	if !r.decide(m.epoch, aborted) {
+		p.stats.Bad++
+		return
+	}
 	if r.pending != nil && r.pending.epoch == m.epoch {
+		p.unfetch(m.id, r)
 		p.dropPending(r)
 	}
 	p.sendIDEpoch(from, mAborted, m.id, m.epoch)
@@ -370,6 +436,16 @@ func (p *proto) onProgram(now time.Duration, m *message) {
 		if !p.tryAccept(now, pe.from, r, &om) {
 			p.h.discarded(pe.msg)
 		}
+	}
+}
+
+// unfetch takes isolate id, whose offer r.pending waits for its program,
+// off that program's waiting list.
+func (p *proto) unfetch(id IsolateID, r *inRec) {
+	h := r.pending.hash
+	delete(p.fetch[h], id)
+	if len(p.fetch[h]) == 0 {
+		delete(p.fetch, h)
 	}
 }
 
@@ -434,11 +510,7 @@ func (p *proto) peerDown(n NodeID) {
 		if r.pending == nil || r.pending.from != n {
 			continue
 		}
-		h := r.pending.hash
-		delete(p.fetch[h], id)
-		if len(p.fetch[h]) == 0 {
-			delete(p.fetch, h)
-		}
+		p.unfetch(id, r)
 		r.decide(r.pending.epoch, aborted)
 		p.dropPending(r)
 	}

@@ -546,3 +546,31 @@ func TestParseMessageNeverPanics(t *testing.T) {
 		parseMessage(b)
 	}
 }
+
+// TestProtoGarbageOfferDoesNotPoisonEpoch (issue 12, item 6): an OFFER that
+// cannot be verified, with a huge epoch, must not raise what the target
+// takes as the isolate's highest epoch, so the next real handoff of the
+// isolate to it still succeeds. Once with the program known (the garbage
+// fails to decode) and once with an unknown program (it waits for a
+// program that never comes).
+func TestProtoGarbageOfferDoesNotPoisonEpoch(t *testing.T) {
+	for _, known := range []bool{true, false} {
+		w := newProtoWorld(t, 1, 3, LinkConfig{Latency: 100 * time.Microsecond})
+		w.nodes[1].progs[w.prog] = []byte("program")
+		hash := w.prog
+		if !known {
+			hash = [32]byte{9, 9, 9}
+		}
+		junk := append(appendOfferHeader(nil, 1, 1<<62, hash, 0, nil), "garbage"...)
+		w.net.SendAt(w.now, 2, 1, junk)
+		w.step(time.Millisecond)
+		if !w.handoff(0, 1) {
+			t.Fatal("handoff refused")
+		}
+		w.step(5 * time.Millisecond)
+		w.check()
+		if h := w.nodes[1].holds[1]; h == nil || h.epoch != 1 {
+			t.Fatalf("known program %v: after a garbage OFFER at epoch 2^62, node 1 holds %+v, want epoch 1\n%s", known, h, joinLast(w.logs, 30))
+		}
+	}
+}

@@ -18,6 +18,10 @@ var (
 	ErrNoSuchNode    = errors.New("cluster: no such node")
 	ErrNodeDown      = errors.New("cluster: node is down")
 	ErrNoTarget      = errors.New("cluster: no live node to move isolates to")
+	// ErrNodeFull: taking the isolate would put the node past
+	// Config.MemoryBudget. A target refuses such an OFFER (NACK refused),
+	// a node serving STEAL gives nothing, and Spawn returns it.
+	ErrNodeFull = errors.New("cluster: node memory budget exhausted")
 )
 
 // task is one isolate on one node. The fields in the first group are shared
