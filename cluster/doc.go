@@ -17,11 +17,16 @@
 // Each worker owns a split work-stealing deque (queue.Deque: private newest
 // tasks, a Chase-Lev public part) and a small inbox into
 // which the control side injects tasks (arrivals, spawns, resumed copies).
-// A worker takes, in order: its inbox (so an arrival runs next), the bottom
-// of its deque, then half of a sibling's deque (StealHalf; no serialization
-// inside a node). It runs one quantum, then pushes the task back unless it
-// finished, faulted or was asked to move, in which case it hands the task
-// to the control side through the node's event inbox. Per-worker data is
+// A worker takes, in order: the first task in its inbox (Go's runnext: an
+// arrival runs next; later ones join the deque), the oldest task of its own
+// deque (the owner takes the top with Steal), then half of a sibling's deque
+// (StealHalf; no serialization inside a node). It runs one quantum, then
+// pushes the task back at the newest end unless it finished, faulted or was
+// asked to move, in which case it hands the task to the control side
+// through the node's event inbox. So the tasks queued on a worker take
+// turns, like the FIFO local run queue of Go's scheduler: a spinning
+// isolate cannot starve one queued behind it (TestWorkerFairness; the Sim
+// does the same with a FIFO and a runnext slot, TestSimFairness). Per-worker data is
 // padded to 128 bytes on both sides (see cacheLinePad). Workers yield the
 // processor after each quantum so that goroutines they woke are never
 // starved by the runtime's 10 ms preemption.
@@ -107,9 +112,10 @@
 //	      └──── ABORTED(e) / NACK(e) ── ABORTING: ABORT(e) sent, resent every
 //	            (T crashed: resume)      RTO; ACK(e) ──▶ DROPPED
 //
-//	target side, per (isolate, epoch): a decision, kept for the last 8 epochs
+//	target side, per (isolate, epoch): a decision, kept down to 8 epochs
+//	below the highest verified epoch, and at most 16 above it
 //
-//	  OFFER(e), e <= highest epoch seen for the isolate, no decision ─▶ NACK(stale)
+//	  OFFER(e), e <= highest verified epoch, no decision ─▶ NACK(stale)
 //	  OFFER(e) new, program unknown ─▶ WAITING: FETCH sent to S (again on
 //	      every resend of the OFFER); PROGRAM ─▶ verify hash, cache, go on
 //	  OFFER(e) new, program known ─▶ decode, check, verify the state hash,
@@ -119,6 +125,18 @@
 //	  ABORT(e) ─▶ ACK if ACCEPTED; else ABORTED, recorded, so that a late
 //	      OFFER(e) is answered ABORTED and never taken
 //	  duplicate OFFER(e) or ABORT(e) ─▶ the same answer again
+//
+// The highest verified epoch of an isolate rises only with what the node
+// has checked: an OFFER it decoded, verified and took, or an epoch it
+// spawned, resumed or handed off itself. An OFFER that fails to decode, a
+// refusal, an ABORT or an offer waiting for its program record a decision
+// for their own epoch only, so one garbage OFFER with epoch 2^62 cannot
+// make every later handoff of the isolate stale. A refusal is recorded,
+// never forgotten while the record lives, because a late duplicate of the
+// refused epoch must not be taken after its source resumed its copy; past
+// 16 such unverified decisions for one isolate the node answers nothing
+// (the source resends, then aborts). An offer waiting for its program is
+// replaced, unanswered, by a newer OFFER of the isolate.
 //
 // An UNCONFIRMED isolate runs, but its effects stay private: if it finishes,
 // its completion is published only on CONFIRM; if it is asked to move on, it

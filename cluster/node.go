@@ -462,18 +462,40 @@ func (n *liveNode) workerLoop(w *worker, idx int) {
 	}
 }
 
-// next finds the worker's next task: what the control side injected, then
-// its own deque, then half of a sibling's deque.
+// next finds the worker's next task: the first task the control side
+// injected since the last call (Go's runnext: an arrival runs next), then
+// the oldest task of its own deque, then half of a sibling's deque.
+//
+// Fairness: a worker takes its own deque from the oldest end, with Steal
+// (which the owner may call between its own Pushes and Pops), and pushes a
+// yielded task back at the newest end, so the tasks queued on a worker take
+// turns, as in the FIFO local run queue of Go's scheduler: a spinning
+// isolate no longer starves those queued behind it (the deque's owner end
+// is LIFO). Steal sees only the public part; when it finds that empty it
+// asks for a share, and the Pop that follows takes the newest private task
+// and publishes the older half, which the next Steals take in order. So a
+// task waits at most about twice the number of tasks queued ahead of it
+// (TestWorkerFairness). Other inboxed arrivals queue at the newest end.
 func (n *liveNode) next(w *worker) *task {
-	// Arrivals first: they go to the bottom, so a migrated isolate runs
-	// next instead of waiting for the deque to drain.
 	if w.inbox.Len() == 0 && n.overflowed.Load() > 0 {
 		n.drive() // hands overflowed tasks to inboxes with room
 	}
+	var first *task
 	for x := w.inbox.Pop(); x != nil; x = w.inbox.Pop() {
-		w.dq.Push(x)
+		if first == nil {
+			first = x
+		} else {
+			w.dq.Push(x)
+		}
 	}
-	t := w.dq.Pop()
+	if first != nil {
+		w.queued.Store(int64(w.dq.Len()))
+		return first
+	}
+	t := w.dq.Steal()
+	if t == nil {
+		t = w.dq.Pop()
+	}
 	w.queued.Store(int64(w.dq.Len()))
 	if t != nil {
 		return t
@@ -577,6 +599,12 @@ func (n *liveNode) runQuantum(w *worker, t *task) {
 		n.post(&event{kind: evParked, t: t, to: NodeID(mv - 1)})
 		return
 	}
+	n.requeue(w, t)
+}
+
+// requeue pushes t, which yielded, back at the newest end of w's deque: it
+// runs again after the tasks queued before it (see next). Owner only.
+func (n *liveNode) requeue(w *worker, t *task) {
 	t.state.Store(tsQueued)
 	w.dq.Push(t)
 	w.queued.Store(int64(w.dq.Len()))
