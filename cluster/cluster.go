@@ -29,8 +29,8 @@ type Config struct {
 	StealBatch int  // most isolates one STEAL asks for; default 16
 
 	Heartbeat    time.Duration // load gossip period; default 1 ms
-	RTO          time.Duration // protocol resend interval; default 2 ms plus four link delays
-	OfferTimeout time.Duration // from OFFER to ABORT; default 10 RTO
+	RTO          time.Duration // first protocol resend interval (later ones back off); default 2 ms plus four link delays
+	OfferTimeout time.Duration // from the end of the OFFER's transmission to ABORT; default 10 RTO
 	DetectDelay  time.Duration // how long the failure oracle takes to report a crash; default 5 ms
 
 	Limits  engine.Limits // for every isolate

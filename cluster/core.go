@@ -91,7 +91,11 @@ func newNodeCore(id NodeID, n int, cfg *Config, send func(NodeID, []byte), p poo
 		// and keeps decoding allocation-free.
 		decodeOpt: codec.DecodeOptions{Limits: cfg.Limits, Checker: new(engine.StateChecker)},
 	}
-	c.proto = newProto(id, protoConfig{rto: cfg.RTO, offerTimeout: cfg.OfferTimeout}, c)
+	pc := protoConfig{rto: cfg.RTO, offerTimeout: cfg.OfferTimeout, seed: cfg.Seed}
+	if bw := cfg.Link.Bandwidth; bw > 0 {
+		pc.txTime = func(n int) time.Duration { return time.Duration(float64(n) / bw * float64(time.Second)) }
+	}
+	c.proto = newProto(id, pc, c)
 	return c
 }
 

@@ -103,14 +103,14 @@
 //	  RUNNING ──move/drain/steal──▶ PARKED: halted at a safepoint (or taken
 //	      ▲                          from the deque), encoded at epoch e+1,
 //	      │                          OFFER sent; S keeps the encoded copy
-//	      │                             │ resend OFFER every RTO
+//	      │                             │ resend OFFER (backoff, below)
 //	      │        NACK(e) / ABORTED(e) │ ACK(e) ──▶ DROPPED: copy freed,
 //	      ├─────────────────────────────┤            CONFIRM(e) sent (and resent
 //	      │  T reported crashed         │            for every duplicate ACK)
 //	      │                             │ no answer for OfferTimeout
 //	      │                             ▼
 //	      └──── ABORTED(e) / NACK(e) ── ABORTING: ABORT(e) sent, resent every
-//	            (T crashed: resume)      RTO; ACK(e) ──▶ DROPPED
+//	            (T crashed: resume)      with backoff; ACK(e) ──▶ DROPPED
 //
 //	target side, per (isolate, epoch): a decision, kept down to 8 epochs
 //	below the highest verified epoch, and at most 16 above it
@@ -121,7 +121,7 @@
 //	  OFFER(e) new, program known ─▶ decode, check, verify the state hash,
 //	      engine.Resume; failure ─▶ REFUSED (NACK); success ─▶ ACCEPTED:
 //	      T runs the isolate and answers ACK, UNCONFIRMED until CONFIRM(e)
-//	      (ACK resent every RTO)
+//	      (ACK resent, with backoff)
 //	  ABORT(e) ─▶ ACK if ACCEPTED; else ABORTED, recorded, so that a late
 //	      OFFER(e) is answered ABORTED and never taken
 //	  duplicate OFFER(e) or ABORT(e) ─▶ the same answer again
@@ -137,6 +137,15 @@
 // 16 such unverified decisions for one isolate the node answers nothing
 // (the source resends, then aborts). An offer waiting for its program is
 // replaced, unanswered, by a newer OFFER of the isolate.
+//
+// Resends back off. The n-th resend of an OFFER, ABORT or unconfirmed ACK
+// waits RTO × 2^n (capped at 8 RTO), half of it fixed and half drawn from
+// the node's seeded generator (Config.Seed), so the core stays
+// deterministic. An OFFER's wait starts when its previous copy has
+// finished transmitting, estimated from its size and Config.Link.Bandwidth,
+// and so does the offer timeout: on a slow link a copy sent every RTO
+// would only queue behind the one still on the wire (one 544 KB hop at
+// 1 MB/s used to send 10 copies; TestSimSlowLinkResends).
 //
 // An UNCONFIRMED isolate runs, but its effects stay private: if it finishes,
 // its completion is published only on CONFIRM; if it is asked to move on, it

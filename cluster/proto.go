@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"errors"
+	"math/rand/v2"
 	"slices"
 	"time"
 )
@@ -41,8 +42,12 @@ type protoHooks interface {
 }
 
 type protoConfig struct {
-	rto          time.Duration // resend interval for OFFER, ABORT and an unconfirmed ACK
-	offerTimeout time.Duration // from the first OFFER to giving up with ABORT
+	rto          time.Duration // first resend interval for OFFER, ABORT and an unconfirmed ACK
+	offerTimeout time.Duration // from the end of the first OFFER's transmission to giving up with ABORT
+	// txTime estimates how long the link to a peer takes to transmit n
+	// bytes (n ÷ bandwidth); nil for an unlimited link.
+	txTime func(n int) time.Duration
+	seed   uint64 // seeds the resend jitter
 }
 
 func (c protoConfig) withDefaults() protoConfig {
@@ -53,6 +58,26 @@ func (c protoConfig) withDefaults() protoConfig {
 		c.offerTimeout = 10 * c.rto
 	}
 	return c
+}
+
+// maxBackoff caps the exponential backoff of resends at 2^maxBackoff RTO.
+const maxBackoff = 3
+
+// backoff returns the wait before resend number tries+1 (tries resends
+// made so far): RTO × 2^tries, capped at 8 RTO, with "equal jitter": half of it
+// fixed and half drawn uniformly, so that resends from many nodes spread.
+func (p *proto) backoff(tries int) time.Duration {
+	d := p.cfg.rto << min(tries, maxBackoff)
+	return d/2 + time.Duration(p.rng.Int64N(int64(d/2)+1))
+}
+
+// txDone returns when a copy of n bytes sent now finishes transmitting, on
+// a link still busy with a previous copy until busy.
+func (p *proto) txDone(now, busy time.Duration, n int) time.Duration {
+	if p.cfg.txTime == nil {
+		return now
+	}
+	return max(now, busy) + p.cfg.txTime(n)
 }
 
 // decision is what a target decided about one (isolate, epoch).
@@ -67,12 +92,15 @@ const (
 
 // outRec is the source's side of one handoff.
 type outRec struct {
-	id          IsolateID
-	epoch       uint64
-	to          NodeID
-	offer       []byte // the whole OFFER message, resent as is
-	start, last time.Duration
-	aborting    bool
+	id       IsolateID
+	epoch    uint64
+	to       NodeID
+	offer    []byte        // the whole OFFER message, resent as is
+	deadline time.Duration // give up (ABORT) then: offerTimeout after the first copy's transmission ends
+	busy     time.Duration // when the last copy sent finishes transmitting (estimated)
+	next     time.Duration // next resend due
+	tries    int           // resends of the current message (OFFER, then ABORT)
+	aborting bool
 }
 
 // inRec is what a node remembers about an isolate as a target.
@@ -84,7 +112,8 @@ type inRec struct {
 	unconfirmed bool // accepted uEpoch from uFrom, and no CONFIRM yet
 	uEpoch      uint64
 	uFrom       NodeID
-	lastAck     time.Duration
+	nextAck     time.Duration // next ACK resend due
+	ackTries    int
 }
 
 type pendingOffer struct {
@@ -116,6 +145,7 @@ type proto struct {
 	fetch map[[32]byte]map[IsolateID]bool // isolates whose offer waits for a program
 	down  map[NodeID]bool
 	buf   []byte
+	rng   *rand.Rand // resend jitter; seeded, so the machine stays deterministic
 	stats protoStats
 }
 
@@ -130,6 +160,7 @@ func newProto(self NodeID, cfg protoConfig, h protoHooks) *proto {
 		unc:   make(map[IsolateID]bool),
 		fetch: make(map[[32]byte]map[IsolateID]bool),
 		down:  make(map[NodeID]bool),
+		rng:   rand.New(rand.NewPCG(cfg.seed, uint64(self))),
 	}
 }
 
@@ -234,7 +265,8 @@ func (p *proto) startHandoff(now time.Duration, id IsolateID, e uint64, to NodeI
 		panic("BUG: cluster: second handoff of one isolate")
 	}
 	p.note(id, e)
-	p.out[id] = &outRec{id: id, epoch: e, to: to, offer: offer, start: now, last: now}
+	busy := p.txDone(now, now, len(offer))
+	p.out[id] = &outRec{id: id, epoch: e, to: to, offer: offer, deadline: busy + p.cfg.offerTimeout, busy: busy, next: busy + p.backoff(0)}
 	p.stats.Offers++
 	p.h.send(to, offer)
 	return true
@@ -381,7 +413,8 @@ func (p *proto) tryAccept(now time.Duration, from NodeID, r *inRec, m *message) 
 	}
 	r.verified(m.epoch)
 	r.decide(m.epoch, accepted)
-	r.unconfirmed, r.uEpoch, r.uFrom, r.lastAck = true, m.epoch, from, now
+	r.unconfirmed, r.uEpoch, r.uFrom = true, m.epoch, from
+	r.nextAck, r.ackTries = now+p.backoff(0), 0
 	p.unc[m.id] = true
 	p.stats.Acks++
 	p.sendIDEpoch(from, mAck, m.id, m.epoch)
@@ -457,28 +490,37 @@ func (p *proto) dropPending(r *inRec) {
 }
 
 // tick resends what is due and gives up on offers that took too long.
+// Resends back off exponentially, with jitter (see backoff), and an OFFER's
+// resend timer starts when its previous copy has finished transmitting
+// (txDone): on a slow link a resend that left earlier would only queue a
+// second copy behind the first.
 func (p *proto) tick(now time.Duration) {
 	for _, id := range sortedKeys(p.out) {
 		o := p.out[id]
 		switch {
-		case !o.aborting && now-o.start >= p.cfg.offerTimeout:
-			o.aborting, o.last = true, now
+		case !o.aborting && now >= o.deadline:
+			o.aborting, o.tries = true, 0
+			o.next = now + p.backoff(0)
 			p.stats.Aborts++
 			p.sendIDEpoch(o.to, mAbort, o.id, o.epoch)
-		case now-o.last >= p.cfg.rto:
-			o.last = now
+		case now >= o.next:
 			p.stats.Resends++
+			o.tries++
 			if o.aborting {
+				o.next = now + p.backoff(o.tries)
 				p.sendIDEpoch(o.to, mAbort, o.id, o.epoch)
 			} else {
+				o.busy = p.txDone(now, o.busy, len(o.offer))
+				o.next = o.busy + p.backoff(o.tries)
 				p.h.send(o.to, o.offer)
 			}
 		}
 	}
 	for _, id := range sortedKeys(p.unc) {
 		r := p.in[id]
-		if now-r.lastAck >= p.cfg.rto {
-			r.lastAck = now
+		if now >= r.nextAck {
+			r.ackTries++
+			r.nextAck = now + p.backoff(r.ackTries)
 			p.stats.Resends++
 			p.sendIDEpoch(r.uFrom, mAck, id, r.uEpoch)
 		}

@@ -360,7 +360,7 @@ func TestProtoCutLinkAbortsThenLateOfferRejected(t *testing.T) {
 		t.Fatal("source is not aborting")
 	}
 	w.net.HealLink(0, 1)
-	w.step(10 * time.Millisecond)
+	w.step(40 * time.Millisecond) // ABORT resends back off: up to 8 RTO apart
 	w.check()
 	if !w.nodes[0].resumed[[2]uint64{1, 1}] {
 		t.Fatal("source did not resume after ABORTED")
