@@ -154,7 +154,12 @@ func (c *nodeCore) accept(from NodeID, m *message) error {
 	if err != nil {
 		return err
 	}
-	t := &task{id: m.id, iso: iso, prog: pe.prog, epoch: m.epoch, trace: m.trace, buf: m.raw}
+	t := &task{id: m.id, iso: iso, prog: pe.prog, epoch: m.epoch, trace: m.trace, buf: m.raw, arrived: int64(c.now)}
+	var down time.Duration
+	if m.trace != 0 { // halted for this move: its downtime ends here, runnable on this node
+		down = c.now - time.Duration(m.trace)
+		c.col.m.recordDowntime(down)
+	}
 	t.steps.Store(st.Steps)
 	if route := m.routeStops(); len(route) > 0 && int(route[0].To) < c.n && route[0].To != c.id {
 		// The next planned stop, set before any worker sees the task.
@@ -165,7 +170,7 @@ func (c *nodeCore) accept(from NodeID, m *message) error {
 	c.tasks[m.id] = t
 	var sum [32]byte
 	copy(sum[:], m.payload[len(m.payload)-32:]) // the trailer Decode just verified
-	c.col.event(Event{Kind: EvArrived, Node: c.id, Peer: from, ID: m.id, Epoch: m.epoch, PC: st.PC, Steps: st.Steps, Hash: sum, Bytes: len(m.raw)})
+	c.col.event(Event{Kind: EvArrived, Node: c.id, Peer: from, ID: m.id, Epoch: m.epoch, PC: st.PC, Steps: st.Steps, Hash: sum, Bytes: len(m.raw), Downtime: down})
 	c.pool.inject(t)
 	return nil
 }

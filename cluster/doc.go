@@ -203,15 +203,22 @@
 //
 // # Metrics
 //
-// Metrics records, in HdrHistograms, migration downtime (halt request to the
-// isolate's first quantum on the target), halt latency (halt request to the
-// isolate parked), completion latency (spawn to published result) and OFFER
-// sizes; and counts migrations, failed handoffs, bytes moved, programs
-// fetched, steals tried and succeeded within and between nodes, completions
-// and the makespan (first spawn to last completion). RunLoad adds
-// throughput, makespan against the ideal (total straight-run work ÷
-// workers, and ÷ min(workers, GOMAXPROCS)) and an audit of every isolate:
-// completed once with its straight-run result, state hash and step count,
-// still held (when stopped by a deadline), lost with a crashed owner, lost,
-// or duplicated.
+// Metrics records, in HdrHistograms, migration downtime (halt request to
+// the target taking the isolate, verified and runnable), queue wait (from
+// then to the isolate's first quantum on the target: time spent behind
+// other isolates, kept apart so that a busy target does not pass for a
+// slow migration), halt latency (halt request to the isolate parked),
+// completion latency (spawn to published result) and OFFER sizes; every
+// summary (Dist) carries its sample count. It counts migrations, failed
+// handoffs, bytes moved, programs fetched, steals tried and succeeded
+// within and between nodes, completions and the makespan (first spawn to
+// last completion). RunLoad adds throughput (completions ÷ Elapsed, which
+// runs from the first spawn, since isolates run while the rest are
+// spawned), makespan against the ideal (total straight-run work ÷ workers,
+// and ÷ min(workers, GOMAXPROCS)), the network messages that full event
+// inboxes dropped (EventDrops), and an audit of every isolate: completed
+// once with its straight-run result, state hash and step count, still held
+// when a deadline stopped the run (Unfinished: the run did not check
+// them), lost with a crashed owner, lost, or duplicated. Every JSON key is
+// snake_case.
 package cluster

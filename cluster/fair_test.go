@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/knotencore/knoten/engine"
 	"github.com/knotencore/knoten/engine/lang"
 	"github.com/knotencore/knoten/queue"
 )
@@ -68,11 +69,9 @@ func TestWorkerFairness(t *testing.T) {
 // spawned after it or before it. The job completes within a bounded number
 // of quanta, counted by the simulated worker.
 func TestSimFairness(t *testing.T) {
-	spin, err := lang.Compile("spin.kn", []byte("func main() int { s := 0; for { s++ }; return s }"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	spin := spinProg(t)
 	p := tinyProg(t)
+	var err error
 	for _, jobFirst := range []bool{true, false} {
 		const q = 20000
 		s := NewSim(Config{Nodes: 1, Workers: 1, Quantum: q, NoSteal: true, Seed: 1})
@@ -112,4 +111,13 @@ func (c *collector) result(id IsolateID) *Completion {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.results[id]
+}
+
+// spinProg is an isolate that never ends.
+func spinProg(t testing.TB) *engine.Program {
+	p, err := lang.Compile("spin.kn", []byte("func main() int { s := 0; for { s++ }; return s }"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

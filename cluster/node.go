@@ -568,10 +568,11 @@ func (n *liveNode) hasWork(w *worker) bool {
 
 func (n *liveNode) runQuantum(w *worker, t *task) {
 	if t.trace != 0 {
-		d := n.cl.clock() - time.Duration(t.trace)
+		now := n.cl.clock()
+		down, wait := time.Duration(t.arrived-t.trace), now-time.Duration(t.arrived)
 		t.trace = 0
-		n.cl.metrics.recordDowntime(d)
-		n.cl.col.event(Event{Kind: EvRunning, Node: n.id, ID: t.id, Epoch: t.epoch, Downtime: d, Steps: t.iso.Steps()})
+		n.cl.metrics.recordQueueWait(wait)
+		n.cl.col.event(Event{Kind: EvRunning, Node: n.id, ID: t.id, Epoch: t.epoch, Downtime: down, QueueWait: wait, Steps: t.iso.Steps()})
 	}
 	st := t.iso.Status()
 	if budget, stop := t.budget(n.quantum); !stop {

@@ -420,10 +420,10 @@ func (n *simNode) pop(i int) *task {
 func (n *simNode) startQuantum(w *simWorker, t *task) {
 	s := n.s
 	if t.trace != 0 {
-		d := s.now - time.Duration(t.trace)
+		down, wait := time.Duration(t.arrived-t.trace), s.now-time.Duration(t.arrived)
 		t.trace = 0
-		s.metrics.recordDowntime(d)
-		s.col.event(Event{Kind: EvRunning, Node: n.id, ID: t.id, Epoch: t.epoch, Downtime: d, Steps: t.iso.Steps()})
+		s.metrics.recordQueueWait(wait)
+		s.col.event(Event{Kind: EvRunning, Node: n.id, ID: t.id, Epoch: t.epoch, Downtime: down, QueueWait: wait, Steps: t.iso.Steps()})
 	}
 	before := t.iso.Steps()
 	w.status = t.iso.Status()
