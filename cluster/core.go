@@ -105,6 +105,8 @@ func (c *nodeCore) send(to NodeID, msg []byte) { c.sendFn(to, msg) }
 
 func (c *nodeCore) haveProgram(h [32]byte) bool { return c.progs[h] != nil }
 
+func (c *nodeCore) holds(id IsolateID) bool { return c.tasks[id] != nil }
+
 func (c *nodeCore) programBytes(h [32]byte) []byte {
 	if e := c.progs[h]; e != nil {
 		return e.bytes

@@ -171,6 +171,39 @@
 // carry the route on: a failed hop, a drain, a steal or an operator's move
 // ends it.
 //
+// What a node keeps for others is bounded (DESIGN.md invariant 6). An OFFER
+// waiting for its program is kept at most OfferTimeout (then dropped,
+// unanswered and undecided, its buffer handed back: the source resends, and
+// it waits again, or aborts), and the bytes of all such offers stay under
+// a pending budget (1/8 of Config.MemoryBudget): an offer past it is
+// refused with NACK(refused), recorded like any refusal, and its buffer
+// handed back at once. The decisions kept per isolate are bounded (above).
+//
+// Pruning. A node forgets its record of an isolate (highest verified
+// epoch, decisions) once the record can no longer matter: the node does
+// not hold the isolate, has no handoff, unconfirmed acceptance or waiting
+// offer of it, and has not used the record for the horizon, 10 ×
+// OfferTimeout. The messages that could still name a pruned record, and
+// why they are harmless:
+//   - an ACK for a handoff this node made: the node keeps no record of
+//     handoffs it finished; it answers CONFIRM to any ACK of an isolate it
+//     neither holds nor is handing off, which is true (it holds no copy)
+//     and is what a target still waiting for its lost CONFIRM needs. An
+//     isolate it holds again cannot be unconfirmed elsewhere: it left there
+//     only after a CONFIRM.
+//   - a CONFIRM or an ABORTED: matched against a handoff or an acceptance
+//     in flight, and there is none; ignored.
+//   - an OFFER or ABORT of an epoch the record had decided: a source sends
+//     these only until it has its answer, and it got that answer before the
+//     record went idle; so only a copy delayed in the network for longer
+//     than the horizon could arrive now. The simulated and live networks
+//     deliver every copy within Latency + Jitter + the reorder window (plus
+//     the time a slow link spends on what was queued before it), far below
+//     10 × OfferTimeout, since OfferTimeout is 10 RTO and RTO covers four
+//     link delays. A transport without such a bound must keep the records
+//     longer, or rely on the ledger's epoch (DESIGN.md), which a late
+//     message cannot pass.
+//
 // Program by hash. An OFFER names the program by its hash; the target
 // fetches bytecode it lacks from the source (FETCH/PROGRAM), checks that it
 // hashes right and validates, and caches it.

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"errors"
 	"math/rand/v2"
 	"slices"
@@ -39,6 +40,9 @@ type protoHooks interface {
 	// discarded gives back a received OFFER that onOffer kept while it
 	// waited for its program, once it is not going to be accepted.
 	discarded(raw []byte)
+	// holds reports whether the node holds isolate id (running, queued,
+	// parked or finished but unpublished).
+	holds(id IsolateID) bool
 }
 
 type protoConfig struct {
@@ -48,6 +52,13 @@ type protoConfig struct {
 	// bytes (n ÷ bandwidth); nil for an unlimited link.
 	txTime func(n int) time.Duration
 	seed   uint64 // seeds the resend jitter
+	// pendingBudget bounds the bytes of the OFFERs a node keeps while they
+	// wait for their program; pendingTTL is how long one may wait.
+	pendingBudget int64
+	pendingTTL    time.Duration
+	// horizon is how long a record of an isolate the node no longer holds
+	// (and has nothing in flight about) is kept; see prune.
+	horizon time.Duration
 }
 
 func (c protoConfig) withDefaults() protoConfig {
@@ -57,8 +68,21 @@ func (c protoConfig) withDefaults() protoConfig {
 	if c.offerTimeout <= 0 {
 		c.offerTimeout = 10 * c.rto
 	}
+	if c.pendingBudget <= 0 {
+		c.pendingBudget = defaultPendingBudget
+	}
+	if c.pendingTTL <= 0 {
+		c.pendingTTL = c.offerTimeout
+	}
+	if c.horizon <= 0 {
+		c.horizon = 10 * c.offerTimeout
+	}
 	return c
 }
+
+// defaultPendingBudget is the byte budget of offers waiting for their
+// program when the node's memory budget does not set one.
+const defaultPendingBudget = 64 << 20
 
 // maxBackoff caps the exponential backoff of resends at 2^maxBackoff RTO.
 const maxBackoff = 3
@@ -105,7 +129,8 @@ type outRec struct {
 
 // inRec is what a node remembers about an isolate as a target.
 type inRec struct {
-	seen    uint64 // highest epoch seen for the isolate, as source or target
+	seen    uint64        // highest verified epoch of the isolate: accepted here, or spawned, resumed or handed off from here
+	touched time.Duration // last time the record was used; see prune
 	decided map[uint64]decision
 	pending *pendingOffer // an offer waiting for its program
 
@@ -120,12 +145,17 @@ type pendingOffer struct {
 	from  NodeID
 	epoch uint64
 	hash  [32]byte
-	msg   []byte // the OFFER message, owned
+	msg   []byte        // the OFFER message, owned
+	until time.Duration // dropped then if its program has not come
 }
 
 // protoStats counts protocol events on one node.
 type protoStats struct {
 	Offers, Resends, Aborts, Acks, Nacks, Confirms, Fetches, Stale, Bad int64
+	// Expired counts offers dropped after waiting pendingTTL for their
+	// program, OverBudget those refused because the pending bytes would
+	// pass pendingBudget, Pruned the records forgotten after the horizon.
+	Expired, OverBudget, Pruned int64
 }
 
 // proto is one node's handoff state machine: both its source side (outgoing
@@ -139,14 +169,17 @@ type proto struct {
 	cfg   protoConfig
 	h     protoHooks
 	out   map[IsolateID]*outRec
-	done  map[IsolateID]uint64 // highest epoch handed off from here and ACKed
 	in    map[IsolateID]*inRec
 	unc   map[IsolateID]bool              // isolates with an unconfirmed acceptance
 	fetch map[[32]byte]map[IsolateID]bool // isolates whose offer waits for a program
 	down  map[NodeID]bool
 	buf   []byte
 	rng   *rand.Rand // resend jitter; seeded, so the machine stays deterministic
-	stats protoStats
+	now   time.Duration
+	// pendingBytes is the size of the OFFERs kept waiting for a program.
+	pendingBytes int64
+	nextPrune    time.Duration
+	stats        protoStats
 }
 
 func newProto(self NodeID, cfg protoConfig, h protoHooks) *proto {
@@ -155,7 +188,6 @@ func newProto(self NodeID, cfg protoConfig, h protoHooks) *proto {
 		cfg:   cfg.withDefaults(),
 		h:     h,
 		out:   make(map[IsolateID]*outRec),
-		done:  make(map[IsolateID]uint64),
 		in:    make(map[IsolateID]*inRec),
 		unc:   make(map[IsolateID]bool),
 		fetch: make(map[[32]byte]map[IsolateID]bool),
@@ -170,6 +202,7 @@ func (p *proto) rec(id IsolateID) *inRec {
 		r = &inRec{decided: make(map[uint64]decision, 2)}
 		p.in[id] = r
 	}
+	r.touched = p.now
 	return r
 }
 
@@ -258,6 +291,7 @@ func (p *proto) note(id IsolateID, e uint64) {
 // keep its parked copy until drop or resume. It reports false, without
 // sending, if to is known to be down; the copy stays the caller's to run.
 func (p *proto) startHandoff(now time.Duration, id IsolateID, e uint64, to NodeID, offer []byte) bool {
+	p.now = max(p.now, now)
 	if p.down[to] || to == p.self {
 		return false
 	}
@@ -277,19 +311,23 @@ func (p *proto) startHandoff(now time.Duration, id IsolateID, e uint64, to NodeI
 // memory, and one that waits for its program is held until it arrives. It
 // ignores kinds that are not its business.
 func (p *proto) onMessage(now time.Duration, from NodeID, m *message, raw []byte) (kept bool) {
+	p.now = max(p.now, now)
 	switch m.kind {
 	case mOffer:
 		return p.onOffer(now, from, m, raw)
 	case mAck:
 		if o := p.out[m.id]; o != nil && o.epoch == m.epoch && o.to == from {
 			delete(p.out, m.id)
-			p.done[m.id] = max(p.done[m.id], m.epoch)
 			p.h.drop(m.id, m.epoch, from)
 			p.h.released(o.offer)
 			p.stats.Confirms++
 			p.sendIDEpoch(from, mConfirm, m.id, m.epoch)
-		} else if p.done[m.id] >= m.epoch {
-			// Our CONFIRM was lost; the target keeps asking.
+		} else if p.out[m.id] == nil && !p.h.holds(m.id) {
+			// Our CONFIRM was lost and the target keeps asking; or the
+			// ACK is stale. Either way this node holds no copy, which is
+			// all CONFIRM says: it needs no record of the handoff (an
+			// isolate it holds again cannot be unconfirmed elsewhere, since
+			// it moved on from there only after a CONFIRM).
 			p.stats.Confirms++
 			p.sendIDEpoch(from, mConfirm, m.id, m.epoch)
 		} else {
@@ -376,7 +414,16 @@ func (p *proto) onOffer(now time.Duration, from NodeID, m *message, raw []byte) 
 			p.stats.Bad++ // too many unverified epochs: no room to decide later
 			return false
 		}
-		r.pending = &pendingOffer{from: from, epoch: m.epoch, hash: m.hash, msg: raw}
+		if p.pendingBytes+int64(cap(raw)) > p.cfg.pendingBudget {
+			// Refused, not kept: the caller hands the buffer back. The
+			// refusal is recorded like any other (see tryAccept).
+			p.stats.OverBudget++
+			r.decide(m.epoch, refused)
+			p.sendNack(from, m.id, m.epoch, nackRefused)
+			return false
+		}
+		p.pendingBytes += int64(cap(raw))
+		r.pending = &pendingOffer{from: from, epoch: m.epoch, hash: m.hash, msg: raw, until: now + p.cfg.pendingTTL}
 		w := p.fetch[m.hash]
 		if w == nil {
 			w = make(map[IsolateID]bool)
@@ -462,6 +509,7 @@ func (p *proto) onProgram(now time.Duration, m *message) {
 		}
 		pe := r.pending
 		r.pending = nil
+		p.pendingBytes -= int64(cap(pe.msg))
 		om, err := parseMessage(pe.msg)
 		if err != nil {
 			panic("BUG: cluster: a pending offer no longer parses")
@@ -485,8 +533,51 @@ func (p *proto) unfetch(id IsolateID, r *inRec) {
 // dropPending forgets r's offer that waits for its program, and gives its
 // buffer back. The caller has recorded the decision.
 func (p *proto) dropPending(r *inRec) {
+	p.pendingBytes -= int64(cap(r.pending.msg))
 	p.h.discarded(r.pending.msg)
 	r.pending = nil
+}
+
+// expire drops, unanswered and undecided, every offer that has waited for
+// its program past its time, and prunes records (at most every horizon/4).
+func (p *proto) expire(now time.Duration) {
+	if len(p.fetch) > 0 {
+		for _, h := range sortedHashes(p.fetch) {
+			for _, id := range sortedKeys(p.fetch[h]) {
+				r := p.in[id]
+				if r == nil || r.pending == nil || r.pending.hash != h {
+					delete(p.fetch[h], id)
+					continue
+				}
+				if now >= r.pending.until {
+					p.stats.Expired++
+					p.unfetch(id, r)
+					p.dropPending(r)
+				}
+			}
+			if len(p.fetch[h]) == 0 {
+				delete(p.fetch, h)
+			}
+		}
+	}
+	if now >= p.nextPrune {
+		p.nextPrune = now + p.cfg.horizon/4
+		p.prune(now)
+	}
+}
+
+// prune forgets the record of every isolate that the node does not hold,
+// that has no handoff, acceptance or offer in flight here, and that has
+// not been used for the horizon. Why this is safe is in the package
+// documentation (Pruning).
+func (p *proto) prune(now time.Duration) {
+	for id, r := range p.in {
+		if now-r.touched < p.cfg.horizon || r.pending != nil || r.unconfirmed || p.out[id] != nil || p.h.holds(id) {
+			continue
+		}
+		delete(p.in, id)
+		p.stats.Pruned++
+	}
 }
 
 // tick resends what is due and gives up on offers that took too long.
@@ -495,6 +586,8 @@ func (p *proto) dropPending(r *inRec) {
 // (txDone): on a slow link a resend that left earlier would only queue a
 // second copy behind the first.
 func (p *proto) tick(now time.Duration) {
+	p.now = max(p.now, now)
+	p.expire(now)
 	for _, id := range sortedKeys(p.out) {
 		o := p.out[id]
 		switch {
@@ -560,6 +653,15 @@ func (p *proto) peerDown(n NodeID) {
 
 type ordered interface {
 	~uint32 | ~uint64
+}
+
+func sortedHashes[V any](m map[[32]byte]V) [][32]byte {
+	ks := make([][32]byte, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.SortFunc(ks, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })
+	return ks
 }
 
 func sortedKeys[K ordered, V any](m map[K]V) []K {
