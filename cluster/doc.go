@@ -82,7 +82,7 @@
 //
 //	OFFER      id, epoch, program hash, trace, planned stops, state (codec encoding, 8-aligned)
 //	ACK        id, epoch          target owns the isolate at epoch
-//	NACK       id, epoch, reason  target refuses epoch (draining, bad state, stale)
+//	NACK       id, epoch, reason  target refuses epoch (draining, bad state, stale, full)
 //	ABORT      id, epoch          source gives up unless the target took it
 //	ABORTED    id, epoch          target did not take it and never will
 //	CONFIRM    id, epoch          source has dropped its copy
@@ -217,6 +217,20 @@
 // messages into them, so a steady stream of migrations runs on memory that
 // is already mapped. A source's outgoing OFFER comes from, and returns to,
 // the node's own pool, once the handoff is decided. See bufPool.
+//
+// Memory budget. A node accounts the bytes each isolate it holds reserves
+// (the capacities of its state's heap, registers, globals, frames and
+// output, or the received OFFER its state aliases, whichever is larger),
+// updated by the worker after every quantum and by the control side when
+// it takes an isolate, and released when the isolate leaves or ends.
+// Config.MemoryBudget (default 1 GiB per node) gates new work: an OFFER
+// whose message would take the node past it is refused before it is
+// decoded (NACK, reason full; recorded like any refusal, and the source
+// resumes its copy), a Spawn fails with ErrNodeFull, and a node past it
+// sends no STEAL. The isolates it already runs may still grow, each within
+// its engine.Limits: the budget bounds what the node takes on, not what
+// its isolates do. An eighth of the budget bounds the offers waiting for
+// their program (above).
 //
 // # Drain and stealing
 //

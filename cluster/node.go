@@ -317,6 +317,10 @@ func (n *liveNode) handle(ev *event) {
 	case evFinished:
 		c.finished(ev.t)
 	case evSpawn:
+		if err := c.admit(ev.t); err != nil {
+			ev.reply <- err
+			return
+		}
 		n.cl.col.spawned(ev.t.id, n.id)
 		c.spawn(ev.t, ev.prog)
 		ev.reply <- nil
@@ -584,6 +588,7 @@ func (n *liveNode) runQuantum(w *worker, t *task) {
 	if n.down.Load() {
 		return // crashed: the task dies with the node
 	}
+	n.core.account(t)
 	if st.Runnable() {
 		t.reachedStop(n.cl.clock())
 	}

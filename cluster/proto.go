@@ -419,7 +419,7 @@ func (p *proto) onOffer(now time.Duration, from NodeID, m *message, raw []byte) 
 			// refusal is recorded like any other (see tryAccept).
 			p.stats.OverBudget++
 			r.decide(m.epoch, refused)
-			p.sendNack(from, m.id, m.epoch, nackRefused)
+			p.sendNack(from, m.id, m.epoch, nackFull)
 			return false
 		}
 		p.pendingBytes += int64(cap(raw))
@@ -452,8 +452,11 @@ func (p *proto) tryAccept(now time.Duration, from NodeID, r *inRec, m *message) 
 			return false
 		}
 		reason := nackBadState
-		if errors.Is(err, errRefused) || errors.Is(err, ErrNodeFull) {
+		switch {
+		case errors.Is(err, errRefused):
 			reason = nackRefused
+		case errors.Is(err, ErrNodeFull):
+			reason = nackFull
 		}
 		p.sendNack(from, m.id, m.epoch, reason)
 		return false

@@ -150,8 +150,11 @@ func (s *Sim) Spawn(node NodeID, prog *engine.Program) (IsolateID, error) {
 	if err != nil {
 		return 0, err
 	}
+	t := &task{id: s.nextID + 1, iso: iso, prog: prog}
+	if err := n.core.admit(t); err != nil {
+		return 0, err
+	}
 	s.nextID++
-	t := &task{id: s.nextID, iso: iso, prog: prog}
 	s.col.spawned(t.id, node)
 	n.core.now = s.now
 	n.core.spawn(t, prog)
@@ -441,6 +444,7 @@ func (n *simNode) endQuantum(w *simWorker) {
 	t, st := w.cur, w.status
 	w.cur, w.busy = nil, false
 	t.steps.Store(t.iso.Steps())
+	n.core.account(t)
 	n.core.now = s.now
 	if st.Runnable() {
 		t.reachedStop(s.now)

@@ -42,6 +42,9 @@ type task struct {
 	iso   *engine.Isolate
 	prog  *engine.Program
 	trace int64 // clock reading (ns) of the halt request that moved it here; the first quantum records its queue wait
+	// mem is the isolate's footprint as last accounted in its node's
+	// reserved bytes (nodeCore.mem); whoever holds the task updates it.
+	mem int64
 	// arrived is the clock reading (ns) when this node took the isolate
 	// (accept): the end of its downtime, the start of its queue wait.
 	arrived int64
