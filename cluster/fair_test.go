@@ -121,3 +121,25 @@ func spinProg(t testing.TB) *engine.Program {
 	}
 	return p
 }
+
+// TestLiveFiniteJobAmongSpinners: on a live node with one worker and short
+// quanta, a finite job (about 60 quanta) spawned just before four endless
+// isolates completes. It used to wait forever behind the newest spinner.
+// The test waits for the completion event; it asserts nothing about time.
+func TestLiveFiniteJobAmongSpinners(t *testing.T) {
+	log := newEventLog()
+	c := New(Config{Nodes: 1, Workers: 1, Quantum: 1000, NoSteal: true, OnEvent: log.on})
+	defer c.Close()
+	p := tinyProg(t)
+	id, err := c.Spawn(0, p.prog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spin := spinProg(t)
+	for i := 0; i < 4; i++ {
+		if _, err := c.Spawn(0, spin); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log.waitFor(t, "the finite job's completion", func(e Event) bool { return e.Kind == EvCompleted && e.ID == id })
+}
