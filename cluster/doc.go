@@ -26,10 +26,11 @@
 // through the node's event inbox. So the tasks queued on a worker take
 // turns, like the FIFO local run queue of Go's scheduler: a spinning
 // isolate cannot starve one queued behind it (TestWorkerFairness; the Sim
-// does the same with a FIFO and a runnext slot, TestSimFairness). Per-worker data is
-// padded to 128 bytes on both sides (see cacheLinePad). Workers yield the
-// processor after each quantum so that goroutines they woke are never
-// starved by the runtime's 10 ms preemption.
+// does the same with a FIFO and a runnext slot, TestSimFairness).
+// Per-worker data is padded to 128 bytes on both sides (see
+// cacheLinePad). Workers yield the processor after each quantum so that
+// goroutines they woke are never starved by the runtime's 10 ms
+// preemption.
 //
 // The control side is the nodeCore: the registry of isolates the node
 // holds, the program cache, the other nodes' gossiped load, and the handoff
@@ -176,8 +177,9 @@
 // unanswered and undecided, its buffer handed back: the source resends, and
 // it waits again, or aborts), and the bytes of all such offers stay under
 // a pending budget (1/8 of Config.MemoryBudget): an offer past it is
-// refused with NACK(refused), recorded like any refusal, and its buffer
-// handed back at once. The decisions kept per isolate are bounded (above).
+// refused with NACK (reason full), recorded like any refusal, and its
+// buffer handed back at once (1000 OFFERs of 128 KiB for an unknown
+// program used to keep 250 MiB for good; TestProtoPendingOfferFlood). The decisions kept per isolate are bounded (above).
 //
 // Pruning. A node forgets its record of an isolate (highest verified
 // epoch, decisions) once the record can no longer matter: the node does
