@@ -30,6 +30,7 @@ type worker struct {
 	tried   atomic.Int64       // intra-node steal attempts (owner writes)
 	stolen  atomic.Int64       // successful ones
 	timer   *time.Timer        // owner only
+	ranNext bool               // owner only: the last task taken was an arrival, as runnext
 	seed    uint32             // owner only: victim choice
 	_       [cacheLinePad]byte
 }
@@ -469,37 +470,36 @@ func (n *liveNode) workerLoop(w *worker, idx int) {
 // next finds the worker's next task: the first task the control side
 // injected since the last call (Go's runnext: an arrival runs next), then
 // the oldest task of its own deque, then half of a sibling's deque.
+// An arrival takes runnext at most every other call.
 //
 // Fairness: a worker takes its own deque from the oldest end, with Steal
 // (which the owner may call between its own Pushes and Pops), and pushes a
 // yielded task back at the newest end, so the tasks queued on a worker take
 // turns, as in the FIFO local run queue of Go's scheduler: a spinning
 // isolate no longer starves those queued behind it (the deque's owner end
-// is LIFO). Steal sees only the public part; when it finds that empty it
-// asks for a share, and the Pop that follows takes the newest private task
-// and publishes the older half, which the next Steals take in order. So a
-// task waits at most about twice the number of tasks queued ahead of it
-// (TestWorkerFairness). Other inboxed arrivals queue at the newest end.
+// is LIFO); see takeOldest. So a task waits for the tasks queued ahead of
+// it, once each (TestWorkerFairness). Other inboxed arrivals queue at the
+// newest end.
 func (n *liveNode) next(w *worker) *task {
 	if w.inbox.Len() == 0 && n.overflowed.Load() > 0 {
 		n.drive() // hands overflowed tasks to inboxes with room
 	}
 	var first *task
 	for x := w.inbox.Pop(); x != nil; x = w.inbox.Pop() {
-		if first == nil {
+		if first == nil && !w.ranNext {
 			first = x
 		} else {
 			w.dq.Push(x)
 		}
 	}
+	// Runnext at most every other quantum, so that a stream of arrivals
+	// cannot starve the deque either.
+	w.ranNext = first != nil
 	if first != nil {
 		w.queued.Store(int64(w.dq.Len()))
 		return first
 	}
-	t := w.dq.Steal()
-	if t == nil {
-		t = w.dq.Pop()
-	}
+	t := takeOldest(w.dq)
 	w.queued.Store(int64(w.dq.Len()))
 	if t != nil {
 		return t
@@ -527,6 +527,27 @@ func (n *liveNode) next(w *worker) *task {
 		}
 	}
 	return nil
+}
+
+// takeOldest takes the oldest task of the owner's deque d. Owner only.
+// Steal takes the top, the oldest public task. With nothing public, that
+// Steal leaves a request, so the Pop after it (of the newest task)
+// publishes the older half of the private part, and a second Steal gets
+// the oldest; the popped task goes back at the newest end, where it was.
+// A thief may win the oldest first: the owner then takes the next.
+func takeOldest(d *queue.Deque[task]) *task {
+	if t := d.Steal(); t != nil {
+		return t
+	}
+	y := d.Pop()
+	if y == nil {
+		return nil
+	}
+	if t := d.Steal(); t != nil {
+		d.Push(y)
+		return t
+	}
+	return y // it was the only one
 }
 
 func (n *liveNode) park(w *worker) {
