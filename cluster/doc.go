@@ -18,8 +18,9 @@
 // tasks, a Chase-Lev public part) and a small inbox into
 // which the control side injects tasks (arrivals, spawns, resumed copies).
 // A worker takes, in order: the first task in its inbox (Go's runnext: an
-// arrival runs next; later ones join the deque), the oldest task of its own
-// deque (the owner takes the top with Steal), then half of a sibling's deque
+// arrival runs next, but at most every other quantum; later ones join the
+// deque), the oldest task of its own deque (the owner takes the top with
+// Steal; see takeOldest), then half of a sibling's deque
 // (StealHalf; no serialization inside a node). It runs one quantum, then
 // pushes the task back at the newest end unless it finished, faulted or was
 // asked to move, in which case it hands the task to the control side
