@@ -29,9 +29,17 @@ type Config struct {
 	StealBatch int  // most isolates one STEAL asks for; default 16
 
 	Heartbeat    time.Duration // load gossip period; default 1 ms
-	RTO          time.Duration // protocol resend interval; default 2 ms plus four link delays
-	OfferTimeout time.Duration // from OFFER to ABORT; default 10 RTO
+	RTO          time.Duration // first protocol resend interval (later ones back off); default 2 ms plus four link delays
+	OfferTimeout time.Duration // from the end of the OFFER's transmission to ABORT; default 10 RTO
 	DetectDelay  time.Duration // how long the failure oracle takes to report a crash; default 5 ms
+
+	// MemoryBudget bounds, in bytes, the memory a node reserves for the
+	// isolates it holds (see footprint) and, an eighth of it, for offers
+	// waiting for their program. A node past it refuses new work: an OFFER
+	// with NACK(refused) (the source keeps the isolate), a Spawn with
+	// ErrNodeFull, and it asks no one for work. Default 1 GiB per node (a
+	// fixed figure, so that a Sim behaves the same on every machine).
+	MemoryBudget int64
 
 	Limits  engine.Limits // for every isolate
 	OnEvent func(Event)   // called for every event, from whichever goroutine drives a node; must be quick and must not call the Cluster's methods
@@ -62,8 +70,14 @@ func (c Config) withDefaults() Config {
 	if c.DetectDelay <= 0 {
 		c.DetectDelay = 5 * time.Millisecond
 	}
+	if c.MemoryBudget <= 0 {
+		c.MemoryBudget = DefaultMemoryBudget
+	}
 	return c
 }
+
+// DefaultMemoryBudget is Config.MemoryBudget's default, per node.
+const DefaultMemoryBudget = 1 << 30
 
 // Cluster runs nodes as goroutines in this process, connected by a Live
 // simulated network: each node has a ticker goroutine and Config.Workers
@@ -133,7 +147,7 @@ func (c *Cluster) node(id NodeID) (*liveNode, error) {
 }
 
 // Spawn creates an isolate running prog on node and returns its id once the
-// node holds it. ErrNodeDown means the node crashed first and the isolate
+// node holds it. ErrNodeFull means the node is past its MemoryBudget. ErrNodeDown means the node crashed first and the isolate
 // never existed; an isolate spawned just before a crash is lost with the node
 // (Outcome.CrashLost), like any other it held.
 func (c *Cluster) Spawn(node NodeID, prog *engine.Program) (IsolateID, error) {
@@ -149,15 +163,18 @@ func (c *Cluster) Spawn(node NodeID, prog *engine.Program) (IsolateID, error) {
 	reply := make(chan error, 1)
 	n.post(&event{kind: evSpawn, t: t, prog: prog, reply: reply})
 	select {
-	case <-reply:
+	case err = <-reply:
 	case <-n.stop:
 		// The crash closes stop after the events before it were handled:
 		// a spawn handled in time has replied by now.
 		select {
-		case <-reply:
+		case err = <-reply:
 		default:
 			return 0, ErrNodeDown
 		}
+	}
+	if err != nil {
+		return 0, err
 	}
 	return t.id, nil
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/knotencore/knoten/engine"
 )
 
 // eventLog collects a cluster's events for a test.
@@ -411,7 +413,7 @@ func waitDozing(t *testing.T, n *liveNode) {
 // TestLiveResendAfterDoze: a spawn and a move (or a drain) of the spawned
 // isolate are handled in one drive on a node whose ticker dozes, so the
 // control side claims the task back before any worker runs it. Its OFFER
-// is lost (the link is cut, and healed 1 ms later): the resend must come
+// is lost (the link is cut, and healed once the move is handled): the resend must come
 // at RTO, with the ticker awake, and not when the doze ends, after the
 // offer timeout, which would abort the move. Found by a review: neither
 // the driver nor a worker used to wake the ticker in this case.
@@ -437,24 +439,33 @@ func TestLiveResendAfterDoze(t *testing.T) {
 			for !n.driving.CompareAndSwap(false, true) {
 				runtime.Gosched()
 			}
-			queued := n.events.Len() // earlier heartbeats, if any: handled first
-			id := IsolateID(c.nextID.Load() + 1)
-			spawned := make(chan error, 1)
-			go func() { _, err := c.Spawn(0, long.prog); spawned <- err }()
-			for n.events.Len() == queued {
-				time.Sleep(10 * time.Microsecond)
+			// The spawn's event goes in first, then the move's: pushed
+			// here, in this order, rather than by a goroutine whose
+			// event may come after the move (or after a late
+			// heartbeat), which made the move fail with ErrNotHere.
+			iso, err := engine.New(long.prog, c.cfg.Limits)
+			if err != nil {
+				t.Fatal(err)
 			}
+			id := IsolateID(c.nextID.Add(1))
+			sp := &event{kind: evSpawn, t: &task{id: id, iso: iso, prog: long.prog}, prog: long.prog, reply: make(chan error, 1)}
 			ev := &event{kind: kind, id: id, to: 1, at: c.clock(), reply: make(chan error, 1), drained: make(chan struct{})}
-			n.events.Push(ev)
+			if !n.events.Push(sp) || !n.events.Push(ev) {
+				t.Fatal("node 0's event inbox is full")
+			}
 			n.driving.Store(false)
 			n.drive()
-			if err := <-spawned; err != nil {
+			if err := <-sp.reply; err != nil {
 				t.Fatal(err)
 			}
 			if err := <-ev.reply; err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(time.Millisecond)
+			// The move was handled in that drive: the spawned task was
+			// still queued, so it was claimed, encoded and offered over
+			// the cut link there and then (or, if a worker got to it
+			// first, it is halted and offered once parked). Heal now:
+			// what is lost must come back by a resend.
 			c.Net().Do(func(net *Net) { net.HealLink(0, 1) })
 			e := log.waitFor(t, "arrival or resume", func(e Event) bool {
 				return (e.Kind == EvArrived || e.Kind == EvResumed) && e.ID == id

@@ -3,7 +3,9 @@ package cluster
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/knotencore/knoten/codec"
 	"github.com/knotencore/knoten/engine"
@@ -76,6 +78,10 @@ type nodeCore struct {
 	rr            int
 	buf           []byte
 
+	// mem is the bytes reserved by the isolates the node holds: the sum of
+	// their tasks' mem. Workers add to it after each quantum (account).
+	mem atomic.Int64
+
 	resumed   []*task // deferred proto hook work, done after the machine returns
 	confirms  []*task
 	decodeOpt codec.DecodeOptions
@@ -91,7 +97,11 @@ func newNodeCore(id NodeID, n int, cfg *Config, send func(NodeID, []byte), p poo
 		// and keeps decoding allocation-free.
 		decodeOpt: codec.DecodeOptions{Limits: cfg.Limits, Checker: new(engine.StateChecker)},
 	}
-	c.proto = newProto(id, protoConfig{rto: cfg.RTO, offerTimeout: cfg.OfferTimeout}, c)
+	pc := protoConfig{rto: cfg.RTO, offerTimeout: cfg.OfferTimeout, seed: cfg.Seed, pendingBudget: max(cfg.MemoryBudget/8, 1)}
+	if bw := cfg.Link.Bandwidth; bw > 0 {
+		pc.txTime = func(n int) time.Duration { return time.Duration(float64(n) / bw * float64(time.Second)) }
+	}
+	c.proto = newProto(id, pc, c)
 	return c
 }
 
@@ -100,6 +110,8 @@ func newNodeCore(id NodeID, n int, cfg *Config, send func(NodeID, []byte), p poo
 func (c *nodeCore) send(to NodeID, msg []byte) { c.sendFn(to, msg) }
 
 func (c *nodeCore) haveProgram(h [32]byte) bool { return c.progs[h] != nil }
+
+func (c *nodeCore) holds(id IsolateID) bool { return c.tasks[id] != nil }
 
 func (c *nodeCore) programBytes(h [32]byte) []byte {
 	if e := c.progs[h]; e != nil {
@@ -131,9 +143,55 @@ func (c *nodeCore) resolve(h [32]byte) (*engine.Program, error) {
 	return nil, errors.New("cluster: program not cached")
 }
 
+// footprint returns the bytes isolate iso reserves: the capacities of its
+// state's slices. Whoever holds the isolate calls it. It stands in for
+// (*engine.Isolate).Footprint until the engine has it.
+func footprint(iso *engine.Isolate) int64 {
+	st := iso.State()
+	return int64(cap(st.Heap)) + int64(cap(st.Output)) + 8*int64(cap(st.Regs)+cap(st.Globals)) +
+		int64(unsafe.Sizeof(engine.Frame{}))*int64(cap(st.Frames))
+}
+
+// taskFootprint is t's footprint, at least the received OFFER its memory
+// came in (the state aliases it while the buffer is held).
+func taskFootprint(t *task) int64 {
+	return max(footprint(t.iso), int64(cap(t.buf)))
+}
+
+// account brings t's share of the node's reserved bytes up to date.
+// Whoever holds t calls it: a worker after a quantum, the control side when
+// it takes t.
+func (c *nodeCore) account(t *task) {
+	if f := taskFootprint(t); f != t.mem {
+		c.mem.Add(f - t.mem)
+		t.mem = f
+	}
+}
+
+// full reports whether taking n more bytes would put the node past its
+// memory budget.
+func (c *nodeCore) full(n int64) bool {
+	return c.mem.Load()+n > c.cfg.MemoryBudget
+}
+
+// admit checks that the node has room for the new isolate of t, and
+// accounts it if so.
+func (c *nodeCore) admit(t *task) error {
+	f := taskFootprint(t)
+	if c.full(f) {
+		return fmt.Errorf("%w: %v holds %d bytes, budget %d, isolate %d bytes", ErrNodeFull, c.id, c.mem.Load(), c.cfg.MemoryBudget, f)
+	}
+	t.mem = f
+	c.mem.Add(f)
+	return nil
+}
+
 func (c *nodeCore) accept(from NodeID, m *message) error {
 	if c.draining || c.stopped {
 		return errRefused
+	}
+	if c.full(int64(cap(m.raw))) {
+		return ErrNodeFull // before decoding: what it would cost is what it carries
 	}
 	if c.tasks[m.id] != nil {
 		return fmt.Errorf("BUG: cluster: %v offered isolate %d, which %v holds", from, m.id, c.id)
@@ -150,7 +208,12 @@ func (c *nodeCore) accept(from NodeID, m *message) error {
 	if err != nil {
 		return err
 	}
-	t := &task{id: m.id, iso: iso, prog: pe.prog, epoch: m.epoch, trace: m.trace, buf: m.raw}
+	t := &task{id: m.id, iso: iso, prog: pe.prog, epoch: m.epoch, trace: m.trace, buf: m.raw, arrived: int64(c.now)}
+	var down time.Duration
+	if m.trace != 0 { // halted for this move: its downtime ends here, runnable on this node
+		down = c.now - time.Duration(m.trace)
+		c.col.m.recordDowntime(down)
+	}
 	t.steps.Store(st.Steps)
 	if route := m.routeStops(); len(route) > 0 && int(route[0].To) < c.n && route[0].To != c.id {
 		// The next planned stop, set before any worker sees the task.
@@ -159,9 +222,10 @@ func (c *nodeCore) accept(from NodeID, m *message) error {
 		t.route = route[1:]
 	}
 	c.tasks[m.id] = t
+	c.account(t)
 	var sum [32]byte
 	copy(sum[:], m.payload[len(m.payload)-32:]) // the trailer Decode just verified
-	c.col.event(Event{Kind: EvArrived, Node: c.id, Peer: from, ID: m.id, Epoch: m.epoch, PC: st.PC, Steps: st.Steps, Hash: sum, Bytes: len(m.raw)})
+	c.col.event(Event{Kind: EvArrived, Node: c.id, Peer: from, ID: m.id, Epoch: m.epoch, PC: st.PC, Steps: st.Steps, Hash: sum, Bytes: len(m.raw), Downtime: down})
 	c.pool.inject(t)
 	return nil
 }
@@ -197,7 +261,8 @@ func (c *nodeCore) giveBack(t *task) {
 	if t.buf != nil && c.recycle != nil {
 		c.recycle(t.buf)
 	}
-	t.buf, t.iso = nil, nil
+	c.mem.Add(-t.mem)
+	t.buf, t.iso, t.mem = nil, nil, 0
 }
 
 func (c *nodeCore) released(offer []byte) { c.offers.put(offer) }
@@ -611,8 +676,8 @@ func (c *nodeCore) maybeSteal() {
 	}
 	c.stealOut = false
 	l := c.pool.load()
-	if l.Queued > 0 || l.Idle == 0 {
-		return
+	if l.Queued > 0 || l.Idle == 0 || c.full(0) {
+		return // a node past its memory budget asks for no work: it would refuse it
 	}
 	victim, most := NodeID(0), 0
 	for i := 0; i < c.n; i++ {

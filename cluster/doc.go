@@ -17,14 +17,21 @@
 // Each worker owns a split work-stealing deque (queue.Deque: private newest
 // tasks, a Chase-Lev public part) and a small inbox into
 // which the control side injects tasks (arrivals, spawns, resumed copies).
-// A worker takes, in order: its inbox (so an arrival runs next), the bottom
-// of its deque, then half of a sibling's deque (StealHalf; no serialization
-// inside a node). It runs one quantum, then pushes the task back unless it
-// finished, faulted or was asked to move, in which case it hands the task
-// to the control side through the node's event inbox. Per-worker data is
-// padded to 128 bytes on both sides (see cacheLinePad). Workers yield the
-// processor after each quantum so that goroutines they woke are never
-// starved by the runtime's 10 ms preemption.
+// A worker takes, in order: the first task in its inbox (Go's runnext: an
+// arrival runs next, but at most every other quantum; later ones join the
+// deque), the oldest task of its own deque (the owner takes the top with
+// Steal; see takeOldest), then half of a sibling's deque
+// (StealHalf; no serialization inside a node). It runs one quantum, then
+// pushes the task back at the newest end unless it finished, faulted or was
+// asked to move, in which case it hands the task to the control side
+// through the node's event inbox. So the tasks queued on a worker take
+// turns, like the FIFO local run queue of Go's scheduler: a spinning
+// isolate cannot starve one queued behind it (TestWorkerFairness; the Sim
+// does the same with a FIFO and a runnext slot, TestSimFairness).
+// Per-worker data is padded to 128 bytes on both sides (see
+// cacheLinePad). Workers yield the processor after each quantum so that
+// goroutines they woke are never starved by the runtime's 10 ms
+// preemption.
 //
 // The control side is the nodeCore: the registry of isolates the node
 // holds, the program cache, the other nodes' gossiped load, and the handoff
@@ -77,7 +84,7 @@
 //
 //	OFFER      id, epoch, program hash, trace, planned stops, state (codec encoding, 8-aligned)
 //	ACK        id, epoch          target owns the isolate at epoch
-//	NACK       id, epoch, reason  target refuses epoch (draining, bad state, stale)
+//	NACK       id, epoch, reason  target refuses epoch (draining, bad state, stale, full)
 //	ABORT      id, epoch          source gives up unless the target took it
 //	ABORTED    id, epoch          target did not take it and never will
 //	CONFIRM    id, epoch          source has dropped its copy
@@ -98,27 +105,49 @@
 //	  RUNNING ──move/drain/steal──▶ PARKED: halted at a safepoint (or taken
 //	      ▲                          from the deque), encoded at epoch e+1,
 //	      │                          OFFER sent; S keeps the encoded copy
-//	      │                             │ resend OFFER every RTO
+//	      │                             │ resend OFFER (backoff, below)
 //	      │        NACK(e) / ABORTED(e) │ ACK(e) ──▶ DROPPED: copy freed,
 //	      ├─────────────────────────────┤            CONFIRM(e) sent (and resent
 //	      │  T reported crashed         │            for every duplicate ACK)
 //	      │                             │ no answer for OfferTimeout
 //	      │                             ▼
 //	      └──── ABORTED(e) / NACK(e) ── ABORTING: ABORT(e) sent, resent every
-//	            (T crashed: resume)      RTO; ACK(e) ──▶ DROPPED
+//	            (T crashed: resume)      with backoff; ACK(e) ──▶ DROPPED
 //
-//	target side, per (isolate, epoch): a decision, kept for the last 8 epochs
+//	target side, per (isolate, epoch): a decision, kept down to 8 epochs
+//	below the highest verified epoch, and at most 16 above it
 //
-//	  OFFER(e), e <= highest epoch seen for the isolate, no decision ─▶ NACK(stale)
+//	  OFFER(e), e <= highest verified epoch, no decision ─▶ NACK(stale)
 //	  OFFER(e) new, program unknown ─▶ WAITING: FETCH sent to S (again on
 //	      every resend of the OFFER); PROGRAM ─▶ verify hash, cache, go on
 //	  OFFER(e) new, program known ─▶ decode, check, verify the state hash,
 //	      engine.Resume; failure ─▶ REFUSED (NACK); success ─▶ ACCEPTED:
 //	      T runs the isolate and answers ACK, UNCONFIRMED until CONFIRM(e)
-//	      (ACK resent every RTO)
+//	      (ACK resent, with backoff)
 //	  ABORT(e) ─▶ ACK if ACCEPTED; else ABORTED, recorded, so that a late
 //	      OFFER(e) is answered ABORTED and never taken
 //	  duplicate OFFER(e) or ABORT(e) ─▶ the same answer again
+//
+// The highest verified epoch of an isolate rises only with what the node
+// has checked: an OFFER it decoded, verified and took, or an epoch it
+// spawned, resumed or handed off itself. An OFFER that fails to decode, a
+// refusal, an ABORT or an offer waiting for its program record a decision
+// for their own epoch only, so one garbage OFFER with epoch 2^62 cannot
+// make every later handoff of the isolate stale. A refusal is recorded,
+// never forgotten while the record lives, because a late duplicate of the
+// refused epoch must not be taken after its source resumed its copy; past
+// 16 such unverified decisions for one isolate the node answers nothing
+// (the source resends, then aborts). An offer waiting for its program is
+// replaced, unanswered, by a newer OFFER of the isolate.
+//
+// Resends back off. The n-th resend of an OFFER, ABORT or unconfirmed ACK
+// waits RTO × 2^n (capped at 8 RTO), half of it fixed and half drawn from
+// the node's seeded generator (Config.Seed), so the core stays
+// deterministic. An OFFER's wait starts when its previous copy has
+// finished transmitting, estimated from its size and Config.Link.Bandwidth,
+// and so does the offer timeout: on a slow link a copy sent every RTO
+// would only queue behind the one still on the wire (one 544 KB hop at
+// 1 MB/s used to send 10 copies; TestSimSlowLinkResends).
 //
 // An UNCONFIRMED isolate runs, but its effects stay private: if it finishes,
 // its completion is published only on CONFIRM; if it is asked to move on, it
@@ -144,6 +173,40 @@
 // carry the route on: a failed hop, a drain, a steal or an operator's move
 // ends it.
 //
+// What a node keeps for others is bounded (DESIGN.md invariant 6). An OFFER
+// waiting for its program is kept at most OfferTimeout (then dropped,
+// unanswered and undecided, its buffer handed back: the source resends, and
+// it waits again, or aborts), and the bytes of all such offers stay under
+// a pending budget (1/8 of Config.MemoryBudget): an offer past it is
+// refused with NACK (reason full), recorded like any refusal, and its
+// buffer handed back at once (1000 OFFERs of 128 KiB for an unknown
+// program used to keep 250 MiB for good; TestProtoPendingOfferFlood). The decisions kept per isolate are bounded (above).
+//
+// Pruning. A node forgets its record of an isolate (highest verified
+// epoch, decisions) once the record can no longer matter: the node does
+// not hold the isolate, has no handoff, unconfirmed acceptance or waiting
+// offer of it, and has not used the record for the horizon, 10 ×
+// OfferTimeout. The messages that could still name a pruned record, and
+// why they are harmless:
+//   - an ACK for a handoff this node made: the node keeps no record of
+//     handoffs it finished; it answers CONFIRM to any ACK of an isolate it
+//     neither holds nor is handing off, which is true (it holds no copy)
+//     and is what a target still waiting for its lost CONFIRM needs. An
+//     isolate it holds again cannot be unconfirmed elsewhere: it left there
+//     only after a CONFIRM.
+//   - a CONFIRM or an ABORTED: matched against a handoff or an acceptance
+//     in flight, and there is none; ignored.
+//   - an OFFER or ABORT of an epoch the record had decided: a source sends
+//     these only until it has its answer, and it got that answer before the
+//     record went idle; so only a copy delayed in the network for longer
+//     than the horizon could arrive now. The simulated and live networks
+//     deliver every copy within Latency + Jitter + the reorder window (plus
+//     the time a slow link spends on what was queued before it), far below
+//     10 × OfferTimeout, since OfferTimeout is 10 RTO and RTO covers four
+//     link delays. A transport without such a bound must keep the records
+//     longer, or rely on the ledger's epoch (DESIGN.md), which a late
+//     message cannot pass.
+//
 // Program by hash. An OFFER names the program by its hash; the target
 // fetches bytecode it lacks from the source (FETCH/PROGRAM), checks that it
 // hashes right and validates, and caches it.
@@ -157,6 +220,20 @@
 // messages into them, so a steady stream of migrations runs on memory that
 // is already mapped. A source's outgoing OFFER comes from, and returns to,
 // the node's own pool, once the handoff is decided. See bufPool.
+//
+// Memory budget. A node accounts the bytes each isolate it holds reserves
+// (the capacities of its state's heap, registers, globals, frames and
+// output, or the received OFFER its state aliases, whichever is larger),
+// updated by the worker after every quantum and by the control side when
+// it takes an isolate, and released when the isolate leaves or ends.
+// Config.MemoryBudget (default 1 GiB per node) gates new work: an OFFER
+// whose message would take the node past it is refused before it is
+// decoded (NACK, reason full; recorded like any refusal, and the source
+// resumes its copy), a Spawn fails with ErrNodeFull, and a node past it
+// sends no STEAL. The isolates it already runs may still grow, each within
+// its engine.Limits: the budget bounds what the node takes on, not what
+// its isolates do. An eighth of the budget bounds the offers waiting for
+// their program (above).
 //
 // # Drain and stealing
 //
@@ -176,15 +253,22 @@
 //
 // # Metrics
 //
-// Metrics records, in HdrHistograms, migration downtime (halt request to the
-// isolate's first quantum on the target), halt latency (halt request to the
-// isolate parked), completion latency (spawn to published result) and OFFER
-// sizes; and counts migrations, failed handoffs, bytes moved, programs
-// fetched, steals tried and succeeded within and between nodes, completions
-// and the makespan (first spawn to last completion). RunLoad adds
-// throughput, makespan against the ideal (total straight-run work ÷
-// workers, and ÷ min(workers, GOMAXPROCS)) and an audit of every isolate:
-// completed once with its straight-run result, state hash and step count,
-// still held (when stopped by a deadline), lost with a crashed owner, lost,
-// or duplicated.
+// Metrics records, in HdrHistograms, migration downtime (halt request to
+// the target taking the isolate, verified and runnable), queue wait (from
+// then to the isolate's first quantum on the target: time spent behind
+// other isolates, kept apart so that a busy target does not pass for a
+// slow migration), halt latency (halt request to the isolate parked),
+// completion latency (spawn to published result) and OFFER sizes; every
+// summary (Dist) carries its sample count. It counts migrations, failed
+// handoffs, bytes moved, programs fetched, steals tried and succeeded
+// within and between nodes, completions and the makespan (first spawn to
+// last completion). RunLoad adds throughput (completions ÷ Elapsed, which
+// runs from the first spawn, since isolates run while the rest are
+// spawned), makespan against the ideal (total straight-run work ÷ workers,
+// and ÷ min(workers, GOMAXPROCS)), the network messages that full event
+// inboxes dropped (EventDrops), and an audit of every isolate: completed
+// once with its straight-run result, state hash and step count, still held
+// when a deadline stopped the run (Unfinished: the run did not check
+// them), lost with a crashed owner, lost, or duplicated. Every JSON key is
+// snake_case.
 package cluster

@@ -146,6 +146,9 @@ type LoadConfig struct {
 	MigrateRate float64       // forced migrations per second, to random nodes
 	Seed        uint64        // for the job mix and the forced migrations
 	Progress    func(done, total int)
+
+	// afterSpawn, if set, runs after each spawn (tests).
+	afterSpawn func(c *Cluster, i int, id IsolateID)
 }
 
 // JobStat is the per-job part of a load report.
@@ -160,33 +163,41 @@ type JobStat struct {
 	StraightT float64 `json:"straight_ms"`
 }
 
-// LoadReport is the outcome of a load run.
+// LoadReport is the outcome of a load run. Durations are in nanoseconds
+// in JSON.
 type LoadReport struct {
-	Nodes, Workers, Isolates int
-	Quantum                  int64
-	GOMAXPROCS               int
-	Link                     LinkConfig
-	Seed                     uint64
-	NoSteal                  bool
-	MigrateRate              float64
+	Nodes       int        `json:"nodes"`
+	Workers     int        `json:"workers"`
+	Isolates    int        `json:"isolates"`
+	Quantum     int64      `json:"quantum"`
+	GOMAXPROCS  int        `json:"gomaxprocs"`
+	Link        LinkConfig `json:"link"`
+	Seed        uint64     `json:"seed"`
+	NoSteal     bool       `json:"no_steal"`
+	MigrateRate float64    `json:"migrate_rate"`
 
-	Elapsed       time.Duration // wall time from the first spawn to the end
-	Makespan      time.Duration // first spawn to last completion
-	TotalWork     time.Duration // sum of the straight-run times of every isolate's job
-	IdealWorkers  time.Duration // TotalWork ÷ (nodes × workers)
-	IdealCores    time.Duration // TotalWork ÷ min(nodes × workers, GOMAXPROCS)
-	Throughput    float64       // completions per second of Elapsed
-	ForcedAsked   int           // forced migrations requested
-	Completed     int
-	Correct       int
-	Wrong         []string
-	Unfinished    []IsolateID // still held when Duration ran out
-	Lost          []IsolateID // neither completed nor held, with no crash to explain it
-	Duplicated    []IsolateID // completed twice, or running on two live nodes
-	Metrics       Snapshot
-	Net           NetStats
-	Jobs          []JobStat
-	DroppedEvents int64 // network messages a full node inbox dropped
+	Elapsed      time.Duration `json:"elapsed_ns"`       // from the first spawn to the end of the run (isolates run while the others are spawned)
+	Makespan     time.Duration `json:"makespan_ns"`      // first spawn to last completion
+	TotalWork    time.Duration `json:"total_work_ns"`    // sum of the straight-run times of every isolate's job
+	IdealWorkers time.Duration `json:"ideal_workers_ns"` // TotalWork ÷ (nodes × workers)
+	IdealCores   time.Duration `json:"ideal_cores_ns"`   // TotalWork ÷ min(nodes × workers, GOMAXPROCS)
+	Throughput   float64       `json:"throughput"`       // completions per second of Elapsed
+	ForcedAsked  int           `json:"forced_asked"`     // forced migrations requested
+	Completed    int           `json:"completed"`
+	Correct      int           `json:"correct"`
+	Wrong        []string      `json:"wrong"`
+	// Unfinished counts the isolates still held when Duration ran out:
+	// they were not checked, so a run with Unfinished > 0 did not verify
+	// everything it spawned (OK does not count them; a caller that wants
+	// every isolate checked must look at Unfinished too).
+	Unfinished    int         `json:"unfinished"`
+	UnfinishedIDs []IsolateID `json:"unfinished_ids"`
+	Lost          []IsolateID `json:"lost"`       // neither completed nor held, with no crash to explain it
+	Duplicated    []IsolateID `json:"duplicated"` // completed twice, or running on two live nodes
+	Metrics       Snapshot    `json:"metrics"`
+	Net           NetStats    `json:"net"`
+	Jobs          []JobStat   `json:"jobs"`
+	EventDrops    int64       `json:"event_drops"` // network messages dropped because a node's event inbox was full
 }
 
 // OK reports whether every isolate is accounted for: none lost, duplicated
@@ -210,6 +221,9 @@ func RunLoad(ctx context.Context, lc LoadConfig) (*LoadReport, error) {
 	jobOf := make(map[IsolateID]*Job, lc.Isolates)
 	order := rng.Perm(lc.Isolates)
 	var work time.Duration
+	// Elapsed runs from the first spawn: isolates already run while the
+	// others are spawned.
+	start := c.clock()
 	for i := 0; i < lc.Isolates; i++ {
 		j := lc.Jobs[order[i]%len(lc.Jobs)]
 		id, err := c.Spawn(NodeID(i%min(lc.SpawnNodes, cfg.Nodes)), j.Prog)
@@ -218,8 +232,10 @@ func RunLoad(ctx context.Context, lc LoadConfig) (*LoadReport, error) {
 		}
 		jobOf[id] = j
 		work += j.Duration
+		if lc.afterSpawn != nil {
+			lc.afterSpawn(c, i, id)
+		}
 	}
-	start := time.Now()
 	deadline := make(<-chan time.Time)
 	if lc.Duration > 0 {
 		deadline = time.After(lc.Duration)
@@ -259,7 +275,7 @@ loop:
 		case <-time.After(2 * time.Millisecond):
 		}
 	}
-	elapsed := time.Since(start)
+	elapsed := c.clock() - start
 	if lc.Progress != nil {
 		lc.Progress(lc.Isolates-c.Pending(), lc.Isolates)
 	}
@@ -274,10 +290,10 @@ loop:
 		IdealWorkers: work / time.Duration(workers),
 		IdealCores:   work / time.Duration(min(workers, runtime.GOMAXPROCS(0))),
 		Metrics:      c.Metrics().Snapshot(), Net: c.Net().Stats(),
-		Unfinished: audit.Held, Lost: audit.Lost, Duplicated: audit.Duplicated,
+		Unfinished: len(audit.Held), UnfinishedIDs: audit.Held, Lost: audit.Lost, Duplicated: audit.Duplicated,
 	}
 	for _, n := range c.nodes {
-		r.DroppedEvents += n.dropped.Load()
+		r.EventDrops += n.dropped.Load()
 	}
 	r.Makespan = r.Metrics.Makespan
 	stats := map[*Job]*JobStat{}

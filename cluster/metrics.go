@@ -13,7 +13,8 @@ import (
 // safe for concurrent use. In a Sim, durations are virtual.
 type Metrics struct {
 	mu          sync.Mutex
-	downtime    *hdrhistogram.Histogram // halt request → first quantum on the target
+	downtime    *hdrhistogram.Histogram // halt request → the target took the isolate (runnable there)
+	queueWait   *hdrhistogram.Histogram // the target took it → its first quantum there
 	haltLatency *hdrhistogram.Histogram // halt request → isolate parked at a safepoint
 	completion  *hdrhistogram.Histogram // spawn → completion published
 	stateBytes  *hdrhistogram.Histogram // bytes of one OFFER (state + envelope)
@@ -38,6 +39,7 @@ func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(1, int64(time.M
 func NewMetrics() *Metrics {
 	m := &Metrics{
 		downtime:    newHist(),
+		queueWait:   newHist(),
 		haltLatency: newHist(),
 		completion:  newHist(),
 		stateBytes:  hdrhistogram.New(1, 1<<36, 3),
@@ -59,6 +61,12 @@ func record(h *hdrhistogram.Histogram, v int64) {
 func (m *Metrics) recordDowntime(d time.Duration) {
 	m.mu.Lock()
 	record(m.downtime, int64(d))
+	m.mu.Unlock()
+}
+
+func (m *Metrics) recordQueueWait(d time.Duration) {
+	m.mu.Lock()
+	record(m.queueWait, int64(d))
 	m.mu.Unlock()
 }
 
@@ -92,7 +100,9 @@ func (m *Metrics) recordCompletion(latency, now time.Duration) {
 	m.mu.Unlock()
 }
 
-// Dist summarizes one histogram. Durations are in nanoseconds.
+// Dist summarizes one histogram: its sample count beside every percentile.
+// Durations are in nanoseconds. A zero Count means no samples, and then
+// every other field is 0 too.
 type Dist struct {
 	Count int64   `json:"count"`
 	Mean  float64 `json:"mean"`
@@ -132,7 +142,12 @@ func samplesOf(h *hdrhistogram.Histogram) []time.Duration {
 
 // Snapshot is a copy of the metrics as plain data.
 type Snapshot struct {
+	// Downtime is migration downtime: from the halt request to the moment
+	// the target took the isolate, decoded and verified, and made it
+	// runnable. Time it then spent queued at the target behind other
+	// isolates is QueueWait, from then to its first quantum there.
 	Downtime        Dist  `json:"downtime_ns"`
+	QueueWait       Dist  `json:"queue_wait_ns"`
 	HaltLatency     Dist  `json:"halt_latency_ns"`
 	Completion      Dist  `json:"completion_latency_ns"`
 	OfferBytes      Dist  `json:"offer_bytes"`
@@ -179,6 +194,7 @@ func (m *Metrics) Snapshot() Snapshot {
 	m.mu.Lock()
 	s.Downtime = distOf(m.downtime)
 	s.DowntimeSamples = samplesOf(m.downtime)
+	s.QueueWait = distOf(m.queueWait)
 	s.HaltLatency = distOf(m.haltLatency)
 	s.Completion = distOf(m.completion)
 	s.OfferBytes = distOf(m.stateBytes)

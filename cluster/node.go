@@ -30,6 +30,7 @@ type worker struct {
 	tried   atomic.Int64       // intra-node steal attempts (owner writes)
 	stolen  atomic.Int64       // successful ones
 	timer   *time.Timer        // owner only
+	ranNext bool               // owner only: the last task taken was an arrival, as runnext
 	seed    uint32             // owner only: victim choice
 	_       [cacheLinePad]byte
 }
@@ -317,6 +318,10 @@ func (n *liveNode) handle(ev *event) {
 	case evFinished:
 		c.finished(ev.t)
 	case evSpawn:
+		if err := c.admit(ev.t); err != nil {
+			ev.reply <- err
+			return
+		}
 		n.cl.col.spawned(ev.t.id, n.id)
 		c.spawn(ev.t, ev.prog)
 		ev.reply <- nil
@@ -462,18 +467,39 @@ func (n *liveNode) workerLoop(w *worker, idx int) {
 	}
 }
 
-// next finds the worker's next task: what the control side injected, then
-// its own deque, then half of a sibling's deque.
+// next finds the worker's next task: the first task the control side
+// injected since the last call (Go's runnext: an arrival runs next), then
+// the oldest task of its own deque, then half of a sibling's deque.
+// An arrival takes runnext at most every other call.
+//
+// Fairness: a worker takes its own deque from the oldest end, with Steal
+// (which the owner may call between its own Pushes and Pops), and pushes a
+// yielded task back at the newest end, so the tasks queued on a worker take
+// turns, as in the FIFO local run queue of Go's scheduler: a spinning
+// isolate no longer starves those queued behind it (the deque's owner end
+// is LIFO); see takeOldest. So a task waits for the tasks queued ahead of
+// it, once each (TestWorkerFairness). Other inboxed arrivals queue at the
+// newest end.
 func (n *liveNode) next(w *worker) *task {
-	// Arrivals first: they go to the bottom, so a migrated isolate runs
-	// next instead of waiting for the deque to drain.
 	if w.inbox.Len() == 0 && n.overflowed.Load() > 0 {
 		n.drive() // hands overflowed tasks to inboxes with room
 	}
+	var first *task
 	for x := w.inbox.Pop(); x != nil; x = w.inbox.Pop() {
-		w.dq.Push(x)
+		if first == nil && !w.ranNext {
+			first = x
+		} else {
+			w.dq.Push(x)
+		}
 	}
-	t := w.dq.Pop()
+	// Runnext at most every other quantum, so that a stream of arrivals
+	// cannot starve the deque either.
+	w.ranNext = first != nil
+	if first != nil {
+		w.queued.Store(int64(w.dq.Len()))
+		return first
+	}
+	t := takeOldest(w.dq)
 	w.queued.Store(int64(w.dq.Len()))
 	if t != nil {
 		return t
@@ -501,6 +527,27 @@ func (n *liveNode) next(w *worker) *task {
 		}
 	}
 	return nil
+}
+
+// takeOldest takes the oldest task of the owner's deque d. Owner only.
+// Steal takes the top, the oldest public task. With nothing public, that
+// Steal leaves a request, so the Pop after it (of the newest task)
+// publishes the older half of the private part, and a second Steal gets
+// the oldest; the popped task goes back at the newest end, where it was.
+// A thief may win the oldest first: the owner then takes the next.
+func takeOldest(d *queue.Deque[task]) *task {
+	if t := d.Steal(); t != nil {
+		return t
+	}
+	y := d.Pop()
+	if y == nil {
+		return nil
+	}
+	if t := d.Steal(); t != nil {
+		d.Push(y)
+		return t
+	}
+	return y // it was the only one
 }
 
 func (n *liveNode) park(w *worker) {
@@ -546,10 +593,11 @@ func (n *liveNode) hasWork(w *worker) bool {
 
 func (n *liveNode) runQuantum(w *worker, t *task) {
 	if t.trace != 0 {
-		d := n.cl.clock() - time.Duration(t.trace)
+		now := n.cl.clock()
+		down, wait := time.Duration(t.arrived-t.trace), now-time.Duration(t.arrived)
 		t.trace = 0
-		n.cl.metrics.recordDowntime(d)
-		n.cl.col.event(Event{Kind: EvRunning, Node: n.id, ID: t.id, Epoch: t.epoch, Downtime: d, Steps: t.iso.Steps()})
+		n.cl.metrics.recordQueueWait(wait)
+		n.cl.col.event(Event{Kind: EvRunning, Node: n.id, ID: t.id, Epoch: t.epoch, Downtime: down, QueueWait: wait, Steps: t.iso.Steps()})
 	}
 	st := t.iso.Status()
 	if budget, stop := t.budget(n.quantum); !stop {
@@ -561,6 +609,7 @@ func (n *liveNode) runQuantum(w *worker, t *task) {
 	if n.down.Load() {
 		return // crashed: the task dies with the node
 	}
+	n.core.account(t)
 	if st.Runnable() {
 		t.reachedStop(n.cl.clock())
 	}
@@ -577,6 +626,12 @@ func (n *liveNode) runQuantum(w *worker, t *task) {
 		n.post(&event{kind: evParked, t: t, to: NodeID(mv - 1)})
 		return
 	}
+	n.requeue(w, t)
+}
+
+// requeue pushes t, which yielded, back at the newest end of w's deque: it
+// runs again after the tasks queued before it (see next). Owner only.
+func (n *liveNode) requeue(w *worker, t *task) {
 	t.state.Store(tsQueued)
 	w.dq.Push(t)
 	w.queued.Store(int64(w.dq.Len()))

@@ -1,7 +1,9 @@
 package cluster
 
 import (
+	"bytes"
 	"errors"
+	"math/rand/v2"
 	"slices"
 	"time"
 )
@@ -38,11 +40,25 @@ type protoHooks interface {
 	// discarded gives back a received OFFER that onOffer kept while it
 	// waited for its program, once it is not going to be accepted.
 	discarded(raw []byte)
+	// holds reports whether the node holds isolate id (running, queued,
+	// parked or finished but unpublished).
+	holds(id IsolateID) bool
 }
 
 type protoConfig struct {
-	rto          time.Duration // resend interval for OFFER, ABORT and an unconfirmed ACK
-	offerTimeout time.Duration // from the first OFFER to giving up with ABORT
+	rto          time.Duration // first resend interval for OFFER, ABORT and an unconfirmed ACK
+	offerTimeout time.Duration // from the end of the first OFFER's transmission to giving up with ABORT
+	// txTime estimates how long the link to a peer takes to transmit n
+	// bytes (n ÷ bandwidth); nil for an unlimited link.
+	txTime func(n int) time.Duration
+	seed   uint64 // seeds the resend jitter
+	// pendingBudget bounds the bytes of the OFFERs a node keeps while they
+	// wait for their program; pendingTTL is how long one may wait.
+	pendingBudget int64
+	pendingTTL    time.Duration
+	// horizon is how long a record of an isolate the node no longer holds
+	// (and has nothing in flight about) is kept; see prune.
+	horizon time.Duration
 }
 
 func (c protoConfig) withDefaults() protoConfig {
@@ -52,7 +68,40 @@ func (c protoConfig) withDefaults() protoConfig {
 	if c.offerTimeout <= 0 {
 		c.offerTimeout = 10 * c.rto
 	}
+	if c.pendingBudget <= 0 {
+		c.pendingBudget = defaultPendingBudget
+	}
+	if c.pendingTTL <= 0 {
+		c.pendingTTL = c.offerTimeout
+	}
+	if c.horizon <= 0 {
+		c.horizon = 10 * c.offerTimeout
+	}
 	return c
+}
+
+// defaultPendingBudget is the byte budget of offers waiting for their
+// program when the node's memory budget does not set one.
+const defaultPendingBudget = 64 << 20
+
+// maxBackoff caps the exponential backoff of resends at 2^maxBackoff RTO.
+const maxBackoff = 3
+
+// backoff returns the wait before resend number tries+1 (tries resends
+// made so far): RTO × 2^tries, capped at 8 RTO, with "equal jitter": half of it
+// fixed and half drawn uniformly, so that resends from many nodes spread.
+func (p *proto) backoff(tries int) time.Duration {
+	d := p.cfg.rto << min(tries, maxBackoff)
+	return d/2 + time.Duration(p.rng.Int64N(int64(d/2)+1))
+}
+
+// txDone returns when a copy of n bytes sent now finishes transmitting, on
+// a link still busy with a previous copy until busy.
+func (p *proto) txDone(now, busy time.Duration, n int) time.Duration {
+	if p.cfg.txTime == nil {
+		return now
+	}
+	return max(now, busy) + p.cfg.txTime(n)
 }
 
 // decision is what a target decided about one (isolate, epoch).
@@ -67,36 +116,46 @@ const (
 
 // outRec is the source's side of one handoff.
 type outRec struct {
-	id          IsolateID
-	epoch       uint64
-	to          NodeID
-	offer       []byte // the whole OFFER message, resent as is
-	start, last time.Duration
-	aborting    bool
+	id       IsolateID
+	epoch    uint64
+	to       NodeID
+	offer    []byte        // the whole OFFER message, resent as is
+	deadline time.Duration // give up (ABORT) then: offerTimeout after the first copy's transmission ends
+	busy     time.Duration // when the last copy sent finishes transmitting (estimated)
+	next     time.Duration // next resend due
+	tries    int           // resends of the current message (OFFER, then ABORT)
+	aborting bool
 }
 
 // inRec is what a node remembers about an isolate as a target.
 type inRec struct {
-	seen    uint64 // highest epoch seen for the isolate, as source or target
+	seen    uint64        // highest verified epoch of the isolate: accepted here, or spawned, resumed or handed off from here
+	touched time.Duration // last time the record was used; see prune
 	decided map[uint64]decision
 	pending *pendingOffer // an offer waiting for its program
 
 	unconfirmed bool // accepted uEpoch from uFrom, and no CONFIRM yet
 	uEpoch      uint64
 	uFrom       NodeID
-	lastAck     time.Duration
+	nextAck     time.Duration // next ACK resend due
+	ackTries    int
 }
 
 type pendingOffer struct {
 	from  NodeID
 	epoch uint64
 	hash  [32]byte
-	msg   []byte // the OFFER message, owned
+	msg   []byte        // the OFFER message, owned
+	until time.Duration // dropped then if its program has not come
 }
 
 // protoStats counts protocol events on one node.
 type protoStats struct {
 	Offers, Resends, Aborts, Acks, Nacks, Confirms, Fetches, Stale, Bad int64
+	// Expired counts offers dropped after waiting pendingTTL for their
+	// program, OverBudget those refused because the pending bytes would
+	// pass pendingBudget, Pruned the records forgotten after the horizon.
+	Expired, OverBudget, Pruned int64
 }
 
 // proto is one node's handoff state machine: both its source side (outgoing
@@ -110,13 +169,17 @@ type proto struct {
 	cfg   protoConfig
 	h     protoHooks
 	out   map[IsolateID]*outRec
-	done  map[IsolateID]uint64 // highest epoch handed off from here and ACKed
 	in    map[IsolateID]*inRec
 	unc   map[IsolateID]bool              // isolates with an unconfirmed acceptance
 	fetch map[[32]byte]map[IsolateID]bool // isolates whose offer waits for a program
 	down  map[NodeID]bool
 	buf   []byte
-	stats protoStats
+	rng   *rand.Rand // resend jitter; seeded, so the machine stays deterministic
+	now   time.Duration
+	// pendingBytes is the size of the OFFERs kept waiting for a program.
+	pendingBytes int64
+	nextPrune    time.Duration
+	stats        protoStats
 }
 
 func newProto(self NodeID, cfg protoConfig, h protoHooks) *proto {
@@ -125,11 +188,11 @@ func newProto(self NodeID, cfg protoConfig, h protoHooks) *proto {
 		cfg:   cfg.withDefaults(),
 		h:     h,
 		out:   make(map[IsolateID]*outRec),
-		done:  make(map[IsolateID]uint64),
 		in:    make(map[IsolateID]*inRec),
 		unc:   make(map[IsolateID]bool),
 		fetch: make(map[[32]byte]map[IsolateID]bool),
 		down:  make(map[NodeID]bool),
+		rng:   rand.New(rand.NewPCG(cfg.seed, uint64(self))),
 	}
 }
 
@@ -139,19 +202,64 @@ func (p *proto) rec(id IsolateID) *inRec {
 		r = &inRec{decided: make(map[uint64]decision, 2)}
 		p.in[id] = r
 	}
+	r.touched = p.now
 	return r
 }
 
-// decide records d for (r, e), forgetting decisions far below the newest: an
-// offer that old can only be a stale duplicate, and NACK is a safe answer.
-func (r *inRec) decide(e uint64, d decision) {
+// maxUnverified is how many decisions a target keeps, per isolate, above
+// the highest epoch it has verified for it (seen): refusals and aborts of
+// epochs that no verified state backs. Beyond it, an OFFER or ABORT of a new
+// epoch is dropped unanswered (the source resends, or aborts and resends),
+// so a flood of garbage epochs costs a bounded map; and no decision above
+// seen is ever forgotten while the record lives, since a refused epoch that
+// came back as new could be taken after its source resumed its copy.
+const maxUnverified = 16
+
+// decide records d for (r, e), forgetting decisions more than 8 epochs
+// below the highest verified epoch (seen): an offer that old can only be a
+// stale duplicate, and NACK is a safe answer. It reports false, recording
+// nothing, if e is above seen and r already holds maxUnverified decisions
+// there.
+func (r *inRec) decide(e uint64, d decision) bool {
+	if !r.room(e) {
+		return false
+	}
 	r.decided[e] = d
+	r.prune()
+	return true
+}
+
+// room reports whether r may record a decision about epoch e.
+func (r *inRec) room(e uint64) bool {
+	if _, ok := r.decided[e]; ok || e <= r.seen {
+		return true
+	}
+	n := 0
+	for k := range r.decided {
+		if k > r.seen {
+			n++
+		}
+	}
+	return n < maxUnverified
+}
+
+// prune forgets decisions more than 8 epochs below seen.
+func (r *inRec) prune() {
 	if len(r.decided) > 8 {
 		for k := range r.decided {
-			if k+8 < e {
+			if k+8 < r.seen {
 				delete(r.decided, k)
 			}
 		}
+	}
+}
+
+// verified raises r's highest verified epoch to e: an accepted OFFER's,
+// or one the node itself spawned, resumed or handed off.
+func (r *inRec) verified(e uint64) {
+	if e > r.seen {
+		r.seen = e
+		r.prune()
 	}
 }
 
@@ -172,18 +280,10 @@ func (p *proto) outstanding() int { return len(p.out) }
 // unconfirmedCount returns the number of accepted isolates awaiting CONFIRM.
 func (p *proto) unconfirmedCount() int { return len(p.unc) }
 
-// handingOff reports whether isolate id is parked here in a handoff.
-func (p *proto) handingOff(id IsolateID) bool { return p.out[id] != nil }
-
-// isUnconfirmed reports whether isolate id was accepted here and its source
-// has not yet confirmed dropping its copy.
-func (p *proto) isUnconfirmed(id IsolateID) bool { return p.unc[id] }
-
 // note records that epoch e of isolate id exists here (it arrived by spawn or
 // resume, or is being handed off), so that no offer at or below it is taken.
 func (p *proto) note(id IsolateID, e uint64) {
-	r := p.rec(id)
-	r.seen = max(r.seen, e)
+	p.rec(id).verified(e)
 }
 
 // startHandoff begins handing isolate id off to node to at epoch e. offer is
@@ -191,6 +291,7 @@ func (p *proto) note(id IsolateID, e uint64) {
 // keep its parked copy until drop or resume. It reports false, without
 // sending, if to is known to be down; the copy stays the caller's to run.
 func (p *proto) startHandoff(now time.Duration, id IsolateID, e uint64, to NodeID, offer []byte) bool {
+	p.now = max(p.now, now)
 	if p.down[to] || to == p.self {
 		return false
 	}
@@ -198,7 +299,8 @@ func (p *proto) startHandoff(now time.Duration, id IsolateID, e uint64, to NodeI
 		panic("BUG: cluster: second handoff of one isolate")
 	}
 	p.note(id, e)
-	p.out[id] = &outRec{id: id, epoch: e, to: to, offer: offer, start: now, last: now}
+	busy := p.txDone(now, now, len(offer))
+	p.out[id] = &outRec{id: id, epoch: e, to: to, offer: offer, deadline: busy + p.cfg.offerTimeout, busy: busy, next: busy + p.backoff(0)}
 	p.stats.Offers++
 	p.h.send(to, offer)
 	return true
@@ -209,19 +311,23 @@ func (p *proto) startHandoff(now time.Duration, id IsolateID, e uint64, to NodeI
 // memory, and one that waits for its program is held until it arrives. It
 // ignores kinds that are not its business.
 func (p *proto) onMessage(now time.Duration, from NodeID, m *message, raw []byte) (kept bool) {
+	p.now = max(p.now, now)
 	switch m.kind {
 	case mOffer:
 		return p.onOffer(now, from, m, raw)
 	case mAck:
 		if o := p.out[m.id]; o != nil && o.epoch == m.epoch && o.to == from {
 			delete(p.out, m.id)
-			p.done[m.id] = max(p.done[m.id], m.epoch)
 			p.h.drop(m.id, m.epoch, from)
 			p.h.released(o.offer)
 			p.stats.Confirms++
 			p.sendIDEpoch(from, mConfirm, m.id, m.epoch)
-		} else if p.done[m.id] >= m.epoch {
-			// Our CONFIRM was lost; the target keeps asking.
+		} else if p.out[m.id] == nil && !p.h.holds(m.id) {
+			// Our CONFIRM was lost and the target keeps asking; or the
+			// ACK is stale. Either way this node holds no copy, which is
+			// all CONFIRM says: it needs no record of the handoff (an
+			// isolate it holds again cannot be unconfirmed elsewhere, since
+			// it moved on from there only after a CONFIRM).
 			p.stats.Confirms++
 			p.sendIDEpoch(from, mConfirm, m.id, m.epoch)
 		} else {
@@ -289,9 +395,14 @@ func (p *proto) onOffer(now time.Duration, from NodeID, m *message, raw []byte) 
 		p.sendNack(from, m.id, m.epoch, nackStale)
 		return false
 	}
-	r.seen = m.epoch
-	if r.pending != nil { // an older epoch still waiting: superseded
-		r.decide(r.pending.epoch, aborted)
+	// Nothing about m is verified yet: r.seen rises only once it is
+	// accepted (see tryAccept), so that a garbage OFFER with a huge epoch
+	// cannot make every later handoff of the isolate look stale.
+	if r.pending != nil {
+		// Another epoch still waits for its program. Neither is verified;
+		// the newer message replaces it, unanswered and undecided: its
+		// source resends it, or aborts, and gets its answer then.
+		p.unfetch(m.id, r)
 		p.dropPending(r)
 	}
 	if !p.h.haveProgram(m.hash) {
@@ -299,7 +410,20 @@ func (p *proto) onOffer(now time.Duration, from NodeID, m *message, raw []byte) 
 			r.decide(m.epoch, aborted)
 			return false
 		}
-		r.pending = &pendingOffer{from: from, epoch: m.epoch, hash: m.hash, msg: raw}
+		if !r.room(m.epoch) {
+			p.stats.Bad++ // too many unverified epochs: no room to decide later
+			return false
+		}
+		if p.pendingBytes+int64(cap(raw)) > p.cfg.pendingBudget {
+			// Refused, not kept: the caller hands the buffer back. The
+			// refusal is recorded like any other (see tryAccept).
+			p.stats.OverBudget++
+			r.decide(m.epoch, refused)
+			p.sendNack(from, m.id, m.epoch, nackFull)
+			return false
+		}
+		p.pendingBytes += int64(cap(raw))
+		r.pending = &pendingOffer{from: from, epoch: m.epoch, hash: m.hash, msg: raw, until: now + p.cfg.pendingTTL}
 		w := p.fetch[m.hash]
 		if w == nil {
 			w = make(map[IsolateID]bool)
@@ -318,16 +442,29 @@ func (p *proto) onOffer(now time.Duration, from NodeID, m *message, raw []byte) 
 // (and so keeps m's buffer).
 func (p *proto) tryAccept(now time.Duration, from NodeID, r *inRec, m *message) bool {
 	if err := p.h.accept(from, m); err != nil {
-		r.decide(m.epoch, refused)
+		// The refusal is recorded, so that a late duplicate of this epoch,
+		// once the node would take it, is not taken after its source has
+		// resumed its copy; it does not raise r.seen (m is not verified).
+		// With no room for the record, no answer: the source resends or
+		// aborts.
+		if !r.decide(m.epoch, refused) {
+			p.stats.Bad++
+			return false
+		}
 		reason := nackBadState
-		if errors.Is(err, errRefused) {
+		switch {
+		case errors.Is(err, errRefused):
 			reason = nackRefused
+		case errors.Is(err, ErrNodeFull):
+			reason = nackFull
 		}
 		p.sendNack(from, m.id, m.epoch, reason)
 		return false
 	}
+	r.verified(m.epoch)
 	r.decide(m.epoch, accepted)
-	r.unconfirmed, r.uEpoch, r.uFrom, r.lastAck = true, m.epoch, from, now
+	r.unconfirmed, r.uEpoch, r.uFrom = true, m.epoch, from
+	r.nextAck, r.ackTries = now+p.backoff(0), 0
 	p.unc[m.id] = true
 	p.stats.Acks++
 	p.sendIDEpoch(from, mAck, m.id, m.epoch)
@@ -344,10 +481,15 @@ func (p *proto) onAbort(from NodeID, m *message) {
 		return
 	}
 	// Not taken, and now it never will be: a late OFFER of this epoch finds
-	// the decision and gets ABORTED.
-	r.decide(m.epoch, aborted)
-	r.seen = max(r.seen, m.epoch)
+	// the decision and gets ABORTED. The ABORT is not verified either, so
+	// it records only its own epoch and leaves r.seen alone; with no room
+	// for the record, no answer (the source resends the ABORT).
+	if !r.decide(m.epoch, aborted) {
+		p.stats.Bad++
+		return
+	}
 	if r.pending != nil && r.pending.epoch == m.epoch {
+		p.unfetch(m.id, r)
 		p.dropPending(r)
 	}
 	p.sendIDEpoch(from, mAborted, m.id, m.epoch)
@@ -370,6 +512,7 @@ func (p *proto) onProgram(now time.Duration, m *message) {
 		}
 		pe := r.pending
 		r.pending = nil
+		p.pendingBytes -= int64(cap(pe.msg))
 		om, err := parseMessage(pe.msg)
 		if err != nil {
 			panic("BUG: cluster: a pending offer no longer parses")
@@ -380,36 +523,100 @@ func (p *proto) onProgram(now time.Duration, m *message) {
 	}
 }
 
+// unfetch takes isolate id, whose offer r.pending waits for its program,
+// off that program's waiting list.
+func (p *proto) unfetch(id IsolateID, r *inRec) {
+	h := r.pending.hash
+	delete(p.fetch[h], id)
+	if len(p.fetch[h]) == 0 {
+		delete(p.fetch, h)
+	}
+}
+
 // dropPending forgets r's offer that waits for its program, and gives its
 // buffer back. The caller has recorded the decision.
 func (p *proto) dropPending(r *inRec) {
+	p.pendingBytes -= int64(cap(r.pending.msg))
 	p.h.discarded(r.pending.msg)
 	r.pending = nil
 }
 
+// expire drops, unanswered and undecided, every offer that has waited for
+// its program past its time, and prunes records (at most every horizon/4).
+func (p *proto) expire(now time.Duration) {
+	if len(p.fetch) > 0 {
+		for _, h := range sortedHashes(p.fetch) {
+			for _, id := range sortedKeys(p.fetch[h]) {
+				r := p.in[id]
+				if r == nil || r.pending == nil || r.pending.hash != h {
+					delete(p.fetch[h], id)
+					continue
+				}
+				if now >= r.pending.until {
+					p.stats.Expired++
+					p.unfetch(id, r)
+					p.dropPending(r)
+				}
+			}
+			if len(p.fetch[h]) == 0 {
+				delete(p.fetch, h)
+			}
+		}
+	}
+	if now >= p.nextPrune {
+		p.nextPrune = now + p.cfg.horizon/4
+		p.prune(now)
+	}
+}
+
+// prune forgets the record of every isolate that the node does not hold,
+// that has no handoff, acceptance or offer in flight here, and that has
+// not been used for the horizon. Why this is safe is in the package
+// documentation (Pruning).
+func (p *proto) prune(now time.Duration) {
+	for id, r := range p.in {
+		if now-r.touched < p.cfg.horizon || r.pending != nil || r.unconfirmed || p.out[id] != nil || p.h.holds(id) {
+			continue
+		}
+		delete(p.in, id)
+		p.stats.Pruned++
+	}
+}
+
 // tick resends what is due and gives up on offers that took too long.
+// Resends back off exponentially, with jitter (see backoff), and an OFFER's
+// resend timer starts when its previous copy has finished transmitting
+// (txDone): on a slow link a resend that left earlier would only queue a
+// second copy behind the first.
 func (p *proto) tick(now time.Duration) {
+	p.now = max(p.now, now)
+	p.expire(now)
 	for _, id := range sortedKeys(p.out) {
 		o := p.out[id]
 		switch {
-		case !o.aborting && now-o.start >= p.cfg.offerTimeout:
-			o.aborting, o.last = true, now
+		case !o.aborting && now >= o.deadline:
+			o.aborting, o.tries = true, 0
+			o.next = now + p.backoff(0)
 			p.stats.Aborts++
 			p.sendIDEpoch(o.to, mAbort, o.id, o.epoch)
-		case now-o.last >= p.cfg.rto:
-			o.last = now
+		case now >= o.next:
 			p.stats.Resends++
+			o.tries++
 			if o.aborting {
+				o.next = now + p.backoff(o.tries)
 				p.sendIDEpoch(o.to, mAbort, o.id, o.epoch)
 			} else {
+				o.busy = p.txDone(now, o.busy, len(o.offer))
+				o.next = o.busy + p.backoff(o.tries)
 				p.h.send(o.to, o.offer)
 			}
 		}
 	}
 	for _, id := range sortedKeys(p.unc) {
 		r := p.in[id]
-		if now-r.lastAck >= p.cfg.rto {
-			r.lastAck = now
+		if now >= r.nextAck {
+			r.ackTries++
+			r.nextAck = now + p.backoff(r.ackTries)
 			p.stats.Resends++
 			p.sendIDEpoch(r.uFrom, mAck, id, r.uEpoch)
 		}
@@ -441,11 +648,7 @@ func (p *proto) peerDown(n NodeID) {
 		if r.pending == nil || r.pending.from != n {
 			continue
 		}
-		h := r.pending.hash
-		delete(p.fetch[h], id)
-		if len(p.fetch[h]) == 0 {
-			delete(p.fetch, h)
-		}
+		p.unfetch(id, r)
 		r.decide(r.pending.epoch, aborted)
 		p.dropPending(r)
 	}
@@ -453,6 +656,15 @@ func (p *proto) peerDown(n NodeID) {
 
 type ordered interface {
 	~uint32 | ~uint64
+}
+
+func sortedHashes[V any](m map[[32]byte]V) [][32]byte {
+	ks := make([][32]byte, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.SortFunc(ks, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })
+	return ks
 }
 
 func sortedKeys[K ordered, V any](m map[K]V) []K {

@@ -30,7 +30,7 @@ type fakeNode struct {
 	w        *protoWorld
 	p        *proto
 	progs    map[[32]byte][]byte
-	holds    map[IsolateID]*hold
+	held     map[IsolateID]*hold
 	crashed  bool
 	refuse   bool
 	accepted map[[2]uint64]bool // (id, epoch) accepted here
@@ -90,6 +90,7 @@ func (f *fakeNode) discarded(raw []byte) {
 	delete(f.waiting, &raw[0])
 }
 func (f *fakeNode) haveProgram(h [32]byte) bool    { return f.progs[h] != nil }
+func (f *fakeNode) holds(id IsolateID) bool        { return f.held[id] != nil }
 func (f *fakeNode) programBytes(h [32]byte) []byte { return f.progs[h] }
 func (f *fakeNode) addProgram(h [32]byte, b []byte) error {
 	if h != f.w.prog || !bytes.Equal(b, []byte("program")) {
@@ -105,10 +106,10 @@ func (f *fakeNode) accept(from NodeID, m *message) error {
 	if !bytes.Equal(m.payload, f.w.state) {
 		return errors.New("bad state")
 	}
-	if h := f.holds[m.id]; h != nil {
+	if h := f.held[m.id]; h != nil {
 		f.w.fail("%v accepts %d@%d while holding it at epoch %d", f.id, m.id, m.epoch, h.epoch)
 	}
-	f.holds[m.id] = &hold{epoch: m.epoch, state: holdRunning}
+	f.held[m.id] = &hold{epoch: m.epoch, state: holdRunning}
 	f.accepted[[2]uint64{uint64(m.id), m.epoch}] = true
 	delete(f.waiting, &m.raw[0])
 	f.owned[&m.raw[0]] = true
@@ -116,7 +117,7 @@ func (f *fakeNode) accept(from NodeID, m *message) error {
 	return nil
 }
 func (f *fakeNode) resume(id IsolateID, epoch uint64) {
-	h := f.holds[id]
+	h := f.held[id]
 	if h == nil || h.state != holdParked || h.epoch != epoch {
 		f.w.fail("%v resumes %d@%d but holds %+v", f.id, id, epoch, h)
 	}
@@ -125,23 +126,23 @@ func (f *fakeNode) resume(id IsolateID, epoch uint64) {
 	f.w.logf("%v resumes %d@%d", f.id, id, epoch)
 }
 func (f *fakeNode) drop(id IsolateID, epoch uint64, to NodeID) {
-	h := f.holds[id]
+	h := f.held[id]
 	if h == nil || h.state != holdParked || h.epoch != epoch {
 		f.w.fail("%v drops %d@%d but holds %+v", f.id, id, epoch, h)
 	}
-	delete(f.holds, id)
+	delete(f.held, id)
 	f.w.logf("%v drops %d@%d", f.id, id, epoch)
 }
 func (f *fakeNode) confirmed(id IsolateID, epoch uint64) {
-	h := f.holds[id]
+	h := f.held[id]
 	if h == nil || h.epoch != epoch || h.confirmed {
 		f.w.fail("%v confirms %d@%d but holds %+v", f.id, id, epoch, h)
 	}
 	// Exactly-once publication: once confirmed, no other live node may hold
 	// any copy.
 	for _, o := range f.w.nodes {
-		if o != f && !o.crashed && o.holds[id] != nil {
-			f.w.fail("%v confirms %d@%d while %v holds %+v", f.id, id, epoch, o.id, o.holds[id])
+		if o != f && !o.crashed && o.held[id] != nil {
+			f.w.fail("%v confirms %d@%d while %v holds %+v", f.id, id, epoch, o.id, o.held[id])
 		}
 	}
 	h.confirmed = true
@@ -152,7 +153,7 @@ func newProtoWorld(t testing.TB, seed uint64, n int, cfg LinkConfig) *protoWorld
 	w := &protoWorld{t: t, net: NewNet(seed, cfg), prog: [32]byte{1, 2, 3}, state: []byte("the state"),
 		detect: 3 * time.Millisecond, downAt: map[NodeID]time.Duration{}}
 	for i := 0; i < n; i++ {
-		f := &fakeNode{id: NodeID(i), w: w, progs: map[[32]byte][]byte{}, holds: map[IsolateID]*hold{},
+		f := &fakeNode{id: NodeID(i), w: w, progs: map[[32]byte][]byte{}, held: map[IsolateID]*hold{},
 			accepted: map[[2]uint64]bool{}, resumed: map[[2]uint64]bool{}, waiting: map[*byte]bool{}, owned: map[*byte]bool{}}
 		f.p = newProto(f.id, protoConfig{rto: 2 * time.Millisecond, offerTimeout: 8 * time.Millisecond}, f)
 		w.nodes = append(w.nodes, f)
@@ -171,14 +172,14 @@ func newProtoWorld(t testing.TB, seed uint64, n int, cfg LinkConfig) *protoWorld
 	}
 	// Node 0 holds isolate 1 and has the program.
 	w.nodes[0].progs[w.prog] = []byte("program")
-	w.nodes[0].holds[1] = &hold{epoch: 0, state: holdRunning, confirmed: true}
+	w.nodes[0].held[1] = &hold{epoch: 0, state: holdRunning, confirmed: true}
 	return w
 }
 
 // handoff starts a handoff of isolate 1 from its confirmed, running holder.
 func (w *protoWorld) handoff(from, to NodeID) bool {
 	f := w.nodes[from]
-	h := f.holds[1]
+	h := f.held[1]
 	if f.crashed || h == nil || h.state != holdRunning || !h.confirmed {
 		return false
 	}
@@ -203,11 +204,11 @@ func (w *protoWorld) crash(id NodeID) {
 	// node that knows of it, unless its offer is still in flight).
 	holders := 0
 	for _, o := range w.nodes {
-		if !o.crashed && o != f && o.holds[1] != nil && o.holds[1].state == holdRunning {
+		if !o.crashed && o != f && o.held[1] != nil && o.held[1].state == holdRunning {
 			holders++
 		}
 	}
-	if holders == 0 && f.holds[1] != nil {
+	if holders == 0 && f.held[1] != nil {
 		w.mayLose = true
 	}
 	f.crashed = true
@@ -256,7 +257,7 @@ func (w *protoWorld) check() {
 		if f.crashed {
 			continue
 		}
-		if h := f.holds[1]; h != nil {
+		if h := f.held[1]; h != nil {
 			holders = append(holders, f.id)
 			if h.state != holdRunning || !h.confirmed {
 				w.fail("%v ends holding %+v", f.id, h)
@@ -301,7 +302,7 @@ func TestProtoCleanHandoffFetchesProgram(t *testing.T) {
 	}
 	w.step(5 * time.Millisecond)
 	w.check()
-	if w.nodes[1].holds[1] == nil || w.nodes[1].progs[w.prog] == nil {
+	if w.nodes[1].held[1] == nil || w.nodes[1].progs[w.prog] == nil {
 		t.Fatalf("node 1 did not take the isolate and cache the program\n%s", joinLast(w.logs, 40))
 	}
 	// Onward to 2, then back to 0, which has the program cached.
@@ -310,7 +311,7 @@ func TestProtoCleanHandoffFetchesProgram(t *testing.T) {
 	w.handoff(2, 0)
 	w.step(5 * time.Millisecond)
 	w.check()
-	if h := w.nodes[0].holds[1]; h == nil || h.epoch != 3 {
+	if h := w.nodes[0].held[1]; h == nil || h.epoch != 3 {
 		t.Fatalf("node 0 holds %+v\n%s", h, joinLast(w.logs, 40))
 	}
 	if s := w.nodes[0].p.stats; s.Fetches != 0 {
@@ -325,7 +326,7 @@ func TestProtoRefusalResumesSource(t *testing.T) {
 	w.handoff(0, 1)
 	w.step(5 * time.Millisecond)
 	w.check()
-	if h := w.nodes[0].holds[1]; h == nil || !w.nodes[0].resumed[[2]uint64{1, 1}] {
+	if h := w.nodes[0].held[1]; h == nil || !w.nodes[0].resumed[[2]uint64{1, 1}] {
 		t.Fatalf("source did not resume: %+v", h)
 	}
 	// The next attempt uses a new epoch and succeeds.
@@ -333,7 +334,7 @@ func TestProtoRefusalResumesSource(t *testing.T) {
 	w.handoff(0, 1)
 	w.step(5 * time.Millisecond)
 	w.check()
-	if h := w.nodes[1].holds[1]; h == nil || h.epoch != 2 {
+	if h := w.nodes[1].held[1]; h == nil || h.epoch != 2 {
 		t.Fatalf("target holds %+v", h)
 	}
 }
@@ -345,7 +346,7 @@ func TestProtoBadStateIsRefused(t *testing.T) {
 	w.state = []byte("the state")
 	w.step(5 * time.Millisecond)
 	w.check()
-	if w.nodes[0].holds[1] == nil {
+	if w.nodes[0].held[1] == nil {
 		t.Fatal("source lost its copy")
 	}
 }
@@ -360,7 +361,7 @@ func TestProtoCutLinkAbortsThenLateOfferRejected(t *testing.T) {
 		t.Fatal("source is not aborting")
 	}
 	w.net.HealLink(0, 1)
-	w.step(10 * time.Millisecond)
+	w.step(40 * time.Millisecond) // ABORT resends back off: up to 8 RTO apart
 	w.check()
 	if !w.nodes[0].resumed[[2]uint64{1, 1}] {
 		t.Fatal("source did not resume after ABORTED")
@@ -369,7 +370,7 @@ func TestProtoCutLinkAbortsThenLateOfferRejected(t *testing.T) {
 	late := append(appendOfferHeader(nil, 1, 1, w.prog, 0, nil), w.state...)
 	w.net.SendAt(w.now, 0, 1, late)
 	w.step(2 * time.Millisecond)
-	if w.nodes[1].holds[1] != nil {
+	if w.nodes[1].held[1] != nil {
 		t.Fatal("late offer of an aborted epoch was taken")
 	}
 	w.check()
@@ -390,7 +391,7 @@ func TestProtoStaleOfferRejected(t *testing.T) {
 	w.net.SendAt(w.now, 0, 2, old)
 	w.step(5 * time.Millisecond)
 	w.check()
-	if h := w.nodes[2].holds[1]; h == nil || h.epoch != 2 || w.nodes[1].holds[1] != nil {
+	if h := w.nodes[2].held[1]; h == nil || h.epoch != 2 || w.nodes[1].held[1] != nil {
 		t.Fatalf("stale offer changed ownership\n%s", joinLast(w.logs, 30))
 	}
 }
@@ -459,7 +460,7 @@ func protoScenario(t *testing.T, seed uint64) {
 		switch r := rng.IntN(20); {
 		case r < 8:
 			for _, f := range w.nodes {
-				if h := f.holds[1]; h != nil && !f.crashed {
+				if h := f.held[1]; h != nil && !f.crashed {
 					w.handoff(f.id, NodeID(rng.IntN(nodes)))
 				}
 			}
@@ -545,4 +546,71 @@ func TestParseMessageNeverPanics(t *testing.T) {
 		}
 		parseMessage(b)
 	}
+}
+
+// TestProtoGarbageOfferDoesNotPoisonEpoch (issue 12, item 6): an OFFER that
+// cannot be verified, with a huge epoch, must not raise what the target
+// takes as the isolate's highest epoch, so the next real handoff of the
+// isolate to it still succeeds. Once with the program known (the garbage
+// fails to decode) and once with an unknown program (it waits for a
+// program that never comes).
+func TestProtoGarbageOfferDoesNotPoisonEpoch(t *testing.T) {
+	for _, known := range []bool{true, false} {
+		w := newProtoWorld(t, 1, 3, LinkConfig{Latency: 100 * time.Microsecond})
+		w.nodes[1].progs[w.prog] = []byte("program")
+		hash := w.prog
+		if !known {
+			hash = [32]byte{9, 9, 9}
+		}
+		junk := append(appendOfferHeader(nil, 1, 1<<62, hash, 0, nil), "garbage"...)
+		w.net.SendAt(w.now, 2, 1, junk)
+		w.step(time.Millisecond)
+		if !w.handoff(0, 1) {
+			t.Fatal("handoff refused")
+		}
+		w.step(5 * time.Millisecond)
+		w.check()
+		if h := w.nodes[1].held[1]; h == nil || h.epoch != 1 {
+			t.Fatalf("known program %v: after a garbage OFFER at epoch 2^62, node 1 holds %+v, want epoch 1\n%s", known, h, joinLast(w.logs, 30))
+		}
+	}
+}
+
+// TestProtoPendingOfferFlood (issue 12, item 7): 1000 OFFERs of 128 KiB
+// name a program nobody serves. The bytes the target keeps for them stay
+// under its pending budget, every kept one expires (its buffer handed
+// back), and the records they left are pruned after the horizon.
+func TestProtoPendingOfferFlood(t *testing.T) {
+	w := newProtoWorld(t, 1, 3, LinkConfig{Latency: 100 * time.Microsecond})
+	tgt := w.nodes[1].p
+	const budget = 4 << 20
+	tgt.cfg.pendingBudget = budget
+	payload := make([]byte, 128<<10)
+	for i := 0; i < 1000; i++ {
+		msg := append(appendOfferHeader(nil, IsolateID(100+i), 1, [32]byte{7, 7}, 0, nil), payload...)
+		w.net.SendAt(w.now, 2, 1, msg)
+	}
+	most := int64(0)
+	for i := 0; i < 4; i++ {
+		w.step(250 * time.Microsecond)
+		most = max(most, tgt.pendingBytes)
+		if tgt.pendingBytes > budget {
+			t.Fatalf("%d bytes of offers pending, budget %d", tgt.pendingBytes, budget)
+		}
+	}
+	if most == 0 || tgt.stats.OverBudget == 0 {
+		t.Fatalf("nothing was kept (%d) or refused (%+v)", most, tgt.stats)
+	}
+	w.step(tgt.cfg.pendingTTL + time.Millisecond)
+	if tgt.pendingBytes != 0 || len(tgt.fetch) != 0 || len(w.nodes[1].waiting) != 0 || tgt.stats.Expired == 0 {
+		t.Fatalf("after the TTL: %d bytes pending, %d programs awaited, %d buffers held; %+v", tgt.pendingBytes, len(tgt.fetch), len(w.nodes[1].waiting), tgt.stats)
+	}
+	if len(tgt.in) == 0 {
+		t.Fatal("no records before the horizon")
+	}
+	w.step(tgt.cfg.horizon + tgt.cfg.horizon/4 + time.Millisecond)
+	if len(tgt.in) != 0 {
+		t.Fatalf("%d records left after the horizon", len(tgt.in))
+	}
+	t.Logf("most pending %d bytes; %+v", most, tgt.stats)
 }

@@ -34,13 +34,15 @@ type Sim struct {
 }
 
 type simWorker struct {
-	q      []*task // a deque: the owner's end is the back
-	cur    *task
-	busy   bool
-	until  time.Duration
-	status engine.Status
-	tried  int64
-	stolen int64
+	runnext *task   // the last task injected: it runs next (Go's runnext)
+	q       []*task // FIFO: a yielded task goes to the back, the worker takes the front
+	quanta  int64   // quanta started
+	cur     *task
+	busy    bool
+	until   time.Duration
+	status  engine.Status
+	tried   int64
+	stolen  int64
 }
 
 type simNode struct {
@@ -148,8 +150,11 @@ func (s *Sim) Spawn(node NodeID, prog *engine.Program) (IsolateID, error) {
 	if err != nil {
 		return 0, err
 	}
+	t := &task{id: s.nextID + 1, iso: iso, prog: prog}
+	if err := n.core.admit(t); err != nil {
+		return 0, err
+	}
 	s.nextID++
-	t := &task{id: s.nextID, iso: iso, prog: prog}
 	s.col.spawned(t.id, node)
 	n.core.now = s.now
 	n.core.spawn(t, prog)
@@ -232,7 +237,7 @@ func (s *Sim) Crash(node NodeID) {
 	s.net.Crash(node)
 	s.col.lostWith(n.core.crash())
 	for _, w := range n.workers {
-		w.q, w.cur, w.busy = nil, nil, false
+		w.q, w.runnext, w.cur, w.busy = nil, nil, nil, false
 	}
 	s.downAt[node] = s.now + s.cfg.DetectDelay
 }
@@ -383,14 +388,20 @@ func (n *simNode) next(i int) *task {
 	}
 }
 
+// pop takes worker i's next task: its runnext, else the front of its
+// queue (the oldest: yielded tasks take turns, see liveNode.next), else
+// half of the fullest sibling's queue, oldest first.
 func (n *simNode) pop(i int) *task {
 	w := n.workers[i]
-	if k := len(w.q); k > 0 {
-		t := w.q[k-1]
-		w.q = w.q[:k-1]
+	if t := w.runnext; t != nil {
+		w.runnext = nil
 		return t
 	}
-	// Steal half of the fullest sibling's deque, oldest first.
+	if len(w.q) > 0 {
+		t := w.q[0]
+		w.q = w.q[1:]
+		return t
+	}
 	var v *simWorker
 	for j, o := range n.workers {
 		if j != i && len(o.q) > 0 && (v == nil || len(o.q) > len(v.q)) {
@@ -403,20 +414,19 @@ func (n *simNode) pop(i int) *task {
 	w.tried++
 	w.stolen++
 	k := (len(v.q) + 1) / 2
-	w.q = append(w.q, v.q[:k]...)
+	t := v.q[0]
+	w.q = append(w.q, v.q[1:k]...)
 	v.q = append(v.q[:0], v.q[k:]...)
-	t := w.q[len(w.q)-1]
-	w.q = w.q[:len(w.q)-1]
 	return t
 }
 
 func (n *simNode) startQuantum(w *simWorker, t *task) {
 	s := n.s
 	if t.trace != 0 {
-		d := s.now - time.Duration(t.trace)
+		down, wait := time.Duration(t.arrived-t.trace), s.now-time.Duration(t.arrived)
 		t.trace = 0
-		s.metrics.recordDowntime(d)
-		s.col.event(Event{Kind: EvRunning, Node: n.id, ID: t.id, Epoch: t.epoch, Downtime: d, Steps: t.iso.Steps()})
+		s.metrics.recordQueueWait(wait)
+		s.col.event(Event{Kind: EvRunning, Node: n.id, ID: t.id, Epoch: t.epoch, Downtime: down, QueueWait: wait, Steps: t.iso.Steps()})
 	}
 	before := t.iso.Steps()
 	w.status = t.iso.Status()
@@ -424,6 +434,7 @@ func (n *simNode) startQuantum(w *simWorker, t *task) {
 		w.status = t.iso.Run(budget)
 	}
 	steps := t.iso.Steps() - before
+	w.quanta++
 	w.cur, w.busy = t, true
 	w.until = s.now + time.Duration(steps)*s.cfg.StepCost + simSwitchCost
 }
@@ -433,6 +444,7 @@ func (n *simNode) endQuantum(w *simWorker) {
 	t, st := w.cur, w.status
 	w.cur, w.busy = nil, false
 	t.steps.Store(t.iso.Steps())
+	n.core.account(t)
 	n.core.now = s.now
 	if st.Runnable() {
 		t.reachedStop(s.now)
@@ -460,21 +472,26 @@ func (n *simNode) inject(t *task) {
 	k := len(n.workers)
 	w := n.workers[n.rr%k]
 	for i := 0; i < k; i++ {
-		if v := n.workers[(n.rr+i)%k]; !v.busy && len(v.q) == 0 {
+		if v := n.workers[(n.rr+i)%k]; !v.busy && len(v.q) == 0 && v.runnext == nil {
 			w = v
 			break
 		}
 	}
 	n.rr++
 	t.state.Store(tsQueued)
-	w.q = append(w.q, t)
+	if w.runnext != nil { // the newer arrival runs next; the older queues
+		w.q = append(w.q, w.runnext)
+	}
+	w.runnext = t
 }
 
 func (n *simNode) takeQueued(max int) []*task {
 	return claimQueued(max, len(n.workers), func(i int) *task {
 		w := n.workers[i]
 		if len(w.q) == 0 {
-			return nil
+			t := w.runnext
+			w.runnext = nil
+			return t
 		}
 		t := w.q[0]
 		w.q = w.q[1:]
@@ -486,9 +503,12 @@ func (n *simNode) load() Load {
 	var l Load
 	for _, w := range n.workers {
 		l.Queued += len(w.q)
+		if w.runnext != nil {
+			l.Queued++
+		}
 		if w.busy {
 			l.Running++
-		} else if len(w.q) == 0 {
+		} else if len(w.q) == 0 && w.runnext == nil {
 			l.Idle++
 		}
 	}

@@ -671,3 +671,40 @@ func (sc *scenario) run(t *testing.T, seed uint64) {
 		}
 	}
 }
+
+// TestSimRecordsPruned (issue 12, item 7): once isolates have finished or
+// moved on, and the horizon has passed, no node keeps a protocol record of
+// any of them.
+func TestSimRecordsPruned(t *testing.T) {
+	p := tinyProg(t)
+	s := NewSim(Config{Nodes: 3, Seed: 5, Quantum: 5000, Link: LinkConfig{Latency: 50 * time.Microsecond, Loss: 0.05}})
+	want := map[IsolateID]*testProg{}
+	for i := 0; i < 30; i++ {
+		id, err := s.Spawn(0, p.prog)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[id] = p
+	}
+	if !s.Run(10 * time.Second) {
+		t.Fatal("did not settle")
+	}
+	checkOutcome(t, s.Outcome(), want, false)
+	if s.Metrics().Snapshot().Migrations == 0 {
+		t.Fatal("nothing migrated")
+	}
+	before := 0
+	for _, n := range s.nodes {
+		before += len(n.core.proto.in)
+	}
+	if before == 0 {
+		t.Fatal("no records to prune")
+	}
+	s.RunFor(s.nodes[0].core.proto.cfg.horizon * 3 / 2)
+	for _, n := range s.nodes {
+		if k := len(n.core.proto.in); k != 0 {
+			t.Fatalf("%v keeps %d records after the horizon (held %d)", n.id, k, len(n.core.tasks))
+		}
+	}
+	t.Logf("%d records pruned", before)
+}

@@ -9,16 +9,16 @@ import (
 
 // LinkConfig describes one direction of a simulated link.
 type LinkConfig struct {
-	Latency   time.Duration // base one-way delay
-	Jitter    time.Duration // extra delay drawn uniformly from [0, Jitter)
-	Bandwidth float64       // bytes per second; 0 means unlimited
-	Loss      float64       // probability that a message is dropped
-	Duplicate float64       // probability that a message is delivered twice
+	Latency   time.Duration `json:"latency_ns"` // base one-way delay
+	Jitter    time.Duration `json:"jitter_ns"`  // extra delay drawn uniformly from [0, Jitter)
+	Bandwidth float64       `json:"bandwidth"`  // bytes per second; 0 means unlimited
+	Loss      float64       `json:"loss"`       // probability that a message is dropped
+	Duplicate float64       `json:"duplicate"`  // probability that a message is delivered twice
 	// Reorder is the probability that a message is held back by an extra
 	// delay drawn from [0, ReorderWindow), so that later messages overtake
 	// it. A zero ReorderWindow means 4×(Latency+Jitter), at least 200 µs.
-	Reorder       float64
-	ReorderWindow time.Duration
+	Reorder       float64       `json:"reorder"`
+	ReorderWindow time.Duration `json:"reorder_window_ns"`
 }
 
 // instant reports whether the link delivers every message at once, in order
@@ -29,11 +29,11 @@ func (c LinkConfig) instant() bool {
 
 // NetStats counts what a simulated network did.
 type NetStats struct {
-	Sent       int64 // messages handed to Send
-	Delivered  int64 // messages handed to a receiver (duplicates count twice)
-	Dropped    int64 // lost at random, on a cut link, or to or from a crashed node
-	Duplicated int64 // extra copies made
-	Bytes      int64 // bytes handed to Send
+	Sent       int64 `json:"sent"`       // messages handed to Send
+	Delivered  int64 `json:"delivered"`  // messages handed to a receiver (duplicates count twice)
+	Dropped    int64 `json:"dropped"`    // lost at random, on a cut link, or to or from a crashed node
+	Duplicated int64 `json:"duplicated"` // extra copies made
+	Bytes      int64 `json:"bytes"`      // bytes handed to Send
 }
 
 type linkKey struct{ from, to NodeID }

@@ -18,6 +18,10 @@ var (
 	ErrNoSuchNode    = errors.New("cluster: no such node")
 	ErrNodeDown      = errors.New("cluster: node is down")
 	ErrNoTarget      = errors.New("cluster: no live node to move isolates to")
+	// ErrNodeFull: taking the isolate would put the node past
+	// Config.MemoryBudget. A target refuses such an OFFER (NACK refused),
+	// a node serving STEAL gives nothing, and Spawn returns it.
+	ErrNodeFull = errors.New("cluster: node memory budget exhausted")
 )
 
 // task is one isolate on one node. The fields in the first group are shared
@@ -37,8 +41,14 @@ type task struct {
 	id    IsolateID
 	iso   *engine.Isolate
 	prog  *engine.Program
-	trace int64  // clock reading (ns) of the halt request that moved it here; the first quantum records downtime
-	buf   []byte // the received OFFER the isolate's memory aliases, if any; recycled when it leaves or ends
+	trace int64 // clock reading (ns) of the halt request that moved it here; the first quantum records its queue wait
+	// mem is the isolate's footprint as last accounted in its node's
+	// reserved bytes (nodeCore.mem); whoever holds the task updates it.
+	mem int64
+	// arrived is the clock reading (ns) when this node took the isolate
+	// (accept): the end of its downtime, the start of its queue wait.
+	arrived int64
+	buf     []byte // the received OFFER the isolate's memory aliases, if any; recycled when it leaves or ends
 
 	// Control side only.
 	epoch       uint64
@@ -100,8 +110,8 @@ type EventKind uint8
 const (
 	EvSpawned   EventKind = iota + 1 // an isolate was created on Node
 	EvHalted                         // parked and encoded on Node for a handoff to Peer: PC, Steps, Hash, Bytes, Epoch
-	EvArrived                        // Node decoded, verified (Hash) and took the isolate from Peer at Epoch
-	EvRunning                        // the isolate's first quantum on Node began; Downtime since the halt request
+	EvArrived                        // Node decoded, verified (Hash) and took the isolate from Peer at Epoch; Downtime since the halt request
+	EvRunning                        // the isolate's first quantum on Node began: Downtime (halt request → arrival) and QueueWait (arrival → this quantum)
 	EvMigrated                       // Node dropped its copy: Peer owns the isolate
 	EvResumed                        // the handoff to Peer failed; Node runs the isolate again
 	EvCompleted                      // the isolate finished or faulted on Node and its result was published
@@ -119,17 +129,18 @@ func (k EventKind) String() string {
 // Event reports one step in an isolate's life. Fields beyond Kind, Node and
 // ID are set where the kind says.
 type Event struct {
-	Kind     EventKind
-	Node     NodeID
-	Peer     NodeID
-	ID       IsolateID
-	Epoch    uint64
-	PC       uint32
-	Steps    uint64
-	Hash     [32]byte
-	Bytes    int
-	Downtime time.Duration
-	At       time.Duration // clock reading
+	Kind      EventKind
+	Node      NodeID
+	Peer      NodeID
+	ID        IsolateID
+	Epoch     uint64
+	PC        uint32
+	Steps     uint64
+	Hash      [32]byte
+	Bytes     int
+	Downtime  time.Duration // halt request → the target took the isolate and made it runnable
+	QueueWait time.Duration // the target took it → its first quantum there began
+	At        time.Duration // clock reading
 }
 
 // Completion is the published end of one isolate.

@@ -46,6 +46,7 @@ const (
 	nackRefused  uint8 = iota + 1 // draining, shutting down, or unwilling
 	nackStale                     // epoch not above what the target has seen, and no record of it
 	nackBadState                  // the state did not decode, verify or resume
+	nackFull                      // the target is past its memory budget (ErrNodeFull), or its budget for offers waiting for their program
 )
 
 // Load is what a heartbeat says about a node.

@@ -283,7 +283,7 @@ func writeLoadReport(w io.Writer, o *options, r *cluster.LoadReport, verdict str
 	row("throughput", "%.1f isolates/s", r.Throughput)
 	row("completions", "%d of %d", r.Completed, r.Isolates)
 	row("correct (= straight run, = known value)", "%d of %d", r.Correct, r.Completed)
-	row("lost / duplicated / wrong / unfinished", "%d / %d / %d / %d", len(r.Lost), len(r.Duplicated), len(r.Wrong), len(r.Unfinished))
+	row("lost / duplicated / wrong / unfinished", "%d / %d / %d / %d", len(r.Lost), len(r.Duplicated), len(r.Wrong), r.Unfinished)
 	row("migrations (forced requests)", "%d (%d)", m.Migrations, r.ForcedAsked)
 	row("failed handoffs (source resumed)", "%d", m.FailedHandoffs)
 	row("steals within nodes (ok / tried)", "%d / %d", m.IntraStealOK, m.IntraStealTried)
@@ -355,7 +355,7 @@ func writeLoadReport(w io.Writer, o *options, r *cluster.LoadReport, verdict str
 		fmt.Fprintf(w, "unfinished: %d of %d isolates did not complete before the run was stopped; their results were not checked\n", n, r.Isolates)
 	}
 	fmt.Fprintf(w, "\nverdict:  %s (every isolate accounted for: %d completed, %d correct, %d unfinished, %d lost, %d duplicated)\n",
-		verdict, r.Completed, r.Correct, len(r.Unfinished), len(r.Lost), len(r.Duplicated))
+		verdict, r.Completed, r.Correct, r.Unfinished, len(r.Lost), len(r.Duplicated))
 }
 
 // writeBenchFormat writes the figures as one Go benchmark result line,
