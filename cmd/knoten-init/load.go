@@ -291,7 +291,7 @@ func writeLoadReport(w io.Writer, o *options, r *cluster.LoadReport, verdict str
 	row("bytes moved (offers, mean size)", "%s (%d, %s)", fmtBytes(m.BytesMoved), m.OfferBytes.Count, fmtBytes(int64(m.OfferBytes.Mean)))
 	row("programs fetched by hash", "%d", m.ProgramFetches)
 	row("network messages (sent / dropped)", "%d / %d", r.Net.Sent, r.Net.Dropped)
-	row("messages dropped by full node inboxes", "%d", r.DroppedEvents)
+	row("messages dropped by full node inboxes", "%d", r.EventDrops)
 	row("total work (straight runs)", "%s", fmtDur(r.TotalWork))
 	row("makespan", "%s", fmtDur(r.Makespan))
 	row("makespan / ideal (work / workers)", "%.2fx (ideal %s)", ratio(r.Makespan, r.IdealWorkers), fmtDur(r.IdealWorkers))
