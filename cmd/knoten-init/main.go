@@ -48,6 +48,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -72,6 +73,10 @@ func main() {
 const (
 	defaultMaxSteps = 1_000_000_000
 	defaultTimeout  = 60 * time.Second
+	// The bounds of a non-zero --migrate-rate: the load's ticker needs an
+	// interval of at least 1 ns that fits a time.Duration.
+	minMigrateRate = 1e-6
+	maxMigrateRate = 1e9
 )
 
 // options are the parsed flags.
@@ -185,7 +190,8 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	case o.spawnNodes > o.nodes && o.nodes >= 1:
 		bad("--spawn-nodes %d: more than the %d nodes", o.spawnNodes, o.nodes)
 	}
-	if o.loss < 0 || o.loss >= 1 {
+	// A NaN passes every comparison below, so finiteness comes first.
+	if math.IsNaN(o.loss) || o.loss < 0 || o.loss >= 1 {
 		bad("--loss %v: want a probability in [0, 1)", o.loss)
 	}
 	for _, d := range []struct {
@@ -199,8 +205,8 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	if o.quantum < 0 {
 		bad("--quantum %d: must not be negative (0: chosen from the cache geometry)", o.quantum)
 	}
-	if o.migrateRate < 0 {
-		bad("--migrate-rate %v: must not be negative", o.migrateRate)
+	if r := o.migrateRate; r != 0 && !(r >= minMigrateRate && r <= maxMigrateRate) { // NaN fails both
+		bad("--migrate-rate %v: want 0 or a rate from %g to %g per second", r, float64(minMigrateRate), float64(maxMigrateRate))
 	}
 	if o.timeout > 0 && o.duration >= o.timeout {
 		bad("--duration %v: not shorter than --timeout %v", o.duration, o.timeout)
@@ -240,8 +246,8 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	return o, nil
 }
 
-func parseBandwidth(s string) (float64, error) {
-	s = strings.TrimSuffix(strings.TrimSpace(s), "/s")
+func parseBandwidth(in string) (float64, error) {
+	s := strings.TrimSuffix(strings.TrimSpace(in), "/s")
 	s = strings.TrimSuffix(s, "B")
 	mult := 1.0
 	if n := len(s); n > 0 {
@@ -255,8 +261,8 @@ func parseBandwidth(s string) (float64, error) {
 		}
 	}
 	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || v < 0 {
-		return 0, fmt.Errorf("bad --bandwidth %q", s)
+	if err != nil || !(v >= 0) || math.IsInf(v*mult, 0) { // NaN fails v >= 0
+		return 0, fmt.Errorf("bad --bandwidth %q: want a finite number of bytes/s, with optional k, M or G suffix", in)
 	}
 	return v * mult, nil
 }

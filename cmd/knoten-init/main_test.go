@@ -389,6 +389,17 @@ func TestFlagErrors(t *testing.T) {
 		{"--cluster-sim", "extra"},
 		{"--no-such-flag"},
 		{"--cluster-sim", "--nodes", "many"},
+		{"--cluster-sim", "--load", "--migrate-rate", "2e9", "--isolates", "5", "--size", "small"},
+		{"--cluster-sim", "--load", "--migrate-rate", "1e10"},
+		{"--cluster-sim", "--load", "--migrate-rate", "Inf"},
+		{"--cluster-sim", "--load", "--migrate-rate", "NaN"},
+		{"--cluster-sim", "--load", "--migrate-rate", "1e-300"},
+		{"--cluster-sim", "--loss", "NaN"},
+		{"--cluster-sim", "--loss", "-Inf"},
+		{"--cluster-sim", "--bandwidth", "NaN"},
+		{"--cluster-sim", "--bandwidth", "Inf"},
+		{"--cluster-sim", "--bandwidth", "1e308G"},
+		{"--cluster-sim", "--bandwidth", "-5k"},
 	} {
 		for i, a := range args {
 			switch a {
