@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -29,6 +31,52 @@ type loadJSON struct {
 	NotCompleted int `json:"not_completed"`
 }
 
+// The phases of a load run that take no context, so that a test can stand
+// in for them.
+var (
+	workloadJobs = cluster.WorkloadJobs
+	runLoadFunc  = cluster.RunLoad
+)
+
+// timeoutError is the error of a phase that --timeout interrupted: the
+// phase goes on in its goroutine, abandoned, until the process exits.
+type timeoutError string
+
+func (e timeoutError) Error() string        { return string(e) }
+func (e timeoutError) Is(target error) bool { return target == errTimeout }
+
+// timedOut says which phase --timeout interrupted ("during the straight
+// runs", "while spawning") and how far it got.
+func timedOut(o *options, phase, detail string) error {
+	return timeoutError(fmt.Sprintf("--timeout %v ran out %s%s", o.timeout, phase, detail))
+}
+
+// inPhase runs f in a goroutine and returns its result, or the timeout
+// error of the phase if ctx ends first.
+func inPhase[T any](ctx context.Context, o *options, phase string, f func() (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		v, err := f()
+		ch <- result{v, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.v, r.err
+	case <-ctx.Done():
+		select {
+		case r := <-ch: // it finished as the time ran out
+			return r.v, r.err
+		default:
+		}
+		var zero T
+		return zero, timedOut(o, phase, "")
+	}
+}
+
 func runLoad(ctx context.Context, o *options, w io.Writer) error {
 	var jobs []*cluster.Job
 	if o.program != "" {
@@ -38,8 +86,10 @@ func runLoad(ctx context.Context, o *options, w io.Writer) error {
 		}
 		jobs = []*cluster.Job{j}
 	} else {
+		// The workloads' straight runs take no context: up to seconds with
+		// --size full.
 		var err error
-		if jobs, err = cluster.WorkloadJobs(o.size); err != nil {
+		if jobs, err = inPhase(ctx, o, "during the straight runs", func() ([]*cluster.Job, error) { return workloadJobs(o.size) }); err != nil {
 			return err
 		}
 		for _, j := range jobs {
@@ -48,10 +98,21 @@ func runLoad(ctx context.Context, o *options, w io.Writer) error {
 			}
 		}
 	}
+	// Spawning takes no context either (seconds for many isolates): the
+	// events say how far it got, and how many isolates completed since.
+	var spawned, completed atomic.Int64
 	lc := cluster.LoadConfig{
 		Cluster: cluster.Config{
 			Nodes: o.nodes, Workers: o.workers, Quantum: o.quantum, Link: o.link(), Seed: o.seed, NoSteal: o.noSteal,
 			Limits: o.limits(),
+			OnEvent: func(e cluster.Event) {
+				switch e.Kind {
+				case cluster.EvSpawned:
+					spawned.Add(1)
+				case cluster.EvCompleted:
+					completed.Add(1)
+				}
+			},
 		},
 		Jobs: jobs, Isolates: o.isolates, SpawnNodes: o.spawnNodes, Duration: o.duration,
 		MigrateRate: o.migrateRate, Seed: o.seed,
@@ -59,9 +120,15 @@ func runLoad(ctx context.Context, o *options, w io.Writer) error {
 	if o.progress != nil {
 		lc.Progress = func(done, total int) { drawProgress(o.progress, done, total) }
 	}
-	r, err := cluster.RunLoad(ctx, lc)
+	r, err := inPhase(ctx, o, "during the load", func() (*cluster.LoadReport, error) { return runLoadFunc(ctx, lc) })
 	if o.progress != nil {
 		fmt.Fprint(o.progress, "\r\033[K")
+	}
+	if errors.Is(err, errTimeout) {
+		if n := spawned.Load(); n < int64(o.isolates) {
+			return timedOut(o, "while spawning", fmt.Sprintf(" (%d of %d isolates spawned)", n, o.isolates))
+		}
+		return timedOut(o, "while running", fmt.Sprintf(" (%d of %d isolates completed; no result was checked)", completed.Load(), o.isolates))
 	}
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,8 @@ import (
 	"testing"
 
 	"golang.org/x/perf/benchfmt"
+
+	"github.com/knotencore/knoten/cluster"
 
 	"github.com/knotencore/knoten/internal/golden"
 )
@@ -510,5 +513,62 @@ func TestLoadVoidResult(t *testing.T) {
 	}
 	if !regexp.MustCompile(`\| void +\| 2 +\| 2 +\| 2 +\| - +\| \(none\) +\|`).MatchString(out) {
 		t.Fatalf("no (none) in the workload table:\n%s", out)
+	}
+}
+
+// stubLoad stands in for the load's phases that take no context for the
+// test's duration: the workloads' straight runs return jobs (or, with
+// block, never), and the load run calls emit with the cluster's OnEvent,
+// then waits until the test ends.
+func stubLoad(t *testing.T, blockJobs bool, emit func(onEvent func(cluster.Event))) {
+	t.Helper()
+	jobs, err := cluster.WorkloadJobs("small")
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	oldJobs, oldRun := workloadJobs, runLoadFunc
+	t.Cleanup(func() { close(release); workloadJobs, runLoadFunc = oldJobs, oldRun })
+	workloadJobs = func(string) ([]*cluster.Job, error) {
+		if blockJobs {
+			<-release
+		}
+		return jobs, nil
+	}
+	runLoadFunc = func(ctx context.Context, lc cluster.LoadConfig) (*cluster.LoadReport, error) {
+		emit(lc.Cluster.OnEvent)
+		<-release
+		return nil, errors.New("released")
+	}
+}
+
+// Defect 4: --timeout holds for the phases that take no context, and the
+// error names the phase it interrupted.
+func TestLoadTimeoutPhases(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		blockJobs bool
+		spawned   int
+		completed int
+		want      string
+	}{
+		{"straight runs", true, 0, 0, "--timeout 50ms ran out during the straight runs"},
+		{"spawning", false, 3, 0, "--timeout 50ms ran out while spawning (3 of 5 isolates spawned)"},
+		{"running", false, 5, 2, "--timeout 50ms ran out while running (2 of 5 isolates completed; no result was checked)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stubLoad(t, tc.blockJobs, func(onEvent func(cluster.Event)) {
+				for i := 0; i < tc.spawned; i++ {
+					onEvent(cluster.Event{Kind: cluster.EvSpawned, ID: cluster.IsolateID(i + 1)})
+				}
+				for i := 0; i < tc.completed; i++ {
+					onEvent(cluster.Event{Kind: cluster.EvCompleted, ID: cluster.IsolateID(i + 1)})
+				}
+			})
+			out, _, err := runCmd(t, "--cluster-sim", "--load", "--isolates", "5", "--size", "small", "--timeout", "50ms")
+			if !errors.Is(err, errTimeout) || err.Error() != tc.want || out != "" {
+				t.Fatalf("error %v, want %q; output %q", err, tc.want, out)
+			}
+		})
 	}
 }
