@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/olekukonko/tablewriter"
@@ -39,6 +38,7 @@ const (
 	hopNotPossible = "not possible" // the straight run ends before a safepoint at or after the planned stop
 	hopNotTaken    = "not taken"    // the isolate finished, or its route ended, before the hop
 	hopFailed      = "failed"       // the handoff failed and the source resumed the isolate
+	hopTimedOut    = "timed out"    // halted, but the handoff had not ended when --timeout ran out
 )
 
 // simHop is one planned migration as the report shows it.
@@ -201,9 +201,12 @@ func runSim(ctx context.Context, o *options, w io.Writer) error {
 			return fmt.Errorf("planning the hops: %w", err)
 		}
 	}
-	comp, err := followHops(ctx, events, id, hops[:len(route)])
+	comp, err := followHops(ctx, o, events, id, hops[:len(route)])
 	if err != nil {
 		problem("%v", err)
+	}
+	if errors.Is(err, errTimeout) {
+		late.timeout = fmt.Sprintf("--timeout %v ran out before the isolate reached the hop", o.timeout)
 	}
 	var done *cluster.Completion
 	if comp.Kind == cluster.EvCompleted {
@@ -231,8 +234,8 @@ func runSim(ctx context.Context, o *options, w io.Writer) error {
 	} else {
 		writeSimReport(w, o, r)
 	}
-	if len(r.Problems) > 0 {
-		return fmt.Errorf("cluster-sim: %s", strings.Join(r.Problems, "; "))
+	if n := len(r.Problems); n > 0 { // the report lists them
+		return fmt.Errorf("cluster-sim: FAIL (%d %s, in the report)", n, plural(n, "problem"))
 	}
 	return nil
 }
@@ -243,7 +246,7 @@ func runSim(ctx context.Context, o *options, w io.Writer) error {
 // any order (the completion on a target before its source's drop), so
 // nothing is concluded until all of them are in. It returns the
 // completion event, or an error if ctx ends first.
-func followHops(ctx context.Context, events <-chan cluster.Event, id cluster.IsolateID, hops []simHop) (cluster.Event, error) {
+func followHops(ctx context.Context, o *options, events <-chan cluster.Event, id cluster.IsolateID, hops []simHop) (cluster.Event, error) {
 	var comp cluster.Event
 	settled := func() bool {
 		if comp.Kind != cluster.EvCompleted {
@@ -264,11 +267,14 @@ func followHops(ctx context.Context, events <-chan cluster.Event, id cluster.Iso
 			what := "the isolate's completion"
 			for i, h := range hops {
 				if h.halted && !h.resumed && !(h.arrived && h.running && h.SourceDropped) {
-					what = fmt.Sprintf("the end of hop %d (arrived %v, running %v, source dropped %v)", i+1, h.arrived, h.running, h.SourceDropped)
+					what = fmt.Sprintf("the end of hop %d (arrived %s, running %s, source dropped %s)", i+1, yesNo(h.arrived), yesNo(h.running), yesNo(h.SourceDropped))
 					break
 				}
 			}
-			return comp, fmt.Errorf("waiting for %s: %w (--timeout %v)", what, errTimeout, ctx.Err())
+			if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return comp, fmt.Errorf("interrupted waiting for %s: %w", what, ctx.Err())
+			}
+			return comp, timeoutError(fmt.Sprintf("timed out after %v (--timeout) waiting for %s", o.timeout, what))
 		}
 		if e.ID != id {
 			continue
@@ -301,10 +307,11 @@ func followHops(ctx context.Context, events <-chan cluster.Event, id cluster.Iso
 	return comp, nil
 }
 
-// why explains a first hop whose request came after its planned stop.
+// why explains a hop that halted late or did not take place.
 type why struct {
-	halt   string // why it halted later than planned
-	missed string // why it did not take place
+	halt    string // why the first hop halted later than planned
+	missed  string // why the first hop did not take place
+	timeout string // why a hop the isolate did not reach did not take place: --timeout ran out
 }
 
 // checkHops says what became of each hop and checks the run against the
@@ -321,6 +328,14 @@ func checkHops(ctx context.Context, o *options, r *simReport, job *cluster.Job, 
 			continue
 		case ended != "":
 			h.Outcome, h.Note = hopNotTaken, ended
+		case !h.halted && i > 0 && r.Hops[i-1].Outcome == hopTimedOut:
+			h.Outcome, h.Note = hopNotTaken, fmt.Sprintf("--timeout %v ran out before hop %d ended", o.timeout, i)
+		case !h.halted && late.timeout != "" && (i == 0 || r.Hops[i-1].Outcome == hopDone):
+			h.Outcome, h.Note = hopNotTaken, late.timeout
+		case h.halted && !h.resumed && !(h.arrived && h.running && h.SourceDropped):
+			// Only --timeout ends the wait for a hop that has not ended:
+			// the one problem says so.
+			h.Outcome, h.Note = hopTimedOut, fmt.Sprintf("the handoff had not ended when --timeout %v ran out", o.timeout)
 		case !h.halted && i == 0 && late.missed != "":
 			h.Outcome, h.Note = hopNotTaken, late.missed
 		case !h.halted && i > 0 && r.Hops[i-1].Outcome != hopDone:
@@ -452,12 +467,6 @@ func writeSimReport(w io.Writer, o *options, r *simReport) {
 	fmt.Fprintf(w, "straight: %s, final state hash %s\n\n", result(r.Straight), r.StraightHash)
 	t := newTable(w)
 	t.Header("hop", "move", "planned stop", "halted at", "epoch", "bytes", "state hash", "verified", "= straight", "downtime")
-	yes := func(b bool) string {
-		if b {
-			return "yes"
-		}
-		return "no"
-	}
 	taken := 0
 	for i, h := range r.Hops {
 		move := fmt.Sprintf("%v -> %v", h.From, h.To)
@@ -474,7 +483,7 @@ func writeSimReport(w io.Writer, o *options, r *simReport) {
 			at += " (" + h.Outcome + ")"
 		}
 		t.Append(fmt.Sprint(i+1), move, stop, at, fmt.Sprint(h.Epoch), fmt.Sprint(h.Bytes),
-			h.SentHash, yes(h.Verified), yes(h.Straight), fmtDur(h.Downtime))
+			h.SentHash, yesNo(h.Verified), yesNo(h.Straight), fmtDur(h.Downtime))
 	}
 	t.Render()
 	res := "-"
@@ -504,6 +513,20 @@ func writeSimReport(w io.Writer, o *options, r *simReport) {
 		hops += fmt.Sprintf("; %d of %d planned hops did not take place: see the notes", len(r.Hops)-taken, len(r.Hops))
 	}
 	fmt.Fprintf(w, "verdict:  PASS (%s; final state hash = straight run's; %s)\n", what, hops)
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
 }
 
 func linkString(l cluster.LinkConfig) string {
