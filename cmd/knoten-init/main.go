@@ -20,7 +20,9 @@
 // and the straight run's, that the final state hash equals the straight
 // run's, and that at every hop that took place the target verified the
 // state hash the source sent and that state is the straight run's at the
-// same instruction. It exits non-zero on any mismatch.
+// same instruction. It exits non-zero on any mismatch, and, with the
+// default workload, if no hop took place: the check is of a migration. A
+// hop whose request reached the node late is explained by how late.
 //
 // Every run of the program, the straight ones included, stops at
 // --max-steps instructions (default 1e9, about 2 s), and the whole command

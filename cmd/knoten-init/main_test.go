@@ -604,7 +604,7 @@ func TestCheckHopsTimeoutBeforeHop2(t *testing.T) {
 	}}
 	var problems []string
 	problem := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
-	late := why{missed: "finished early", timeout: "--timeout 550ms ran out before the isolate reached the hop"}
+	late := why{asked: true, quantum: 100, stop: 250, steps: 1000, timeout: "--timeout 550ms ran out before the isolate reached the hop"}
 	checkHops(context.Background(), o, r, job, nil, late, problem)
 	if len(problems) > 0 {
 		t.Errorf("problems %q, want none beside the timeout's", problems)
@@ -618,5 +618,78 @@ func TestCheckHopsTimeoutBeforeHop2(t *testing.T) {
 	want := []string{"hop 2 not taken: --timeout 550ms ran out before the isolate reached the hop"}
 	if fmt.Sprint(r.Notes) != fmt.Sprint(want) {
 		t.Errorf("notes %q, want %q", r.Notes, want)
+	}
+}
+
+// Defect 6: the notes on a late first hop say how late its request came,
+// and the default workload completing without a hop fails.
+func TestCheckHopsLateRequest(t *testing.T) {
+	o := &options{timeout: defaultTimeout, maxSteps: defaultMaxSteps}
+	job, _, err := simJob(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const q = 91101
+	for _, tc := range []struct {
+		name     string
+		halt     uint64 // where hop 1 halted; 0: it did not
+		late     why
+		note     string
+		problems []string
+	}{
+		{"one quantum late", 1250006 + 5000, why{asked: true},
+			"hop 1 halted at instruction 1255006, after its planned safepoint at instruction 1250006: the request reached n0 during the quantum (91101 instructions) in which the isolate passed that point", nil},
+		{"many quanta late", 2915356, why{asked: true},
+			"hop 1 halted at instruction 2915356, after its planned safepoint at instruction 1250006: the request reached n0 about 1665350 instructions (≈18.3 quanta of 91101 instructions) after the planned stop, within a quantum of the halt", nil},
+		{"finished in the last quantum", 0, why{asked: true},
+			"hop 1 not taken: the request reached n0 during the isolate's last quantum (91101 instructions), at least 3658901 instructions (≈40.2 quanta of 91101 instructions) after the planned stop, and it finished in that quantum",
+			[]string{"none of the 2 planned hops took place (see the notes), so no migration was checked"}},
+		{"finished before the request", 0, why{gone: true},
+			"hop 1 not taken: the request reached n0 after the isolate had finished there (5000008 instructions), 3750002 instructions (≈41.2 quanta of 91101 instructions) after the planned stop",
+			[]string{"none of the 2 planned hops took place (see the notes), so no migration was checked"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hops, err := planHops(context.Background(), o, job)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if hops[0].PlannedAt != 1250006 || job.Steps != 5000008 {
+				t.Fatalf("the default workload changed: hop 1 at %d of %d instructions", hops[0].PlannedAt, job.Steps)
+			}
+			if tc.halt > 0 {
+				h := &hops[0]
+				h.halted, h.arrived, h.running, h.SourceDropped, h.Steps = true, true, true, true, tc.halt
+				h.sent, _ = straightHashAt(context.Background(), o, job, tc.halt)
+				h.got = h.sent
+			}
+			r := &simReport{Hops: hops}
+			var problems []string
+			late := tc.late
+			late.quantum, late.stop, late.steps = q, hops[0].PlannedAt, job.Steps
+			checkHops(context.Background(), o, r, job, nil, late, func(format string, args ...any) {
+				// Hop 2, which this test leaves out, is a problem of its own.
+				if p := fmt.Sprintf(format, args...); !strings.HasPrefix(p, "hop 2:") {
+					problems = append(problems, p)
+				}
+			})
+			if len(r.Notes) == 0 || r.Notes[0] != tc.note {
+				t.Errorf("notes %q,\nwant first %q", r.Notes, tc.note)
+			}
+			if fmt.Sprint(problems) != fmt.Sprint(tc.problems) {
+				t.Errorf("problems %q, want %q", problems, tc.problems)
+			}
+		})
+	}
+}
+
+// Defect 6: the sim's gossip period grows with n² past a few dozen nodes,
+// so that at 200 nodes n0's driver is not too busy with heartbeats to take
+// the first hop's request before the isolate passes its stop; small
+// clusters keep the default.
+func TestSimHeartbeat(t *testing.T) {
+	for n, want := range map[int]time.Duration{3: time.Millisecond, 20: time.Millisecond, 50: 6250 * time.Microsecond, 200: 100 * time.Millisecond} {
+		if got := simHeartbeat(n); got != want {
+			t.Errorf("simHeartbeat(%d) = %v, want %v", n, got, want)
+		}
 	}
 }

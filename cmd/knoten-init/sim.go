@@ -14,6 +14,7 @@ import (
 
 	"github.com/knotencore/knoten/cluster"
 	"github.com/knotencore/knoten/engine"
+	"github.com/knotencore/knoten/engine/lang"
 	"github.com/knotencore/knoten/engine/workloads"
 )
 
@@ -144,6 +145,45 @@ func planHops(ctx context.Context, o *options, job *cluster.Job) ([]simHop, erro
 	return hops, err
 }
 
+// simHeartbeat is the sim's load gossip period for a cluster of n nodes.
+// Every node tells every other its load each period (an idle one every 50
+// periods), n² messages: at the default 1 ms, a few hundred nodes keep the
+// cores busy with gossip, and n0's driver handles the request for the
+// first hop only after the isolate has run past its stop, or finished.
+// The sim does not steal, which is what the gossip is for, so the period
+// grows with n² to keep the gossip to a small share of a core.
+func simHeartbeat(n int) time.Duration {
+	return max(time.Millisecond, time.Duration(n*n)*2500*time.Nanosecond)
+}
+
+// settle waits, within ctx, until n0's driver answers a spawn within
+// settleRTT, spawning an empty probe isolate at a time (at most
+// settleProbes): a new cluster's nodes start with a burst of heartbeats,
+// and a request that waits behind it reaches n0 after the isolate has run
+// past its first stop. It gives up quietly: the hops then halt late, and
+// the notes say by how much.
+func settle(ctx context.Context, c *cluster.Cluster) error {
+	probe, err := lang.Compile("probe.kn", []byte("func main() {\n}\n"))
+	if err != nil {
+		return err
+	}
+	for i := 0; i < settleProbes && ctx.Err() == nil; i++ {
+		t0 := time.Now()
+		if _, err := c.Spawn(0, probe); err != nil {
+			return err
+		}
+		if time.Since(t0) < settleRTT {
+			break
+		}
+	}
+	return nil
+}
+
+const (
+	settleRTT    = 200 * time.Microsecond
+	settleProbes = 1000
+)
+
 func runSim(ctx context.Context, o *options, w io.Writer) error {
 	job, desc, err := simJob(ctx, o)
 	if err != nil {
@@ -157,7 +197,8 @@ func runSim(ctx context.Context, o *options, w io.Writer) error {
 	events := make(chan cluster.Event, 4096)
 	c := cluster.New(cluster.Config{
 		Nodes: o.nodes, Workers: o.workers, Quantum: o.quantum, Link: o.link(), Seed: o.seed, Limits: o.limits(),
-		NoSteal: true, // the isolate goes only where this run sends it
+		NoSteal:   true, // the isolate goes only where this run sends it
+		Heartbeat: simHeartbeat(o.nodes),
 		OnEvent: func(e cluster.Event) {
 			select {
 			case events <- e:
@@ -170,6 +211,9 @@ func runSim(ctx context.Context, o *options, w io.Writer) error {
 		StraightHash: shortHash(job.Hash), Steps: job.Steps, Hops: hops, void: job.Prog.Result() == engine.KindVoid}
 	problem := func(format string, args ...any) { r.Problems = append(r.Problems, fmt.Sprintf(format, args...)) }
 
+	if err := settle(ctx, c); err != nil {
+		return err
+	}
 	id, err := c.Spawn(0, job.Prog)
 	if err != nil {
 		return err
@@ -189,13 +233,12 @@ func runSim(ctx context.Context, o *options, w io.Writer) error {
 		for _, h := range route[1:] {
 			then = append(then, cluster.Stop{To: h.To, At: h.Stop})
 		}
-		q := c.Config().Quantum
+		late.quantum, late.stop, late.steps = c.Config().Quantum, route[0].PlannedAt, job.Steps
 		switch err := c.MigrateAt(id, route[0].To, route[0].Stop, then...); {
 		case err == nil:
-			late.halt = fmt.Sprintf("the request reached n0 after the isolate had started the quantum (%d instructions) in which it passed that point", q)
-			late.missed = fmt.Sprintf("the isolate (%d instructions) finished on n0 in the quantum (%d instructions) that was running when the request for the hop came", job.Steps, q)
+			late.asked = true
 		case errors.Is(err, cluster.ErrNoSuchIsolate):
-			late.missed = fmt.Sprintf("the isolate (%d instructions) finished on n0 before the request for the hop reached it", job.Steps)
+			late.gone = true
 			route = nil
 		default:
 			return fmt.Errorf("planning the hops: %w", err)
@@ -309,9 +352,44 @@ func followHops(ctx context.Context, o *options, events <-chan cluster.Event, id
 
 // why explains a hop that halted late or did not take place.
 type why struct {
-	halt    string // why the first hop halted later than planned
-	missed  string // why the first hop did not take place
-	timeout string // why a hop the isolate did not reach did not take place: --timeout ran out
+	// The first hop's request: n0 took it (asked), or the isolate had
+	// finished (gone). A worker parks the isolate for it between quanta.
+	asked, gone bool
+	quantum     int64  // instructions per quantum
+	stop        uint64 // the first hop's planned safepoint
+	steps       uint64 // the isolate's instructions to the end
+	timeout     string // why a hop the isolate did not reach did not take place: --timeout ran out
+}
+
+// quanta says how many quanta n instructions are.
+func (l why) quanta(n uint64) string {
+	return fmt.Sprintf("≈%.1f quanta of %d instructions", float64(n)/float64(max(l.quantum, 1)), l.quantum)
+}
+
+// halt explains why the first hop halted at instruction at, after its
+// planned safepoint: within a quantum of it, the request came during the
+// quantum in which the isolate passed that point; later, it came late.
+func (l why) halt(at uint64) string {
+	past := at - l.stop
+	if past <= uint64(l.quantum) {
+		return fmt.Sprintf("the request reached n0 during the quantum (%d instructions) in which the isolate passed that point", l.quantum)
+	}
+	return fmt.Sprintf("the request reached n0 about %d instructions (%s) after the planned stop, within a quantum of the halt", past, l.quanta(past))
+}
+
+// missed explains why the first hop did not take place, or is "".
+func (l why) missed() string {
+	after := l.steps - min(l.steps, l.stop)
+	switch {
+	case l.gone:
+		return fmt.Sprintf("the request reached n0 after the isolate had finished there (%d instructions), %d instructions (%s) after the planned stop", l.steps, after, l.quanta(after))
+	case l.asked && after <= uint64(l.quantum):
+		return fmt.Sprintf("the request reached n0 during the quantum (%d instructions) in which the isolate passed the planned stop, and it finished in that quantum", l.quantum)
+	case l.asked:
+		early := after - uint64(l.quantum)
+		return fmt.Sprintf("the request reached n0 during the isolate's last quantum (%d instructions), at least %d instructions (%s) after the planned stop, and it finished in that quantum", l.quantum, early, l.quanta(early))
+	}
+	return ""
 }
 
 // checkHops says what became of each hop and checks the run against the
@@ -320,6 +398,7 @@ func checkHops(ctx context.Context, o *options, r *simReport, job *cluster.Job, 
 	note := func(format string, args ...any) { r.Notes = append(r.Notes, fmt.Sprintf(format, args...)) }
 	where := cluster.NodeID(0) // where the isolate should complete
 	ended := ""                // why the route ended, if a hop failed
+	taken := 0
 	for i := range r.Hops {
 		h := &r.Hops[i]
 		switch {
@@ -336,8 +415,8 @@ func checkHops(ctx context.Context, o *options, r *simReport, job *cluster.Job, 
 			// Only --timeout ends the wait for a hop that has not ended:
 			// the one problem says so.
 			h.Outcome, h.Note = hopTimedOut, fmt.Sprintf("the handoff had not ended when --timeout %v ran out", o.timeout)
-		case !h.halted && i == 0 && late.missed != "":
-			h.Outcome, h.Note = hopNotTaken, late.missed
+		case !h.halted && i == 0 && late.missed() != "":
+			h.Outcome, h.Note = hopNotTaken, late.missed()
 		case !h.halted && i > 0 && r.Hops[i-1].Outcome != hopDone:
 			h.Outcome, h.Note = hopNotTaken, fmt.Sprintf("hop %d did not take place", i)
 		case !h.halted:
@@ -350,6 +429,7 @@ func checkHops(ctx context.Context, o *options, r *simReport, job *cluster.Job, 
 		default:
 			h.Outcome = hopDone
 			where = h.To
+			taken++
 		}
 		if h.Note != "" && h.Outcome != hopFailed { // a failure is a problem
 			note("hop %d %s: %s", i+1, h.Outcome, h.Note)
@@ -380,8 +460,8 @@ func checkHops(ctx context.Context, o *options, r *simReport, job *cluster.Job, 
 		}
 		switch {
 		case h.Steps == want:
-		case i == 0 && h.Steps > want && late.halt != "":
-			note("hop 1 halted at instruction %d, after its planned safepoint at instruction %d: %s", h.Steps, want, late.halt)
+		case i == 0 && h.Steps > want && late.asked:
+			note("hop 1 halted at instruction %d, after its planned safepoint at instruction %d: %s", h.Steps, want, late.halt(h.Steps))
 		case i > 0 && r.Hops[i-1].Steps > r.Hops[i-1].PlannedAt && h.Steps > want:
 			note("hop %d halted at instruction %d, not %d, because hop %d did", i+1, h.Steps, want, i)
 		default:
@@ -400,6 +480,11 @@ func checkHops(ctx context.Context, o *options, r *simReport, job *cluster.Job, 
 		if !h.Straight {
 			problem("hop %d: the state sent at instruction %d is not the straight run's there", i+1, h.Steps)
 		}
+	}
+	// The default workload is there to be migrated: a lifecycle check
+	// without a migration checks nothing. A --program may be too short.
+	if taken == 0 && o.program == "" && late.timeout == "" {
+		problem("none of the %d planned hops took place (see the notes), so no migration was checked", len(r.Hops))
 	}
 	if out == nil {
 		return
