@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -29,6 +31,9 @@ type loadJSON struct {
 	// NotCompleted counts the isolates that did not complete; the
 	// report's Unfinished lists those still held.
 	NotCompleted int `json:"not_completed"`
+	// VoidJobs names the jobs whose main returns nothing: their
+	// straight_result "" is no result, (none) in the text report.
+	VoidJobs []string `json:"void_jobs,omitempty"`
 }
 
 // The phases of a load run that take no context, so that a test can stand
@@ -138,15 +143,15 @@ func runLoad(ctx context.Context, o *options, w io.Writer) error {
 	if !r.OK() || notCompleted(r) > 0 {
 		verdict = "FAIL"
 	}
+	void := map[string]bool{}
+	for _, j := range jobs {
+		void[j.Name] = j.Prog.Result() == engine.KindVoid
+	}
 	if o.json {
-		if err := writeLoadJSON(w, r, o, verdict, lines); err != nil {
+		if err := writeLoadJSON(w, r, o, verdict, lines, void); err != nil {
 			return err
 		}
 	} else {
-		void := map[string]bool{}
-		for _, j := range jobs {
-			void[j.Name] = j.Prog.Result() == engine.KindVoid
-		}
 		writeLoadReport(w, o, r, verdict, lines, void)
 	}
 	if o.out != "" {
@@ -159,7 +164,7 @@ func runLoad(ctx context.Context, o *options, w io.Writer) error {
 			return err
 		}
 		b.Reset()
-		if err := writeLoadJSON(&b, r, o, verdict, lines); err != nil {
+		if err := writeLoadJSON(&b, r, o, verdict, lines, void); err != nil {
 			return err
 		}
 		if err := os.WriteFile(filepath.Join(o.out, "cluster-load.json"), b.Bytes(), 0o644); err != nil {
@@ -201,12 +206,18 @@ func drawProgress(w io.Writer, done, total int) {
 	fmt.Fprintf(w, "\r[%s%s] %d/%d isolates", strings.Repeat("#", n), strings.Repeat(".", width-n), done, total)
 }
 
-func writeLoadJSON(w io.Writer, r *cluster.LoadReport, o *options, verdict string, lines []machine.Line) error {
+func writeLoadJSON(w io.Writer, r *cluster.LoadReport, o *options, verdict string, lines []machine.Line, void map[string]bool) error {
 	m := map[string]string{}
 	for _, l := range lines {
 		m[l.Key] = l.Value
 	}
-	b, err := json.Marshal(loadJSON{LoadReport: r, Size: o.size, Verdict: verdict, Machine: m, NotCompleted: notCompleted(r)})
+	j := loadJSON{LoadReport: r, Size: o.size, Verdict: verdict, Machine: m, NotCompleted: notCompleted(r)}
+	for _, js := range r.Jobs {
+		if void[js.Name] {
+			j.VoidJobs = append(j.VoidJobs, js.Name)
+		}
+	}
+	b, err := json.Marshal(j)
 	if err != nil {
 		return err
 	}
@@ -224,10 +235,29 @@ func writeLoadJSON(w io.Writer, r *cluster.LoadReport, o *options, verdict strin
 	return err
 }
 
+// unitKeys names, after snake_case, the keys of the load report whose
+// values are durations in ns without saying so (fields of cluster types
+// without json tags), and the key they get.
+var unitKeys = map[string]string{
+	"elapsed": "elapsed_ns", "total_work": "total_work_ns", "ideal_workers": "ideal_workers_ns",
+	"ideal_cores": "ideal_cores_ns", "latency": "latency_ns", "jitter": "jitter_ns",
+	"reorder_window": "reorder_window_ns",
+}
+
+// dropKeys are keys the report leaves out: the report's makespan is its
+// metrics' makespan_ns.
+var dropKeys = map[string]bool{"makespan": true}
+
+// msKeys are keys whose values are durations in ms: they are given in ns,
+// like every other duration, under the key given.
+var msKeys = map[string]string{"straight_ms": "straight_ns"}
+
 // snakeKeys rewrites every object key of the JSON document b in snake_case
 // (NoSteal: no_steal, GOMAXPROCS: gomaxprocs, IntraStealOK:
 // intra_steal_ok), keeping the order; a snake_case key stays as it is.
-// The machine lines' keys are snake_case already.
+// The machine lines' keys are snake_case already. A duration's key says
+// its unit, ns: keys in unitKeys are renamed, those in msKeys converted,
+// those in dropKeys left out.
 func snakeKeys(b []byte) ([]byte, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
@@ -239,6 +269,7 @@ func snakeKeys(b []byte) ([]byte, error) {
 		n      int
 	}
 	var stack []level
+	toNS := false // the next value is in ms, to be written in ns
 	for {
 		tok, err := dec.Token()
 		if err == io.EOF {
@@ -260,6 +291,12 @@ func snakeKeys(b []byte) ([]byte, error) {
 			top = &stack[n-1]
 		}
 		isKey := top != nil && top.object && top.n%2 == 0
+		if k, ok := tok.(string); ok && isKey && dropKeys[snake(k)] {
+			if err := skipValue(dec); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if top != nil && top.n > 0 && (isKey || !top.object) {
 			out.WriteByte(',')
 		}
@@ -271,10 +308,22 @@ func snakeKeys(b []byte) ([]byte, error) {
 		case string:
 			if isKey {
 				v = snake(v)
+				if u, ok := unitKeys[v]; ok {
+					v = u
+				} else if u, ok := msKeys[v]; ok {
+					v, toNS = u, true
+				}
 			}
 			k, _ := json.Marshal(v)
 			out.Write(k)
 		case json.Number:
+			if toNS {
+				f, err := v.Float64()
+				if err != nil {
+					return nil, err
+				}
+				v = json.Number(strconv.FormatInt(int64(math.Round(f*1e6)), 10))
+			}
 			out.WriteString(v.String())
 		case bool:
 			fmt.Fprint(&out, v)
@@ -283,9 +332,32 @@ func snakeKeys(b []byte) ([]byte, error) {
 		}
 		if isKey {
 			out.WriteByte(':')
+		} else {
+			toNS = false
 		}
 		if top != nil {
 			top.n++
+		}
+	}
+}
+
+// skipValue reads the next value from dec, whole.
+func skipValue(dec *json.Decoder) error {
+	depth := 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		if d, ok := tok.(json.Delim); ok {
+			if d == '{' || d == '[' {
+				depth++
+			} else {
+				depth--
+			}
+		}
+		if depth == 0 {
+			return nil
 		}
 	}
 }

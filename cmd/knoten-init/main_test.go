@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -691,5 +692,85 @@ func TestSimHeartbeat(t *testing.T) {
 		if got := simHeartbeat(n); got != want {
 			t.Errorf("simHeartbeat(%d) = %v, want %v", n, got, want)
 		}
+	}
+}
+
+// Item 9a, 9b: in the sim's JSON a void main's results are null beside
+// "void": true, as the text report's (none); nodes are named n0, as
+// completed_on is.
+func TestClusterSimJSONVoidAndNodes(t *testing.T) {
+	out, _, err := runCmd(t, "--cluster-sim", "--program", "testdata/void.kn", "--json", "--quantum", "2000")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var v struct {
+		Known    *string `json:"known_result"`
+		Straight *string `json:"straight_result"`
+		Result   *string `json:"result"`
+		Void     bool    `json:"void"`
+		Node     string  `json:"completed_on"`
+		Hops     []struct {
+			From, To any
+		} `json:"hops"`
+		Problems []string `json:"problems"`
+	}
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.Known != nil || v.Straight != nil || v.Result != nil || !v.Void || v.Node != "n2" || v.Problems == nil {
+		t.Errorf("known %v, straight %v, result %v, void %v, completed on %q, problems %v", v.Known, v.Straight, v.Result, v.Void, v.Node, v.Problems)
+	}
+	if len(v.Hops) != 2 || v.Hops[0].From != "n0" || v.Hops[0].To != "n1" || v.Hops[1].To != "n2" {
+		t.Errorf("hops %+v, want nodes n0, n1, n2", v.Hops)
+	}
+	out, _, err = runCmd(t, "--cluster-sim", "--program", "testdata/sum.kn", "--json", "--quantum", "2000")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	v.Void = true
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.Straight == nil || *v.Straight != "509954" || v.Result == nil || *v.Result != "509954" || v.Void {
+		t.Errorf("straight %v, result %v, void %v", v.Straight, v.Result, v.Void)
+	}
+}
+
+// Item 9b: every duration in the load's JSON is in ns and its key says so;
+// the makespan is there once; a void job is named in void_jobs.
+func TestLoadJSONUnits(t *testing.T) {
+	out, _, err := runCmd(t, "--cluster-sim", "--load", "--program", "testdata/void.kn", "--isolates", "2", "--nodes", "2", "--json")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var v map[string]any
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"elapsed_ns", "total_work_ns", "ideal_workers_ns", "ideal_cores_ns"} {
+		if _, ok := v[k].(float64); !ok {
+			t.Errorf("no %s: %v", k, v[k])
+		}
+	}
+	for _, k := range []string{"elapsed", "makespan", "total_work", "ideal_workers", "ideal_cores"} {
+		if _, ok := v[k]; ok {
+			t.Errorf("key %s without its unit, or twice", k)
+		}
+	}
+	link := v["link"].(map[string]any)
+	for _, k := range []string{"latency_ns", "jitter_ns", "reorder_window_ns"} {
+		if _, ok := link[k]; !ok {
+			t.Errorf("link has no %s: %v", k, link)
+		}
+	}
+	if _, ok := v["metrics"].(map[string]any)["makespan_ns"]; !ok {
+		t.Errorf("no metrics.makespan_ns")
+	}
+	job := v["jobs"].([]any)[0].(map[string]any)
+	if ns, ok := job["straight_ns"].(float64); !ok || ns != math.Trunc(ns) || ns < 1e3 || job["straight_ms"] != nil {
+		t.Errorf("job %v: want straight_ns, a whole number of ns", job)
+	}
+	if fmt.Sprint(v["void_jobs"]) != "[void]" {
+		t.Errorf("void_jobs %v", v["void_jobs"])
 	}
 }

@@ -44,8 +44,10 @@ const (
 
 // simHop is one planned migration as the report shows it.
 type simHop struct {
-	From          cluster.NodeID `json:"from"`
-	To            cluster.NodeID `json:"to"`
+	From          cluster.NodeID `json:"-"`
+	To            cluster.NodeID `json:"-"`
+	FromNode      string         `json:"from"` // From as the report names nodes: n0
+	ToNode        string         `json:"to"`
 	Outcome       string         `json:"outcome"`
 	Note          string         `json:"note,omitempty"`
 	Stop          uint64         `json:"planned_stop"`        // park at the first safepoint at or after this instruction count
@@ -89,6 +91,37 @@ type simReport struct {
 	Verdict      string   `json:"verdict"`
 
 	void bool // main returns nothing: results print as (none)
+}
+
+// MarshalJSON gives a main that returns nothing "void": true and null
+// results, where the text report shows (none); a result that never came,
+// or a known result there is none of, is null too. Nodes are named as in
+// the text report: n0.
+func (r simReport) MarshalJSON() ([]byte, error) {
+	type plain simReport
+	out := struct {
+		plain
+		Known    *string  `json:"known_result"`
+		Straight *string  `json:"straight_result"`
+		Result   *string  `json:"result"`
+		Void     bool     `json:"void"`
+		Notes    []string `json:"notes"`
+		Problems []string `json:"problems"`
+	}{plain: plain(r), Void: r.void, Notes: append([]string{}, r.Notes...), Problems: append([]string{}, r.Problems...)}
+	if r.Known != "" {
+		out.Known = &r.Known
+	}
+	if !r.void {
+		out.Straight = &r.Straight
+		if r.ResultNode != "" {
+			out.Result = &r.Result
+		}
+	}
+	out.Hops = append([]simHop(nil), r.Hops...)
+	for i := range out.Hops {
+		out.Hops[i].FromNode, out.Hops[i].ToNode = out.Hops[i].From.String(), out.Hops[i].To.String()
+	}
+	return json.Marshal(out)
 }
 
 func shortHash(h [32]byte) string { return hex.EncodeToString(h[:8]) }
