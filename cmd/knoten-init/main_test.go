@@ -232,7 +232,9 @@ func TestHelpIsNotAnError(t *testing.T) {
 	if err := run([]string{"--help"}, &stdout, &stderr); err != nil {
 		t.Fatalf("--help: %v", err)
 	}
-	if !strings.Contains(stdout.String(), "-cluster-sim") || !strings.Contains(stdout.String(), "-max-steps") || stderr.Len() > 0 {
+	// Item 9d: --max-steps says where it is checked.
+	if !strings.Contains(stdout.String(), "-cluster-sim") || !strings.Contains(stdout.String(), "-max-steps") ||
+		!strings.Contains(stdout.String(), "checked at safepoints") || stderr.Len() > 0 {
 		t.Fatalf("--help: usage %q, stderr %q", stdout.String(), stderr.String())
 	}
 }
