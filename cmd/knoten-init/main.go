@@ -52,6 +52,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -273,6 +274,46 @@ func (o *options) link() cluster.LinkConfig {
 	return cluster.LinkConfig{Latency: o.latency, Jitter: o.jitter, Bandwidth: o.bandwidth, Loss: o.loss}
 }
 
+// outFiles are the files --load --out writes in its directory.
+var outFiles = []string{"cluster-load.txt", "cluster-load.json", "downtime-us.txt"}
+
+// checkOut makes the --out directory and checks, without changing any
+// file, that every output can be written in it: none is a directory or
+// unwritable, and a new file can be made there.
+func checkOut(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	var errs []error
+	for _, name := range outFiles {
+		path := filepath.Join(dir, name)
+		fi, err := os.Stat(path)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+		case err != nil:
+			errs = append(errs, fmt.Errorf("--out: %w", err))
+		case fi.IsDir():
+			errs = append(errs, fmt.Errorf("--out: %s is a directory", path))
+		default:
+			f, err := os.OpenFile(path, os.O_WRONLY, 0) // no O_TRUNC: it stays as it is
+			if err != nil {
+				errs = append(errs, fmt.Errorf("--out: %w", err))
+				continue
+			}
+			f.Close()
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	f, err := os.CreateTemp(dir, ".knoten-init-check-*")
+	if err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
 // run is the whole command: main only calls it.
 func run(args []string, stdout, stderr io.Writer) error {
 	o, err := parseFlags(args, stdout)
@@ -282,9 +323,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if o.out != "" { // before any work: a directory that cannot be made fails now
-		if err := os.MkdirAll(o.out, 0o755); err != nil {
-			return fmt.Errorf("--out: %w", err)
+	if o.out != "" { // before any work: outputs that cannot be written fail now
+		if err := checkOut(o.out); err != nil {
+			return err
 		}
 	}
 	if o.progress == nil && isTerminal(stderr) {

@@ -776,3 +776,20 @@ func TestLoadJSONUnits(t *testing.T) {
 		t.Errorf("void_jobs %v", v["void_jobs"])
 	}
 }
+
+// Item 9f: an output under --out that cannot be written fails before the
+// run, with no report and no output written.
+func TestLoadOutCheckedFirst(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "cluster-load.json"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := runCmd(t, "--cluster-sim", "--load", "--isolates", "2", "--size", "small", "--out", dir)
+	if err == nil || err.Error() != "--out: "+filepath.Join(dir, "cluster-load.json")+" is a directory" || out != "" {
+		t.Fatalf("error %v, output %q", err, out)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil || len(ents) != 1 {
+		t.Fatalf("the directory holds %v (%v), want only cluster-load.json", ents, err)
+	}
+}
