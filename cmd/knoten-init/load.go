@@ -94,7 +94,8 @@ func runLoad(ctx context.Context, o *options, w io.Writer) error {
 		// The workloads' straight runs take no context: up to seconds with
 		// --size full.
 		var err error
-		if jobs, err = inPhase(ctx, o, "during the straight runs", func() ([]*cluster.Job, error) { return workloadJobs(o.size) }); err != nil {
+		straight := workloadJobs
+		if jobs, err = inPhase(ctx, o, "during the straight runs", func() ([]*cluster.Job, error) { return straight(o.size) }); err != nil {
 			return err
 		}
 		for _, j := range jobs {
@@ -125,7 +126,8 @@ func runLoad(ctx context.Context, o *options, w io.Writer) error {
 	if o.progress != nil {
 		lc.Progress = func(done, total int) { drawProgress(o.progress, done, total) }
 	}
-	r, err := inPhase(ctx, o, "during the load", func() (*cluster.LoadReport, error) { return runLoadFunc(ctx, lc) })
+	load := runLoadFunc
+	r, err := inPhase(ctx, o, "during the load", func() (*cluster.LoadReport, error) { return load(ctx, lc) })
 	if o.progress != nil {
 		fmt.Fprint(o.progress, "\r\033[K")
 	}

@@ -581,8 +581,9 @@ func TestLoadTimeoutPhases(t *testing.T) {
 // the hop in flight and the one after it are explained by the timeout, not
 // by a finish or a lost route. An hour's latency holds hop 1's OFFER.
 func TestClusterSimTimeoutInHandoff(t *testing.T) {
-	out, stderr, err := runCmd(t, "--cluster-sim", "--program", "testdata/sum.kn", "--quantum", "2000",
-		"--latency", "1h", "--timeout", "300ms")
+	// calls.kn's straight runs take microseconds: the time runs out in the
+	// handoff, the cluster up long before.
+	out, stderr, err := runCmd(t, "--cluster-sim", "--program", "testdata/calls.kn", "--latency", "1h", "--timeout", "500ms")
 	if strings.Contains(out, "hop 1 not taken") {
 		t.Skipf("the isolate passed hop 1's stop before the request came:\n%s", out)
 	}
@@ -791,5 +792,21 @@ func TestLoadOutCheckedFirst(t *testing.T) {
 	ents, err := os.ReadDir(dir)
 	if err != nil || len(ents) != 1 {
 		t.Fatalf("the directory holds %v (%v), want only cluster-load.json", ents, err)
+	}
+}
+
+// Defect 4: in the sim too, --timeout holds while the cluster starts (a
+// cluster of thousands of nodes takes seconds, without a context).
+func TestClusterSimTimeoutStarting(t *testing.T) {
+	release := make(chan struct{})
+	old := newCluster
+	t.Cleanup(func() { close(release); newCluster = old })
+	newCluster = func(cluster.Config) *cluster.Cluster {
+		<-release
+		return nil
+	}
+	out, _, err := runCmd(t, "--cluster-sim", "--program", "testdata/return42.kn", "--timeout", "200ms")
+	if !errors.Is(err, errTimeout) || err.Error() != "--timeout 200ms ran out while starting the cluster of 3 nodes" || out != "" {
+		t.Fatalf("error %v, output %q", err, out)
 	}
 }

@@ -178,6 +178,9 @@ func planHops(ctx context.Context, o *options, job *cluster.Job) ([]simHop, erro
 	return hops, err
 }
 
+// newCluster starts the sim's cluster; a test can stand in for it.
+var newCluster = cluster.New
+
 // simHeartbeat is the sim's load gossip period for a cluster of n nodes.
 // Every node tells every other its load each period (an idle one every 50
 // periods), n² messages: at the default 1 ms, a few hundred nodes keep the
@@ -228,7 +231,7 @@ func runSim(ctx context.Context, o *options, w io.Writer) error {
 	}
 
 	events := make(chan cluster.Event, 4096)
-	c := cluster.New(cluster.Config{
+	cfg := cluster.Config{
 		Nodes: o.nodes, Workers: o.workers, Quantum: o.quantum, Link: o.link(), Seed: o.seed, Limits: o.limits(),
 		NoSteal:   true, // the isolate goes only where this run sends it
 		Heartbeat: simHeartbeat(o.nodes),
@@ -238,19 +241,28 @@ func runSim(ctx context.Context, o *options, w io.Writer) error {
 			default:
 			}
 		},
+	}
+	// Starting, spawning on and closing a cluster of thousands of nodes
+	// takes seconds and no context: under --timeout each runs in a
+	// goroutine, abandoned if the time runs out.
+	start := newCluster
+	c, err := inPhase(ctx, o, fmt.Sprintf("while starting the cluster of %d nodes", o.nodes), func() (*cluster.Cluster, error) {
+		return start(cfg), nil
 	})
-	defer c.Close()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if ctx.Err() != nil {
+			go c.Close()
+			return
+		}
+		c.Close()
+	}()
 	r := &simReport{Nodes: o.nodes, Program: job.Name, Description: desc, Known: job.Known, Straight: job.Result,
 		StraightHash: shortHash(job.Hash), Steps: job.Steps, Hops: hops, void: job.Prog.Result() == engine.KindVoid}
 	problem := func(format string, args ...any) { r.Problems = append(r.Problems, fmt.Sprintf(format, args...)) }
 
-	if err := settle(ctx, c); err != nil {
-		return err
-	}
-	id, err := c.Spawn(0, job.Prog)
-	if err != nil {
-		return err
-	}
 	var route []simHop // the possible hops
 	for _, h := range hops {
 		if h.Outcome != hopNotPossible {
@@ -261,7 +273,14 @@ func runSim(ctx context.Context, o *options, w io.Writer) error {
 	// isolate meanwhile: a short program can pass the stop, or finish,
 	// before the request takes effect. Those are explained, not failures.
 	var late why
-	if len(route) > 0 {
+	id, err := inPhase(ctx, o, "while spawning the isolate", func() (cluster.IsolateID, error) {
+		if err := settle(ctx, c); err != nil {
+			return 0, err
+		}
+		id, err := c.Spawn(0, job.Prog)
+		if err != nil || len(route) == 0 {
+			return id, err
+		}
 		var then []cluster.Stop
 		for _, h := range route[1:] {
 			then = append(then, cluster.Stop{To: h.To, At: h.Stop})
@@ -274,8 +293,12 @@ func runSim(ctx context.Context, o *options, w io.Writer) error {
 			late.gone = true
 			route = nil
 		default:
-			return fmt.Errorf("planning the hops: %w", err)
+			return 0, fmt.Errorf("planning the hops: %w", err)
 		}
+		return id, nil
+	})
+	if err != nil {
+		return err
 	}
 	comp, err := followHops(ctx, o, events, id, hops[:len(route)])
 	if err != nil {
