@@ -27,7 +27,8 @@
 // Every run of the program, the straight ones included, stops at
 // --max-steps instructions (default 1e9, about 2 s), and the whole command
 // at --timeout (default 60 s): a program that never ends is reported as
-// such, with a non-zero exit.
+// such, with a non-zero exit. A --timeout that runs out names the phase it
+// interrupted (the straight runs, starting the cluster, spawning, running).
 //
 // --cluster-sim --load runs --isolates isolates of mixed workloads
 // (--program: of one file) spawned on node 0 (or over --spawn-nodes
@@ -36,7 +37,7 @@
 // passes. It prints a table of throughput, migrations, steals, percentiles
 // (each beside its sample count), bytes moved, makespan against ideal,
 // correctness of every result and the machine; --json prints JSON (with
-// snake_case keys) instead, and --out DIR also writes DIR/cluster-load.txt
+// snake_case keys; every duration in ns, its key ending in _ns) instead, and --out DIR also writes DIR/cluster-load.txt
 // (Go benchmark format, for benchstat), DIR/cluster-load.json and
 // DIR/downtime-us.txt (one migration downtime per line, for `knoten-bench
 // plot --latencies`). It exits non-zero if any isolate was lost,
