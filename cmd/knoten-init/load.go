@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -27,6 +31,55 @@ type loadJSON struct {
 	// NotCompleted counts the isolates that did not complete; the
 	// report's Unfinished lists those still held.
 	NotCompleted int `json:"not_completed"`
+	// VoidJobs names the jobs whose main returns nothing: their
+	// straight_result "" is no result, (none) in the text report.
+	VoidJobs []string `json:"void_jobs,omitempty"`
+}
+
+// The phases of a load run that take no context, so that a test can stand
+// in for them.
+var (
+	workloadJobs = cluster.WorkloadJobs
+	runLoadFunc  = cluster.RunLoad
+)
+
+// timeoutError is the error of a phase that --timeout interrupted: the
+// phase goes on in its goroutine, abandoned, until the process exits.
+type timeoutError string
+
+func (e timeoutError) Error() string        { return string(e) }
+func (e timeoutError) Is(target error) bool { return target == errTimeout }
+
+// timedOut says which phase --timeout interrupted ("during the straight
+// runs", "while spawning") and how far it got.
+func timedOut(o *options, phase, detail string) error {
+	return timeoutError(fmt.Sprintf("--timeout %v ran out %s%s", o.timeout, phase, detail))
+}
+
+// inPhase runs f in a goroutine and returns its result, or the timeout
+// error of the phase if ctx ends first.
+func inPhase[T any](ctx context.Context, o *options, phase string, f func() (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		v, err := f()
+		ch <- result{v, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.v, r.err
+	case <-ctx.Done():
+		select {
+		case r := <-ch: // it finished as the time ran out
+			return r.v, r.err
+		default:
+		}
+		var zero T
+		return zero, timedOut(o, phase, "")
+	}
 }
 
 func runLoad(ctx context.Context, o *options, w io.Writer) error {
@@ -38,8 +91,11 @@ func runLoad(ctx context.Context, o *options, w io.Writer) error {
 		}
 		jobs = []*cluster.Job{j}
 	} else {
+		// The workloads' straight runs take no context: up to seconds with
+		// --size full.
 		var err error
-		if jobs, err = cluster.WorkloadJobs(o.size); err != nil {
+		straight := workloadJobs
+		if jobs, err = inPhase(ctx, o, "during the straight runs", func() ([]*cluster.Job, error) { return straight(o.size) }); err != nil {
 			return err
 		}
 		for _, j := range jobs {
@@ -48,10 +104,21 @@ func runLoad(ctx context.Context, o *options, w io.Writer) error {
 			}
 		}
 	}
+	// Spawning takes no context either (seconds for many isolates): the
+	// events say how far it got, and how many isolates completed since.
+	var spawned, completed atomic.Int64
 	lc := cluster.LoadConfig{
 		Cluster: cluster.Config{
 			Nodes: o.nodes, Workers: o.workers, Quantum: o.quantum, Link: o.link(), Seed: o.seed, NoSteal: o.noSteal,
 			Limits: o.limits(),
+			OnEvent: func(e cluster.Event) {
+				switch e.Kind {
+				case cluster.EvSpawned:
+					spawned.Add(1)
+				case cluster.EvCompleted:
+					completed.Add(1)
+				}
+			},
 		},
 		Jobs: jobs, Isolates: o.isolates, SpawnNodes: o.spawnNodes, Duration: o.duration,
 		MigrateRate: o.migrateRate, Seed: o.seed,
@@ -59,9 +126,16 @@ func runLoad(ctx context.Context, o *options, w io.Writer) error {
 	if o.progress != nil {
 		lc.Progress = func(done, total int) { drawProgress(o.progress, done, total) }
 	}
-	r, err := cluster.RunLoad(ctx, lc)
+	load := runLoadFunc
+	r, err := inPhase(ctx, o, "during the load", func() (*cluster.LoadReport, error) { return load(ctx, lc) })
 	if o.progress != nil {
 		fmt.Fprint(o.progress, "\r\033[K")
+	}
+	if errors.Is(err, errTimeout) {
+		if n := spawned.Load(); n < int64(o.isolates) {
+			return timedOut(o, "while spawning", fmt.Sprintf(" (%d of %d isolates spawned)", n, o.isolates))
+		}
+		return timedOut(o, "while running", fmt.Sprintf(" (%d of %d isolates completed; no result was checked)", completed.Load(), o.isolates))
 	}
 	if err != nil {
 		return err
@@ -71,15 +145,15 @@ func runLoad(ctx context.Context, o *options, w io.Writer) error {
 	if !r.OK() || notCompleted(r) > 0 {
 		verdict = "FAIL"
 	}
+	void := map[string]bool{}
+	for _, j := range jobs {
+		void[j.Name] = j.Prog.Result() == engine.KindVoid
+	}
 	if o.json {
-		if err := writeLoadJSON(w, r, o, verdict, lines); err != nil {
+		if err := writeLoadJSON(w, r, o, verdict, lines, void); err != nil {
 			return err
 		}
 	} else {
-		void := map[string]bool{}
-		for _, j := range jobs {
-			void[j.Name] = j.Prog.Result() == engine.KindVoid
-		}
 		writeLoadReport(w, o, r, verdict, lines, void)
 	}
 	if o.out != "" {
@@ -92,7 +166,7 @@ func runLoad(ctx context.Context, o *options, w io.Writer) error {
 			return err
 		}
 		b.Reset()
-		if err := writeLoadJSON(&b, r, o, verdict, lines); err != nil {
+		if err := writeLoadJSON(&b, r, o, verdict, lines, void); err != nil {
 			return err
 		}
 		if err := os.WriteFile(filepath.Join(o.out, "cluster-load.json"), b.Bytes(), 0o644); err != nil {
@@ -134,12 +208,18 @@ func drawProgress(w io.Writer, done, total int) {
 	fmt.Fprintf(w, "\r[%s%s] %d/%d isolates", strings.Repeat("#", n), strings.Repeat(".", width-n), done, total)
 }
 
-func writeLoadJSON(w io.Writer, r *cluster.LoadReport, o *options, verdict string, lines []machine.Line) error {
+func writeLoadJSON(w io.Writer, r *cluster.LoadReport, o *options, verdict string, lines []machine.Line, void map[string]bool) error {
 	m := map[string]string{}
 	for _, l := range lines {
 		m[l.Key] = l.Value
 	}
-	b, err := json.Marshal(loadJSON{LoadReport: r, Size: o.size, Verdict: verdict, Machine: m, NotCompleted: notCompleted(r)})
+	j := loadJSON{LoadReport: r, Size: o.size, Verdict: verdict, Machine: m, NotCompleted: notCompleted(r)}
+	for _, js := range r.Jobs {
+		if void[js.Name] {
+			j.VoidJobs = append(j.VoidJobs, js.Name)
+		}
+	}
+	b, err := json.Marshal(j)
 	if err != nil {
 		return err
 	}
@@ -157,10 +237,29 @@ func writeLoadJSON(w io.Writer, r *cluster.LoadReport, o *options, verdict strin
 	return err
 }
 
+// unitKeys names, after snake_case, the keys of the load report whose
+// values are durations in ns without saying so (fields of cluster types
+// without json tags), and the key they get.
+var unitKeys = map[string]string{
+	"elapsed": "elapsed_ns", "total_work": "total_work_ns", "ideal_workers": "ideal_workers_ns",
+	"ideal_cores": "ideal_cores_ns", "latency": "latency_ns", "jitter": "jitter_ns",
+	"reorder_window": "reorder_window_ns",
+}
+
+// dropKeys are keys the report leaves out: the report's makespan is its
+// metrics' makespan_ns.
+var dropKeys = map[string]bool{"makespan": true}
+
+// msKeys are keys whose values are durations in ms: they are given in ns,
+// like every other duration, under the key given.
+var msKeys = map[string]string{"straight_ms": "straight_ns"}
+
 // snakeKeys rewrites every object key of the JSON document b in snake_case
 // (NoSteal: no_steal, GOMAXPROCS: gomaxprocs, IntraStealOK:
 // intra_steal_ok), keeping the order; a snake_case key stays as it is.
-// The machine lines' keys are snake_case already.
+// The machine lines' keys are snake_case already. A duration's key says
+// its unit, ns: keys in unitKeys are renamed, those in msKeys converted,
+// those in dropKeys left out.
 func snakeKeys(b []byte) ([]byte, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
@@ -172,6 +271,7 @@ func snakeKeys(b []byte) ([]byte, error) {
 		n      int
 	}
 	var stack []level
+	toNS := false // the next value is in ms, to be written in ns
 	for {
 		tok, err := dec.Token()
 		if err == io.EOF {
@@ -193,6 +293,12 @@ func snakeKeys(b []byte) ([]byte, error) {
 			top = &stack[n-1]
 		}
 		isKey := top != nil && top.object && top.n%2 == 0
+		if k, ok := tok.(string); ok && isKey && dropKeys[snake(k)] {
+			if err := skipValue(dec); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if top != nil && top.n > 0 && (isKey || !top.object) {
 			out.WriteByte(',')
 		}
@@ -204,10 +310,22 @@ func snakeKeys(b []byte) ([]byte, error) {
 		case string:
 			if isKey {
 				v = snake(v)
+				if u, ok := unitKeys[v]; ok {
+					v = u
+				} else if u, ok := msKeys[v]; ok {
+					v, toNS = u, true
+				}
 			}
 			k, _ := json.Marshal(v)
 			out.Write(k)
 		case json.Number:
+			if toNS {
+				f, err := v.Float64()
+				if err != nil {
+					return nil, err
+				}
+				v = json.Number(strconv.FormatInt(int64(math.Round(f*1e6)), 10))
+			}
 			out.WriteString(v.String())
 		case bool:
 			fmt.Fprint(&out, v)
@@ -216,9 +334,32 @@ func snakeKeys(b []byte) ([]byte, error) {
 		}
 		if isKey {
 			out.WriteByte(':')
+		} else {
+			toNS = false
 		}
 		if top != nil {
 			top.n++
+		}
+	}
+}
+
+// skipValue reads the next value from dec, whole.
+func skipValue(dec *json.Decoder) error {
+	depth := 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		if d, ok := tok.(json.Delim); ok {
+			if d == '{' || d == '[' {
+				depth++
+			} else {
+				depth--
+			}
+		}
+		if depth == 0 {
+			return nil
 		}
 	}
 }

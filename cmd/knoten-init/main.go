@@ -20,12 +20,15 @@
 // and the straight run's, that the final state hash equals the straight
 // run's, and that at every hop that took place the target verified the
 // state hash the source sent and that state is the straight run's at the
-// same instruction. It exits non-zero on any mismatch.
+// same instruction. It exits non-zero on any mismatch, and, with the
+// default workload, if no hop took place: the check is of a migration. A
+// hop whose request reached the node late is explained by how late.
 //
 // Every run of the program, the straight ones included, stops at
 // --max-steps instructions (default 1e9, about 2 s), and the whole command
 // at --timeout (default 60 s): a program that never ends is reported as
-// such, with a non-zero exit.
+// such, with a non-zero exit. A --timeout that runs out names the phase it
+// interrupted (the straight runs, starting the cluster, spawning, running).
 //
 // --cluster-sim --load runs --isolates isolates of mixed workloads
 // (--program: of one file) spawned on node 0 (or over --spawn-nodes
@@ -34,7 +37,7 @@
 // passes. It prints a table of throughput, migrations, steals, percentiles
 // (each beside its sample count), bytes moved, makespan against ideal,
 // correctness of every result and the machine; --json prints JSON (with
-// snake_case keys) instead, and --out DIR also writes DIR/cluster-load.txt
+// snake_case keys; every duration in ns, its key ending in _ns) instead, and --out DIR also writes DIR/cluster-load.txt
 // (Go benchmark format, for benchstat), DIR/cluster-load.json and
 // DIR/downtime-us.txt (one migration downtime per line, for `knoten-bench
 // plot --latencies`). It exits non-zero if any isolate was lost,
@@ -48,7 +51,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -72,6 +77,10 @@ func main() {
 const (
 	defaultMaxSteps = 1_000_000_000
 	defaultTimeout  = 60 * time.Second
+	// The bounds of a non-zero --migrate-rate: the load's ticker needs an
+	// interval of at least 1 ns that fits a time.Duration.
+	minMigrateRate = 1e-6
+	maxMigrateRate = 1e9
 )
 
 // options are the parsed flags.
@@ -130,7 +139,7 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	fs.BoolVar(&o.noSteal, "no-steal", false, "with --load: switch cross-node stealing off")
 	fs.StringVar(&o.size, "size", "medium", "with --load: workload size: small (one quantum each), medium or full")
 	fs.Int64Var(&o.quantum, "quantum", 0, "instructions per quantum (0: chosen from the cache geometry)")
-	fs.Uint64Var(&o.maxSteps, "max-steps", defaultMaxSteps, "instruction quota of every run of the program, the straight runs included (0: none); 1e9 takes about 2 s at 0.45 instructions/ns, so a program that never ends is reported within seconds")
+	fs.Uint64Var(&o.maxSteps, "max-steps", defaultMaxSteps, "instruction quota of every run of the program, the straight runs included (0: none); 1e9 takes about 2 s at 0.45 instructions/ns, so a program that never ends is reported within seconds; checked at safepoints (calls and backward branches), so a tail without them may run past it by its length")
 	fs.DurationVar(&o.timeout, "timeout", defaultTimeout, "wall-clock limit of the whole command (0: none); a run it stops fails, and says so")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -185,7 +194,8 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	case o.spawnNodes > o.nodes && o.nodes >= 1:
 		bad("--spawn-nodes %d: more than the %d nodes", o.spawnNodes, o.nodes)
 	}
-	if o.loss < 0 || o.loss >= 1 {
+	// A NaN passes every comparison below, so finiteness comes first.
+	if math.IsNaN(o.loss) || o.loss < 0 || o.loss >= 1 {
 		bad("--loss %v: want a probability in [0, 1)", o.loss)
 	}
 	for _, d := range []struct {
@@ -199,8 +209,8 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	if o.quantum < 0 {
 		bad("--quantum %d: must not be negative (0: chosen from the cache geometry)", o.quantum)
 	}
-	if o.migrateRate < 0 {
-		bad("--migrate-rate %v: must not be negative", o.migrateRate)
+	if r := o.migrateRate; r != 0 && !(r >= minMigrateRate && r <= maxMigrateRate) { // NaN fails both
+		bad("--migrate-rate %v: want 0 or a rate from %g to %g per second", r, float64(minMigrateRate), float64(maxMigrateRate))
 	}
 	if o.timeout > 0 && o.duration >= o.timeout {
 		bad("--duration %v: not shorter than --timeout %v", o.duration, o.timeout)
@@ -240,8 +250,8 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	return o, nil
 }
 
-func parseBandwidth(s string) (float64, error) {
-	s = strings.TrimSuffix(strings.TrimSpace(s), "/s")
+func parseBandwidth(in string) (float64, error) {
+	s := strings.TrimSuffix(strings.TrimSpace(in), "/s")
 	s = strings.TrimSuffix(s, "B")
 	mult := 1.0
 	if n := len(s); n > 0 {
@@ -255,14 +265,54 @@ func parseBandwidth(s string) (float64, error) {
 		}
 	}
 	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || v < 0 {
-		return 0, fmt.Errorf("bad --bandwidth %q", s)
+	if err != nil || !(v >= 0) || math.IsInf(v*mult, 0) { // NaN fails v >= 0
+		return 0, fmt.Errorf("bad --bandwidth %q: want a finite number of bytes/s, with optional k, M or G suffix", in)
 	}
 	return v * mult, nil
 }
 
 func (o *options) link() cluster.LinkConfig {
 	return cluster.LinkConfig{Latency: o.latency, Jitter: o.jitter, Bandwidth: o.bandwidth, Loss: o.loss}
+}
+
+// outFiles are the files --load --out writes in its directory.
+var outFiles = []string{"cluster-load.txt", "cluster-load.json", "downtime-us.txt"}
+
+// checkOut makes the --out directory and checks, without changing any
+// file, that every output can be written in it: none is a directory or
+// unwritable, and a new file can be made there.
+func checkOut(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	var errs []error
+	for _, name := range outFiles {
+		path := filepath.Join(dir, name)
+		fi, err := os.Stat(path)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+		case err != nil:
+			errs = append(errs, fmt.Errorf("--out: %w", err))
+		case fi.IsDir():
+			errs = append(errs, fmt.Errorf("--out: %s is a directory", path))
+		default:
+			f, err := os.OpenFile(path, os.O_WRONLY, 0) // no O_TRUNC: it stays as it is
+			if err != nil {
+				errs = append(errs, fmt.Errorf("--out: %w", err))
+				continue
+			}
+			f.Close()
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	f, err := os.CreateTemp(dir, ".knoten-init-check-*")
+	if err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }
 
 // run is the whole command: main only calls it.
@@ -274,9 +324,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if o.out != "" { // before any work: a directory that cannot be made fails now
-		if err := os.MkdirAll(o.out, 0o755); err != nil {
-			return fmt.Errorf("--out: %w", err)
+	if o.out != "" { // before any work: outputs that cannot be written fail now
+		if err := checkOut(o.out); err != nil {
+			return err
 		}
 	}
 	if o.progress == nil && isTerminal(stderr) {

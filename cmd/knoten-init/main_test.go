@@ -2,18 +2,23 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/perf/benchfmt"
+
+	"github.com/knotencore/knoten/cluster"
 
 	"github.com/knotencore/knoten/internal/golden"
 )
@@ -227,7 +232,9 @@ func TestHelpIsNotAnError(t *testing.T) {
 	if err := run([]string{"--help"}, &stdout, &stderr); err != nil {
 		t.Fatalf("--help: %v", err)
 	}
-	if !strings.Contains(stdout.String(), "-cluster-sim") || !strings.Contains(stdout.String(), "-max-steps") || stderr.Len() > 0 {
+	// Item 9d: --max-steps says where it is checked.
+	if !strings.Contains(stdout.String(), "-cluster-sim") || !strings.Contains(stdout.String(), "-max-steps") ||
+		!strings.Contains(stdout.String(), "checked at safepoints") || stderr.Len() > 0 {
 		t.Fatalf("--help: usage %q, stderr %q", stdout.String(), stderr.String())
 	}
 }
@@ -389,6 +396,17 @@ func TestFlagErrors(t *testing.T) {
 		{"--cluster-sim", "extra"},
 		{"--no-such-flag"},
 		{"--cluster-sim", "--nodes", "many"},
+		{"--cluster-sim", "--load", "--migrate-rate", "2e9", "--isolates", "5", "--size", "small"},
+		{"--cluster-sim", "--load", "--migrate-rate", "1e10"},
+		{"--cluster-sim", "--load", "--migrate-rate", "Inf"},
+		{"--cluster-sim", "--load", "--migrate-rate", "NaN"},
+		{"--cluster-sim", "--load", "--migrate-rate", "1e-300"},
+		{"--cluster-sim", "--loss", "NaN"},
+		{"--cluster-sim", "--loss", "-Inf"},
+		{"--cluster-sim", "--bandwidth", "NaN"},
+		{"--cluster-sim", "--bandwidth", "Inf"},
+		{"--cluster-sim", "--bandwidth", "1e308G"},
+		{"--cluster-sim", "--bandwidth", "-5k"},
 	} {
 		for i, a := range args {
 			switch a {
@@ -499,5 +517,296 @@ func TestLoadVoidResult(t *testing.T) {
 	}
 	if !regexp.MustCompile(`\| void +\| 2 +\| 2 +\| 2 +\| - +\| \(none\) +\|`).MatchString(out) {
 		t.Fatalf("no (none) in the workload table:\n%s", out)
+	}
+}
+
+// stubLoad stands in for the load's phases that take no context for the
+// test's duration: the workloads' straight runs return jobs (or, with
+// block, never), and the load run calls emit with the cluster's OnEvent,
+// then waits until the test ends.
+func stubLoad(t *testing.T, blockJobs bool, emit func(onEvent func(cluster.Event))) {
+	t.Helper()
+	jobs, err := cluster.WorkloadJobs("small")
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	oldJobs, oldRun := workloadJobs, runLoadFunc
+	t.Cleanup(func() { close(release); workloadJobs, runLoadFunc = oldJobs, oldRun })
+	workloadJobs = func(string) ([]*cluster.Job, error) {
+		if blockJobs {
+			<-release
+		}
+		return jobs, nil
+	}
+	runLoadFunc = func(ctx context.Context, lc cluster.LoadConfig) (*cluster.LoadReport, error) {
+		emit(lc.Cluster.OnEvent)
+		<-release
+		return nil, errors.New("released")
+	}
+}
+
+// Defect 4: --timeout holds for the phases that take no context, and the
+// error names the phase it interrupted.
+func TestLoadTimeoutPhases(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		blockJobs bool
+		spawned   int
+		completed int
+		want      string
+	}{
+		{"straight runs", true, 0, 0, "--timeout 50ms ran out during the straight runs"},
+		{"spawning", false, 3, 0, "--timeout 50ms ran out while spawning (3 of 5 isolates spawned)"},
+		{"running", false, 5, 2, "--timeout 50ms ran out while running (2 of 5 isolates completed; no result was checked)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stubLoad(t, tc.blockJobs, func(onEvent func(cluster.Event)) {
+				for i := 0; i < tc.spawned; i++ {
+					onEvent(cluster.Event{Kind: cluster.EvSpawned, ID: cluster.IsolateID(i + 1)})
+				}
+				for i := 0; i < tc.completed; i++ {
+					onEvent(cluster.Event{Kind: cluster.EvCompleted, ID: cluster.IsolateID(i + 1)})
+				}
+			})
+			out, _, err := runCmd(t, "--cluster-sim", "--load", "--isolates", "5", "--size", "small", "--timeout", "50ms")
+			if !errors.Is(err, errTimeout) || err.Error() != tc.want || out != "" {
+				t.Fatalf("error %v, want %q; output %q", err, tc.want, out)
+			}
+		})
+	}
+}
+
+// Defect 5: --timeout in the cluster phase is one problem that says so;
+// the hop in flight and the one after it are explained by the timeout, not
+// by a finish or a lost route. An hour's latency holds hop 1's OFFER.
+func TestClusterSimTimeoutInHandoff(t *testing.T) {
+	// calls.kn's straight runs take microseconds: the time runs out in the
+	// handoff, the cluster up long before.
+	out, stderr, err := runCmd(t, "--cluster-sim", "--program", "testdata/calls.kn", "--latency", "1h", "--timeout", "500ms")
+	if strings.Contains(out, "hop 1 not taken") {
+		t.Skipf("the isolate passed hop 1's stop before the request came:\n%s", out)
+	}
+	if err == nil || err.Error() != "cluster-sim: FAIL (1 problem, in the report)" {
+		t.Fatalf("error %v\n%s%s", err, out, stderr)
+	}
+	golden.Check(t, filepath.Join("testdata", "cluster-sim-timeout.golden"), []byte(normalizeTimes(out)))
+}
+
+// Defect 5: a hop the isolate had not reached when --timeout ran out is not
+// taken because of the timeout, not because the isolate finished, and is
+// not a lost route.
+func TestCheckHopsTimeoutBeforeHop2(t *testing.T) {
+	o := &options{timeout: 550 * time.Millisecond, maxSteps: defaultMaxSteps}
+	job := &cluster.Job{Name: "mid", Steps: 1000}
+	var h1hash [32]byte
+	h1hash[0] = 1
+	r := &simReport{Hops: []simHop{
+		{From: 0, To: 1, Stop: 250, PlannedAt: 250, Steps: 250, plannedHash: h1hash, sent: h1hash, got: h1hash,
+			halted: true, arrived: true, running: true, SourceDropped: true},
+		{From: 1, To: 2, Stop: 600, PlannedAt: 600, Outcome: hopNotTaken},
+	}}
+	var problems []string
+	problem := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	late := why{asked: true, quantum: 100, stop: 250, steps: 1000, timeout: "--timeout 550ms ran out before the isolate reached the hop"}
+	checkHops(context.Background(), o, r, job, nil, late, problem)
+	if len(problems) > 0 {
+		t.Errorf("problems %q, want none beside the timeout's", problems)
+	}
+	if h := r.Hops[0]; h.Outcome != hopDone || !h.Verified || !h.Straight {
+		t.Errorf("hop 1: %+v", h)
+	}
+	if h := r.Hops[1]; h.Outcome != hopNotTaken || h.Note != late.timeout {
+		t.Errorf("hop 2: %+v", h)
+	}
+	want := []string{"hop 2 not taken: --timeout 550ms ran out before the isolate reached the hop"}
+	if fmt.Sprint(r.Notes) != fmt.Sprint(want) {
+		t.Errorf("notes %q, want %q", r.Notes, want)
+	}
+}
+
+// Defect 6: the notes on a late first hop say how late its request came,
+// and the default workload completing without a hop fails.
+func TestCheckHopsLateRequest(t *testing.T) {
+	o := &options{timeout: defaultTimeout, maxSteps: defaultMaxSteps}
+	job, _, err := simJob(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const q = 91101
+	for _, tc := range []struct {
+		name     string
+		halt     uint64 // where hop 1 halted; 0: it did not
+		late     why
+		note     string
+		problems []string
+	}{
+		{"one quantum late", 1250006 + 5000, why{asked: true},
+			"hop 1 halted at instruction 1255006, after its planned safepoint at instruction 1250006: the request reached n0 during the quantum (91101 instructions) in which the isolate passed that point", nil},
+		{"many quanta late", 2915356, why{asked: true},
+			"hop 1 halted at instruction 2915356, after its planned safepoint at instruction 1250006: the request reached n0 about 1665350 instructions (≈18.3 quanta of 91101 instructions) after the planned stop, within a quantum of the halt", nil},
+		{"finished in the last quantum", 0, why{asked: true},
+			"hop 1 not taken: the request reached n0 during the isolate's last quantum (91101 instructions), at least 3658901 instructions (≈40.2 quanta of 91101 instructions) after the planned stop, and it finished in that quantum",
+			[]string{"none of the 2 planned hops took place (see the notes), so no migration was checked"}},
+		{"finished before the request", 0, why{gone: true},
+			"hop 1 not taken: the request reached n0 after the isolate had finished there (5000008 instructions), 3750002 instructions (≈41.2 quanta of 91101 instructions) after the planned stop",
+			[]string{"none of the 2 planned hops took place (see the notes), so no migration was checked"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hops, err := planHops(context.Background(), o, job)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if hops[0].PlannedAt != 1250006 || job.Steps != 5000008 {
+				t.Fatalf("the default workload changed: hop 1 at %d of %d instructions", hops[0].PlannedAt, job.Steps)
+			}
+			if tc.halt > 0 {
+				h := &hops[0]
+				h.halted, h.arrived, h.running, h.SourceDropped, h.Steps = true, true, true, true, tc.halt
+				h.sent, _ = straightHashAt(context.Background(), o, job, tc.halt)
+				h.got = h.sent
+			}
+			r := &simReport{Hops: hops}
+			var problems []string
+			late := tc.late
+			late.quantum, late.stop, late.steps = q, hops[0].PlannedAt, job.Steps
+			checkHops(context.Background(), o, r, job, nil, late, func(format string, args ...any) {
+				// Hop 2, which this test leaves out, is a problem of its own.
+				if p := fmt.Sprintf(format, args...); !strings.HasPrefix(p, "hop 2:") {
+					problems = append(problems, p)
+				}
+			})
+			if len(r.Notes) == 0 || r.Notes[0] != tc.note {
+				t.Errorf("notes %q,\nwant first %q", r.Notes, tc.note)
+			}
+			if fmt.Sprint(problems) != fmt.Sprint(tc.problems) {
+				t.Errorf("problems %q, want %q", problems, tc.problems)
+			}
+		})
+	}
+}
+
+// Defect 6: the sim's gossip period grows with n² past a few dozen nodes,
+// so that at 200 nodes n0's driver is not too busy with heartbeats to take
+// the first hop's request before the isolate passes its stop; small
+// clusters keep the default.
+func TestSimHeartbeat(t *testing.T) {
+	for n, want := range map[int]time.Duration{3: time.Millisecond, 20: time.Millisecond, 50: 6250 * time.Microsecond, 200: 100 * time.Millisecond} {
+		if got := simHeartbeat(n); got != want {
+			t.Errorf("simHeartbeat(%d) = %v, want %v", n, got, want)
+		}
+	}
+}
+
+// Item 9a, 9b: in the sim's JSON a void main's results are null beside
+// "void": true, as the text report's (none); nodes are named n0, as
+// completed_on is.
+func TestClusterSimJSONVoidAndNodes(t *testing.T) {
+	out, _, err := runCmd(t, "--cluster-sim", "--program", "testdata/void.kn", "--json", "--quantum", "2000")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var v struct {
+		Known    *string `json:"known_result"`
+		Straight *string `json:"straight_result"`
+		Result   *string `json:"result"`
+		Void     bool    `json:"void"`
+		Node     string  `json:"completed_on"`
+		Hops     []struct {
+			From, To any
+		} `json:"hops"`
+		Problems []string `json:"problems"`
+	}
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.Known != nil || v.Straight != nil || v.Result != nil || !v.Void || v.Node != "n2" || v.Problems == nil {
+		t.Errorf("known %v, straight %v, result %v, void %v, completed on %q, problems %v", v.Known, v.Straight, v.Result, v.Void, v.Node, v.Problems)
+	}
+	if len(v.Hops) != 2 || v.Hops[0].From != "n0" || v.Hops[0].To != "n1" || v.Hops[1].To != "n2" {
+		t.Errorf("hops %+v, want nodes n0, n1, n2", v.Hops)
+	}
+	out, _, err = runCmd(t, "--cluster-sim", "--program", "testdata/sum.kn", "--json", "--quantum", "2000")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	v.Void = true
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.Straight == nil || *v.Straight != "509954" || v.Result == nil || *v.Result != "509954" || v.Void {
+		t.Errorf("straight %v, result %v, void %v", v.Straight, v.Result, v.Void)
+	}
+}
+
+// Item 9b: every duration in the load's JSON is in ns and its key says so;
+// the makespan is there once; a void job is named in void_jobs.
+func TestLoadJSONUnits(t *testing.T) {
+	out, _, err := runCmd(t, "--cluster-sim", "--load", "--program", "testdata/void.kn", "--isolates", "2", "--nodes", "2", "--json")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var v map[string]any
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"elapsed_ns", "total_work_ns", "ideal_workers_ns", "ideal_cores_ns"} {
+		if _, ok := v[k].(float64); !ok {
+			t.Errorf("no %s: %v", k, v[k])
+		}
+	}
+	for _, k := range []string{"elapsed", "makespan", "total_work", "ideal_workers", "ideal_cores"} {
+		if _, ok := v[k]; ok {
+			t.Errorf("key %s without its unit, or twice", k)
+		}
+	}
+	link := v["link"].(map[string]any)
+	for _, k := range []string{"latency_ns", "jitter_ns", "reorder_window_ns"} {
+		if _, ok := link[k]; !ok {
+			t.Errorf("link has no %s: %v", k, link)
+		}
+	}
+	if _, ok := v["metrics"].(map[string]any)["makespan_ns"]; !ok {
+		t.Errorf("no metrics.makespan_ns")
+	}
+	job := v["jobs"].([]any)[0].(map[string]any)
+	if ns, ok := job["straight_ns"].(float64); !ok || ns != math.Trunc(ns) || ns < 1e3 || job["straight_ms"] != nil {
+		t.Errorf("job %v: want straight_ns, a whole number of ns", job)
+	}
+	if fmt.Sprint(v["void_jobs"]) != "[void]" {
+		t.Errorf("void_jobs %v", v["void_jobs"])
+	}
+}
+
+// Item 9f: an output under --out that cannot be written fails before the
+// run, with no report and no output written.
+func TestLoadOutCheckedFirst(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "cluster-load.json"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := runCmd(t, "--cluster-sim", "--load", "--isolates", "2", "--size", "small", "--out", dir)
+	if err == nil || err.Error() != "--out: "+filepath.Join(dir, "cluster-load.json")+" is a directory" || out != "" {
+		t.Fatalf("error %v, output %q", err, out)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil || len(ents) != 1 {
+		t.Fatalf("the directory holds %v (%v), want only cluster-load.json", ents, err)
+	}
+}
+
+// Defect 4: in the sim too, --timeout holds while the cluster starts (a
+// cluster of thousands of nodes takes seconds, without a context).
+func TestClusterSimTimeoutStarting(t *testing.T) {
+	release := make(chan struct{})
+	old := newCluster
+	t.Cleanup(func() { close(release); newCluster = old })
+	newCluster = func(cluster.Config) *cluster.Cluster {
+		<-release
+		return nil
+	}
+	out, _, err := runCmd(t, "--cluster-sim", "--program", "testdata/return42.kn", "--timeout", "200ms")
+	if !errors.Is(err, errTimeout) || err.Error() != "--timeout 200ms ran out while starting the cluster of 3 nodes" || out != "" {
+		t.Fatalf("error %v, output %q", err, out)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/olekukonko/tablewriter"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/knotencore/knoten/cluster"
 	"github.com/knotencore/knoten/engine"
+	"github.com/knotencore/knoten/engine/lang"
 	"github.com/knotencore/knoten/engine/workloads"
 )
 
@@ -39,12 +39,15 @@ const (
 	hopNotPossible = "not possible" // the straight run ends before a safepoint at or after the planned stop
 	hopNotTaken    = "not taken"    // the isolate finished, or its route ended, before the hop
 	hopFailed      = "failed"       // the handoff failed and the source resumed the isolate
+	hopTimedOut    = "timed out"    // halted, but the handoff had not ended when --timeout ran out
 )
 
 // simHop is one planned migration as the report shows it.
 type simHop struct {
-	From          cluster.NodeID `json:"from"`
-	To            cluster.NodeID `json:"to"`
+	From          cluster.NodeID `json:"-"`
+	To            cluster.NodeID `json:"-"`
+	FromNode      string         `json:"from"` // From as the report names nodes: n0
+	ToNode        string         `json:"to"`
 	Outcome       string         `json:"outcome"`
 	Note          string         `json:"note,omitempty"`
 	Stop          uint64         `json:"planned_stop"`        // park at the first safepoint at or after this instruction count
@@ -88,6 +91,37 @@ type simReport struct {
 	Verdict      string   `json:"verdict"`
 
 	void bool // main returns nothing: results print as (none)
+}
+
+// MarshalJSON gives a main that returns nothing "void": true and null
+// results, where the text report shows (none); a result that never came,
+// or a known result there is none of, is null too. Nodes are named as in
+// the text report: n0.
+func (r simReport) MarshalJSON() ([]byte, error) {
+	type plain simReport
+	out := struct {
+		plain
+		Known    *string  `json:"known_result"`
+		Straight *string  `json:"straight_result"`
+		Result   *string  `json:"result"`
+		Void     bool     `json:"void"`
+		Notes    []string `json:"notes"`
+		Problems []string `json:"problems"`
+	}{plain: plain(r), Void: r.void, Notes: append([]string{}, r.Notes...), Problems: append([]string{}, r.Problems...)}
+	if r.Known != "" {
+		out.Known = &r.Known
+	}
+	if !r.void {
+		out.Straight = &r.Straight
+		if r.ResultNode != "" {
+			out.Result = &r.Result
+		}
+	}
+	out.Hops = append([]simHop(nil), r.Hops...)
+	for i := range out.Hops {
+		out.Hops[i].FromNode, out.Hops[i].ToNode = out.Hops[i].From.String(), out.Hops[i].To.String()
+	}
+	return json.Marshal(out)
 }
 
 func shortHash(h [32]byte) string { return hex.EncodeToString(h[:8]) }
@@ -144,6 +178,48 @@ func planHops(ctx context.Context, o *options, job *cluster.Job) ([]simHop, erro
 	return hops, err
 }
 
+// newCluster starts the sim's cluster; a test can stand in for it.
+var newCluster = cluster.New
+
+// simHeartbeat is the sim's load gossip period for a cluster of n nodes.
+// Every node tells every other its load each period (an idle one every 50
+// periods), n² messages: at the default 1 ms, a few hundred nodes keep the
+// cores busy with gossip, and n0's driver handles the request for the
+// first hop only after the isolate has run past its stop, or finished.
+// The sim does not steal, which is what the gossip is for, so the period
+// grows with n² to keep the gossip to a small share of a core.
+func simHeartbeat(n int) time.Duration {
+	return max(time.Millisecond, time.Duration(n*n)*2500*time.Nanosecond)
+}
+
+// settle waits, within ctx, until n0's driver answers a spawn within
+// settleRTT, spawning an empty probe isolate at a time (at most
+// settleProbes): a new cluster's nodes start with a burst of heartbeats,
+// and a request that waits behind it reaches n0 after the isolate has run
+// past its first stop. It gives up quietly: the hops then halt late, and
+// the notes say by how much.
+func settle(ctx context.Context, c *cluster.Cluster) error {
+	probe, err := lang.Compile("probe.kn", []byte("func main() {\n}\n"))
+	if err != nil {
+		return err
+	}
+	for i := 0; i < settleProbes && ctx.Err() == nil; i++ {
+		t0 := time.Now()
+		if _, err := c.Spawn(0, probe); err != nil {
+			return err
+		}
+		if time.Since(t0) < settleRTT {
+			break
+		}
+	}
+	return nil
+}
+
+const (
+	settleRTT    = 200 * time.Microsecond
+	settleProbes = 1000
+)
+
 func runSim(ctx context.Context, o *options, w io.Writer) error {
 	job, desc, err := simJob(ctx, o)
 	if err != nil {
@@ -155,25 +231,38 @@ func runSim(ctx context.Context, o *options, w io.Writer) error {
 	}
 
 	events := make(chan cluster.Event, 4096)
-	c := cluster.New(cluster.Config{
+	cfg := cluster.Config{
 		Nodes: o.nodes, Workers: o.workers, Quantum: o.quantum, Link: o.link(), Seed: o.seed, Limits: o.limits(),
-		NoSteal: true, // the isolate goes only where this run sends it
+		NoSteal:   true, // the isolate goes only where this run sends it
+		Heartbeat: simHeartbeat(o.nodes),
 		OnEvent: func(e cluster.Event) {
 			select {
 			case events <- e:
 			default:
 			}
 		},
+	}
+	// Starting, spawning on and closing a cluster of thousands of nodes
+	// takes seconds and no context: under --timeout each runs in a
+	// goroutine, abandoned if the time runs out.
+	start := newCluster
+	c, err := inPhase(ctx, o, fmt.Sprintf("while starting the cluster of %d nodes", o.nodes), func() (*cluster.Cluster, error) {
+		return start(cfg), nil
 	})
-	defer c.Close()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if ctx.Err() != nil {
+			go c.Close()
+			return
+		}
+		c.Close()
+	}()
 	r := &simReport{Nodes: o.nodes, Program: job.Name, Description: desc, Known: job.Known, Straight: job.Result,
 		StraightHash: shortHash(job.Hash), Steps: job.Steps, Hops: hops, void: job.Prog.Result() == engine.KindVoid}
 	problem := func(format string, args ...any) { r.Problems = append(r.Problems, fmt.Sprintf(format, args...)) }
 
-	id, err := c.Spawn(0, job.Prog)
-	if err != nil {
-		return err
-	}
 	var route []simHop // the possible hops
 	for _, h := range hops {
 		if h.Outcome != hopNotPossible {
@@ -184,26 +273,39 @@ func runSim(ctx context.Context, o *options, w io.Writer) error {
 	// isolate meanwhile: a short program can pass the stop, or finish,
 	// before the request takes effect. Those are explained, not failures.
 	var late why
-	if len(route) > 0 {
+	id, err := inPhase(ctx, o, "while spawning the isolate", func() (cluster.IsolateID, error) {
+		if err := settle(ctx, c); err != nil {
+			return 0, err
+		}
+		id, err := c.Spawn(0, job.Prog)
+		if err != nil || len(route) == 0 {
+			return id, err
+		}
 		var then []cluster.Stop
 		for _, h := range route[1:] {
 			then = append(then, cluster.Stop{To: h.To, At: h.Stop})
 		}
-		q := c.Config().Quantum
+		late.quantum, late.stop, late.steps = c.Config().Quantum, route[0].PlannedAt, job.Steps
 		switch err := c.MigrateAt(id, route[0].To, route[0].Stop, then...); {
 		case err == nil:
-			late.halt = fmt.Sprintf("the request reached n0 after the isolate had started the quantum (%d instructions) in which it passed that point", q)
-			late.missed = fmt.Sprintf("the isolate (%d instructions) finished on n0 in the quantum (%d instructions) that was running when the request for the hop came", job.Steps, q)
+			late.asked = true
 		case errors.Is(err, cluster.ErrNoSuchIsolate):
-			late.missed = fmt.Sprintf("the isolate (%d instructions) finished on n0 before the request for the hop reached it", job.Steps)
+			late.gone = true
 			route = nil
 		default:
-			return fmt.Errorf("planning the hops: %w", err)
+			return 0, fmt.Errorf("planning the hops: %w", err)
 		}
+		return id, nil
+	})
+	if err != nil {
+		return err
 	}
-	comp, err := followHops(ctx, events, id, hops[:len(route)])
+	comp, err := followHops(ctx, o, events, id, hops[:len(route)])
 	if err != nil {
 		problem("%v", err)
+	}
+	if errors.Is(err, errTimeout) {
+		late.timeout = fmt.Sprintf("--timeout %v ran out before the isolate reached the hop", o.timeout)
 	}
 	var done *cluster.Completion
 	if comp.Kind == cluster.EvCompleted {
@@ -231,8 +333,8 @@ func runSim(ctx context.Context, o *options, w io.Writer) error {
 	} else {
 		writeSimReport(w, o, r)
 	}
-	if len(r.Problems) > 0 {
-		return fmt.Errorf("cluster-sim: %s", strings.Join(r.Problems, "; "))
+	if n := len(r.Problems); n > 0 { // the report lists them
+		return fmt.Errorf("cluster-sim: FAIL (%d %s, in the report)", n, plural(n, "problem"))
 	}
 	return nil
 }
@@ -243,7 +345,7 @@ func runSim(ctx context.Context, o *options, w io.Writer) error {
 // any order (the completion on a target before its source's drop), so
 // nothing is concluded until all of them are in. It returns the
 // completion event, or an error if ctx ends first.
-func followHops(ctx context.Context, events <-chan cluster.Event, id cluster.IsolateID, hops []simHop) (cluster.Event, error) {
+func followHops(ctx context.Context, o *options, events <-chan cluster.Event, id cluster.IsolateID, hops []simHop) (cluster.Event, error) {
 	var comp cluster.Event
 	settled := func() bool {
 		if comp.Kind != cluster.EvCompleted {
@@ -264,11 +366,14 @@ func followHops(ctx context.Context, events <-chan cluster.Event, id cluster.Iso
 			what := "the isolate's completion"
 			for i, h := range hops {
 				if h.halted && !h.resumed && !(h.arrived && h.running && h.SourceDropped) {
-					what = fmt.Sprintf("the end of hop %d (arrived %v, running %v, source dropped %v)", i+1, h.arrived, h.running, h.SourceDropped)
+					what = fmt.Sprintf("the end of hop %d (arrived %s, running %s, source dropped %s)", i+1, yesNo(h.arrived), yesNo(h.running), yesNo(h.SourceDropped))
 					break
 				}
 			}
-			return comp, fmt.Errorf("waiting for %s: %w (--timeout %v)", what, errTimeout, ctx.Err())
+			if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return comp, fmt.Errorf("interrupted waiting for %s: %w", what, ctx.Err())
+			}
+			return comp, timeoutError(fmt.Sprintf("timed out after %v (--timeout) waiting for %s", o.timeout, what))
 		}
 		if e.ID != id {
 			continue
@@ -301,10 +406,46 @@ func followHops(ctx context.Context, events <-chan cluster.Event, id cluster.Iso
 	return comp, nil
 }
 
-// why explains a first hop whose request came after its planned stop.
+// why explains a hop that halted late or did not take place.
 type why struct {
-	halt   string // why it halted later than planned
-	missed string // why it did not take place
+	// The first hop's request: n0 took it (asked), or the isolate had
+	// finished (gone). A worker parks the isolate for it between quanta.
+	asked, gone bool
+	quantum     int64  // instructions per quantum
+	stop        uint64 // the first hop's planned safepoint
+	steps       uint64 // the isolate's instructions to the end
+	timeout     string // why a hop the isolate did not reach did not take place: --timeout ran out
+}
+
+// quanta says how many quanta n instructions are.
+func (l why) quanta(n uint64) string {
+	return fmt.Sprintf("≈%.1f quanta of %d instructions", float64(n)/float64(max(l.quantum, 1)), l.quantum)
+}
+
+// halt explains why the first hop halted at instruction at, after its
+// planned safepoint: within a quantum of it, the request came during the
+// quantum in which the isolate passed that point; later, it came late.
+func (l why) halt(at uint64) string {
+	past := at - l.stop
+	if past <= uint64(l.quantum) {
+		return fmt.Sprintf("the request reached n0 during the quantum (%d instructions) in which the isolate passed that point", l.quantum)
+	}
+	return fmt.Sprintf("the request reached n0 about %d instructions (%s) after the planned stop, within a quantum of the halt", past, l.quanta(past))
+}
+
+// missed explains why the first hop did not take place, or is "".
+func (l why) missed() string {
+	after := l.steps - min(l.steps, l.stop)
+	switch {
+	case l.gone:
+		return fmt.Sprintf("the request reached n0 after the isolate had finished there (%d instructions), %d instructions (%s) after the planned stop", l.steps, after, l.quanta(after))
+	case l.asked && after <= uint64(l.quantum):
+		return fmt.Sprintf("the request reached n0 during the quantum (%d instructions) in which the isolate passed the planned stop, and it finished in that quantum", l.quantum)
+	case l.asked:
+		early := after - uint64(l.quantum)
+		return fmt.Sprintf("the request reached n0 during the isolate's last quantum (%d instructions), at least %d instructions (%s) after the planned stop, and it finished in that quantum", l.quantum, early, l.quanta(early))
+	}
+	return ""
 }
 
 // checkHops says what became of each hop and checks the run against the
@@ -313,6 +454,7 @@ func checkHops(ctx context.Context, o *options, r *simReport, job *cluster.Job, 
 	note := func(format string, args ...any) { r.Notes = append(r.Notes, fmt.Sprintf(format, args...)) }
 	where := cluster.NodeID(0) // where the isolate should complete
 	ended := ""                // why the route ended, if a hop failed
+	taken := 0
 	for i := range r.Hops {
 		h := &r.Hops[i]
 		switch {
@@ -321,8 +463,16 @@ func checkHops(ctx context.Context, o *options, r *simReport, job *cluster.Job, 
 			continue
 		case ended != "":
 			h.Outcome, h.Note = hopNotTaken, ended
-		case !h.halted && i == 0 && late.missed != "":
-			h.Outcome, h.Note = hopNotTaken, late.missed
+		case !h.halted && i > 0 && r.Hops[i-1].Outcome == hopTimedOut:
+			h.Outcome, h.Note = hopNotTaken, fmt.Sprintf("--timeout %v ran out before hop %d ended", o.timeout, i)
+		case !h.halted && late.timeout != "" && (i == 0 || r.Hops[i-1].Outcome == hopDone):
+			h.Outcome, h.Note = hopNotTaken, late.timeout
+		case h.halted && !h.resumed && !(h.arrived && h.running && h.SourceDropped):
+			// Only --timeout ends the wait for a hop that has not ended:
+			// the one problem says so.
+			h.Outcome, h.Note = hopTimedOut, fmt.Sprintf("the handoff had not ended when --timeout %v ran out", o.timeout)
+		case !h.halted && i == 0 && late.missed() != "":
+			h.Outcome, h.Note = hopNotTaken, late.missed()
 		case !h.halted && i > 0 && r.Hops[i-1].Outcome != hopDone:
 			h.Outcome, h.Note = hopNotTaken, fmt.Sprintf("hop %d did not take place", i)
 		case !h.halted:
@@ -335,6 +485,7 @@ func checkHops(ctx context.Context, o *options, r *simReport, job *cluster.Job, 
 		default:
 			h.Outcome = hopDone
 			where = h.To
+			taken++
 		}
 		if h.Note != "" && h.Outcome != hopFailed { // a failure is a problem
 			note("hop %d %s: %s", i+1, h.Outcome, h.Note)
@@ -365,8 +516,8 @@ func checkHops(ctx context.Context, o *options, r *simReport, job *cluster.Job, 
 		}
 		switch {
 		case h.Steps == want:
-		case i == 0 && h.Steps > want && late.halt != "":
-			note("hop 1 halted at instruction %d, after its planned safepoint at instruction %d: %s", h.Steps, want, late.halt)
+		case i == 0 && h.Steps > want && late.asked:
+			note("hop 1 halted at instruction %d, after its planned safepoint at instruction %d: %s", h.Steps, want, late.halt(h.Steps))
 		case i > 0 && r.Hops[i-1].Steps > r.Hops[i-1].PlannedAt && h.Steps > want:
 			note("hop %d halted at instruction %d, not %d, because hop %d did", i+1, h.Steps, want, i)
 		default:
@@ -385,6 +536,11 @@ func checkHops(ctx context.Context, o *options, r *simReport, job *cluster.Job, 
 		if !h.Straight {
 			problem("hop %d: the state sent at instruction %d is not the straight run's there", i+1, h.Steps)
 		}
+	}
+	// The default workload is there to be migrated: a lifecycle check
+	// without a migration checks nothing. A --program may be too short.
+	if taken == 0 && o.program == "" && late.timeout == "" {
+		problem("none of the %d planned hops took place (see the notes), so no migration was checked", len(r.Hops))
 	}
 	if out == nil {
 		return
@@ -452,12 +608,6 @@ func writeSimReport(w io.Writer, o *options, r *simReport) {
 	fmt.Fprintf(w, "straight: %s, final state hash %s\n\n", result(r.Straight), r.StraightHash)
 	t := newTable(w)
 	t.Header("hop", "move", "planned stop", "halted at", "epoch", "bytes", "state hash", "verified", "= straight", "downtime")
-	yes := func(b bool) string {
-		if b {
-			return "yes"
-		}
-		return "no"
-	}
 	taken := 0
 	for i, h := range r.Hops {
 		move := fmt.Sprintf("%v -> %v", h.From, h.To)
@@ -474,7 +624,7 @@ func writeSimReport(w io.Writer, o *options, r *simReport) {
 			at += " (" + h.Outcome + ")"
 		}
 		t.Append(fmt.Sprint(i+1), move, stop, at, fmt.Sprint(h.Epoch), fmt.Sprint(h.Bytes),
-			h.SentHash, yes(h.Verified), yes(h.Straight), fmtDur(h.Downtime))
+			h.SentHash, yesNo(h.Verified), yesNo(h.Straight), fmtDur(h.Downtime))
 	}
 	t.Render()
 	res := "-"
@@ -504,6 +654,20 @@ func writeSimReport(w io.Writer, o *options, r *simReport) {
 		hops += fmt.Sprintf("; %d of %d planned hops did not take place: see the notes", len(r.Hops)-taken, len(r.Hops))
 	}
 	fmt.Fprintf(w, "verdict:  PASS (%s; final state hash = straight run's; %s)\n", what, hops)
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
 }
 
 func linkString(l cluster.LinkConfig) string {

@@ -10,7 +10,8 @@
 // or an interrupt (SIGINT) it writes what was printed so far, says why it
 // stopped and exits non-zero. --max-steps bounds the run, 1e10
 // instructions by default (about 20 s at 0.45 instructions/ns); 0 means
-// no bound. With --halt-every N the isolate is halted at the first
+// no bound. The bound is checked at safepoints (calls and backward
+// branches): a tail without them may run past it by its length. With --halt-every N the isolate is halted at the first
 // safepoint after every N instructions, its state is encoded, decoded,
 // verified and resumed from the bytes alone, so the result shows that
 // halting anywhere changes nothing. --stats adds the instruction count,
@@ -136,7 +137,7 @@ func compileFile(path string) (*engine.Program, error) {
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	haltEvery := fs.Int64("halt-every", 0, "halt at the first safepoint after every `N` instructions, snapshot through the codec and resume")
-	maxSteps := fs.Uint64("max-steps", defaultMaxSteps, "instruction quota, about 20 s by default (0: none; an interrupt still stops the run)")
+	maxSteps := fs.Uint64("max-steps", defaultMaxSteps, "instruction quota, about 20 s by default (0: none; an interrupt still stops the run); checked at safepoints (calls and backward branches), so a tail without them may run past it by its length")
 	stats := fs.Bool("stats", false, "print steps, halts, bytes and the final state hash on stderr")
 	files, err := parse(fs, "knoten run [--halt-every N] [--max-steps N] [--stats] FILE.kn", args, stdout)
 	if errors.Is(err, flag.ErrHelp) {
@@ -219,7 +220,9 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if iso.Status().Runnable() {
 		return fmt.Errorf("interrupted after %d instructions (pc %d); the output up to there is written", iso.Steps(), iso.State().PC)
 	}
-	if err := iso.Err(); err != nil {
+	if err := iso.Err(); errors.Is(err, engine.ErrInstructionQuota) {
+		return fmt.Errorf("%w: not finished within --max-steps %d instructions (default %d, about 20 s; 0: no limit); it may loop forever", err, *maxSteps, uint64(defaultMaxSteps))
+	} else if err != nil {
 		return err
 	}
 	result := iso.Result()
