@@ -153,14 +153,14 @@ type LoadConfig struct {
 
 // JobStat is the per-job part of a load report.
 type JobStat struct {
-	Name      string  `json:"name"`
-	Isolates  int     `json:"isolates"`
-	Completed int     `json:"completed"`
-	Correct   int     `json:"correct"`
-	Known     string  `json:"known"`
-	Straight  string  `json:"straight_result"`
-	Steps     uint64  `json:"steps"`
-	StraightT float64 `json:"straight_ms"`
+	Name      string        `json:"name"`
+	Isolates  int           `json:"isolates"`
+	Completed int           `json:"completed"`
+	Correct   int           `json:"correct"`
+	Known     string        `json:"known"`
+	Straight  string        `json:"straight_result"`
+	Steps     uint64        `json:"steps"`
+	StraightT time.Duration `json:"straight_ns"` // the straight run's wall time
 }
 
 // LoadReport is the outcome of a load run. Durations are in nanoseconds
@@ -177,7 +177,7 @@ type LoadReport struct {
 	MigrateRate float64    `json:"migrate_rate"`
 
 	Elapsed      time.Duration `json:"elapsed_ns"`       // from the first spawn to the end of the run (isolates run while the others are spawned)
-	Makespan     time.Duration `json:"makespan_ns"`      // first spawn to last completion
+	Makespan     time.Duration `json:"-"`                // first spawn to last completion (in JSON as metrics.makespan_ns)
 	TotalWork    time.Duration `json:"total_work_ns"`    // sum of the straight-run times of every isolate's job
 	IdealWorkers time.Duration `json:"ideal_workers_ns"` // TotalWork ÷ (nodes × workers)
 	IdealCores   time.Duration `json:"ideal_cores_ns"`   // TotalWork ÷ min(nodes × workers, GOMAXPROCS)
@@ -298,7 +298,7 @@ loop:
 	r.Makespan = r.Metrics.Makespan
 	stats := map[*Job]*JobStat{}
 	for _, j := range lc.Jobs {
-		stats[j] = &JobStat{Name: j.Name, Known: j.Known, Straight: j.Result, Steps: j.Steps, StraightT: float64(j.Duration) / 1e6}
+		stats[j] = &JobStat{Name: j.Name, Known: j.Known, Straight: j.Result, Steps: j.Steps, StraightT: j.Duration}
 	}
 	for _, j := range jobOf {
 		stats[j].Isolates++

@@ -7,15 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
-	"unicode"
 
 	"github.com/knotencore/knoten/bench/machine"
 	"github.com/knotencore/knoten/cluster"
@@ -223,11 +220,6 @@ func writeLoadJSON(w io.Writer, r *cluster.LoadReport, o *options, verdict strin
 	if err != nil {
 		return err
 	}
-	// Fields of cluster types without json tags come out in Go's
-	// CamelCase; the report's keys are snake_case everywhere.
-	if b, err = snakeKeys(b); err != nil {
-		return err
-	}
 	var out bytes.Buffer
 	if err := json.Indent(&out, b, "", "  "); err != nil {
 		return err
@@ -235,153 +227,6 @@ func writeLoadJSON(w io.Writer, r *cluster.LoadReport, o *options, verdict strin
 	out.WriteByte('\n')
 	_, err = w.Write(out.Bytes())
 	return err
-}
-
-// unitKeys names, after snake_case, the keys of the load report whose
-// values are durations in ns without saying so (fields of cluster types
-// without json tags), and the key they get.
-var unitKeys = map[string]string{
-	"elapsed": "elapsed_ns", "total_work": "total_work_ns", "ideal_workers": "ideal_workers_ns",
-	"ideal_cores": "ideal_cores_ns", "latency": "latency_ns", "jitter": "jitter_ns",
-	"reorder_window": "reorder_window_ns",
-}
-
-// dropKeys are keys the report leaves out: the report's makespan is its
-// metrics' makespan_ns.
-var dropKeys = map[string]bool{"makespan": true}
-
-// msKeys are keys whose values are durations in ms: they are given in ns,
-// like every other duration, under the key given.
-var msKeys = map[string]string{"straight_ms": "straight_ns"}
-
-// snakeKeys rewrites every object key of the JSON document b in snake_case
-// (NoSteal: no_steal, GOMAXPROCS: gomaxprocs, IntraStealOK:
-// intra_steal_ok), keeping the order; a snake_case key stays as it is.
-// The machine lines' keys are snake_case already. A duration's key says
-// its unit, ns: keys in unitKeys are renamed, those in msKeys converted,
-// those in dropKeys left out.
-func snakeKeys(b []byte) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var out bytes.Buffer
-	// For each open container: is it an object, and how many keys and
-	// values it holds so far (in an object, an even count expects a key).
-	type level struct {
-		object bool
-		n      int
-	}
-	var stack []level
-	toNS := false // the next value is in ms, to be written in ns
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			return out.Bytes(), nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
-			out.WriteByte(byte(d))
-			stack = stack[:len(stack)-1]
-			if n := len(stack); n > 0 {
-				stack[n-1].n++
-			}
-			continue
-		}
-		var top *level
-		if n := len(stack); n > 0 {
-			top = &stack[n-1]
-		}
-		isKey := top != nil && top.object && top.n%2 == 0
-		if k, ok := tok.(string); ok && isKey && dropKeys[snake(k)] {
-			if err := skipValue(dec); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if top != nil && top.n > 0 && (isKey || !top.object) {
-			out.WriteByte(',')
-		}
-		switch v := tok.(type) {
-		case json.Delim:
-			out.WriteByte(byte(v))
-			stack = append(stack, level{object: v == '{'})
-			continue
-		case string:
-			if isKey {
-				v = snake(v)
-				if u, ok := unitKeys[v]; ok {
-					v = u
-				} else if u, ok := msKeys[v]; ok {
-					v, toNS = u, true
-				}
-			}
-			k, _ := json.Marshal(v)
-			out.Write(k)
-		case json.Number:
-			if toNS {
-				f, err := v.Float64()
-				if err != nil {
-					return nil, err
-				}
-				v = json.Number(strconv.FormatInt(int64(math.Round(f*1e6)), 10))
-			}
-			out.WriteString(v.String())
-		case bool:
-			fmt.Fprint(&out, v)
-		case nil:
-			out.WriteString("null")
-		}
-		if isKey {
-			out.WriteByte(':')
-		} else {
-			toNS = false
-		}
-		if top != nil {
-			top.n++
-		}
-	}
-}
-
-// skipValue reads the next value from dec, whole.
-func skipValue(dec *json.Decoder) error {
-	depth := 0
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		if d, ok := tok.(json.Delim); ok {
-			if d == '{' || d == '[' {
-				depth++
-			} else {
-				depth--
-			}
-		}
-		if depth == 0 {
-			return nil
-		}
-	}
-}
-
-// snake converts a Go field name to snake_case: a word starts at an upper
-// case letter after a lower case one or a digit, and at the last capital
-// of a run of capitals followed by a lower case letter (OKRate: ok_rate).
-func snake(s string) string {
-	var b strings.Builder
-	rs := []rune(s)
-	for i, r := range rs {
-		if unicode.IsUpper(r) {
-			prevLower := i > 0 && (unicode.IsLower(rs[i-1]) || unicode.IsDigit(rs[i-1]))
-			acronymEnd := i > 0 && unicode.IsUpper(rs[i-1]) && i+1 < len(rs) && unicode.IsLower(rs[i+1])
-			if prevLower || acronymEnd {
-				b.WriteByte('_')
-			}
-			r = unicode.ToLower(r)
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
 
 func ratio(a, b time.Duration) float64 {
@@ -447,7 +292,8 @@ func writeLoadReport(w io.Writer, o *options, r *cluster.LoadReport, verdict str
 		t.Append(name, fmt.Sprint(d.Count), f(d.P50), f(d.P90), f(d.P99), f(d.P999), f(d.Max))
 	}
 	ns := func(v int64) string { return fmtDur(time.Duration(v)) }
-	pct("migration downtime (halt request to running on the target)", m.Downtime, ns)
+	pct("migration downtime (halt request to taken on the target)", m.Downtime, ns)
+	pct("queue wait on the target (taken to first quantum)", m.QueueWait, ns)
 	pct("halt latency", m.HaltLatency, ns)
 	pct("completion latency", m.Completion, ns)
 	pct("offer size", m.OfferBytes, fmtBytes)
@@ -466,7 +312,7 @@ func writeLoadReport(w io.Writer, o *options, r *cluster.LoadReport, verdict str
 			straight = "(none)"
 		}
 		t.Append(j.Name, fmt.Sprint(j.Isolates), fmt.Sprint(j.Completed), fmt.Sprint(j.Correct), known, straight,
-			fmt.Sprint(j.Steps), fmtDur(time.Duration(j.StraightT*1e6)))
+			fmt.Sprint(j.Steps), fmtDur(j.StraightT))
 	}
 	t.Render()
 
@@ -519,6 +365,7 @@ func writeBenchFormat(w io.Writer, o *options, r *cluster.LoadReport, lines []ma
 	metric(float64(m.Downtime.P50), "downtime-p50-ns")
 	metric(float64(m.Downtime.P99), "downtime-p99-ns")
 	metric(float64(m.Downtime.Max), "downtime-max-ns")
+	metric(float64(m.QueueWait.P99), "queue-wait-p99-ns")
 	metric(float64(m.HaltLatency.P99), "halt-p99-ns")
 	metric(float64(r.Makespan.Nanoseconds()), "makespan-ns")
 	metric(ratio(r.Makespan, r.IdealWorkers), "makespan/ideal")

@@ -464,22 +464,6 @@ func TestLoadJSONSnakeCase(t *testing.T) {
 	walk("", v)
 }
 
-func TestSnake(t *testing.T) {
-	for in, want := range map[string]string{
-		"NoSteal": "no_steal", "GOMAXPROCS": "gomaxprocs", "IntraStealOK": "intra_steal_ok", "P999": "p999",
-		"ReorderWindow": "reorder_window", "already_snake": "already_snake", "OKRate": "ok_rate", "Nodes": "nodes",
-	} {
-		if got := snake(in); got != want {
-			t.Errorf("snake(%q) = %q, want %q", in, got, want)
-		}
-	}
-	in := `{"A":[1,{"BC":true,"DEf":null}],"X":{},"Y":[],"Z":"Zz"}`
-	out, err := snakeKeys([]byte(in))
-	if want := `{"a":[1,{"bc":true,"d_ef":null}],"x":{},"y":[],"z":"Zz"}`; err != nil || string(out) != want {
-		t.Fatalf("snakeKeys: %s %v, want %s", out, err, want)
-	}
-}
-
 // Item 14: a --duration run that ends with isolates not completed fails and
 // says so. The program runs 20M instructions (tens of ms each); 4 of them
 // on one worker cannot all complete in the 1 ms --duration.
