@@ -55,6 +55,12 @@
 // holds a value of its kind. The check costs one comparison of two locals per
 // safepoint: the loop returns to Run every 1024 instructions (haltPollSteps)
 // and Run looks at the halt flag, the budget and the instruction quota there.
+// The budget counts the instructions one Run executes, not State.Steps, so it
+// holds whatever counter a state arrives with. State.Steps saturates at
+// 2^64-1 instead of wrapping, and a saturated counter is an exhausted
+// instruction quota (ErrInstructionQuota) even without Limits.MaxSteps. A
+// state already at or past its quota faults before executing anything, where
+// a straight run faulted.
 // Building with -tags knoten_nosafepoint removes the checks, to measure them.
 //
 // # Faults

@@ -231,24 +231,39 @@ func (iso *Isolate) Run(budget int64) (status Status) {
 		}
 		iso.State() // refresh the views
 	}()
-	stopAt := iso.st.Steps + uint64(max(budget, 0))
-	if stopAt < iso.st.Steps { // overflow
-		stopAt = math.MaxUint64
+	// The quota is a bound on State.Steps; a counter that has saturated
+	// (see addSteps) has exhausted an implicit quota of 2^64-1. The budget
+	// counts the instructions this call executes, whatever Steps was, so
+	// Run returns within it for every counter a state may carry.
+	quota := iso.limits.MaxSteps
+	if quota == 0 {
+		quota = math.MaxUint64
 	}
-	if q := iso.limits.MaxSteps; q != 0 && stopAt > q {
-		stopAt = q
-	}
+	want := uint64(max(budget, 0))
+	var ran uint64
 	for {
-		iso.exec(min(stopAt, iso.st.Steps+haltPollSteps))
+		// Checked before executing anything too: a state halted just as it
+		// reached the quota faults here exactly where a straight run did.
+		if iso.st.Steps >= quota {
+			iso.st.Status = Faulted
+			iso.st.Fault = uint32(faultInstructionQuota)
+			return Faulted
+		}
+		limit := min(haltPollSteps, quota-iso.st.Steps)
+		if ran < want {
+			limit = min(limit, want-ran)
+		} else {
+			limit = 0
+		}
+		ran += iso.exec(limit)
 		// exec returned at a safepoint, or the isolate finished.
-		switch steps := iso.st.Steps; {
+		switch {
 		case iso.st.Status == Finished:
 		case iso.halt.Swap(0) != 0: // acquire: pairs with Halt's store
 			iso.st.Status = Halted
-		case iso.limits.MaxSteps != 0 && steps >= iso.limits.MaxSteps:
-			iso.st.Status = Faulted
-			iso.st.Fault = uint32(faultInstructionQuota)
-		case steps >= stopAt:
+		case iso.st.Steps >= quota:
+			continue // faults above
+		case ran >= want:
 			iso.st.Status = Yielded
 		default:
 			continue
@@ -263,6 +278,6 @@ func (iso *Isolate) Run(budget int64) (status Status) {
 //go:noinline
 func (iso *Isolate) trap(f fault, pc int, steps uint64) {
 	iso.st.PC = uint32(pc)
-	iso.st.Steps = steps
+	iso.addSteps(steps)
 	panic(f)
 }

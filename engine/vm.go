@@ -9,24 +9,29 @@ import (
 var le = binary.LittleEndian
 
 // exec is the dispatch loop. It runs until the entry function returns, a fault
-// traps, or a safepoint decides to stop. pc, steps and the current register
-// window r live in locals; the frame stack and the register file live in the
-// isolate, so the allocator and the collector see them. Every exit path
-// stores pc and steps back.
+// traps, or a safepoint decides to stop, and returns how many instructions it
+// executed. pc, steps and the current register window r live in locals; the
+// frame stack and the register file live in the isolate, so the allocator and
+// the collector see them. Every exit path stores pc back and adds steps to
+// State.Steps (saturating, see addSteps).
+//
+// steps counts from 0 at entry, not from State.Steps, so it cannot wrap
+// whatever counter a state arrives with: a state claiming Steps = 2^64-1 must
+// not make the budget unreachable.
 //
 // A safepoint costs one compare of two locals: once steps reaches limit, exec
 // returns at the next safepoint and Run decides whether to stop (halt
 // request, budget, quota) or to call exec again. Returning rather than
 // calling out keeps every hot local in a register: no value is live across
 // a call in the loop.
-func (iso *Isolate) exec(limit uint64) {
+func (iso *Isolate) exec(limit uint64) uint64 {
 	p := iso.prog
 	code := p.Code
 	consts := p.Consts
 	funcs := p.Funcs
 	globals := iso.st.Globals
 	pc := int(iso.st.PC)
-	steps := iso.st.Steps
+	steps := uint64(0)
 	top := iso.st.Frames[len(iso.st.Frames)-1]
 	base := int(top.Base)
 	r := iso.regs[base : base+int(funcs[top.Fn].NRegs)]
@@ -190,31 +195,35 @@ func (iso *Isolate) exec(limit uint64) {
 		case LOOP:
 			pc = in.C()
 			if safepoints && steps >= limit {
-				iso.st.PC, iso.st.Steps = uint32(pc), steps
-				return
+				iso.st.PC = uint32(pc)
+				iso.addSteps(steps)
+				return steps
 			}
 		case LOOPT:
 			if r[in.A()] != 0 {
 				pc = in.C()
 				if safepoints && steps >= limit {
-					iso.st.PC, iso.st.Steps = uint32(pc), steps
-					return
+					iso.st.PC = uint32(pc)
+					iso.addSteps(steps)
+					return steps
 				}
 			}
 		case LOOPLT:
 			if int64(r[in.A()]) < int64(r[in.B()]) {
 				pc = in.C()
 				if safepoints && steps >= limit {
-					iso.st.PC, iso.st.Steps = uint32(pc), steps
-					return
+					iso.st.PC = uint32(pc)
+					iso.addSteps(steps)
+					return steps
 				}
 			}
 		case LOOPLE:
 			if int64(r[in.A()]) <= int64(r[in.B()]) {
 				pc = in.C()
 				if safepoints && steps >= limit {
-					iso.st.PC, iso.st.Steps = uint32(pc), steps
-					return
+					iso.st.PC = uint32(pc)
+					iso.addSteps(steps)
+					return steps
 				}
 			}
 
@@ -247,8 +256,9 @@ func (iso *Isolate) exec(limit uint64) {
 			iso.st.Frames = append(iso.st.Frames, Frame{Fn: uint32(in.C()), Base: uint32(newBase), RetPC: uint32(pc), RetReg: uint32(base + in.B())})
 			base, r, pc = newBase, window, int(callee.Entry)
 			if safepoints && steps >= limit {
-				iso.st.PC, iso.st.Steps = uint32(pc), steps
-				return
+				iso.st.PC = uint32(pc)
+				iso.addSteps(steps)
+				return steps
 			}
 		case RET, RETR:
 			v := r[in.A()]
@@ -256,7 +266,7 @@ func (iso *Isolate) exec(limit uint64) {
 			fr := frames[len(frames)-1]
 			if fr.RetPC == NoReturn {
 				iso.finish(v, steps)
-				return
+				return steps
 			}
 			frames = frames[:len(frames)-1]
 			iso.st.Frames = frames
@@ -270,7 +280,7 @@ func (iso *Isolate) exec(limit uint64) {
 			fr := frames[len(frames)-1]
 			if fr.RetPC == NoReturn {
 				iso.finish(0, steps)
-				return
+				return steps
 			}
 			frames = frames[:len(frames)-1]
 			iso.st.Frames = frames
@@ -340,12 +350,23 @@ func b2u(b bool) uint64 {
 	return 0
 }
 
+// addSteps adds the n instructions exec has run to State.Steps. The counter
+// saturates at 2^64-1 instead of wrapping; Run treats a saturated counter as
+// an exhausted instruction quota.
+func (iso *Isolate) addSteps(n uint64) {
+	s := iso.st.Steps + n
+	if s < n {
+		s = math.MaxUint64
+	}
+	iso.st.Steps = s
+}
+
 // finish ends the isolate with the entry function's result.
 func (iso *Isolate) finish(v uint64, steps uint64) {
 	iso.st.Status = Finished
 	iso.st.Result = v
 	iso.st.PC = 0
-	iso.st.Steps = steps
+	iso.addSteps(steps)
 	iso.st.Frames = iso.st.Frames[:0]
 }
 
