@@ -42,13 +42,27 @@ func (iso *Isolate) alloc(n uint64, pc int, steps uint64) uint64 {
 		used = uint64(len(iso.heap))
 	}
 	if used+n > uint64(cap(iso.heap)) {
-		h := make([]byte, used, max(iso.st.HeapCap, used+n))
-		copy(h, iso.heap)
-		iso.heap = h
+		iso.growArena(used + n)
 	}
 	iso.heap = iso.heap[:used+n]
 	clear(iso.heap[used:])
 	return used
+}
+
+// minArena is the smallest arena capacity growArena reserves.
+const minArena = 4 << 10
+
+// growArena gives the arena a capacity of at least need bytes (need <=
+// HeapCap). The capacity doubles, up to HeapCap, so that memory follows the
+// heap really in use: HeapCap is only the collection trigger, a number a
+// state from elsewhere may set as high as the quota, and reserving it up
+// front would let a tiny state claim the whole quota in memory.
+func (iso *Isolate) growArena(need uint64) {
+	c := min(max(need, 2*uint64(cap(iso.heap)), minArena), max(iso.st.HeapCap, need))
+	h := make([]byte, len(iso.heap), c)
+	copy(h, iso.heap)
+	discard(iso.heap)
+	iso.heap = h
 }
 
 func (iso *Isolate) newArray(kind, length, capacity uint64, pc int, steps uint64) uint64 {
@@ -174,9 +188,17 @@ func (iso *Isolate) stringByte(ref, i uint64, pc int, steps uint64) uint64 {
 // quota) until the request fits and at least half the heap is free, so that
 // collections stay rare. Everything here depends only on the state, so a
 // resumed isolate collects exactly when the original would have.
+//
+// The from-space is kept as the next collection's to-space, so a steady heap
+// allocates nothing. When HeapCap has grown past the spare, the spare is
+// dropped and its pages handed back to the OS at once (discard), like the
+// arena growArena replaces: left to the Go collector's pacing, the two
+// outgrown semispaces stayed resident beside the two new ones.
 func (iso *Isolate) collect(need uint64, pc int, steps uint64) {
 	to := iso.spare
 	if uint64(cap(to)) < iso.st.HeapCap {
+		discard(to)
+		iso.spare = nil
 		to = make([]byte, 8, iso.st.HeapCap)
 	} else {
 		to = to[:8]

@@ -140,6 +140,19 @@ func (iso *Isolate) State() *State {
 // Snapshot returns a deep copy of the current state.
 func (iso *Isolate) Snapshot() *State { return iso.State().Clone() }
 
+// Footprint returns the bytes of memory the isolate holds reserved: the heap
+// arena's capacity and the collector's spare semispace, the register file,
+// frames, globals and output, by capacity. It is cheap and allocates
+// nothing, for a node that budgets its memory across isolates. It does not
+// count the Isolate struct, the program (shared), nor memory the Go
+// collector has yet to free; a resident set can briefly exceed it while a
+// collection copies or an arena grows (see the package doc).
+func (iso *Isolate) Footprint() int64 {
+	return int64(cap(iso.heap)) + int64(cap(iso.spare)) +
+		8*int64(cap(iso.regs)) + 8*int64(cap(iso.st.Globals)) +
+		16*int64(cap(iso.st.Frames)) + int64(cap(iso.st.Output))
+}
+
 func (iso *Isolate) liveRegs() int {
 	if n := len(iso.st.Frames); n > 0 {
 		top := iso.st.Frames[n-1]
