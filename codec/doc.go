@@ -57,6 +57,14 @@
 // heap structure and references, quotas), and last, unless verification is
 // off, recomputes the state hash and compares it with the trailer. It never
 // panics. All failures are *Error values wrapping one of the sentinel errors.
+// Meta.Hash returns the trailer's hash, verified unless verification was off,
+// so that a receiver never reads the trailer itself.
+//
+// The state is checked once. A receiver that resumes what it decodes calls
+// DecodeOptions.DecodeChecked, which returns the state as an engine.Checked:
+// engine.ResumeChecked resumes it under the program and limits the decoder
+// checked it against, without checking again, and nothing else can make a
+// Checked. engine.Resume, given a decoded *engine.State, checks it again.
 //
 // # Ownership
 //

@@ -105,6 +105,24 @@ func Resume(p *Program, st *State, limits Limits) (*Isolate, error) {
 	if err := CheckState(p, st, limits); err != nil {
 		return nil, err
 	}
+	return resume(p, st, limits), nil
+}
+
+// ResumeChecked is Resume for a state already checked: it skips CheckState,
+// which made c (see Checked), and resumes c's state under the program and
+// limits it was checked against. It consumes c: resuming the same Checked
+// again, or a zero one, fails with ErrBadState.
+func ResumeChecked(c *Checked) (*Isolate, error) {
+	if c.prog == nil {
+		return nil, fmt.Errorf("%w: not a checked state, or already resumed", ErrBadState)
+	}
+	iso := resume(c.prog, &c.st, c.limits)
+	c.prog = nil
+	return iso, nil
+}
+
+// resume makes the isolate for a checked state, taking ownership of its slices.
+func resume(p *Program, st *State, limits Limits) *Isolate {
 	iso := &Isolate{prog: p, limits: limits, st: *st}
 	// Cap every slice at its length: an aliased decode buffer must never be
 	// written past the section it came from.
@@ -112,7 +130,7 @@ func Resume(p *Program, st *State, limits Limits) (*Isolate, error) {
 	iso.st.Output = st.Output[:len(st.Output):len(st.Output)]
 	iso.regs = st.Regs[:len(st.Regs):len(st.Regs)]
 	iso.heap = st.Heap[:len(st.Heap):len(st.Heap)]
-	return iso, nil
+	return iso
 }
 
 // Program returns the program the isolate runs.
