@@ -138,15 +138,16 @@ func (c *nodeCore) accept(from NodeID, m *message) error {
 	if c.tasks[m.id] != nil {
 		return fmt.Errorf("BUG: cluster: %v offered isolate %d, which %v holds", from, m.id, c.id)
 	}
-	meta, st, err := c.decodeOpt.Decode(m.payload, c.resolve)
+	meta, chk, err := c.decodeOpt.DecodeChecked(m.payload, c.resolve)
 	if err != nil {
 		return err
 	}
+	st := chk.State()
 	if meta.Isolate != uint64(m.id) || meta.Epoch != m.epoch || st.Program != m.hash {
 		return fmt.Errorf("cluster: offer envelope (%d@%d) disagrees with its state (%d@%d)", m.id, m.epoch, meta.Isolate, meta.Epoch)
 	}
 	pe := c.progs[m.hash]
-	iso, err := engine.Resume(pe.prog, st, c.cfg.Limits)
+	iso, err := engine.ResumeChecked(&chk) // checked by the decoder, under c.cfg.Limits
 	if err != nil {
 		return err
 	}
@@ -159,9 +160,7 @@ func (c *nodeCore) accept(from NodeID, m *message) error {
 		t.route = route[1:]
 	}
 	c.tasks[m.id] = t
-	var sum [32]byte
-	copy(sum[:], m.payload[len(m.payload)-32:]) // the trailer Decode just verified
-	c.col.event(Event{Kind: EvArrived, Node: c.id, Peer: from, ID: m.id, Epoch: m.epoch, PC: st.PC, Steps: st.Steps, Hash: sum, Bytes: len(m.raw)})
+	c.col.event(Event{Kind: EvArrived, Node: c.id, Peer: from, ID: m.id, Epoch: m.epoch, PC: st.PC, Steps: st.Steps, Hash: meta.Hash, Bytes: len(m.raw)})
 	c.pool.inject(t)
 	return nil
 }
