@@ -388,3 +388,20 @@ func TestLyingLengths(t *testing.T) {
 		t.Fatalf("Size with huge size: %v", err)
 	}
 }
+
+// Issue 12 item 3: a state the engine refuses fails with ErrCorrupt and
+// still matches the engine's sentinels. A resolver that answers with the
+// wrong program makes engine.CheckState report ErrProgramMismatch.
+func TestDecodeWrapsEngineErrors(t *testing.T) {
+	enc := codec.AppendEncode(nil, codec.Meta{Isolate: 1, Epoch: 1}, sampleStates(t)[0])
+	wrong := func([32]byte) (*engine.Program, error) { return loop100, nil }
+	_, _, err := codec.Decode(aligned(enc, 0), wrong)
+	for _, target := range []error{codec.ErrCorrupt, engine.ErrBadState, engine.ErrProgramMismatch} {
+		if !errors.Is(err, target) {
+			t.Errorf("errors.Is(%v, %v) is false", err, target)
+		}
+	}
+	if _, _, err := (codec.DecodeOptions{}).DecodeChecked(aligned(enc, 0), wrong); !errors.Is(err, engine.ErrProgramMismatch) {
+		t.Errorf("DecodeChecked: %v", err)
+	}
+}
