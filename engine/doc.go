@@ -89,7 +89,9 @@
 // them by panicking with a fault code after storing pc; the single recover in
 // Run turns that, or any unexpected Go panic (ErrInternal), into the Faulted
 // status. Err reports the sentinel error with the source position of the
-// faulting instruction. An unexpected panic is a bug in the VM and has no
+// faulting instruction; an index fault also gives the index and the length
+// ("index out of range [5] with length 3"), which the trap keeps in the
+// isolate, outside the state, and Err formats. An unexpected panic is a bug in the VM and has no
 // stored pc (the loop keeps pc in a local, to stay fast): it reports the
 // position where the isolate last stopped.
 package engine

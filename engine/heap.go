@@ -107,7 +107,7 @@ func (iso *Isolate) length(ref uint64, pc int, steps uint64) uint64 {
 // objects, not what the code expects to find there).
 func (iso *Isolate) element(kind, ref, i uint64, pc int, steps uint64) uint64 {
 	if ref == 0 || i >= objLen(iso.heap, ref) {
-		iso.trap(faultIndexOutOfRange, pc, steps)
+		iso.trapIndex(ref, i, pc, steps)
 	}
 	if uint64(iso.heap[ref+7]) != kind {
 		iso.trap(faultKindMismatch, pc, steps)
@@ -177,7 +177,7 @@ func (iso *Isolate) concat(r []uint64, x, y int, pc int, steps uint64) uint64 {
 func (iso *Isolate) stringByte(ref, i uint64, pc int, steps uint64) uint64 {
 	s := iso.stringBytes(ref, pc, steps)
 	if i >= uint64(len(s)) {
-		iso.trap(faultIndexOutOfRange, pc, steps)
+		iso.trapIndex(ref, i, pc, steps)
 	}
 	return uint64(s[i])
 }

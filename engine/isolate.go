@@ -60,6 +60,10 @@ type Isolate struct {
 	halt   atomic.Uint32
 
 	panicked string // the Go panic behind an ErrInternal fault, for its message
+	// The index and length behind an ErrIndexOutOfRange fault, for its
+	// message; like panicked, not part of the state.
+	badIndex, badLen uint64
+	indexed          bool
 }
 
 // haltPollSteps bounds how many instructions may pass between two looks at
@@ -188,6 +192,9 @@ func (iso *Isolate) Err() error {
 	}
 	pc := int(iso.st.PC)
 	fe := &FaultError{Err: err, File: iso.prog.Name, PC: pc, Pos: iso.prog.PosAt(pc), Detail: iso.panicked}
+	if err == ErrIndexOutOfRange && iso.indexed {
+		fe.Index, fe.Length, fe.indexed = int64(iso.badIndex), int64(iso.badLen), true
+	}
 	if pc < len(iso.prog.Code) {
 		fe.Func = iso.prog.Funcs[iso.prog.FuncAt(pc)].Name
 	}
@@ -301,6 +308,19 @@ func (iso *Isolate) Run(budget int64) (status Status) {
 		}
 		return iso.st.Status
 	}
+}
+
+// trapIndex raises ErrIndexOutOfRange for index i into the string or array at
+// ref (nil has length 0), keeping both for the message. Nothing is
+// formatted here: Err does that, when asked.
+//
+//go:noinline
+func (iso *Isolate) trapIndex(ref, i uint64, pc int, steps uint64) {
+	iso.badIndex, iso.indexed = i, true
+	if ref != 0 {
+		iso.badLen = objLen(iso.heap, ref)
+	}
+	iso.trap(faultIndexOutOfRange, pc, steps)
 }
 
 // trap records the faulting pc and raises the fault; Run's recover ends the
