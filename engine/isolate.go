@@ -255,8 +255,10 @@ func (iso *Isolate) Run(budget int64) (status Status) {
 		iso.st.Status = Halted
 		return Halted
 	}
+	var base uint64 // State.Steps while exec runs and counts from 0
 	defer func() {
 		if r := recover(); r != nil {
+			iso.st.Steps = addSteps(base, iso.st.Steps)
 			code := faultInternal
 			if f, ok := r.(fault); ok {
 				code = f
@@ -293,7 +295,12 @@ func (iso *Isolate) Run(budget int64) (status Status) {
 		} else {
 			limit = 0
 		}
-		ran += iso.exec(limit)
+		base = iso.st.Steps
+		iso.st.Steps = 0
+		iso.exec(limit)
+		n := iso.st.Steps
+		iso.st.Steps = addSteps(base, n)
+		ran += n
 		// exec returned at a safepoint, or the isolate finished.
 		switch {
 		case iso.st.Status == Finished:
@@ -308,6 +315,16 @@ func (iso *Isolate) Run(budget int64) (status Status) {
 		}
 		return iso.st.Status
 	}
+}
+
+// addSteps returns the counter s after n more instructions. It saturates at
+// 2^64-1 instead of wrapping; Run treats a saturated counter as an exhausted
+// instruction quota.
+func addSteps(s, n uint64) uint64 {
+	if s+n < n {
+		return math.MaxUint64
+	}
+	return s + n
 }
 
 // trapIndex raises ErrIndexOutOfRange for index i into the string or array at
@@ -329,6 +346,6 @@ func (iso *Isolate) trapIndex(ref, i uint64, pc int, steps uint64) {
 //go:noinline
 func (iso *Isolate) trap(f fault, pc int, steps uint64) {
 	iso.st.PC = uint32(pc)
-	iso.addSteps(steps)
+	iso.st.Steps = steps // exec's count: Run adds it to the real one
 	panic(f)
 }

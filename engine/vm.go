@@ -9,29 +9,30 @@ import (
 var le = binary.LittleEndian
 
 // exec is the dispatch loop. It runs until the entry function returns, a fault
-// traps, or a safepoint decides to stop, and returns how many instructions it
-// executed. pc, steps and the current register window r live in locals; the
-// frame stack and the register file live in the isolate, so the allocator and
-// the collector see them. Every exit path stores pc back and adds steps to
-// State.Steps (saturating, see addSteps).
+// traps, or a safepoint decides to stop. pc, steps and the current register
+// window r live in locals; the frame stack and the register file live in the
+// isolate, so the allocator and the collector see them. Every exit path
+// stores pc and steps back.
 //
-// steps counts from 0 at entry, not from State.Steps, so it cannot wrap
-// whatever counter a state arrives with: a state claiming Steps = 2^64-1 must
-// not make the budget unreachable.
+// Run sets State.Steps to 0 before calling exec and adds the count exec
+// leaves there to the state's real counter afterwards (saturating, see
+// addSteps), so steps counts this call's instructions only: it cannot wrap
+// whatever counter a state arrives with, and the loop stays as cheap as
+// ever.
 //
 // A safepoint costs one compare of two locals: once steps reaches limit, exec
 // returns at the next safepoint and Run decides whether to stop (halt
 // request, budget, quota) or to call exec again. Returning rather than
 // calling out keeps every hot local in a register: no value is live across
 // a call in the loop.
-func (iso *Isolate) exec(limit uint64) uint64 {
+func (iso *Isolate) exec(limit uint64) {
 	p := iso.prog
 	code := p.Code
 	consts := p.Consts
 	funcs := p.Funcs
 	globals := iso.st.Globals
 	pc := int(iso.st.PC)
-	steps := uint64(0)
+	steps := iso.st.Steps
 	top := iso.st.Frames[len(iso.st.Frames)-1]
 	base := int(top.Base)
 	r := iso.regs[base : base+int(funcs[top.Fn].NRegs)]
@@ -195,35 +196,31 @@ func (iso *Isolate) exec(limit uint64) uint64 {
 		case LOOP:
 			pc = in.C()
 			if safepoints && steps >= limit {
-				iso.st.PC = uint32(pc)
-				iso.addSteps(steps)
-				return steps
+				iso.st.PC, iso.st.Steps = uint32(pc), steps
+				return
 			}
 		case LOOPT:
 			if r[in.A()] != 0 {
 				pc = in.C()
 				if safepoints && steps >= limit {
-					iso.st.PC = uint32(pc)
-					iso.addSteps(steps)
-					return steps
+					iso.st.PC, iso.st.Steps = uint32(pc), steps
+					return
 				}
 			}
 		case LOOPLT:
 			if int64(r[in.A()]) < int64(r[in.B()]) {
 				pc = in.C()
 				if safepoints && steps >= limit {
-					iso.st.PC = uint32(pc)
-					iso.addSteps(steps)
-					return steps
+					iso.st.PC, iso.st.Steps = uint32(pc), steps
+					return
 				}
 			}
 		case LOOPLE:
 			if int64(r[in.A()]) <= int64(r[in.B()]) {
 				pc = in.C()
 				if safepoints && steps >= limit {
-					iso.st.PC = uint32(pc)
-					iso.addSteps(steps)
-					return steps
+					iso.st.PC, iso.st.Steps = uint32(pc), steps
+					return
 				}
 			}
 
@@ -256,9 +253,8 @@ func (iso *Isolate) exec(limit uint64) uint64 {
 			iso.st.Frames = append(iso.st.Frames, Frame{Fn: uint32(in.C()), Base: uint32(newBase), RetPC: uint32(pc), RetReg: uint32(base + in.B())})
 			base, r, pc = newBase, window, int(callee.Entry)
 			if safepoints && steps >= limit {
-				iso.st.PC = uint32(pc)
-				iso.addSteps(steps)
-				return steps
+				iso.st.PC, iso.st.Steps = uint32(pc), steps
+				return
 			}
 		case RET, RETR:
 			v := r[in.A()]
@@ -266,7 +262,7 @@ func (iso *Isolate) exec(limit uint64) uint64 {
 			fr := frames[len(frames)-1]
 			if fr.RetPC == NoReturn {
 				iso.finish(v, steps)
-				return steps
+				return
 			}
 			frames = frames[:len(frames)-1]
 			iso.st.Frames = frames
@@ -280,7 +276,7 @@ func (iso *Isolate) exec(limit uint64) uint64 {
 			fr := frames[len(frames)-1]
 			if fr.RetPC == NoReturn {
 				iso.finish(0, steps)
-				return steps
+				return
 			}
 			frames = frames[:len(frames)-1]
 			iso.st.Frames = frames
@@ -350,23 +346,12 @@ func b2u(b bool) uint64 {
 	return 0
 }
 
-// addSteps adds the n instructions exec has run to State.Steps. The counter
-// saturates at 2^64-1 instead of wrapping; Run treats a saturated counter as
-// an exhausted instruction quota.
-func (iso *Isolate) addSteps(n uint64) {
-	s := iso.st.Steps + n
-	if s < n {
-		s = math.MaxUint64
-	}
-	iso.st.Steps = s
-}
-
 // finish ends the isolate with the entry function's result.
 func (iso *Isolate) finish(v uint64, steps uint64) {
 	iso.st.Status = Finished
 	iso.st.Result = v
 	iso.st.PC = 0
-	iso.addSteps(steps)
+	iso.st.Steps = steps
 	iso.st.Frames = iso.st.Frames[:0]
 }
 
