@@ -61,8 +61,8 @@ func (o DecodeOptions) DecodeInto(st *engine.State, buf []byte, resolve Resolver
 // state comes back as an engine.Checked, which engine.ResumeChecked resumes
 // without checking it a second time. The check is the decoder's (under
 // o.Limits, with o.Checker), so the state is validated once, and Meta.Hash
-// is the verified state hash. With a warm Checker, decoding allocates
-// nothing. It takes ownership of buf like Decode.
+// is the state hash, verified unless o.SkipVerify. With a warm Checker,
+// decoding allocates nothing. It takes ownership of buf like Decode.
 func (o DecodeOptions) DecodeChecked(buf []byte, resolve Resolver) (Meta, engine.Checked, error) {
 	var st engine.State
 	return o.decode(&st, buf, resolve)
@@ -70,7 +70,7 @@ func (o DecodeOptions) DecodeChecked(buf []byte, resolve Resolver) (Meta, engine
 
 // decode decodes buf into *st, checks it and verifies its hash.
 func (o DecodeOptions) decode(st *engine.State, buf []byte, resolve Resolver) (m Meta, c engine.Checked, err error) {
-	// Every check above is meant to make a panic impossible; this recover
+	// Every check below is meant to make a panic impossible; this recover
 	// keeps a bug from taking the node down with it, and says BUG so that
 	// the fuzz targets catch it.
 	defer func() {

@@ -73,8 +73,8 @@
 // the state is next modified (for an isolate's state view, until its next
 // Run). Decoding takes ownership of the input buffer: the returned state's
 // frames, registers, globals, heap and output alias it whenever the host is
-// little-endian and the section is suitably aligned, and engine.Resume then
-// writes into it. The caller must not modify, reuse or return to a pool a
+// little-endian and the section is suitably aligned, and engine.Resume (or
+// engine.ResumeChecked) then writes into it. The caller must not modify, reuse or return to a pool a
 // buffer passed to Decode while the decoded state, or an isolate resumed from
 // it, lives. Aliased slices have cap == len, so appends by the engine
 // reallocate instead of writing past their section.
