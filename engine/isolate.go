@@ -143,7 +143,8 @@ func (iso *Isolate) Program() *Program { return iso.prog }
 // Status returns the isolate's status.
 func (iso *Isolate) Status() Status { return iso.st.Status }
 
-// Steps returns the number of instructions executed so far.
+// Steps returns the number of instructions executed so far, saturating at
+// 2^64-1 (see Run). Only the goroutine driving the isolate may call it.
 func (iso *Isolate) Steps() uint64 { return iso.st.Steps }
 
 // Halt asks the isolate to stop at its next safepoint. Any goroutine may call
