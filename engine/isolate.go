@@ -256,7 +256,7 @@ func (iso *Isolate) Run(budget int64) (status Status) {
 		iso.st.Status = Halted
 		return Halted
 	}
-	var base uint64 // State.Steps while exec runs and counts from 0
+	var base uint64 // the real State.Steps while exec counts from 0 in it; else 0
 	defer func() {
 		if r := recover(); r != nil {
 			iso.st.Steps = addSteps(base, iso.st.Steps)
@@ -300,7 +300,7 @@ func (iso *Isolate) Run(budget int64) (status Status) {
 		iso.st.Steps = 0
 		iso.exec(limit)
 		n := iso.st.Steps
-		iso.st.Steps = addSteps(base, n)
+		iso.st.Steps, base = addSteps(base, n), 0 // the count is whole again
 		ran += n
 		// exec returned at a safepoint, or the isolate finished.
 		switch {
