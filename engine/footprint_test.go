@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"runtime"
 	"strconv"
@@ -103,5 +104,33 @@ func TestFootprint(t *testing.T) {
 	}
 	if a := testing.AllocsPerRun(100, func() { _ = iso.Footprint() }); a != 0 {
 		t.Fatalf("Footprint allocates %.1f times", a)
+	}
+}
+
+// Nor does a request the claimed HeapCap cannot hold make the collection
+// reserve a to-space of HeapCap: it copies only the live heap.
+func TestHeapCapClaimCollectsSmall(t *testing.T) {
+	const quota = 64 << 20
+	n := quota/8 - 2 // an array of exactly the quota: it cannot fit beside the nil word
+	p := assemble(t, 0, []uint64{uint64(n)}, nil, 0, nil,
+		asmFunc{name: "main", nregs: 2, refs: []int{0}, result: KindInt, code: []Instr{
+			Encode(LOADK, 1, 0, 0),
+			Encode(NEWARR, 0, 1, 0),
+			Encode(LEN, 1, 0, 0),
+			Encode(RET, 1, 0, 0),
+		}},
+	)
+	iso, _ := New(p, Limits{MaxHeap: quota})
+	st := iso.Snapshot()
+	st.HeapCap = quota
+	r, err := Resume(p, st, Limits{MaxHeap: quota})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := r.Run(1 << 40); s != Faulted || !errors.Is(r.Err(), ErrHeapQuota) {
+		t.Fatalf("run: %s %v", s, r.Err())
+	}
+	if f := r.Footprint(); f >= 1<<20 {
+		t.Fatalf("Footprint %d after collecting a heap of %d bytes", f, len(r.State().Heap))
 	}
 }

@@ -202,11 +202,16 @@ func (iso *Isolate) stringByte(ref, i uint64, pc int, steps uint64) uint64 {
 // collection cut little (965 MiB) and made the run 8x slower, since every
 // collection and allocation then faults its pages back in.
 func (iso *Isolate) collect(need uint64, pc int, steps uint64) {
+	// The to-space receives the live part of the used heap, so it needs no
+	// more than len(heap) bytes; a new one gets room to grow into, up to
+	// HeapCap (a request larger than HeapCap allows is no reason to reserve
+	// HeapCap).
+	used := uint64(len(iso.heap))
 	to := iso.spare
-	if uint64(cap(to)) < iso.st.HeapCap {
+	if uint64(cap(to)) < used {
 		discard(to)
 		iso.spare = nil
-		to = make([]byte, 8, iso.st.HeapCap)
+		to = make([]byte, 8, min(iso.st.HeapCap, max(2*used, minArena)))
 	} else {
 		to = to[:8]
 		clear(to)
@@ -239,7 +244,7 @@ func (iso *Isolate) collect(need uint64, pc int, steps uint64) {
 	}
 	iso.spare = iso.heap[:0]
 	iso.heap = g.to
-	used := uint64(len(iso.heap))
+	used = uint64(len(iso.heap))
 	hc := iso.st.HeapCap
 	for (used+need > hc || used > hc/2) && hc < iso.limits.MaxHeap {
 		hc = min(2*hc, iso.limits.MaxHeap)
