@@ -190,7 +190,7 @@ func (iso *Isolate) stringByte(ref, i uint64, pc int, steps uint64) uint64 {
 // resumed isolate collects exactly when the original would have.
 //
 // The from-space is kept as the next collection's to-space, so a steady heap
-// allocates nothing. When HeapCap has grown past the spare, the spare is
+// allocates nothing. When the used heap has outgrown the spare, the spare is
 // dropped and its pages handed back to the OS at once (discard), like the
 // arena growArena replaces: left to the Go collector's pacing, the two
 // outgrown semispaces stayed resident beside the two new ones.
