@@ -196,15 +196,16 @@ func (c *nodeCore) accept(from NodeID, m *message) error {
 	if c.tasks[m.id] != nil {
 		return fmt.Errorf("BUG: cluster: %v offered isolate %d, which %v holds", from, m.id, c.id)
 	}
-	meta, st, err := c.decodeOpt.Decode(m.payload, c.resolve)
+	meta, chk, err := c.decodeOpt.DecodeChecked(m.payload, c.resolve)
 	if err != nil {
 		return err
 	}
+	st := chk.State()
 	if meta.Isolate != uint64(m.id) || meta.Epoch != m.epoch || st.Program != m.hash {
 		return fmt.Errorf("cluster: offer envelope (%d@%d) disagrees with its state (%d@%d)", m.id, m.epoch, meta.Isolate, meta.Epoch)
 	}
 	pe := c.progs[m.hash]
-	iso, err := engine.Resume(pe.prog, st, c.cfg.Limits)
+	iso, err := engine.ResumeChecked(&chk) // checked by the decoder, under c.cfg.Limits
 	if err != nil {
 		return err
 	}
@@ -223,9 +224,7 @@ func (c *nodeCore) accept(from NodeID, m *message) error {
 	}
 	c.tasks[m.id] = t
 	c.account(t)
-	var sum [32]byte
-	copy(sum[:], m.payload[len(m.payload)-32:]) // the trailer Decode just verified
-	c.col.event(Event{Kind: EvArrived, Node: c.id, Peer: from, ID: m.id, Epoch: m.epoch, PC: st.PC, Steps: st.Steps, Hash: sum, Bytes: len(m.raw), Downtime: down})
+	c.col.event(Event{Kind: EvArrived, Node: c.id, Peer: from, ID: m.id, Epoch: m.epoch, PC: st.PC, Steps: st.Steps, Hash: meta.Hash, Bytes: len(m.raw), Downtime: down})
 	c.pool.inject(t)
 	return nil
 }

@@ -117,8 +117,8 @@ func TestRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%d/%d: %v", i, skew, err)
 			}
-			if gm != m {
-				t.Fatalf("%d: meta %+v, want %+v", i, gm, m)
+			if want := (codec.Meta{Isolate: m.Isolate, Epoch: m.Epoch, Hash: st.Hash()}); gm != want {
+				t.Fatalf("%d: meta %+v, want %+v", i, gm, want)
 			}
 			if ok, diff := codectest.Equal(got, st); !ok {
 				t.Fatalf("%d/%d: decoded state differs: %s", i, skew, diff)
@@ -238,6 +238,45 @@ func TestDecodeAllocs(t *testing.T) {
 	}
 }
 
+// Issue 12 item 4: a receiver decodes, checks and resumes a state with one
+// check, and the whole path allocates only the isolate once the Checker is
+// warm. Decode then Resume checked twice, the second time with a fresh
+// checker whose scratch grows with the state: 18 allocations for this
+// 400 KB encoding, where this path makes 1.
+func TestDecodeResumeAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops items under -race")
+	}
+	spec := &codectest.Spec{Status: 1, Depth: 3, Scalars: []uint64{1, 2, 3}, Output: []byte("out")}
+	for i := range 10000 {
+		spec.Objects = append(spec.Objects, codectest.Object{Kind: uint8(i % 3), Bytes: []byte("some string bytes"), Words: []uint64{1, 2, 3, 4}, Len: uint8(i)})
+		spec.Picks = append(spec.Picks, uint16(i))
+	}
+	st := codectest.Build(spec)
+	if len(st.Heap) < 300<<10 {
+		t.Fatalf("heap of only %d bytes", len(st.Heap))
+	}
+	enc := aligned(codec.AppendEncode(nil, codec.Meta{Isolate: 9, Epoch: 3}, st), 0)
+	want := st.Hash()
+	o := codec.DecodeOptions{Checker: new(engine.StateChecker)}
+	n := testing.AllocsPerRun(50, func() {
+		m, chk, err := o.DecodeChecked(enc, resolve)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Hash != want || m.Isolate != 9 || m.Epoch != 3 {
+			t.Fatalf("meta %+v", m)
+		}
+		iso, err := engine.ResumeChecked(&chk)
+		if err != nil || iso.Steps() != st.Steps {
+			t.Fatalf("resume: %v", err)
+		}
+	})
+	if n > 1 {
+		t.Errorf("decode and resume: %v allocs, want 1 (the isolate)", n)
+	}
+}
+
 func valid(t testing.TB) []byte {
 	st := codectest.Build(&codectest.Spec{Status: 2, Depth: 2, Scalars: []uint64{9}, Picks: []uint16{0, 1},
 		Objects: []codectest.Object{{Kind: 0, Bytes: []byte("abc")}, {Kind: 2, Len: 1}}, Output: []byte("out")})
@@ -347,5 +386,22 @@ func TestLyingLengths(t *testing.T) {
 	}
 	if _, err := codec.Size(c); !errors.Is(err, codec.ErrCorrupt) {
 		t.Fatalf("Size with huge size: %v", err)
+	}
+}
+
+// Issue 12 item 3: a state the engine refuses fails with ErrCorrupt and
+// still matches the engine's sentinels. A resolver that answers with the
+// wrong program makes engine.CheckState report ErrProgramMismatch.
+func TestDecodeWrapsEngineErrors(t *testing.T) {
+	enc := codec.AppendEncode(nil, codec.Meta{Isolate: 1, Epoch: 1}, sampleStates(t)[0])
+	wrong := func([32]byte) (*engine.Program, error) { return loop100, nil }
+	_, _, err := codec.Decode(aligned(enc, 0), wrong)
+	for _, target := range []error{codec.ErrCorrupt, engine.ErrBadState, engine.ErrProgramMismatch} {
+		if !errors.Is(err, target) {
+			t.Errorf("errors.Is(%v, %v) is false", err, target)
+		}
+	}
+	if _, _, err := (codec.DecodeOptions{}).DecodeChecked(aligned(enc, 0), wrong); !errors.Is(err, engine.ErrProgramMismatch) {
+		t.Errorf("DecodeChecked: %v", err)
 	}
 }

@@ -52,45 +52,62 @@ func (o DecodeOptions) Decode(buf []byte, resolve Resolver) (Meta, *engine.State
 
 // DecodeInto is Decode into a caller-supplied State, which it overwrites
 // (on error it is zeroed). It takes ownership of buf like Decode.
-func (o DecodeOptions) DecodeInto(st *engine.State, buf []byte, resolve Resolver) (m Meta, err error) {
-	// Every check above is meant to make a panic impossible; this recover
+func (o DecodeOptions) DecodeInto(st *engine.State, buf []byte, resolve Resolver) (Meta, error) {
+	m, _, err := o.decode(st, buf, resolve)
+	return m, err
+}
+
+// DecodeChecked is Decode for a receiver that resumes what it decodes: the
+// state comes back as an engine.Checked, which engine.ResumeChecked resumes
+// without checking it a second time. The check is the decoder's (under
+// o.Limits, with o.Checker), so the state is validated once, and Meta.Hash
+// is the state hash, verified unless o.SkipVerify. With a warm Checker,
+// decoding allocates nothing. It takes ownership of buf like Decode.
+func (o DecodeOptions) DecodeChecked(buf []byte, resolve Resolver) (Meta, engine.Checked, error) {
+	var st engine.State
+	return o.decode(&st, buf, resolve)
+}
+
+// decode decodes buf into *st, checks it and verifies its hash.
+func (o DecodeOptions) decode(st *engine.State, buf []byte, resolve Resolver) (m Meta, c engine.Checked, err error) {
+	// Every check below is meant to make a panic impossible; this recover
 	// keeps a bug from taking the node down with it, and says BUG so that
 	// the fuzz targets catch it.
 	defer func() {
 		if r := recover(); r != nil {
 			*st = engine.State{}
-			m, err = Meta{}, &Error{Err: ErrCorrupt, Offset: -1, Detail: fmt.Sprintf("BUG: panic while decoding: %v", r)}
+			m, c, err = Meta{}, engine.Checked{}, &Error{Err: ErrCorrupt, Offset: -1, Detail: fmt.Sprintf("BUG: panic while decoding: %v", r)}
 		}
 	}()
 	*st = engine.State{}
 	l, err := parseHeader(buf, true)
 	if err != nil {
-		return Meta{}, err
+		return Meta{}, c, err
 	}
 	mb := buf[metaOff:headerLen]
 	if v := le.Uint32(mb[mReserved:]); v != 0 {
-		return Meta{}, errf(ErrCorrupt, metaOff+mReserved, "reserved meta word is %#x, want 0", v)
+		return Meta{}, c, errf(ErrCorrupt, metaOff+mReserved, "reserved meta word is %#x, want 0", v)
 	}
 	if err := checkZero(buf, l.off[secHeap]+l.n[secHeap], l.off[secOutput]); err != nil {
-		return Meta{}, err
+		return Meta{}, c, err
 	}
 	if err := checkZero(buf, l.off[secOutput]+l.n[secOutput], l.trailer); err != nil {
-		return Meta{}, err
+		return Meta{}, c, err
 	}
 	status := le.Uint32(mb[mStatus:])
 	if status > 0xFF {
-		return Meta{}, errf(ErrCorrupt, metaOff+mStatus, "status %d out of range", status)
+		return Meta{}, c, errf(ErrCorrupt, metaOff+mStatus, "status %d out of range", status)
 	}
-	m = Meta{Isolate: le.Uint64(mb[mIsolate:]), Epoch: le.Uint64(mb[mEpoch:])}
+	m = Meta{Isolate: le.Uint64(mb[mIsolate:]), Epoch: le.Uint64(mb[mEpoch:]), Hash: [32]byte(buf[l.trailer:l.size])}
 
 	var ph [32]byte
 	copy(ph[:], mb[mProgram:])
 	if resolve == nil {
-		return Meta{}, &Error{Err: ErrUnknownProgram, Offset: metaOff + mProgram, Detail: "no resolver"}
+		return Meta{}, c, &Error{Err: ErrUnknownProgram, Offset: metaOff + mProgram, Detail: "no resolver"}
 	}
 	prog, err := resolve(ph)
 	if err != nil || prog == nil {
-		return Meta{}, &Error{Err: ErrUnknownProgram, Offset: metaOff + mProgram, Detail: hexPrefix(ph), Cause: err}
+		return Meta{}, c, &Error{Err: ErrUnknownProgram, Offset: metaOff + mProgram, Detail: hexPrefix(ph), Cause: err}
 	}
 
 	*st = engine.State{
@@ -107,19 +124,19 @@ func (o DecodeOptions) DecodeInto(st *engine.State, buf []byte, resolve Resolver
 		Heap:    bytesAt(buf, l.off[secHeap], l.n[secHeap]),
 		Output:  bytesAt(buf, l.off[secOutput], l.n[secOutput]),
 	}
-	check := engine.CheckState
-	if o.Checker != nil {
-		check = o.Checker.Check
+	checker := o.Checker
+	if checker == nil {
+		checker = new(engine.StateChecker)
 	}
-	if err = check(prog, st, o.Limits); err != nil {
+	if c, err = checker.CheckResumable(prog, st, o.Limits); err != nil {
 		*st = engine.State{}
-		return Meta{}, &Error{Err: ErrCorrupt, Offset: -1, Detail: err.Error(), Cause: err}
+		return Meta{}, engine.Checked{}, &Error{Err: ErrCorrupt, Offset: -1, Detail: err.Error(), Cause: err}
 	}
-	if !o.SkipVerify && st.Hash() != [32]byte(buf[l.trailer:l.size]) {
+	if !o.SkipVerify && st.Hash() != m.Hash {
 		*st = engine.State{}
-		return Meta{}, errf(ErrHashMismatch, l.trailer, "trailer does not match the decoded state")
+		return Meta{}, engine.Checked{}, errf(ErrHashMismatch, l.trailer, "trailer does not match the decoded state")
 	}
-	return m, nil
+	return m, c, nil
 }
 
 // PeekMeta reads the metadata and program hash from the start of an

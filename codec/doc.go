@@ -57,6 +57,14 @@
 // heap structure and references, quotas), and last, unless verification is
 // off, recomputes the state hash and compares it with the trailer. It never
 // panics. All failures are *Error values wrapping one of the sentinel errors.
+// Meta.Hash returns the trailer's hash, verified unless verification was off,
+// so that a receiver never reads the trailer itself.
+//
+// The state is checked once. A receiver that resumes what it decodes calls
+// DecodeOptions.DecodeChecked, which returns the state as an engine.Checked:
+// engine.ResumeChecked resumes it under the program and limits the decoder
+// checked it against, without checking again, and nothing else can make a
+// Checked. engine.Resume, given a decoded *engine.State, checks it again.
 //
 // # Ownership
 //
@@ -65,8 +73,8 @@
 // the state is next modified (for an isolate's state view, until its next
 // Run). Decoding takes ownership of the input buffer: the returned state's
 // frames, registers, globals, heap and output alias it whenever the host is
-// little-endian and the section is suitably aligned, and engine.Resume then
-// writes into it. The caller must not modify, reuse or return to a pool a
+// little-endian and the section is suitably aligned, and engine.Resume (or
+// engine.ResumeChecked) then writes into it. The caller must not modify, reuse or return to a pool a
 // buffer passed to Decode while the decoded state, or an isolate resumed from
 // it, lives. Aliased slices have cap == len, so appends by the engine
 // reallocate instead of writing past their section.

@@ -63,6 +63,11 @@ var sectionNames = [numSections]string{"meta", "frames", "regs", "globals", "hea
 type Meta struct {
 	Isolate uint64 // cluster-wide isolate id
 	Epoch   uint64 // migration epoch: bumped on every handoff
+	// Hash is the state hash, from the trailer, filled in by decoding: Decode
+	// has verified it against the decoded state, unless SkipVerify said not
+	// to (then it is only what the sender wrote). Encoding ignores it and
+	// writes the state's own hash; PeekMeta leaves it zero.
+	Hash [32]byte
 }
 
 var (

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/hex"
 	"fmt"
 	"math/bits"
 )
@@ -8,7 +9,9 @@ import (
 // CheckState reports whether st is a state of p that is safe to resume under
 // limits: every count, pc, frame and reference is checked before anything
 // uses it. It allocates only in proportion to the state's own size. The
-// codec calls it on every decoded state, and Resume calls it again.
+// codec runs it on every decoded state; Resume runs it too, so a receiver
+// that decodes and resumes uses ResumeChecked with the codec's Checked to
+// check once.
 //
 // What it checks: the program hash; status and fault code; the frame chain
 // (contiguous windows from register 0, each return pc just after a CALL of
@@ -41,14 +44,56 @@ type StateChecker struct {
 // limits; see CheckState.
 func (c *StateChecker) Check(p *Program, st *State, limits Limits) error {
 	if err := c.check(p, st, limits.withDefaults()); err != nil {
-		return fmt.Errorf("%w: %v", ErrBadState, err)
+		return fmt.Errorf("%w: %w", ErrBadState, err)
 	}
 	return nil
 }
 
+// Checked is a state that has passed CheckState for a program under limits:
+// the proof that ResumeChecked may skip the check. Only
+// StateChecker.CheckResumable makes one, so a zero or hand-made Checked is
+// refused, and holding one means the check ran exactly once, in the step
+// that produced it (codec.DecodeOptions.DecodeChecked on a receiving node).
+// It binds the program and limits it was checked against, so they cannot
+// drift apart before the resume.
+//
+// The state's slices are the checked memory: nothing may modify them between
+// the check and ResumeChecked. A Checked resumes at most once; ResumeChecked
+// consumes it.
+type Checked struct {
+	prog   *Program
+	limits Limits
+	st     State
+}
+
+// State returns the checked state. It must not be modified: before
+// ResumeChecked that would void the check, and afterwards its memory belongs
+// to the isolate (its scalar fields still read as the state resumed).
+func (c *Checked) State() *State { return &c.st }
+
+// Program returns the program the state was checked against, or nil for a
+// Checked that cannot be resumed (zero, or already resumed).
+func (c *Checked) Program() *Program { return c.prog }
+
+// CheckResumable checks st as Check does and, if it passes, returns it as a
+// Checked for ResumeChecked. The Checked holds a copy of *st whose slices
+// alias st's.
+func (c *StateChecker) CheckResumable(p *Program, st *State, limits Limits) (Checked, error) {
+	if !p.validated {
+		if err := p.Validate(); err != nil {
+			return Checked{}, err
+		}
+	}
+	limits = limits.withDefaults()
+	if err := c.Check(p, st, limits); err != nil {
+		return Checked{}, err
+	}
+	return Checked{prog: p, limits: limits, st: *st}, nil
+}
+
 func (c *StateChecker) check(p *Program, st *State, limits Limits) error {
 	if st.Program != p.hash {
-		return fmt.Errorf("%w: state for program %x, have %x", ErrProgramMismatch, st.Program[:8], p.hash[:8])
+		return fmt.Errorf("%w: state for program %s, have %s", ErrProgramMismatch, shortHash(st.Program), shortHash(p.hash))
 	}
 	if st.Status >= numStatus {
 		return fmt.Errorf("bad status %d", st.Status)
@@ -202,3 +247,7 @@ func (c *StateChecker) check(p *Program, st *State, limits Limits) error {
 	}
 	return nil
 }
+
+// shortHash is the first 8 bytes of a hash in hex. It takes the hash by value:
+// slicing the caller's array for %x would move the whole state to the heap.
+func shortHash(h [32]byte) string { return hex.EncodeToString(h[:8]) }

@@ -78,10 +78,23 @@ type FaultError struct {
 	// Detail is the Go panic behind an ErrInternal fault, if one was seen
 	// in this process; it is not part of the state.
 	Detail string
+	// Index and Length are the index and the length of the string or array
+	// behind an ErrIndexOutOfRange fault, when the fault happened in this
+	// process (they are not part of the state); HasIndex says so.
+	Index, Length int64
+	indexed       bool
 }
 
+// HasIndex reports whether Index and Length are known.
+func (e *FaultError) HasIndex() bool { return e.indexed }
+
 func (e *FaultError) Error() string {
-	msg := fmt.Sprintf("%s:%d:%d: %v (in %s, pc %d)", e.File, e.Pos.Line, e.Pos.Col, e.Err, e.Func, e.PC)
+	what := e.Err.Error()
+	if e.indexed {
+		// As Go says it.
+		what = fmt.Sprintf("%v [%d] with length %d", e.Err, e.Index, e.Length)
+	}
+	msg := fmt.Sprintf("%s:%d:%d: %s (in %s, pc %d)", e.File, e.Pos.Line, e.Pos.Col, what, e.Func, e.PC)
 	if e.Detail != "" {
 		msg += ": " + e.Detail
 	}

@@ -42,13 +42,27 @@ func (iso *Isolate) alloc(n uint64, pc int, steps uint64) uint64 {
 		used = uint64(len(iso.heap))
 	}
 	if used+n > uint64(cap(iso.heap)) {
-		h := make([]byte, used, max(iso.st.HeapCap, used+n))
-		copy(h, iso.heap)
-		iso.heap = h
+		iso.growArena(used + n)
 	}
 	iso.heap = iso.heap[:used+n]
 	clear(iso.heap[used:])
 	return used
+}
+
+// minArena is the smallest arena capacity growArena reserves.
+const minArena = 4 << 10
+
+// growArena gives the arena a capacity of at least need bytes (need <=
+// HeapCap). The capacity doubles, up to HeapCap, so that memory follows the
+// heap really in use: HeapCap is only the collection trigger, a number a
+// state from elsewhere may set as high as the quota, and reserving it up
+// front would let a tiny state claim the whole quota in memory.
+func (iso *Isolate) growArena(need uint64) {
+	c := min(max(need, 2*uint64(cap(iso.heap)), minArena), max(iso.st.HeapCap, need))
+	h := make([]byte, len(iso.heap), c)
+	copy(h, iso.heap)
+	discard(iso.heap)
+	iso.heap = h
 }
 
 func (iso *Isolate) newArray(kind, length, capacity uint64, pc int, steps uint64) uint64 {
@@ -93,7 +107,7 @@ func (iso *Isolate) length(ref uint64, pc int, steps uint64) uint64 {
 // objects, not what the code expects to find there).
 func (iso *Isolate) element(kind, ref, i uint64, pc int, steps uint64) uint64 {
 	if ref == 0 || i >= objLen(iso.heap, ref) {
-		iso.trap(faultIndexOutOfRange, pc, steps)
+		iso.trapIndex(ref, i, pc, steps)
 	}
 	if uint64(iso.heap[ref+7]) != kind {
 		iso.trap(faultKindMismatch, pc, steps)
@@ -163,7 +177,7 @@ func (iso *Isolate) concat(r []uint64, x, y int, pc int, steps uint64) uint64 {
 func (iso *Isolate) stringByte(ref, i uint64, pc int, steps uint64) uint64 {
 	s := iso.stringBytes(ref, pc, steps)
 	if i >= uint64(len(s)) {
-		iso.trap(faultIndexOutOfRange, pc, steps)
+		iso.trapIndex(ref, i, pc, steps)
 	}
 	return uint64(s[i])
 }
@@ -174,10 +188,30 @@ func (iso *Isolate) stringByte(ref, i uint64, pc int, steps uint64) uint64 {
 // quota) until the request fits and at least half the heap is free, so that
 // collections stay rare. Everything here depends only on the state, so a
 // resumed isolate collects exactly when the original would have.
+//
+// The from-space is kept as the next collection's to-space, so a steady heap
+// allocates nothing. When the used heap has outgrown the spare, the spare is
+// dropped and its pages handed back to the OS at once (discard), like the
+// arena growArena replaces: left to the Go collector's pacing, the two
+// outgrown semispaces stayed resident beside the two new ones.
+//
+// Measured and rejected (BenchmarkHeapNearQuota, see the package doc):
+// dropping the from-space after each collection instead of keeping it made
+// the peak worse (1.6-1.8 GiB: the Go heap's garbage and fragmentation grew
+// faster than the spare it saved); releasing the spare's pages after every
+// collection cut little (965 MiB) and made the run 8x slower, since every
+// collection and allocation then faults its pages back in.
 func (iso *Isolate) collect(need uint64, pc int, steps uint64) {
+	// The to-space receives the live part of the used heap, so it needs no
+	// more than len(heap) bytes; a new one gets room to grow into, up to
+	// HeapCap (a request larger than HeapCap allows is no reason to reserve
+	// HeapCap).
+	used := uint64(len(iso.heap))
 	to := iso.spare
-	if uint64(cap(to)) < iso.st.HeapCap {
-		to = make([]byte, 8, iso.st.HeapCap)
+	if uint64(cap(to)) < used {
+		discard(to)
+		iso.spare = nil
+		to = make([]byte, 8, min(iso.st.HeapCap, max(2*used, minArena)))
 	} else {
 		to = to[:8]
 		clear(to)
@@ -210,7 +244,7 @@ func (iso *Isolate) collect(need uint64, pc int, steps uint64) {
 	}
 	iso.spare = iso.heap[:0]
 	iso.heap = g.to
-	used := uint64(len(iso.heap))
+	used = uint64(len(iso.heap))
 	hc := iso.st.HeapCap
 	for (used+need > hc || used > hc/2) && hc < iso.limits.MaxHeap {
 		hc = min(2*hc, iso.limits.MaxHeap)

@@ -60,6 +60,10 @@ type Isolate struct {
 	halt   atomic.Uint32
 
 	panicked string // the Go panic behind an ErrInternal fault, for its message
+	// The index and length behind an ErrIndexOutOfRange fault, for its
+	// message; like panicked, not part of the state.
+	badIndex, badLen uint64
+	indexed          bool
 }
 
 // haltPollSteps bounds how many instructions may pass between two looks at
@@ -105,6 +109,24 @@ func Resume(p *Program, st *State, limits Limits) (*Isolate, error) {
 	if err := CheckState(p, st, limits); err != nil {
 		return nil, err
 	}
+	return resume(p, st, limits), nil
+}
+
+// ResumeChecked is Resume for a state already checked: it skips CheckState,
+// which made c (see Checked), and resumes c's state under the program and
+// limits it was checked against. It consumes c: resuming the same Checked
+// again, or a zero one, fails with ErrBadState.
+func ResumeChecked(c *Checked) (*Isolate, error) {
+	if c.prog == nil {
+		return nil, fmt.Errorf("%w: not a checked state, or already resumed", ErrBadState)
+	}
+	iso := resume(c.prog, &c.st, c.limits)
+	c.prog = nil
+	return iso, nil
+}
+
+// resume makes the isolate for a checked state, taking ownership of its slices.
+func resume(p *Program, st *State, limits Limits) *Isolate {
 	iso := &Isolate{prog: p, limits: limits, st: *st}
 	// Cap every slice at its length: an aliased decode buffer must never be
 	// written past the section it came from.
@@ -112,7 +134,7 @@ func Resume(p *Program, st *State, limits Limits) (*Isolate, error) {
 	iso.st.Output = st.Output[:len(st.Output):len(st.Output)]
 	iso.regs = st.Regs[:len(st.Regs):len(st.Regs)]
 	iso.heap = st.Heap[:len(st.Heap):len(st.Heap)]
-	return iso, nil
+	return iso
 }
 
 // Program returns the program the isolate runs.
@@ -121,7 +143,8 @@ func (iso *Isolate) Program() *Program { return iso.prog }
 // Status returns the isolate's status.
 func (iso *Isolate) Status() Status { return iso.st.Status }
 
-// Steps returns the number of instructions executed so far.
+// Steps returns the number of instructions executed so far, saturating at
+// 2^64-1 (see Run). Only the goroutine driving the isolate may call it.
 func (iso *Isolate) Steps() uint64 { return iso.st.Steps }
 
 // Halt asks the isolate to stop at its next safepoint. Any goroutine may call
@@ -140,6 +163,19 @@ func (iso *Isolate) State() *State {
 // Snapshot returns a deep copy of the current state.
 func (iso *Isolate) Snapshot() *State { return iso.State().Clone() }
 
+// Footprint returns the bytes of memory the isolate holds reserved: the heap
+// arena's capacity and the collector's spare semispace, the register file,
+// frames, globals and output, by capacity. It is cheap and allocates
+// nothing, for a node that budgets its memory across isolates. It does not
+// count the Isolate struct, the program (shared), nor memory the Go
+// collector has yet to free; a resident set can briefly exceed it while a
+// collection copies or an arena grows (see the package doc).
+func (iso *Isolate) Footprint() int64 {
+	return int64(cap(iso.heap)) + int64(cap(iso.spare)) +
+		8*int64(cap(iso.regs)) + 8*int64(cap(iso.st.Globals)) +
+		16*int64(cap(iso.st.Frames)) + int64(cap(iso.st.Output))
+}
+
 func (iso *Isolate) liveRegs() int {
 	if n := len(iso.st.Frames); n > 0 {
 		top := iso.st.Frames[n-1]
@@ -157,6 +193,9 @@ func (iso *Isolate) Err() error {
 	}
 	pc := int(iso.st.PC)
 	fe := &FaultError{Err: err, File: iso.prog.Name, PC: pc, Pos: iso.prog.PosAt(pc), Detail: iso.panicked}
+	if err == ErrIndexOutOfRange && iso.indexed {
+		fe.Index, fe.Length, fe.indexed = int64(iso.badIndex), int64(iso.badLen), true
+	}
 	if pc < len(iso.prog.Code) {
 		fe.Func = iso.prog.Funcs[iso.prog.FuncAt(pc)].Name
 	}
@@ -217,8 +256,10 @@ func (iso *Isolate) Run(budget int64) (status Status) {
 		iso.st.Status = Halted
 		return Halted
 	}
+	var base uint64 // the real State.Steps while exec counts from 0 in it; else 0
 	defer func() {
 		if r := recover(); r != nil {
+			iso.st.Steps = addSteps(base, iso.st.Steps)
 			code := faultInternal
 			if f, ok := r.(fault); ok {
 				code = f
@@ -231,24 +272,44 @@ func (iso *Isolate) Run(budget int64) (status Status) {
 		}
 		iso.State() // refresh the views
 	}()
-	stopAt := iso.st.Steps + uint64(max(budget, 0))
-	if stopAt < iso.st.Steps { // overflow
-		stopAt = math.MaxUint64
+	// The quota is a bound on State.Steps; a counter that has saturated
+	// (see addSteps) has exhausted an implicit quota of 2^64-1. The budget
+	// counts the instructions this call executes, whatever Steps was, so
+	// Run returns within it for every counter a state may carry.
+	quota := iso.limits.MaxSteps
+	if quota == 0 {
+		quota = math.MaxUint64
 	}
-	if q := iso.limits.MaxSteps; q != 0 && stopAt > q {
-		stopAt = q
-	}
+	want := uint64(max(budget, 0))
+	var ran uint64
 	for {
-		iso.exec(min(stopAt, iso.st.Steps+haltPollSteps))
+		// Checked before executing anything too: a state halted just as it
+		// reached the quota faults here exactly where a straight run did.
+		if iso.st.Steps >= quota {
+			iso.st.Status = Faulted
+			iso.st.Fault = uint32(faultInstructionQuota)
+			return Faulted
+		}
+		limit := min(haltPollSteps, quota-iso.st.Steps)
+		if ran < want {
+			limit = min(limit, want-ran)
+		} else {
+			limit = 0
+		}
+		base = iso.st.Steps
+		iso.st.Steps = 0
+		iso.exec(limit)
+		n := iso.st.Steps
+		iso.st.Steps, base = addSteps(base, n), 0 // the count is whole again
+		ran += n
 		// exec returned at a safepoint, or the isolate finished.
-		switch steps := iso.st.Steps; {
+		switch {
 		case iso.st.Status == Finished:
 		case iso.halt.Swap(0) != 0: // acquire: pairs with Halt's store
 			iso.st.Status = Halted
-		case iso.limits.MaxSteps != 0 && steps >= iso.limits.MaxSteps:
-			iso.st.Status = Faulted
-			iso.st.Fault = uint32(faultInstructionQuota)
-		case steps >= stopAt:
+		case iso.st.Steps >= quota:
+			continue // faults above
+		case ran >= want:
 			iso.st.Status = Yielded
 		default:
 			continue
@@ -257,12 +318,35 @@ func (iso *Isolate) Run(budget int64) (status Status) {
 	}
 }
 
+// addSteps returns the counter s after n more instructions. It saturates at
+// 2^64-1 instead of wrapping; Run treats a saturated counter as an exhausted
+// instruction quota.
+func addSteps(s, n uint64) uint64 {
+	if s+n < n {
+		return math.MaxUint64
+	}
+	return s + n
+}
+
+// trapIndex raises ErrIndexOutOfRange for index i into the string or array at
+// ref (nil has length 0), keeping both for the message. Nothing is
+// formatted here: Err does that, when asked.
+//
+//go:noinline
+func (iso *Isolate) trapIndex(ref, i uint64, pc int, steps uint64) {
+	iso.badIndex, iso.indexed = i, true
+	if ref != 0 {
+		iso.badLen = objLen(iso.heap, ref)
+	}
+	iso.trap(faultIndexOutOfRange, pc, steps)
+}
+
 // trap records the faulting pc and raises the fault; Run's recover ends the
 // isolate. It is kept out of line so the dispatch loop stays small.
 //
 //go:noinline
 func (iso *Isolate) trap(f fault, pc int, steps uint64) {
 	iso.st.PC = uint32(pc)
-	iso.st.Steps = steps
+	iso.st.Steps = steps // exec's count: Run adds it to the real one
 	panic(f)
 }

@@ -282,13 +282,3 @@ func (op Opcode) String() string {
 	}
 	return fmt.Sprintf("op%d", uint8(op))
 }
-
-// isSafepoint reports whether the opcode may stop the isolate: backward
-// branches and calls, so that any loop or recursion reaches one.
-func (op Opcode) isSafepoint() bool {
-	switch op {
-	case LOOP, LOOPT, LOOPLT, LOOPLE, CALL:
-		return true
-	}
-	return false
-}

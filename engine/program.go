@@ -106,7 +106,7 @@ func (p *Program) Validate() error {
 		return nil
 	}
 	if err := p.check(); err != nil {
-		return fmt.Errorf("%w: %s", ErrBadProgram, err)
+		return fmt.Errorf("%w: %w", ErrBadProgram, err)
 	}
 	p.hash = blake3.Sum256(p.MarshalBinary())
 	p.validated = true
@@ -171,7 +171,7 @@ func (p *Program) check() error {
 	}
 	for pc := 0; pc < n; pc++ {
 		if err := p.checkInstr(pc, &p.Funcs[funcOf[pc]]); err != nil {
-			return fmt.Errorf("pc %d (%s): %v", pc, p.Code[pc].Op(), err)
+			return fmt.Errorf("pc %d (%s): %w", pc, p.Code[pc].Op(), err)
 		}
 	}
 	for fi := range p.Funcs {
@@ -385,7 +385,7 @@ func UnmarshalProgram(b []byte) (*Program, error) {
 		d.fail("trailing bytes")
 	}
 	if d.err != nil {
-		return nil, fmt.Errorf("%w: %v at offset %d", ErrBadProgram, d.err, d.off)
+		return nil, fmt.Errorf("%w: %w at offset %d", ErrBadProgram, d.err, d.off)
 	}
 	if err := p.Validate(); err != nil {
 		return nil, err

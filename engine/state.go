@@ -63,7 +63,7 @@ type State struct {
 	Status  Status
 	Fault   uint32 // fault code when Faulted, else 0
 	PC      uint32 // next instruction to execute (the faulting one when Faulted)
-	Steps   uint64 // instructions executed so far
+	Steps   uint64 // instructions executed so far; saturates at 2^64-1, an exhausted quota
 	Result  uint64 // the entry function's result once Finished (a heap ref for ref kinds)
 	HeapCap uint64 // the heap collects garbage before growing past this size
 	Frames  []Frame

@@ -14,6 +14,12 @@ var le = binary.LittleEndian
 // isolate, so the allocator and the collector see them. Every exit path
 // stores pc and steps back.
 //
+// Run sets State.Steps to 0 before calling exec and adds the count exec
+// leaves there to the state's real counter afterwards (saturating, see
+// addSteps), so steps counts this call's instructions only: it cannot wrap
+// whatever counter a state arrives with, and the loop stays as cheap as
+// ever.
+//
 // A safepoint costs one compare of two locals: once steps reaches limit, exec
 // returns at the next safepoint and Run decides whether to stop (halt
 // request, budget, quota) or to call exec again. Returning rather than

@@ -80,12 +80,6 @@ type (
 		Lbrack Pos
 		Elem   Expr // *Ident or *ArrayType
 	}
-
-	// BadExpr stands for an expression that failed to parse.
-	BadExpr struct {
-		exprInfo
-		From Pos
-	}
 )
 
 func (e *Ident) Pos() Pos        { return e.NamePos }
@@ -97,7 +91,6 @@ func (e *CallExpr) Pos() Pos     { return e.Fun.Pos() }
 func (e *UnaryExpr) Pos() Pos    { return e.OpPos }
 func (e *BinaryExpr) Pos() Pos   { return e.OpPos }
 func (e *ArrayType) Pos() Pos    { return e.Lbrack }
-func (e *BadExpr) Pos() Pos      { return e.From }
 
 func (e *exprInfo) info() *exprInfo { return e }
 

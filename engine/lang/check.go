@@ -491,8 +491,6 @@ func (c *checker) expr1(e Expr) Type {
 			c.errorf(e.Lbrack, "%s (type) is not an expression", t)
 		}
 		return tInvalidType
-	case *BadExpr:
-		return tInvalidType
 	}
 	return tInvalidType
 }

@@ -87,17 +87,16 @@ func generate(filename string, c *checker) *engine.Program {
 
 // fgen generates one function.
 type fgen struct {
-	g       *gen
-	name    string
-	entry   int
-	kinds   []uint8
-	used    []bool
-	scopes  [][]int // registers of the locals of each open block
-	loops   []loopLabels
-	hoist   map[Expr]int
-	pools   []*constPool // per enclosing loop; nil for a loop without a condition
-	target  int          // pc that a bound label with jumps to it points at, else -1
-	resultK uint8
+	g      *gen
+	name   string
+	entry  int
+	kinds  []uint8
+	used   []bool
+	scopes [][]int // registers of the locals of each open block
+	loops  []loopLabels
+	hoist  map[Expr]int
+	pools  []*constPool // per enclosing loop; nil for a loop without a condition
+	target int          // pc that a bound label with jumps to it points at, else -1
 }
 
 // constPool collects the constants a loop body needs in registers. Each gets

@@ -35,10 +35,20 @@ func Compile(filename string, src []byte) (prog *engine.Program, err error) {
 	if len(errs.list) > 0 {
 		return nil, errs.sorted()
 	}
-	if err := prog.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: %s: generated code does not validate: %v", ErrInternal, filename, err)
+	if err := validateGenerated(filename, prog); err != nil {
+		return nil, err
 	}
 	return prog, nil
+}
+
+// validateGenerated validates what the code generator made. A failure is a
+// compiler bug: the error wraps both ErrInternal and the engine's error
+// (engine.ErrBadProgram).
+func validateGenerated(filename string, prog *engine.Program) error {
+	if err := prog.Validate(); err != nil {
+		return fmt.Errorf("%w: %s: generated code does not validate: %w", ErrInternal, filename, err)
+	}
+	return nil
 }
 
 func (s *errorSink) sorted() ErrorList {

@@ -26,6 +26,9 @@ func (e *Error) Error() string {
 // the first MaxErrors errors, in source order.
 type ErrorList []*Error
 
+// Error lists every error, each on its own line with its position, as the Go
+// compiler does; a list of MaxErrors ends with a line saying that Compile
+// stopped there, since more may follow.
 func (l ErrorList) Error() string {
 	switch len(l) {
 	case 0:
@@ -33,7 +36,17 @@ func (l ErrorList) Error() string {
 	case 1:
 		return l[0].Error()
 	}
-	return fmt.Sprintf("%s (and %d more errors)", l[0], len(l)-1)
+	var b strings.Builder
+	for i, e := range l {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(e.Error())
+	}
+	if len(l) >= MaxErrors {
+		fmt.Fprintf(&b, "\ntoo many errors: stopped after %d", len(l))
+	}
+	return b.String()
 }
 
 // Unwrap lets errors.As find an individual *Error.

@@ -2,6 +2,7 @@ package lang
 
 import (
 	"errors"
+	"fmt"
 	"github.com/knotencore/knoten/internal/golden"
 	"os"
 	"path/filepath"
@@ -35,8 +36,9 @@ func TestErrorsGolden(t *testing.T) {
 
 func TestErrorListFormat(t *testing.T) {
 	_, err := Compile("x.kn", []byte("func main() {\n\ty := 1\n\tx = 2\n\tz = 3\n}\n"))
-	if err == nil || err.Error() != "x.kn:3:2: undefined: x (and 1 more errors)" {
-		t.Fatalf("got %v", err)
+	// Issue 12 item 15: every error, each on its own line.
+	if err == nil || err.Error() != "x.kn:3:2: undefined: x\nx.kn:4:2: undefined: z" {
+		t.Fatalf("got %q", err)
 	}
 	var e *Error
 	if !errors.As(err, &e) || e.Line != 3 || e.Col != 2 || e.File != "x.kn" {
@@ -58,5 +60,14 @@ func TestMaxErrors(t *testing.T) {
 	var list ErrorList
 	if !errors.As(err, &list) || len(list) != MaxErrors {
 		t.Fatalf("got %d errors: %v", len(list), err)
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != MaxErrors+1 || lines[MaxErrors] != "too many errors: stopped after 10" {
+		t.Fatalf("got %q", err)
+	}
+	for i, line := range lines[:MaxErrors] {
+		if want := fmt.Sprintf("many.kn:%d:2: undefined: undefinedName", i+2); line != want {
+			t.Errorf("line %d: %q, want %q", i, line, want)
+		}
 	}
 }

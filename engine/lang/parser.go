@@ -291,9 +291,7 @@ func (p *parser) block() *BlockStmt {
 	p.nest()
 	b := &BlockStmt{Lbrace: p.expect(tLbrace)}
 	for p.tok != tRbrace && p.tok != tEOF {
-		if s := p.stmt(); s != nil {
-			b.List = append(b.List, s)
-		}
+		b.List = append(b.List, p.stmt())
 		if p.tok == tRbrace {
 			break
 		}

@@ -3,6 +3,7 @@ package lang
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/knotencore/knoten/engine"
@@ -294,5 +295,28 @@ func TestFaults(t *testing.T) {
 				t.Errorf("fault at %d:%d, want %d:%d (%v)", fe.Pos.Line, fe.Pos.Col, tc.line, tc.col, fe)
 			}
 		})
+	}
+}
+
+// Issue 12 item 15: an index fault says which index and what length, as Go
+// does, and a fault without them still reads as before.
+func TestFaultMessages(t *testing.T) {
+	for _, tc := range []struct{ src, want string }{
+		{"func main() int {\n\ta := []int{1, 2, 3}\n\ti := 5\n\treturn a[i]\n}", "m.kn:4:10: index out of range [5] with length 3 (in main, pc "},
+		{"func main() int {\n\ta := []int{1}\n\ti := -1\n\treturn a[i]\n}", "m.kn:4:10: index out of range [-1] with length 1 (in main, pc "},
+		{"func main() {\n\ta := make([]int, 2)\n\ta[2] = 1\n}", "m.kn:3:3: index out of range [2] with length 2 (in main, pc "},
+		{"func main() int {\n\ts := \"ab\"\n\treturn s[5]\n}", "m.kn:3:10: index out of range [5] with length 2 (in main, pc "},
+		{"func main() int {\n\tvar a []int\n\treturn a[0]\n}", "m.kn:3:10: index out of range [0] with length 0 (in main, pc "},
+		{"func main() int {\n\tx := 0\n\treturn 10 / x\n}", "m.kn:3:12: integer division by zero (in main, pc "},
+	} {
+		prog, err := Compile("m.kn", []byte(tc.src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		iso, _ := engine.New(prog, engine.Limits{})
+		iso.Run(1 << 40)
+		if msg := fmt.Sprint(iso.Err()); !strings.HasPrefix(msg, tc.want) {
+			t.Errorf("fault %q, want it to start %q", msg, tc.want)
+		}
 	}
 }
