@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/knotencore/knoten/codec"
 	"github.com/knotencore/knoten/engine"
@@ -143,19 +142,10 @@ func (c *nodeCore) resolve(h [32]byte) (*engine.Program, error) {
 	return nil, errors.New("cluster: program not cached")
 }
 
-// footprint returns the bytes isolate iso reserves: the capacities of its
-// state's slices. Whoever holds the isolate calls it. It stands in for
-// (*engine.Isolate).Footprint until the engine has it.
-func footprint(iso *engine.Isolate) int64 {
-	st := iso.State()
-	return int64(cap(st.Heap)) + int64(cap(st.Output)) + 8*int64(cap(st.Regs)+cap(st.Globals)) +
-		int64(unsafe.Sizeof(engine.Frame{}))*int64(cap(st.Frames))
-}
-
 // taskFootprint is t's footprint, at least the received OFFER its memory
 // came in (the state aliases it while the buffer is held).
 func taskFootprint(t *task) int64 {
-	return max(footprint(t.iso), int64(cap(t.buf)))
+	return max(t.iso.Footprint(), int64(cap(t.buf)))
 }
 
 // account brings t's share of the node's reserved bytes up to date.
