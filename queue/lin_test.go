@@ -195,7 +195,12 @@ func checkLinearizable(t *testing.T, runs int, setup func(d *Deque[item], rec *r
 		}
 	}()
 	var st linStats
-	for run := range runs {
+	// A loaded machine may not overlap the workers in any of runs runs, and
+	// a thief finds the owner's private elements only when it asks while
+	// the owner runs: keep going, up to maxRuns, until a steal has
+	// succeeded, so the check waits for the event instead of hoping for it.
+	maxRuns := 50 * runs
+	for run := 0; run < runs || (st.steals == 0 && run < maxRuns); run++ {
 		d, rec = NewDeque[item](1), newRecorder(len(workers), 256)
 		if setup != nil {
 			setup(d, rec)
@@ -221,7 +226,7 @@ func checkLinearizable(t *testing.T, runs int, setup func(d *Deque[item], rec *r
 		}
 	}
 	t.Logf("%d runs, %d operations, %d overlapping another client's, %d successful steals",
-		runs, st.ops, st.overlapping, st.steals)
+		st.runs, st.ops, st.overlapping, st.steals)
 	if st.steals == 0 {
 		t.Error("no steal succeeded in any history")
 	}
@@ -361,9 +366,10 @@ func TestDequeModelRejects(t *testing.T) {
 }
 
 // linStats counts how much concurrency the recorded histories contain.
-type linStats struct{ ops, overlapping, steals int }
+type linStats struct{ runs, ops, overlapping, steals int }
 
 func (st *linStats) add(ops []porcupine.Operation) {
+	st.runs++
 	for _, a := range ops {
 		st.ops++
 		if a.Input.(linInput).op == linSteal && a.Output.(int) != linEmpty {
