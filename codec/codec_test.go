@@ -481,3 +481,16 @@ func TestDecodeCheckedBufferModified(t *testing.T) {
 		}()
 	}
 }
+
+// Issue 12 item 2: a small state claiming HeapCap = MaxHeap for a program
+// that makes garbage used to decode, and its isolate grew to the quota and a
+// second semispace before it collected. The decoder refuses a HeapCap above
+// what a run reaches with the heap the state carries.
+func TestDecodeRefusesHeapCapClaim(t *testing.T) {
+	st, _ := codectest.Run(mix20, engine.Limits{}, 50)
+	st.HeapCap = engine.DefaultLimits.MaxHeap
+	enc := aligned(codec.AppendEncode(nil, codec.Meta{}, st), 0)
+	if _, _, err := (codec.DecodeOptions{}).DecodeChecked(enc, resolve); !errors.Is(err, codec.ErrCorrupt) || !errors.Is(err, engine.ErrBadState) {
+		t.Fatalf("a %d-byte state claiming HeapCap %d: %v", len(enc), st.HeapCap, err)
+	}
+}

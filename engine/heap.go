@@ -184,10 +184,12 @@ func (iso *Isolate) stringByte(ref, i uint64, pc int, steps uint64) uint64 {
 
 // collect is a Cheney copying collection. The roots are the ref globals and,
 // frame by frame, the registers that the frame's function marks as refs; the
-// static types make it precise. Afterwards HeapCap grows (doubling, up to the
-// quota) until the request fits and at least half the heap is free, so that
-// collections stay rare. Everything here depends only on the state, so a
-// resumed isolate collects exactly when the original would have.
+// static types make it precise. Afterwards HeapCap is set from the live heap
+// (heapTrigger: twice the live bytes, within InitialHeap and the quota, or
+// more if the request needs it), so that collections stay rare while the
+// trigger follows the live data down as well as up. Everything here depends
+// only on the state, so a resumed isolate collects exactly when the original
+// would have.
 //
 // The from-space is kept as the next collection's to-space, so a steady heap
 // allocates nothing. When the used heap has outgrown the spare, the spare is
@@ -245,14 +247,37 @@ func (iso *Isolate) collect(need uint64, pc int, steps uint64) {
 	iso.spare = iso.heap[:0]
 	iso.heap = g.to
 	used = uint64(len(iso.heap))
-	hc := iso.st.HeapCap
-	for (used+need > hc || used > hc/2) && hc < iso.limits.MaxHeap {
-		hc = min(2*hc, iso.limits.MaxHeap)
-	}
-	iso.st.HeapCap = hc
-	if used+need > hc {
+	// The trigger follows the live heap, up and down (see heapTrigger).
+	hc := heapTrigger(used, iso.limits)
+	if used+need > iso.limits.MaxHeap {
+		iso.st.HeapCap = hc
 		iso.trap(faultHeapQuota, pc, steps)
 	}
+	iso.st.HeapCap = max(hc, used+need)
+	// A spare outgrown by more than twice the trigger is memory the live
+	// heap no longer justifies: the next collection makes one to measure.
+	if uint64(cap(iso.spare)) > 2*iso.st.HeapCap {
+		discard(iso.spare)
+		iso.spare = nil
+	}
+}
+
+// heapGrowth is the collection trigger's growth factor: after a collection
+// that leaves used bytes live, the heap may grow to heapGrowth×used before
+// the next one, as Go's GOGC=100 does.
+const heapGrowth = 2
+
+// heapTrigger returns HeapCap after a collection that left used bytes live:
+// heapGrowth×used, at least InitialHeap and at most MaxHeap. It depends
+// only on the state and the limits, so a resumed isolate sets the same
+// trigger as the original, and it shrinks with the live heap, so a trigger
+// never outlives the data that justified it. A collection then raises
+// HeapCap to used+need if the request needs more, and the allocation fills
+// exactly that: so at every safepoint HeapCap <= max(InitialHeap,
+// heapGrowth×len(Heap)), which CheckState enforces on states from
+// elsewhere.
+func heapTrigger(used uint64, limits Limits) uint64 {
+	return min(max(limits.InitialHeap, heapGrowth*used), limits.MaxHeap)
 }
 
 type copier struct{ from, to []byte }
