@@ -18,8 +18,9 @@ import (
 // the frame's function in the caller, the result register being that call's
 // B operand); pc inside the top frame's function; the register file ending
 // at the top window; the global count; the heap (8-aligned, within HeapCap
-// and the quota, HeapCap itself no more than a run reaches with that heap,
-// max(InitialHeap, 2×the heap's length) (see the package doc), a parseable sequence of objects after a zero nil word, ref
+// and the quota, HeapCap itself no more than a run reaches with that heap:
+// twice the heap's length rounded up to InitialHeap×2^k (see the package
+// doc); a parseable sequence of objects after a zero nil word, ref
 // arrays and ref registers and ref globals pointing only at object starts,
 // elements past an array's length zero, string padding zero); the output
 // quota. It does not know the static element type behind a ref, so a string
@@ -205,11 +206,11 @@ func (c *StateChecker) check(p *Program, st *State, limits Limits) error {
 		return fmt.Errorf("heap capacity %d is unaligned or over the quota %d", st.HeapCap, limits.MaxHeap)
 	case used%8 != 0 || used < 8 || used > st.HeapCap:
 		return fmt.Errorf("heap of %d bytes (capacity %d)", used, st.HeapCap)
-	case st.HeapCap > max(limits.InitialHeap, heapGrowth*used):
+	case st.HeapCap > heapTrigger(used, limits):
 		// No run reaches it (see heapTrigger): the trigger is a number the
 		// sender wrote, and the memory it would let the isolate take is
 		// more than the heap it carries justifies.
-		return fmt.Errorf("heap capacity %d exceeds what a heap of %d bytes can reach, %d", st.HeapCap, used, max(limits.InitialHeap, heapGrowth*used))
+		return fmt.Errorf("heap capacity %d exceeds what a heap of %d bytes can reach, %d", st.HeapCap, used, heapTrigger(used, limits))
 	case le.Uint64(heap) != 0:
 		return fmt.Errorf("heap nil word is not zero")
 	}

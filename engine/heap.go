@@ -185,9 +185,9 @@ func (iso *Isolate) stringByte(ref, i uint64, pc int, steps uint64) uint64 {
 // collect is a Cheney copying collection. The roots are the ref globals and,
 // frame by frame, the registers that the frame's function marks as refs; the
 // static types make it precise. Afterwards HeapCap is set from the live heap
-// (heapTrigger: twice the live bytes, within InitialHeap and the quota, or
-// more if the request needs it), so that collections stay rare while the
-// trigger follows the live data down as well as up. Everything here depends
+// (heapTrigger: twice the live bytes or the request, rounded up to
+// InitialHeap×2^k, within the quota), so that collections stay rare while
+// the trigger follows the live data down as well as up. Everything here depends
 // only on the state, so a resumed isolate collects exactly when the original
 // would have.
 //
@@ -248,12 +248,11 @@ func (iso *Isolate) collect(need uint64, pc int, steps uint64) {
 	iso.heap = g.to
 	used = uint64(len(iso.heap))
 	// The trigger follows the live heap, up and down (see heapTrigger).
-	hc := heapTrigger(used, iso.limits)
 	if used+need > iso.limits.MaxHeap {
-		iso.st.HeapCap = hc
+		iso.st.HeapCap = heapTrigger(used, iso.limits)
 		iso.trap(faultHeapQuota, pc, steps)
 	}
-	iso.st.HeapCap = max(hc, used+need)
+	iso.st.HeapCap = heapTrigger(max(used, (used+need+1)/2), iso.limits)
 	// A spare outgrown by more than twice the trigger is memory the live
 	// heap no longer justifies: the next collection makes one to measure.
 	if uint64(cap(iso.spare)) > 2*iso.st.HeapCap {
@@ -263,21 +262,35 @@ func (iso *Isolate) collect(need uint64, pc int, steps uint64) {
 }
 
 // heapGrowth is the collection trigger's growth factor: after a collection
-// that leaves used bytes live, the heap may grow to heapGrowth×used before
-// the next one, as Go's GOGC=100 does.
+// that leaves used bytes live, the heap may grow to at least heapGrowth×used
+// before the next one, as Go's GOGC=100 does.
 const heapGrowth = 2
 
 // heapTrigger returns HeapCap after a collection that left used bytes live:
-// heapGrowth×used, at least InitialHeap and at most MaxHeap. It depends
-// only on the state and the limits, so a resumed isolate sets the same
-// trigger as the original, and it shrinks with the live heap, so a trigger
-// never outlives the data that justified it. A collection then raises
-// HeapCap to used+need if the request needs more, and the allocation fills
-// exactly that: so at every safepoint HeapCap <= max(InitialHeap,
-// heapGrowth×len(Heap)), which CheckState enforces on states from
-// elsewhere.
+// the smallest InitialHeap×2^k that is at least heapGrowth×used, and at most
+// MaxHeap. It depends only on the state and the limits, so a resumed isolate
+// sets the same trigger as the original; it is recomputed from the live heap
+// at every collection, so it shrinks as well as grows; and it moves in
+// powers of two, so that a live heap growing a little at each collection
+// does not change it (and with it the size of the semispaces) every time.
+//
+// A collection whose request needs more than half the trigger takes
+// heapTrigger of half of used+need instead, and the allocation then fills
+// the heap to used+need: so at every stop, HeapCap <=
+// heapTrigger(len(Heap)), the bound CheckState enforces on states from
+// elsewhere. A state can claim no more than about 4× the heap it carries
+// (twice for the growth, twice for the rounding), and no more than a
+// straight run with that heap could have.
 func heapTrigger(used uint64, limits Limits) uint64 {
-	return min(max(limits.InitialHeap, heapGrowth*used), limits.MaxHeap)
+	target := heapGrowth * used
+	hc := max(limits.InitialHeap, 8)
+	for hc < target && hc < limits.MaxHeap {
+		if hc > limits.MaxHeap/2 {
+			return limits.MaxHeap
+		}
+		hc *= 2
+	}
+	return min(hc, limits.MaxHeap)
 }
 
 type copier struct{ from, to []byte }
