@@ -57,12 +57,12 @@
 // bytes can thus make its isolate grow to less than max(InitialHeap, 4U)
 // before it collects, which a straight run holding the same heap may do too;
 // what it holds then is the arena plus the spare semispace (see below), at
-// most about that twice over. A 360-byte state (8-byte heap) claiming HeapCap
-// = MaxHeap for a program that makes garbage is refused; before this bound
-// its isolate grew to a peak Footprint of 256 MiB (the quota and a second
-// semispace, 523 MB RSS, 7.8 s) where the straight run stays under 1 MiB;
-// at the largest claim allowed, 64 KiB, it peaks at 126 KiB, as the
-// straight run does. The from-space of a collection is kept as the next
+// most about that twice over. A 344-byte state (8-byte heap) claiming
+// HeapCap = MaxHeap for a program that makes 8 KB of garbage per iteration
+// is refused; before this bound its isolate grew to a peak Footprint of
+// 256 MiB (the quota and a second semispace; process peak RSS 524 MB) where
+// the straight run stays under 1 MiB. At the largest claim allowed for that
+// heap, 64 KiB (InitialHeap), it peaks at 126 KiB, as the straight run does. The from-space of a collection is kept as the next
 // to-space, so a heap of steady size allocates nothing, unless it is more
 // than twice the new trigger (the live heap shrank); outgrown or dropped
 // arenas and semispaces are, on Linux, handed back to the OS at once
