@@ -190,8 +190,7 @@ func (c *nodeCore) accept(from NodeID, m *message) error {
 	if err != nil {
 		return err
 	}
-	st := chk.State()
-	if meta.Isolate != uint64(m.id) || meta.Epoch != m.epoch || st.Program != m.hash {
+	if meta.Isolate != uint64(m.id) || meta.Epoch != m.epoch || chk.ProgramHash() != m.hash {
 		return fmt.Errorf("cluster: offer envelope (%d@%d) disagrees with its state (%d@%d)", m.id, m.epoch, meta.Isolate, meta.Epoch)
 	}
 	pe := c.progs[m.hash]
@@ -205,7 +204,7 @@ func (c *nodeCore) accept(from NodeID, m *message) error {
 		down = c.now - time.Duration(m.trace)
 		c.col.m.recordDowntime(down)
 	}
-	t.steps.Store(st.Steps)
+	t.steps.Store(chk.Steps())
 	if route := m.routeStops(); len(route) > 0 && int(route[0].To) < c.n && route[0].To != c.id {
 		// The next planned stop, set before any worker sees the task.
 		t.stopTo.Store(uint32(route[0].To) + 1)
@@ -214,7 +213,7 @@ func (c *nodeCore) accept(from NodeID, m *message) error {
 	}
 	c.tasks[m.id] = t
 	c.account(t)
-	c.col.event(Event{Kind: EvArrived, Node: c.id, Peer: from, ID: m.id, Epoch: m.epoch, PC: st.PC, Steps: st.Steps, Hash: meta.Hash, Bytes: len(m.raw), Downtime: down})
+	c.col.event(Event{Kind: EvArrived, Node: c.id, Peer: from, ID: m.id, Epoch: m.epoch, PC: chk.PC(), Steps: chk.Steps(), Hash: meta.Hash, Bytes: len(m.raw), Downtime: down})
 	c.pool.inject(t)
 	return nil
 }

@@ -405,3 +405,92 @@ func TestDecodeWrapsEngineErrors(t *testing.T) {
 		t.Errorf("DecodeChecked: %v", err)
 	}
 }
+
+// Copies of the token DecodeChecked returns resume once in all: ck2 := ck
+// used to resume twice, two isolates writing into one decode buffer, and
+// both diverged from the straight run. The one that resumes finishes as
+// the straight run does.
+func TestDecodeCheckedCopyResumesOnce(t *testing.T) {
+	straight, _ := codectest.Run(mix20, smallHeap, 1<<40)
+	o := codec.DecodeOptions{Limits: smallHeap, Checker: new(engine.StateChecker)}
+	for _, k := range []int64{1, 50, 333} {
+		st, _ := codectest.Run(mix20, smallHeap, k)
+		enc := aligned(codec.AppendEncode(nil, codec.Meta{}, st), 0)
+		_, ck, err := o.DecodeChecked(enc, resolve)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ck2 := ck
+		a, err := engine.ResumeChecked(&ck2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, err := engine.ResumeChecked(&ck); !errors.Is(err, engine.ErrBadState) || b != nil {
+			t.Fatalf("k=%d: the original resumed after its copy: %v", k, err)
+		}
+		for a.Run(1 << 40).Runnable() {
+		}
+		if fin := a.State(); fin.Hash() != straight.Hash() {
+			_, diff := codectest.Equal(fin, straight)
+			t.Fatalf("k=%d: resumed run differs from the straight one: %s", k, diff)
+		}
+	}
+	// Decode and DecodeInto leave the Checker's outstanding token alone.
+	st, _ := codectest.Run(mix20, smallHeap, 50)
+	_, ck, err := o.DecodeChecked(aligned(codec.AppendEncode(nil, codec.Meta{}, st), 0), resolve)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := o.Decode(aligned(codec.AppendEncode(nil, codec.Meta{}, st), 0), resolve); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := engine.ResumeChecked(&ck); err != nil {
+		t.Fatalf("a plain Decode voided the token: %v", err)
+	}
+}
+
+// A decode buffer modified after DecodeChecked is misuse, but must not
+// crash the process: with its frame records overwritten, Run used to let
+// a Go panic escape from its own recover.
+func TestDecodeCheckedBufferModified(t *testing.T) {
+	for _, k := range []int64{1, 333} {
+		st, _ := codectest.Run(mix20, smallHeap, k)
+		enc := aligned(codec.AppendEncode(nil, codec.Meta{}, st), 0)
+		_, ck, err := codec.DecodeOptions{Limits: smallHeap}.DecodeChecked(enc, resolve)
+		if err != nil {
+			t.Fatal(err)
+		}
+		frames := codec.HeaderLen // the frames section follows header and meta
+		for i := frames; i < frames+16*len(st.Frames); i++ {
+			enc[i] = 0xFF
+		}
+		iso, err := engine.ResumeChecked(&ck)
+		if err != nil {
+			t.Fatal(err)
+		}
+		func() {
+			defer func() {
+				if x := recover(); x != nil {
+					t.Fatalf("k=%d: a Go panic escaped: %v", k, x)
+				}
+			}()
+			if s := iso.Run(1 << 40); s != engine.Faulted || !errors.Is(iso.Err(), engine.ErrInternal) {
+				t.Fatalf("k=%d: run: %s %v", k, s, iso.Err())
+			}
+			_ = iso.State().Hash()
+		}()
+	}
+}
+
+// Issue 12 item 2: a small state claiming HeapCap = MaxHeap for a program
+// that makes garbage used to decode, and its isolate grew to the quota and a
+// second semispace before it collected. The decoder refuses a HeapCap above
+// what a run reaches with the heap the state carries.
+func TestDecodeRefusesHeapCapClaim(t *testing.T) {
+	st, _ := codectest.Run(mix20, engine.Limits{}, 50)
+	st.HeapCap = engine.DefaultLimits.MaxHeap
+	enc := aligned(codec.AppendEncode(nil, codec.Meta{}, st), 0)
+	if _, _, err := (codec.DecodeOptions{}).DecodeChecked(enc, resolve); !errors.Is(err, codec.ErrCorrupt) || !errors.Is(err, engine.ErrBadState) {
+		t.Fatalf("a %d-byte state claiming HeapCap %d: %v", len(enc), st.HeapCap, err)
+	}
+}

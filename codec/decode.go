@@ -53,7 +53,7 @@ func (o DecodeOptions) Decode(buf []byte, resolve Resolver) (Meta, *engine.State
 // DecodeInto is Decode into a caller-supplied State, which it overwrites
 // (on error it is zeroed). It takes ownership of buf like Decode.
 func (o DecodeOptions) DecodeInto(st *engine.State, buf []byte, resolve Resolver) (Meta, error) {
-	m, _, err := o.decode(st, buf, resolve)
+	m, _, err := o.decode(st, buf, resolve, false)
 	return m, err
 }
 
@@ -63,13 +63,20 @@ func (o DecodeOptions) DecodeInto(st *engine.State, buf []byte, resolve Resolver
 // o.Limits, with o.Checker), so the state is validated once, and Meta.Hash
 // is the state hash, verified unless o.SkipVerify. With a warm Checker,
 // decoding allocates nothing. It takes ownership of buf like Decode.
+//
+// The Checked is a one-shot token of o.Checker (see engine.Checked): it and
+// its copies resume once, and the Checker's next DecodeChecked voids it, so
+// resume it before decoding the next state with the same Checker. Decode
+// and DecodeInto do not touch the Checker's token.
 func (o DecodeOptions) DecodeChecked(buf []byte, resolve Resolver) (Meta, engine.Checked, error) {
 	var st engine.State
-	return o.decode(&st, buf, resolve)
+	return o.decode(&st, buf, resolve, true)
 }
 
-// decode decodes buf into *st, checks it and verifies its hash.
-func (o DecodeOptions) decode(st *engine.State, buf []byte, resolve Resolver) (m Meta, c engine.Checked, err error) {
+// decode decodes buf into *st, checks it and verifies its hash. With
+// resumable, the check is CheckResumable's and c is its token; otherwise
+// c is zero.
+func (o DecodeOptions) decode(st *engine.State, buf []byte, resolve Resolver, resumable bool) (m Meta, c engine.Checked, err error) {
 	// Every check below is meant to make a panic impossible; this recover
 	// keeps a bug from taking the node down with it, and says BUG so that
 	// the fuzz targets catch it.
@@ -128,7 +135,12 @@ func (o DecodeOptions) decode(st *engine.State, buf []byte, resolve Resolver) (m
 	if checker == nil {
 		checker = new(engine.StateChecker)
 	}
-	if c, err = checker.CheckResumable(prog, st, o.Limits); err != nil {
+	if resumable {
+		c, err = checker.CheckResumable(prog, st, o.Limits)
+	} else if err = prog.Validate(); err == nil {
+		err = checker.Check(prog, st, o.Limits)
+	}
+	if err != nil {
 		*st = engine.State{}
 		return Meta{}, engine.Checked{}, &Error{Err: ErrCorrupt, Offset: -1, Detail: err.Error(), Cause: err}
 	}

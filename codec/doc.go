@@ -64,7 +64,9 @@
 // DecodeOptions.DecodeChecked, which returns the state as an engine.Checked:
 // engine.ResumeChecked resumes it under the program and limits the decoder
 // checked it against, without checking again, and nothing else can make a
-// Checked. engine.Resume, given a decoded *engine.State, checks it again.
+// Checked. A Checked is a one-shot token of the DecodeOptions.Checker that
+// made it: it and all its copies resume once, the Checker's next
+// DecodeChecked voids it, and it gives no access to the state's memory. engine.Resume, given a decoded *engine.State, checks it again.
 //
 // # Ownership
 //

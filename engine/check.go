@@ -18,7 +18,9 @@ import (
 // the frame's function in the caller, the result register being that call's
 // B operand); pc inside the top frame's function; the register file ending
 // at the top window; the global count; the heap (8-aligned, within HeapCap
-// and the quota, a parseable sequence of objects after a zero nil word, ref
+// and the quota, HeapCap itself no more than a run reaches with that heap:
+// twice the heap's length rounded up to InitialHeap×2^k (see the package
+// doc); a parseable sequence of objects after a zero nil word, ref
 // arrays and ref registers and ref globals pointing only at object starts,
 // elements past an array's length zero, string padding zero); the output
 // quota. It does not know the static element type behind a ref, so a string
@@ -35,9 +37,17 @@ func CheckState(p *Program, st *State, limits Limits) error {
 // (a bitmap of object starts, a list of ref arrays) from one call to the
 // next, so that checking allocates nothing once warm. It is not safe for
 // concurrent use; the zero value is ready.
+//
+// It also holds the one-shot cell behind the Checked values it makes (see
+// CheckResumable): a Checked records the generation the checker gave it,
+// and only the checker's one outstanding generation can be resumed. That
+// makes the token one-shot across copies without allocating anything.
 type StateChecker struct {
 	starts    []uint64
 	refArrays []uint64
+
+	gen    uint64 // generations handed out by CheckResumable so far
+	issued uint64 // the generation that may still be resumed, or 0
 }
 
 // Check reports whether st is a state of p that is safe to resume under
@@ -57,28 +67,59 @@ func (c *StateChecker) Check(p *Program, st *State, limits Limits) error {
 // It binds the program and limits it was checked against, so they cannot
 // drift apart before the resume.
 //
-// The state's slices are the checked memory: nothing may modify them between
-// the check and ResumeChecked. A Checked resumes at most once; ResumeChecked
-// consumes it.
+// A Checked resumes at most once, copies included: it is a generation of
+// the StateChecker that made it, ResumeChecked consumes that generation,
+// and the checker's next CheckResumable voids it, so of all the copies of
+// all the Checked values one checker has made, only one resumes, and only
+// one made since the checker's last CheckResumable. The checked state is
+// not reachable through a Checked: its accessors return scalars only, so
+// nothing can change what was checked but the memory the state aliases
+// (for a decoded state, the decode buffer), which must not be modified
+// between the check and ResumeChecked.
 type Checked struct {
-	prog   *Program
-	limits Limits
-	st     State
+	checker *StateChecker
+	gen     uint64
+	prog    *Program
+	limits  Limits
+	st      State
 }
 
-// State returns the checked state. It must not be modified: before
-// ResumeChecked that would void the check, and afterwards its memory belongs
-// to the isolate (its scalar fields still read as the state resumed).
-func (c *Checked) State() *State { return &c.st }
+// live reports whether c can still be resumed.
+func (c *Checked) live() bool {
+	return c.checker != nil && c.gen != 0 && c.checker.issued == c.gen
+}
 
 // Program returns the program the state was checked against, or nil for a
-// Checked that cannot be resumed (zero, or already resumed).
-func (c *Checked) Program() *Program { return c.prog }
+// Checked that cannot be resumed (zero, already resumed, or voided by a
+// later CheckResumable of its checker).
+func (c *Checked) Program() *Program {
+	if !c.live() {
+		return nil
+	}
+	return c.prog
+}
+
+// ProgramHash returns the hash of the program the state belongs to. Like
+// Status, PC and Steps it reads the checked state's own copy of the scalar,
+// and still does once c has been resumed.
+func (c *Checked) ProgramHash() [32]byte { return c.st.Program }
+
+// Status returns the checked state's status.
+func (c *Checked) Status() Status { return c.st.Status }
+
+// PC returns the checked state's pc.
+func (c *Checked) PC() uint32 { return c.st.PC }
+
+// Steps returns the checked state's instruction count.
+func (c *Checked) Steps() uint64 { return c.st.Steps }
 
 // CheckResumable checks st as Check does and, if it passes, returns it as a
 // Checked for ResumeChecked. The Checked holds a copy of *st whose slices
-// alias st's.
+// alias st's. It voids every Checked the checker made before: only the
+// latest may be resumed. ResumeChecked counts as a use of c: it must not
+// run concurrently with c's other methods.
 func (c *StateChecker) CheckResumable(p *Program, st *State, limits Limits) (Checked, error) {
+	c.issued = 0
 	if !p.validated {
 		if err := p.Validate(); err != nil {
 			return Checked{}, err
@@ -88,7 +129,9 @@ func (c *StateChecker) CheckResumable(p *Program, st *State, limits Limits) (Che
 	if err := c.Check(p, st, limits); err != nil {
 		return Checked{}, err
 	}
-	return Checked{prog: p, limits: limits, st: *st}, nil
+	c.gen++
+	c.issued = c.gen
+	return Checked{checker: c, gen: c.gen, prog: p, limits: limits, st: *st}, nil
 }
 
 func (c *StateChecker) check(p *Program, st *State, limits Limits) error {
@@ -163,6 +206,11 @@ func (c *StateChecker) check(p *Program, st *State, limits Limits) error {
 		return fmt.Errorf("heap capacity %d is unaligned or over the quota %d", st.HeapCap, limits.MaxHeap)
 	case used%8 != 0 || used < 8 || used > st.HeapCap:
 		return fmt.Errorf("heap of %d bytes (capacity %d)", used, st.HeapCap)
+	case st.HeapCap > heapTrigger(used, limits):
+		// No run reaches it (see heapTrigger): the trigger is a number the
+		// sender wrote, and the memory it would let the isolate take is
+		// more than the heap it carries justifies.
+		return fmt.Errorf("heap capacity %d exceeds what a heap of %d bytes can reach, %d", st.HeapCap, used, heapTrigger(used, limits))
 	case le.Uint64(heap) != 0:
 		return fmt.Errorf("heap nil word is not zero")
 	}

@@ -38,28 +38,49 @@
 // empty array. Objects are 8-byte aligned and laid end to end (see State for
 // their layout), so the heap parses from start to end without any side table.
 // When an allocation would grow the arena past State.HeapCap, a Cheney copying
-// collection runs from the ref globals and, frame by frame, the ref registers;
-// HeapCap then doubles until at least half is free, up to Limits.MaxHeap.
-// Everything the collector does depends on the state alone, so a resumed
-// isolate collects exactly where the original would have and the two stay
-// byte-identical.
+// collection runs from the ref globals and, frame by frame, the ref registers.
+// HeapCap is then set from what survived, as Go's GOGC=100 does: twice the
+// live bytes (or the pending request, if larger), rounded up to
+// InitialHeap×2^k, at most Limits.MaxHeap. It is recomputed at every
+// collection, so it shrinks when the live heap does, and it moves in powers
+// of two, so that a live heap growing a little at each collection keeps its
+// semispaces. Everything the collector does depends on the state alone, so a
+// resumed isolate collects exactly where the original would have and the two
+// stay byte-identical.
 //
 // HeapCap is the collection trigger, not a reservation: the arena's capacity
-// doubles as the heap really grows, up to HeapCap, so a small state claiming
-// a HeapCap as large as the quota costs what it holds. The from-space of a
-// collection is kept as the next to-space, so a heap of steady size
-// allocates nothing; outgrown arenas and semispaces are dropped and, on
-// Linux, their pages handed back to the OS at once (madvise MADV_DONTNEED),
-// rather than left resident until the Go collector frees them.
-// Isolate.Footprint reports what an isolate holds.
+// doubles as the heap really grows, up to HeapCap. And a state cannot set it
+// freely: after the allocation that follows a collection, the heap holds at
+// least what set the trigger, so every state a run stops in has HeapCap <=
+// twice its heap rounded up to InitialHeap×2^k (and <= MaxHeap), and
+// CheckState refuses any other. A state from elsewhere carrying a heap of U
+// bytes can thus make its isolate grow to less than max(InitialHeap, 4U)
+// before it collects, which a straight run holding the same heap may do too;
+// what it holds then is the arena plus the spare semispace (see below), at
+// most about that twice over. A 344-byte state (8-byte heap) claiming
+// HeapCap = MaxHeap for a program that makes 8 KB of garbage per iteration
+// is refused; before this bound its isolate grew to a peak Footprint of
+// 256 MiB (the quota and a second semispace; process peak RSS 524 MB) where
+// the straight run stays under 1 MiB. At the largest claim allowed for that
+// heap, 64 KiB (InitialHeap), it peaks at 126 KiB, as the straight run does. The from-space of a collection is kept as the next
+// to-space, so a heap of steady size allocates nothing, unless it is more
+// than twice the new trigger (the live heap shrank); outgrown or dropped
+// arenas and semispaces are, on Linux, handed back to the OS at once
+// (madvise MADV_DONTNEED), rather than left resident until the Go collector
+// frees them. Isolate.Footprint reports what an isolate holds.
 //
 // Memory near the quota: two semispaces of HeapCap each are resident, so an
 // isolate whose live heap fills its quota has a resident set of about twice
 // the quota. BenchmarkHeapNearQuota (a live heap growing to about 240 MiB
 // under the default 256 MiB quota, while making garbage) measured a process
-// peak RSS of 523 MiB, 2.04x the quota, where it was 1033 MiB (4.04x) before
-// outgrown buffers were dropped early (AMD EPYC, 2 vCPU KVM guest, go1.26;
-// go test -run '^$' -bench HeapNearQuota -benchtime 1x ./engine).
+// peak RSS of 524 MiB, 2.05x the quota, in 10.1 s, the same as before the
+// trigger followed the live heap (523 MiB, 2.04x, 9.7 s; it was 1033 MiB,
+// 4.04x, before outgrown buffers were dropped early). A trigger of exactly
+// twice the live heap, without the rounding, changed it at nearly every
+// collection of this growing heap, reallocating both semispaces each time:
+// 759 MiB (2.96x) and 78 s, so it was rejected. (AMD EPYC, 2 vCPU KVM guest,
+// shared, go1.26; go test -run '^$' -bench HeapNearQuota -benchtime 1x
+// ./engine.)
 //
 // # Safepoints, budgets and halting
 //

@@ -58,35 +58,86 @@ func BenchmarkHeapNearQuota(b *testing.B) {
 
 // Issue 12 item 2: memory follows the live heap, not the HeapCap a state
 // claims. A small state that says HeapCap = MaxHeap used to make its first
-// allocation reserve the whole quota.
-func TestHeapCapClaimReservesNothing(t *testing.T) {
+// allocation reserve the whole cap; then, with the reservation lazy, it
+// still set the collection trigger: a 344-byte state of a garbage-making
+// program grew to the quota and a second semispace (256 MiB Footprint)
+// before it collected. A run never reaches a HeapCap above max(InitialHeap,
+// 2×used) rounded up to InitialHeap×2^k, so CheckState refuses one, and a
+// claim at that bound costs about what a straight run's heap does.
+func TestHeapCapClaimBounded(t *testing.T) {
 	p := garbageProgram(t, 1000)
 	iso, _ := New(p, Limits{})
 	if st := iso.Run(10); st != Yielded {
 		t.Fatalf("run: %s", st)
 	}
 	st := iso.Snapshot()
-	st.HeapCap = DefaultLimits.MaxHeap
-	r, err := Resume(p, st, Limits{})
+	used := uint64(len(st.Heap))
+	bound := max(DefaultLimits.InitialHeap, 2*used) // a heap of 968 bytes: 64 KiB
+	for _, hc := range []uint64{bound + 8, 2 * bound, DefaultLimits.MaxHeap} {
+		bad := st.Clone()
+		bad.HeapCap = hc
+		if _, err := Resume(p, bad, Limits{}); !errors.Is(err, ErrBadState) {
+			t.Fatalf("HeapCap %d on a heap of %d bytes: %v", hc, used, err)
+		}
+	}
+	// At the bound it resumes, and stays small.
+	ok := st.Clone()
+	ok.HeapCap = bound
+	r, err := Resume(p, ok, Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := len(r.State().Heap)
-	if st := r.Run(100); st != Yielded {
-		t.Fatalf("resumed run: %s", st)
+	var peak int64
+	for r.Run(10000) == Yielded {
+		peak = max(peak, r.Footprint())
 	}
-	if len(r.State().Heap) <= before {
-		t.Fatal("the resumed run allocated nothing")
+	if r.Status() != Finished || peak >= 1<<20 {
+		t.Fatalf("claim at the bound: %s, peak Footprint %d", r.Status(), peak)
 	}
-	if c := cap(r.heap); c >= 1<<20 {
-		t.Fatalf("heap of %d bytes reserved an arena of %d", len(r.State().Heap), c)
+	// A smaller quota or initial heap on the receiver lowers the bound.
+	if err := CheckState(p, st, Limits{InitialHeap: 4096}); !errors.Is(err, ErrBadState) {
+		t.Fatalf("InitialHeap 4096 on the receiver, HeapCap %d, heap %d: %v", st.HeapCap, used, err)
 	}
-	if f := r.Footprint(); f >= 1<<20 || f < int64(cap(r.heap)) {
-		t.Fatalf("Footprint %d, arena capacity %d", f, cap(r.heap))
+}
+
+// Every state a run stops in satisfies CheckState's HeapCap bound, so the
+// bound refuses no honest state; and the trigger follows the live heap down:
+// once the live data is dropped, HeapCap falls back.
+func TestHeapTriggerFollowsLiveHeap(t *testing.T) {
+	limits := Limits{InitialHeap: 4096, MaxHeap: 64 << 20}
+	p := garbageProgram(t, 30000)
+	iso, _ := New(p, limits)
+	var c StateChecker
+	var maxCap uint64
+	for iso.Run(997) == Yielded {
+		st := iso.State()
+		if err := c.Check(p, st, limits); err != nil {
+			t.Fatalf("at step %d: %v", st.Steps, err)
+		}
+		// At most twice the heap, rounded up to InitialHeap×2^k.
+		if hc, used := st.HeapCap, uint64(len(st.Heap)); hc > limits.InitialHeap && hc >= 4*used {
+			t.Fatalf("at step %d: HeapCap %d, heap %d", st.Steps, hc, used)
+		}
+		maxCap = max(maxCap, st.HeapCap)
 	}
-	// The collection trigger is the state's, whatever was reserved.
-	if r.State().HeapCap != DefaultLimits.MaxHeap {
-		t.Fatalf("HeapCap changed to %d", r.State().HeapCap)
+	if iso.Status() != Finished {
+		t.Fatalf("%s %v", iso.Status(), iso.Err())
+	}
+
+	// Live data of about 1 MiB, then dropped; garbage afterwards keeps the
+	// collector running, and the trigger must come back down.
+	q := garbageDrop(t)
+	iso, _ = New(q, limits)
+	var high, last uint64
+	for iso.Run(997) == Yielded {
+		high = max(high, iso.State().HeapCap)
+		last = iso.State().HeapCap
+	}
+	if iso.Status() != Finished {
+		t.Fatalf("%s %v", iso.Status(), iso.Err())
+	}
+	if high < 1<<20 || last > 64<<10 {
+		t.Fatalf("HeapCap peaked at %d and ended at %d", high, last)
 	}
 }
 
@@ -122,8 +173,8 @@ func TestHeapCapClaimCollectsSmall(t *testing.T) {
 	)
 	iso, _ := New(p, Limits{MaxHeap: quota})
 	st := iso.Snapshot()
-	st.HeapCap = quota
-	r, err := Resume(p, st, Limits{MaxHeap: quota})
+	st.HeapCap = quota // allowed: the receiver's InitialHeap is the quota
+	r, err := Resume(p, st, Limits{MaxHeap: quota, InitialHeap: quota})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,4 +184,29 @@ func TestHeapCapClaimCollectsSmall(t *testing.T) {
 	if f := r.Footprint(); f >= 1<<20 {
 		t.Fatalf("Footprint %d after collecting a heap of %d bytes", f, len(r.State().Heap))
 	}
+}
+
+// garbageDrop keeps a 1 MiB array live while it makes 5000 arrays of
+// garbage, drops it, and makes 5000 more.
+func garbageDrop(t testing.TB) *Program {
+	return assemble(t, 0, nil, nil, 0, nil,
+		asmFunc{name: "main", nregs: 6, refs: []int{3, 4}, result: KindInt, code: []Instr{
+			Encode(LOADI, 5, 0, 131072), // 0
+			Encode(NEWARR, 4, 5, 0),     // 1: live, 1 MiB
+			Encode(LOADI, 5, 0, 100),    // 2
+			Encode(LOADI, 1, 0, 0),      // 3: i = 0
+			Encode(LOADI, 2, 0, 5000),   // 4: n
+			Encode(JMP, 0, 0, 8),        // 5
+			Encode(NEWARR, 3, 5, 0),     // 6: garbage
+			Encode(ADDK, 1, 1, 1),       // 7
+			Encode(LOOPLT, 1, 2, 6),     // 8
+			Encode(LOADNIL, 4, 0, 0),    // 9: drop the live array
+			Encode(LOADI, 1, 0, 0),      // 10
+			Encode(JMP, 0, 0, 14),       // 11
+			Encode(NEWARR, 3, 5, 0),     // 12: garbage
+			Encode(ADDK, 1, 1, 1),       // 13
+			Encode(LOOPLT, 1, 2, 12),    // 14
+			Encode(RET, 1, 0, 0),        // 15
+		}},
+	)
 }

@@ -184,10 +184,12 @@ func (iso *Isolate) stringByte(ref, i uint64, pc int, steps uint64) uint64 {
 
 // collect is a Cheney copying collection. The roots are the ref globals and,
 // frame by frame, the registers that the frame's function marks as refs; the
-// static types make it precise. Afterwards HeapCap grows (doubling, up to the
-// quota) until the request fits and at least half the heap is free, so that
-// collections stay rare. Everything here depends only on the state, so a
-// resumed isolate collects exactly when the original would have.
+// static types make it precise. Afterwards HeapCap is set from the live heap
+// (heapTrigger: twice the live bytes or the request, rounded up to
+// InitialHeap×2^k, within the quota), so that collections stay rare while
+// the trigger follows the live data down as well as up. Everything here depends
+// only on the state, so a resumed isolate collects exactly when the original
+// would have.
 //
 // The from-space is kept as the next collection's to-space, so a steady heap
 // allocates nothing. When the used heap has outgrown the spare, the spare is
@@ -245,14 +247,50 @@ func (iso *Isolate) collect(need uint64, pc int, steps uint64) {
 	iso.spare = iso.heap[:0]
 	iso.heap = g.to
 	used = uint64(len(iso.heap))
-	hc := iso.st.HeapCap
-	for (used+need > hc || used > hc/2) && hc < iso.limits.MaxHeap {
-		hc = min(2*hc, iso.limits.MaxHeap)
-	}
-	iso.st.HeapCap = hc
-	if used+need > hc {
+	// The trigger follows the live heap, up and down (see heapTrigger).
+	if used+need > iso.limits.MaxHeap {
+		iso.st.HeapCap = heapTrigger(used, iso.limits)
 		iso.trap(faultHeapQuota, pc, steps)
 	}
+	iso.st.HeapCap = heapTrigger(max(used, (used+need+1)/2), iso.limits)
+	// A spare outgrown by more than twice the trigger is memory the live
+	// heap no longer justifies: the next collection makes one to measure.
+	if uint64(cap(iso.spare)) > 2*iso.st.HeapCap {
+		discard(iso.spare)
+		iso.spare = nil
+	}
+}
+
+// heapGrowth is the collection trigger's growth factor: after a collection
+// that leaves used bytes live, the heap may grow to at least heapGrowth×used
+// before the next one, as Go's GOGC=100 does.
+const heapGrowth = 2
+
+// heapTrigger returns HeapCap after a collection that left used bytes live:
+// the smallest InitialHeap×2^k that is at least heapGrowth×used, and at most
+// MaxHeap. It depends only on the state and the limits, so a resumed isolate
+// sets the same trigger as the original; it is recomputed from the live heap
+// at every collection, so it shrinks as well as grows; and it moves in
+// powers of two, so that a live heap growing a little at each collection
+// does not change it (and with it the size of the semispaces) every time.
+//
+// A collection whose request needs more than half the trigger takes
+// heapTrigger of half of used+need instead, and the allocation then fills
+// the heap to used+need: so at every stop, HeapCap <=
+// heapTrigger(len(Heap)), the bound CheckState enforces on states from
+// elsewhere. A state can claim no more than about 4× the heap it carries
+// (twice for the growth, twice for the rounding), and no more than a
+// straight run with that heap could have.
+func heapTrigger(used uint64, limits Limits) uint64 {
+	target := heapGrowth * used
+	hc := max(limits.InitialHeap, 8)
+	for hc < target && hc < limits.MaxHeap {
+		if hc > limits.MaxHeap/2 {
+			return limits.MaxHeap
+		}
+		hc *= 2
+	}
+	return min(hc, limits.MaxHeap)
 }
 
 type copier struct{ from, to []byte }

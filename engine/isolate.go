@@ -114,15 +114,15 @@ func Resume(p *Program, st *State, limits Limits) (*Isolate, error) {
 
 // ResumeChecked is Resume for a state already checked: it skips CheckState,
 // which made c (see Checked), and resumes c's state under the program and
-// limits it was checked against. It consumes c: resuming the same Checked
-// again, or a zero one, fails with ErrBadState.
+// limits it was checked against. It consumes c and every copy of it:
+// resuming any of them again, a zero Checked, or one voided by a later
+// CheckResumable of the same StateChecker fails with ErrBadState.
 func ResumeChecked(c *Checked) (*Isolate, error) {
-	if c.prog == nil {
-		return nil, fmt.Errorf("%w: not a checked state, or already resumed", ErrBadState)
+	if !c.live() {
+		return nil, fmt.Errorf("%w: not a checked state, already resumed, or voided by a later check", ErrBadState)
 	}
-	iso := resume(c.prog, &c.st, c.limits)
-	c.prog = nil
-	return iso, nil
+	c.checker.issued = 0
+	return resume(c.prog, &c.st, c.limits), nil
 }
 
 // resume makes the isolate for a checked state, taking ownership of its slices.
@@ -176,12 +176,22 @@ func (iso *Isolate) Footprint() int64 {
 		16*int64(cap(iso.st.Frames)) + int64(cap(iso.st.Output))
 }
 
+// liveRegs returns the length of the register file up to the end of the top
+// frame's window. It trusts nothing: Run's recover calls it after any panic,
+// including one caused by a frame record corrupted behind the check (the
+// decode buffer a resumed state aliases, modified against its contract), so
+// it never indexes by a frame field it has not bounded, and never returns
+// more than the register file holds.
 func (iso *Isolate) liveRegs() int {
-	if n := len(iso.st.Frames); n > 0 {
-		top := iso.st.Frames[n-1]
-		return int(top.Base + iso.prog.Funcs[top.Fn].NRegs)
+	n := len(iso.st.Frames)
+	if n == 0 {
+		return 0
 	}
-	return 0
+	top := iso.st.Frames[n-1]
+	if int(top.Fn) >= len(iso.prog.Funcs) {
+		return 0
+	}
+	return int(min(uint64(top.Base)+uint64(iso.prog.Funcs[top.Fn].NRegs), uint64(len(iso.regs))))
 }
 
 // Err returns the fault as a *FaultError naming the source position, or nil

@@ -149,11 +149,14 @@ func checkHops(t *testing.T, w workload, p plan, resolve codec.Resolver) {
 		if err != nil {
 			t.Fatalf("%s hop %d at step %d: decode: %v", w.name, epoch, st.Steps, err)
 		}
-		if gm.Isolate != m.Isolate || gm.Epoch != m.Epoch || gm.Hash != sentHash || chk.State().Hash() != sentHash || chk.Program() != w.prog {
+		if gm.Isolate != m.Isolate || gm.Epoch != m.Epoch || gm.Hash != sentHash || chk.Steps() != st.Steps || chk.Program() != w.prog {
 			t.Fatalf("%s hop %d: meta or hash changed in transit", w.name, epoch)
 		}
 		if iso, err = engine.ResumeChecked(&chk); err != nil {
 			t.Fatalf("%s hop %d: resume: %v", w.name, epoch, err)
+		}
+		if iso.State().Hash() != sentHash {
+			t.Fatalf("%s hop %d: resumed state hash changed in transit", w.name, epoch)
 		}
 	}
 	if got := finish(iso); got != want {
