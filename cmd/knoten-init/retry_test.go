@@ -143,7 +143,7 @@ func TestHopRetry(t *testing.T) {
 		}
 		want := []string{
 			fmt.Sprintf("hop 1 attempt 1 of 5 failed: halted at instruction %d (epoch 1); no ACK from n1 within the offer timeout (32.00ms), so n0 aborted, and n1 answered it had not taken the isolate; the handoff failed after 35.00ms; n0 kept the isolate and resumed it; asked for again", h1.PlannedAt),
-			fmt.Sprintf("hop 1 attempt 2 of 5 done: halted at instruction %d, at the first safepoint after its request (attempt 1 halted at instruction %d)", retryAt, h1.PlannedAt),
+			fmt.Sprintf("hop 1 attempt 2 of 5 done: halted at instruction %d, the first safepoint at or after where its request found the isolate (attempt 1 halted at instruction %d)", retryAt, h1.PlannedAt),
 		}
 		if strings.Join(r.Notes, "\n") != strings.Join(want, "\n") {
 			t.Errorf("notes\n%s\nwant\n%s", strings.Join(r.Notes, "\n"), strings.Join(want, "\n"))

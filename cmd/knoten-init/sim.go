@@ -654,7 +654,7 @@ func checkHops(ctx context.Context, o *options, r *simReport, job *cluster.Job, 
 			note("hop %d attempt %d of %d failed: %s%s", i+1, f.Attempt, o.hopAttempts, f.Why, again)
 		}
 		if h.Attempts > 1 && h.Outcome == hopDone {
-			note("hop %d attempt %d of %d done: halted at instruction %d, at the first safepoint after its request (attempt %d halted at instruction %d)",
+			note("hop %d attempt %d of %d done: halted at instruction %d, the first safepoint at or after where its request found the isolate (attempt %d halted at instruction %d)",
 				i+1, h.Attempts, o.hopAttempts, h.Steps, h.Attempts-1, h.Failed[h.Attempts-2].Steps)
 		}
 		if !h.halted {
