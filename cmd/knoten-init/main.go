@@ -22,7 +22,14 @@
 // state hash the source sent and that state is the straight run's at the
 // same instruction. It exits non-zero on any mismatch, and, with the
 // default workload, if no hop took place: the check is of a migration. A
-// hop whose request reached the node late is explained by how late.
+// hop whose request reached the node late is explained by how late. A
+// hop's handoff may fail safely (under loss its OFFER or answers can be
+// lost until the offer timeout; the source then resumes the isolate): the
+// hop is asked for again as soon as that is seen, with the hops after it,
+// up to --hop-attempts attempts (default 5). The report shows each hop's
+// attempts and why each failed one failed, and checks the state the
+// successful attempt sent against the straight run's at the instruction
+// where it halted; a hop whose every attempt fails is a failure.
 //
 // Every run of the program, the straight ones included, stops at
 // --max-steps instructions (default 1e9, about 2 s), and the whole command
@@ -77,6 +84,9 @@ func main() {
 const (
 	defaultMaxSteps = 1_000_000_000
 	defaultTimeout  = 60 * time.Second
+	// A hop's handoff may fail safely under loss (the source resumes the
+	// isolate): --cluster-sim asks for it again, up to this many attempts.
+	defaultHopAttempts = 5
 	// The bounds of a non-zero --migrate-rate: the load's ticker needs an
 	// interval of at least 1 ns that fits a time.Duration.
 	minMigrateRate = 1e-6
@@ -98,6 +108,7 @@ type options struct {
 	quantum                         int64
 	maxSteps                        uint64
 	timeout                         time.Duration
+	hopAttempts                     int
 
 	progress io.Writer // where the progress bar goes; nil for none
 }
@@ -140,6 +151,7 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	fs.StringVar(&o.size, "size", "medium", "with --load: workload size: small (one quantum each), medium or full")
 	fs.Int64Var(&o.quantum, "quantum", 0, "instructions per quantum (0: chosen from the cache geometry)")
 	fs.Uint64Var(&o.maxSteps, "max-steps", defaultMaxSteps, "instruction quota of every run of the program, the straight runs included (0: none); 1e9 takes about 2 s at 0.45 instructions/ns, so a program that never ends is reported within seconds; checked at safepoints (calls and backward branches), so a tail without them may run past it by its length")
+	fs.IntVar(&o.hopAttempts, "hop-attempts", defaultHopAttempts, "without --load: handoff attempts per planned hop; a hop whose handoff fails safely (the source resumes the isolate) is asked for again, up to this many times")
 	fs.DurationVar(&o.timeout, "timeout", defaultTimeout, "wall-clock limit of the whole command (0: none); a run it stops fails, and says so")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -205,6 +217,12 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 		if d.v < 0 {
 			bad("--%s %v: must not be negative", d.name, d.v)
 		}
+	}
+	switch {
+	case o.hopAttempts < 1:
+		bad("--hop-attempts %d: want at least 1", o.hopAttempts)
+	case o.load && set["hop-attempts"]:
+		bad("--hop-attempts: only without --load (the load does not retry its forced migrations)")
 	}
 	if o.quantum < 0 {
 		bad("--quantum %d: must not be negative (0: chosen from the cache geometry)", o.quantum)

@@ -63,6 +63,8 @@ type simHop struct {
 	Downtime      time.Duration  `json:"downtime_ns"`
 	Epoch         uint64         `json:"epoch"`
 	SourceDropped bool           `json:"source_dropped"`
+	Attempts      int            `json:"attempts"`                  // handoff attempts made (halts); the fields above are the last one's
+	Failed        []failedTry    `json:"failed_attempts,omitempty"` // the attempts that failed safely (the last too, if it did)
 
 	plannedHash [32]byte // the straight run's state hash at PlannedAt
 	sent, got   [32]byte
@@ -71,7 +73,33 @@ type simHop struct {
 	running     bool
 	resumed     bool
 	wrongNode   cluster.NodeID
+	haltedAt    time.Duration // clock readings of the last attempt's halt and resume
+	resumedAt   time.Duration
+	retry       retryState // what became of the request for the next attempt, once the last failed
+	retryErr    error
 }
+
+// failedTry is one failed attempt of a hop: the source halted the isolate
+// and offered it, the target never took it, and the source resumed it.
+type failedTry struct {
+	Attempt int            `json:"attempt"`
+	Epoch   uint64         `json:"epoch"`
+	PC      uint32         `json:"pc"`
+	Steps   uint64         `json:"instructions"`
+	After   time.Duration  `json:"failed_after_ns"` // halt → the source resumed the isolate
+	Source  cluster.NodeID `json:"-"`
+	Why     string         `json:"why"`
+}
+
+// retryState is what became of the request for a hop's next attempt.
+type retryState uint8
+
+const (
+	retryNone   retryState = iota // none asked: no attempt failed, or none is left
+	retryAsked                    // the source took the request; the isolate halts for it at its next safepoint, unless it finishes first
+	retryGone                     // the isolate had finished when the request came
+	retryFailed                   // the request failed (retryErr)
+)
 
 // simReport is the outcome of --cluster-sim.
 type simReport struct {
@@ -272,6 +300,17 @@ func runSim(ctx context.Context, o *options, w io.Writer) error {
 	// The first stop is asked for after the spawn, and a worker may run the
 	// isolate meanwhile: a short program can pass the stop, or finish,
 	// before the request takes effect. Those are explained, not failures.
+	// ask asks for hop i and plans the hops after it in the same request,
+	// as a route: the isolate carries it on. A failed hop ends the route,
+	// and asking for it again plans the rest again. A stop the isolate has
+	// passed (a retry's) parks it at its next safepoint.
+	ask := func(id cluster.IsolateID, i int) error {
+		var then []cluster.Stop
+		for _, h := range route[i+1:] {
+			then = append(then, cluster.Stop{To: h.To, At: h.Stop})
+		}
+		return c.MigrateAt(id, route[i].To, route[i].Stop, then...)
+	}
 	var late why
 	id, err := inPhase(ctx, o, "while spawning the isolate", func() (cluster.IsolateID, error) {
 		if err := settle(ctx, c); err != nil {
@@ -281,12 +320,8 @@ func runSim(ctx context.Context, o *options, w io.Writer) error {
 		if err != nil || len(route) == 0 {
 			return id, err
 		}
-		var then []cluster.Stop
-		for _, h := range route[1:] {
-			then = append(then, cluster.Stop{To: h.To, At: h.Stop})
-		}
 		late.quantum, late.stop, late.steps = c.Config().Quantum, route[0].PlannedAt, job.Steps
-		switch err := c.MigrateAt(id, route[0].To, route[0].Stop, then...); {
+		switch err := ask(id, 0); {
 		case err == nil:
 			late.asked = true
 		case errors.Is(err, cluster.ErrNoSuchIsolate):
@@ -300,7 +335,8 @@ func runSim(ctx context.Context, o *options, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	comp, err := followHops(ctx, o, events, id, hops[:len(route)])
+	track := newHopTracker(id, hops[:len(route)], o.hopAttempts, c.Config().OfferTimeout)
+	comp, err := followHops(ctx, o, events, track, func(i int) error { return ask(id, i) })
 	if err != nil {
 		problem("%v", err)
 	}
@@ -339,71 +375,180 @@ func runSim(ctx context.Context, o *options, w io.Writer) error {
 	return nil
 }
 
-// followHops follows the isolate's events until it has completed and every
-// hop that started has ended: its target runs it and its source dropped
-// its copy, or the handoff failed. Events from different nodes may come in
-// any order (the completion on a target before its source's drop), so
-// nothing is concluded until all of them are in. It returns the
-// completion event, or an error if ctx ends first.
-func followHops(ctx context.Context, o *options, events <-chan cluster.Event, id cluster.IsolateID, hops []simHop) (cluster.Event, error) {
-	var comp cluster.Event
-	settled := func() bool {
-		if comp.Kind != cluster.EvCompleted {
+// hopTracker follows the isolate's events hop by hop and attempt by
+// attempt, and decides when a hop is asked for again: a handoff that
+// fails safely (the source resumes the isolate) is retried, as soon as its
+// resume is seen, until the hop has made maxAttempts attempts. Events are
+// matched to attempts by epoch, which every attempt bumps: a node emits
+// the halt of an epoch before anything else of it happens (the target's
+// arrival and run follow the OFFER the halt sent), so the halt is always
+// seen first. It only decides; followHops places the requests.
+type hopTracker struct {
+	id           cluster.IsolateID
+	hops         []simHop // the possible hops, in route order
+	maxAttempts  int
+	offerTimeout time.Duration  // the source aborts a handoff no ACK answered in this long
+	byEpoch      map[uint64]int // the hop of the attempt that halted at each epoch
+	next         int            // the first hop that may still halt
+	comp         cluster.Event  // the completion, once seen
+}
+
+func newHopTracker(id cluster.IsolateID, hops []simHop, maxAttempts int, offerTimeout time.Duration) *hopTracker {
+	return &hopTracker{id: id, hops: hops, maxAttempts: max(maxAttempts, 1), offerTimeout: offerTimeout, byEpoch: map[uint64]int{}}
+}
+
+// observe takes the next event and returns the hop to ask for again, or -1.
+func (t *hopTracker) observe(e cluster.Event) int {
+	if e.ID != t.id {
+		return -1
+	}
+	switch e.Kind {
+	case cluster.EvCompleted:
+		t.comp = e
+		return -1
+	case cluster.EvHalted:
+		i := t.hopOf(e)
+		if i < 0 {
+			return -1
+		}
+		h := &t.hops[i]
+		h.Attempts++
+		h.halted, h.PC, h.Steps, h.Bytes, h.Epoch, h.sent, h.haltedAt = true, e.PC, e.Steps, e.Bytes, e.Epoch, e.Hash, e.At
+		h.arrived, h.running, h.resumed, h.SourceDropped = false, false, false, false
+		h.got, h.Downtime, h.wrongNode, h.resumedAt, h.retry, h.retryErr = [32]byte{}, 0, 0, 0, retryNone, nil
+		t.byEpoch[e.Epoch], t.next = i, i
+		return -1
+	}
+	i, ok := t.byEpoch[e.Epoch]
+	if !ok || t.hops[i].Epoch != e.Epoch {
+		return -1
+	}
+	h := &t.hops[i]
+	switch e.Kind {
+	case cluster.EvArrived:
+		h.arrived, h.got = true, e.Hash
+		if e.Node != h.To {
+			h.wrongNode = e.Node + 1
+		}
+	case cluster.EvRunning:
+		h.running, h.Downtime = true, e.Downtime
+	case cluster.EvMigrated:
+		h.SourceDropped = true
+	case cluster.EvResumed:
+		if h.resumed {
+			return -1
+		}
+		h.resumed, h.resumedAt = true, e.At
+		h.Failed = append(h.Failed, failedTry{Attempt: h.Attempts, Epoch: h.Epoch, PC: h.PC, Steps: h.Steps,
+			After: h.resumedAt - h.haltedAt, Source: e.Node, Why: t.whyFailed(h)})
+		if h.Attempts < t.maxAttempts {
+			h.retry = retryAsked // until retried says otherwise
+			return i
+		}
+	}
+	return -1
+}
+
+// hopOf returns the hop a halt is an attempt of: the first hop, from the
+// one in progress on, that moves from the halting node to its peer.
+func (t *hopTracker) hopOf(e cluster.Event) int {
+	for i := t.next; i < len(t.hops); i++ {
+		if t.hops[i].From == e.Node && t.hops[i].To == e.Peer {
+			return i
+		}
+	}
+	return -1
+}
+
+// whyFailed says why hop h's last attempt, just resumed, failed. The
+// source resumes only on the target's NACK (it refused the isolate) or
+// after its offer timeout, an ABORT and the target's ABORTED (it had not
+// taken it); the events do not say which, the time it took does: a NACK
+// comes in about a round trip, unless its copies were lost too.
+func (t *hopTracker) whyFailed(h *simHop) string {
+	after := h.resumedAt - h.haltedAt
+	how := fmt.Sprintf("%v refused the OFFER (NACK) after %s", h.To, fmtDur(after))
+	switch {
+	case t.offerTimeout <= 0:
+		how = fmt.Sprintf("%v did not take it (a NACK, or no ACK within the offer timeout); the handoff failed after %s", h.To, fmtDur(after))
+	case after >= t.offerTimeout:
+		how = fmt.Sprintf("no ACK from %v within the offer timeout (%s), so %v aborted, and %v answered it had not taken the isolate; the handoff failed after %s", h.To, fmtDur(t.offerTimeout), h.From, h.To, fmtDur(after))
+	case after >= t.offerTimeout/2:
+		how = fmt.Sprintf("%v did not take it (a NACK, or no ACK within the offer timeout of %s); the handoff failed after %s", h.To, fmtDur(t.offerTimeout), fmtDur(after))
+	}
+	return fmt.Sprintf("halted at instruction %d (epoch %d); %s; %v kept the isolate and resumed it", h.Steps, h.Epoch, how, h.From)
+}
+
+// retried records what became of the request for hop i's next attempt.
+func (t *hopTracker) retried(i int, err error) {
+	h := &t.hops[i]
+	switch {
+	case err == nil:
+		h.retry = retryAsked
+	case errors.Is(err, cluster.ErrNoSuchIsolate):
+		h.retry = retryGone
+	default:
+		h.retry, h.retryErr = retryFailed, err
+	}
+}
+
+// inFlight says whether hop h's last attempt has not ended: halted, and
+// neither resumed nor arrived, running and dropped by its source.
+func (h *simHop) inFlight() bool {
+	return h.halted && !h.resumed && !(h.arrived && h.running && h.SourceDropped)
+}
+
+// settled says whether the isolate has completed and every attempt that
+// started has ended. Events from different nodes may come in any order
+// (the completion on a target before its source's drop), so nothing is
+// concluded until all of them are in. A retry asked for halts, if it
+// does, before the isolate can complete.
+func (t *hopTracker) settled() bool {
+	if t.comp.Kind != cluster.EvCompleted {
+		return false
+	}
+	for i := range t.hops {
+		if t.hops[i].inFlight() {
 			return false
 		}
-		for _, h := range hops {
-			if h.halted && !h.resumed && !(h.arrived && h.running && h.SourceDropped) {
-				return false
-			}
-		}
-		return true
 	}
-	for !settled() {
-		var e cluster.Event
+	return true
+}
+
+// waitingFor says what the isolate's events have yet to tell.
+func (t *hopTracker) waitingFor() string {
+	for i := range t.hops {
+		h := &t.hops[i]
+		switch {
+		case h.inFlight():
+			return fmt.Sprintf("the end of hop %d, attempt %d (arrived %s, running %s, source dropped %s)", i+1, h.Attempts, yesNo(h.arrived), yesNo(h.running), yesNo(h.SourceDropped))
+		case h.resumed && h.retry == retryAsked:
+			return fmt.Sprintf("hop %d's attempt %d, asked for after attempt %d failed", i+1, h.Attempts+1, h.Attempts)
+		}
+	}
+	return "the isolate's completion"
+}
+
+// followHops follows the isolate's events until it has completed and every
+// hop attempt that started has ended, asking for a hop again (with retry)
+// when the tracker says so. It returns the completion event, or an error
+// if ctx ends first.
+func followHops(ctx context.Context, o *options, events <-chan cluster.Event, t *hopTracker, retry func(hop int) error) (cluster.Event, error) {
+	for !t.settled() {
 		select {
-		case e = <-events:
+		case e := <-events:
+			if i := t.observe(e); i >= 0 {
+				t.retried(i, retry(i))
+			}
 		case <-ctx.Done():
-			what := "the isolate's completion"
-			for i, h := range hops {
-				if h.halted && !h.resumed && !(h.arrived && h.running && h.SourceDropped) {
-					what = fmt.Sprintf("the end of hop %d (arrived %s, running %s, source dropped %s)", i+1, yesNo(h.arrived), yesNo(h.running), yesNo(h.SourceDropped))
-					break
-				}
-			}
+			what := t.waitingFor()
 			if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return comp, fmt.Errorf("interrupted waiting for %s: %w", what, ctx.Err())
+				return t.comp, fmt.Errorf("interrupted waiting for %s: %w", what, ctx.Err())
 			}
-			return comp, timeoutError(fmt.Sprintf("timed out after %v (--timeout) waiting for %s", o.timeout, what))
-		}
-		if e.ID != id {
-			continue
-		}
-		if e.Kind == cluster.EvCompleted {
-			comp = e
-			continue
-		}
-		i := int(e.Epoch) - 1 // the isolate starts at epoch 0
-		if i < 0 || i >= len(hops) {
-			continue
-		}
-		h := &hops[i]
-		switch e.Kind {
-		case cluster.EvHalted:
-			h.halted, h.PC, h.Steps, h.Bytes, h.Epoch, h.sent = true, e.PC, e.Steps, e.Bytes, e.Epoch, e.Hash
-		case cluster.EvArrived:
-			h.arrived, h.got = true, e.Hash
-			if e.Node != h.To {
-				h.wrongNode = e.Node + 1
-			}
-		case cluster.EvRunning:
-			h.running, h.Downtime = true, e.Downtime
-		case cluster.EvMigrated:
-			h.SourceDropped = true
-		case cluster.EvResumed:
-			h.resumed = true
+			return t.comp, timeoutError(fmt.Sprintf("timed out after %v (--timeout) waiting for %s", o.timeout, what))
 		}
 	}
-	return comp, nil
+	return t.comp, nil
 }
 
 // why explains a hop that halted late or did not take place.
@@ -467,7 +612,7 @@ func checkHops(ctx context.Context, o *options, r *simReport, job *cluster.Job, 
 			h.Outcome, h.Note = hopNotTaken, fmt.Sprintf("--timeout %v ran out before hop %d ended", o.timeout, i)
 		case !h.halted && late.timeout != "" && (i == 0 || r.Hops[i-1].Outcome == hopDone):
 			h.Outcome, h.Note = hopNotTaken, late.timeout
-		case h.halted && !h.resumed && !(h.arrived && h.running && h.SourceDropped):
+		case h.inFlight():
 			// Only --timeout ends the wait for a hop that has not ended:
 			// the one problem says so.
 			h.Outcome, h.Note = hopTimedOut, fmt.Sprintf("the handoff had not ended when --timeout %v ran out", o.timeout)
@@ -478,10 +623,21 @@ func checkHops(ctx context.Context, o *options, r *simReport, job *cluster.Job, 
 		case !h.halted:
 			h.Outcome, h.Note = hopNotTaken, "the isolate finished before the hop"
 			problem("hop %d: not taken although hop %d was: the route was lost", i+1, i)
-		case h.resumed:
-			h.Outcome, h.Note = hopFailed, fmt.Sprintf("the handoff failed; n%d resumed the isolate", h.From)
+		case h.resumed && h.retry == retryNone: // no attempt left
+			h.Outcome, h.Note = hopFailed, fmt.Sprintf("the handoff failed at %s; %v kept the isolate", attemptsString(h.Attempts), h.From)
 			ended = fmt.Sprintf("hop %d failed, which ends the route", i+1)
-			problem("hop %d failed: %v resumed the isolate", i+1, h.From)
+			problem("hop %d failed: the handoff from %v to %v failed at %s (--hop-attempts %d; see the notes); %v kept the isolate and ran it on",
+				i+1, h.From, h.To, attemptsString(h.Attempts), o.hopAttempts, h.From)
+		case h.resumed && h.retry == retryFailed:
+			h.Outcome, h.Note = hopFailed, fmt.Sprintf("attempt %d failed, and asking for attempt %d failed: %v", h.Attempts, h.Attempts+1, h.retryErr)
+			ended = fmt.Sprintf("hop %d failed, which ends the route", i+1)
+			problem("hop %d failed: attempt %d failed, and asking for attempt %d failed: %v", i+1, h.Attempts, h.Attempts+1, h.retryErr)
+		case h.resumed && out == nil && late.timeout != "":
+			h.Outcome, h.Note = hopTimedOut, fmt.Sprintf("attempt %d failed, and --timeout %v ran out before attempt %d halted the isolate", h.Attempts, o.timeout, h.Attempts+1)
+		case h.resumed:
+			// The isolate finished on the source before the next attempt's
+			// request reached it, or before the next safepoint after it.
+			h.Outcome, h.Note = hopNotTaken, fmt.Sprintf("attempt %d failed, and the isolate finished on %v before attempt %d could halt it", h.Attempts, h.From, h.Attempts+1)
 		default:
 			h.Outcome = hopDone
 			where = h.To
@@ -489,6 +645,17 @@ func checkHops(ctx context.Context, o *options, r *simReport, job *cluster.Job, 
 		}
 		if h.Note != "" && h.Outcome != hopFailed { // a failure is a problem
 			note("hop %d %s: %s", i+1, h.Outcome, h.Note)
+		}
+		for _, f := range h.Failed {
+			again := "; asked for again"
+			if f.Attempt == h.Attempts {
+				again = ""
+			}
+			note("hop %d attempt %d of %d failed: %s%s", i+1, f.Attempt, o.hopAttempts, f.Why, again)
+		}
+		if h.Attempts > 1 && h.Outcome == hopDone {
+			note("hop %d attempt %d of %d done: halted at instruction %d, the first safepoint at or after where its request found the isolate (attempt %d halted at instruction %d)",
+				i+1, h.Attempts, o.hopAttempts, h.Steps, h.Attempts-1, h.Failed[h.Attempts-2].Steps)
 		}
 		if !h.halted {
 			continue
@@ -515,6 +682,12 @@ func checkHops(ctx context.Context, o *options, r *simReport, job *cluster.Job, 
 			want = since
 		}
 		switch {
+		case h.Attempts > 1:
+			// A retry parks the isolate where its request finds it: after
+			// the attempt before, which halted at or after the stop.
+			if prev := h.Failed[h.Attempts-2].Steps; h.Steps < prev {
+				problem("hop %d attempt %d halted at instruction %d, before attempt %d's halt at instruction %d", i+1, h.Attempts, h.Steps, h.Attempts-1, prev)
+			}
 		case h.Steps == want:
 		case i == 0 && h.Steps > want && late.asked:
 			note("hop 1 halted at instruction %d, after its planned safepoint at instruction %d: %s", h.Steps, want, late.halt(h.Steps))
@@ -607,13 +780,13 @@ func writeSimReport(w io.Writer, o *options, r *simReport) {
 	fmt.Fprintf(w, "known:    %s\n", known)
 	fmt.Fprintf(w, "straight: %s, final state hash %s\n\n", result(r.Straight), r.StraightHash)
 	t := newTable(w)
-	t.Header("hop", "move", "planned stop", "halted at", "epoch", "bytes", "state hash", "verified", "= straight", "downtime")
+	t.Header("hop", "move", "planned stop", "attempts", "halted at", "epoch", "bytes", "state hash", "verified", "= straight", "downtime")
 	taken := 0
 	for i, h := range r.Hops {
 		move := fmt.Sprintf("%v -> %v", h.From, h.To)
 		stop := fmt.Sprintf("instruction %d", h.Stop)
 		if h.Steps == 0 {
-			t.Append(fmt.Sprint(i+1), move, stop, h.Outcome, "-", "-", "-", "-", "-", "-")
+			t.Append(fmt.Sprint(i+1), move, stop, "-", h.Outcome, "-", "-", "-", "-", "-", "-")
 			continue
 		}
 		if h.Outcome == hopDone {
@@ -623,7 +796,7 @@ func writeSimReport(w io.Writer, o *options, r *simReport) {
 		if h.Outcome != hopDone {
 			at += " (" + h.Outcome + ")"
 		}
-		t.Append(fmt.Sprint(i+1), move, stop, at, fmt.Sprint(h.Epoch), fmt.Sprint(h.Bytes),
+		t.Append(fmt.Sprint(i+1), move, stop, fmt.Sprint(h.Attempts), at, fmt.Sprint(h.Epoch), fmt.Sprint(h.Bytes),
 			h.SentHash, yesNo(h.Verified), yesNo(h.Straight), fmtDur(h.Downtime))
 	}
 	t.Render()
@@ -654,6 +827,14 @@ func writeSimReport(w io.Writer, o *options, r *simReport) {
 		hops += fmt.Sprintf("; %d of %d planned hops did not take place: see the notes", len(r.Hops)-taken, len(r.Hops))
 	}
 	fmt.Fprintf(w, "verdict:  PASS (%s; final state hash = straight run's; %s)\n", what, hops)
+}
+
+// attemptsString is "its only attempt" or "all 5 attempts".
+func attemptsString(n int) string {
+	if n == 1 {
+		return "its only attempt"
+	}
+	return fmt.Sprintf("all %d attempts", n)
 }
 
 func plural(n int, word string) string {
