@@ -48,7 +48,8 @@ func NewMember(node cluster.NodeID) (Member, error) {
 	if err != nil {
 		return Member{}, err
 	}
-	return Member{Node: node, PublicKey: pub, Seed: seed}, nil
+	// Wipe zeroes the key pair's own seed, which Seed returned: keep a copy.
+	return Member{Node: node, PublicKey: pub, Seed: append([]byte(nil), seed...)}, nil
 }
 
 // NewMembers generates a member for each node.

@@ -68,6 +68,9 @@ func inbox(tr *Transport, id cluster.NodeID) chan delivery {
 	return ch
 }
 
+// timeout fires at the hang guard.
+func timeout() <-chan time.Time { return time.After(hangGuard) }
+
 // receive waits for the next delivery on ch.
 func receive(t testing.TB, ch chan delivery) delivery {
 	t.Helper()

@@ -192,24 +192,35 @@ func (t *Transport) Join(id cluster.NodeID, nc *nats.Conn) error {
 	if !ep.nc.CompareAndSwap(nil, nc) {
 		return fmt.Errorf("natsnet: node %d has joined already", id)
 	}
-	sub, err := nc.Subscribe(ep.inbound+">", ep.receive)
+	fail := func(err error) error {
+		ep.nc.Store(nil)
+		return fmt.Errorf("natsnet: node %d: %w", id, err)
+	}
+	subject := ep.inbound + ">"
+	sub, err := nc.Subscribe(subject, ep.receive)
 	if err != nil {
-		return fmt.Errorf("natsnet: subscribe node %d: %w", id, err)
+		return fail(err)
 	}
 	// The client's default pending limits (64 MiB) would drop a chunked
 	// message in bursts; allow what reassembly may hold, plus one message.
 	if err := sub.SetPendingLimits(-1, t.cfg.MaxReassembly+t.cfg.MaxMessage); err != nil {
-		return fmt.Errorf("natsnet: node %d: %w", id, err)
+		sub.Unsubscribe()
+		return fail(err)
+	}
+	// The server answers a flush after it has registered the subscription,
+	// or refused it: a refusal (-ERR) comes before the answer on the same
+	// connection, so LastError holds it by then.
+	if err := nc.FlushTimeout(t.cfg.FlushTimeout); err != nil {
+		sub.Unsubscribe()
+		return fail(fmt.Errorf("server did not confirm the subscription: %w", err))
+	}
+	if err := nc.LastError(); err != nil && errors.Is(err, nats.ErrPermissionViolation) && strings.Contains(err.Error(), `"`+subject+`"`) {
+		sub.Unsubscribe()
+		return fail(err)
 	}
 	t.mu.Lock()
 	ep.sub = sub
 	t.mu.Unlock()
-	if err := nc.FlushTimeout(t.cfg.FlushTimeout); err != nil {
-		return fmt.Errorf("natsnet: node %d: server did not confirm the subscription: %w", id, err)
-	}
-	if err := nc.LastError(); err != nil && errors.Is(err, nats.ErrPermissionViolation) {
-		return fmt.Errorf("natsnet: node %d: %w", id, err)
-	}
 	return nil
 }
 
