@@ -128,6 +128,33 @@ func TestAuthJoinAsAnotherRefused(t *testing.T) {
 	}
 }
 
+// A member's seed saved to a file and read back connects as that member.
+func TestSeedFile(t *testing.T) {
+	url, ms := authServer(t, EmbeddedOptions{})
+	path := filepath.Join(t.TempDir(), "n2.seed")
+	if err := ms[1].WriteSeedFile(path); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("seed file %v, %v: want mode 0600", fi, err)
+	}
+	m, err := ReadMember(2, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.PublicKey != ms[1].PublicKey {
+		t.Fatalf("read back %s, want %s", m.PublicKey, ms[1].PublicKey)
+	}
+	tr := newTransport(t, Config{})
+	join(t, tr, 2, url, Credentials{Member: &m})
+	if err := os.WriteFile(path, []byte("SUnot-a-seed"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadMember(2, path); err == nil {
+		t.Error("a garbled seed file was read")
+	}
+}
+
 func TestMemberPermissions(t *testing.T) {
 	p := MemberPermissions("c", 7)
 	want := []string{"knoten.c.to.*.from.7", "knoten.c.to.*.from.7.chunk"}

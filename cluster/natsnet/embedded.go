@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -50,6 +51,35 @@ func NewMember(node cluster.NodeID) (Member, error) {
 	}
 	// Wipe zeroes the key pair's own seed, which Seed returned: keep a copy.
 	return Member{Node: node, PublicKey: pub, Seed: append([]byte(nil), seed...)}, nil
+}
+
+// WriteSeedFile writes m's seed to path, readable only by its owner: the
+// file a node process is started with (knoten node --creds FILE).
+func (m Member) WriteSeedFile(path string) error {
+	return os.WriteFile(path, append(append([]byte(nil), m.Seed...), '\n'), 0o600)
+}
+
+// ReadMember reads node's seed from a file written by WriteSeedFile and
+// derives its public key.
+func ReadMember(node cluster.NodeID, path string) (Member, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Member{}, err
+	}
+	seed := []byte(strings.TrimSpace(string(b)))
+	kp, err := nkeys.FromSeed(seed)
+	if err != nil {
+		return Member{}, fmt.Errorf("natsnet: %s: %w", path, err)
+	}
+	defer kp.Wipe()
+	pub, err := kp.PublicKey()
+	if err != nil {
+		return Member{}, err
+	}
+	if !nkeys.IsValidPublicUserKey(pub) {
+		return Member{}, fmt.Errorf("natsnet: %s holds no user seed", path)
+	}
+	return Member{Node: node, PublicKey: pub, Seed: seed}, nil
 }
 
 // NewMembers generates a member for each node.

@@ -134,7 +134,13 @@ type endpoint struct {
 	sub     *nats.Subscription
 	deliver atomic.Pointer[func(cluster.NodeID, []byte)]
 	inbound string // "knoten.<cluster>.to.<id>.from."
-	re      *reassembler
+
+	// The subscription's goroutine is the only user of re, but a Join that
+	// failed may leave a goroutine finishing its last message while the
+	// next Join's starts: the lock (never contended otherwise) keeps them
+	// apart.
+	reMu sync.Mutex
+	re   *reassembler
 
 	seq atomic.Uint64 // the number of this node's last chunked message
 
@@ -347,7 +353,10 @@ func (ep *endpoint) receive(m *nats.Msg) {
 	}
 	msg := m.Data
 	if chunked {
-		if msg = ep.re.add(from, msg, time.Now()); msg == nil {
+		ep.reMu.Lock()
+		msg = ep.re.add(from, msg, time.Now())
+		ep.reMu.Unlock()
+		if msg == nil {
 			return
 		}
 	}
