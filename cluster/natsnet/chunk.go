@@ -185,7 +185,7 @@ func (r *reassembler) start(src cluster.NodeID, h chunkHeader, piece []byte, now
 	p := &partial{h: h, last: now}
 	var buf []byte
 	if r.pool != nil {
-		buf = r.pool.get(total, r.maxTotal-r.held-partialOverhead)
+		buf = r.pool.get(total, min(r.maxMessage, r.maxTotal-r.held-partialOverhead))
 	}
 	if buf == nil {
 		buf = make([]byte, 0, min(total, 2*len(piece)))

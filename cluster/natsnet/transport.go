@@ -87,6 +87,7 @@ type Stats struct {
 	SentChunks     uint64 // chunks published, counted in Sent once per message
 	SentBytes      uint64 // message bytes published, without chunk headers
 	SendErrors     uint64 // messages the connection refused to take (closed, reconnect buffer full, ...)
+	SendTooLarge   uint64 // messages over MaxMessage, which a receiver would drop: not sent
 	NoConnection   uint64 // messages sent from a node that has not joined
 	Delivered      uint64 // messages handed to a receiver
 	DeliveredBytes uint64
@@ -116,6 +117,7 @@ type Transport struct {
 	nodes map[cluster.NodeID]*endpoint
 
 	sent, sentChunks, sentBytes, sendErrors, noConn   atomic.Uint64
+	sendTooLarge                                      atomic.Uint64
 	delivered, deliveredBytes, badSubject, noReceiver atomic.Uint64
 }
 
@@ -267,8 +269,9 @@ func (t *Transport) Recycle(msg []byte) { t.pool.put(msg) }
 // not wait for the receiver: nats.go copies msg into the connection's
 // buffer (so the caller may reuse msg at once) and its flusher writes it
 // out. It blocks only while a connection's buffer is being written to the
-// socket, as a large message does. If from has not joined, or the
-// connection refuses the message, it is dropped and counted.
+// socket, as a large message does. If from has not joined, msg is larger
+// than MaxMessage (and than one payload), or the connection refuses it, it
+// is dropped and counted.
 func (t *Transport) Send(from, to cluster.NodeID, msg []byte) {
 	ep := t.endpoint(from, false)
 	var nc *nats.Conn
@@ -285,9 +288,14 @@ func (t *Transport) Send(from, to cluster.NodeID, msg []byte) {
 		limit = min(limit, t.cfg.ChunkSize)
 	}
 	var err error
-	if len(msg) <= limit {
+	switch {
+	case len(msg) <= limit:
 		err = nc.Publish(subj[0], msg)
-	} else {
+	case len(msg) > t.cfg.MaxMessage:
+		// Receivers configured alike would drop it at its first chunk.
+		t.sendTooLarge.Add(1)
+		return
+	default:
 		err = ep.sendChunks(nc, subj[1], msg, limit)
 	}
 	if err != nil {
@@ -385,6 +393,7 @@ func (t *Transport) Stats() Stats {
 		SentChunks:     t.sentChunks.Load(),
 		SentBytes:      t.sentBytes.Load(),
 		SendErrors:     t.sendErrors.Load(),
+		SendTooLarge:   t.sendTooLarge.Load(),
 		NoConnection:   t.noConn.Load(),
 		Delivered:      t.delivered.Load(),
 		DeliveredBytes: t.deliveredBytes.Load(),

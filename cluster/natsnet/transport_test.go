@@ -100,6 +100,12 @@ func TestFromComesFromSubject(t *testing.T) {
 	if s := tr.Stats(); s.NoConnection != 1 {
 		t.Errorf("NoConnection %d, want 1", s.NoConnection)
 	}
+	small := newTransport(t, Config{MaxMessage: 2 << 20})
+	join(t, small, 1, url, Credentials{})
+	small.Send(1, 2, make([]byte, 3<<20))
+	if s := small.Stats(); s.SendTooLarge != 1 || s.Sent != 0 {
+		t.Errorf("over MaxMessage: %+v, want 1 too large, 0 sent", s)
+	}
 }
 
 func TestParseFrom(t *testing.T) {
