@@ -1,0 +1,140 @@
+// Package natsnet carries cluster messages over NATS core: a
+// cluster.Transport (and cluster.Recycler) for nodes in separate processes,
+// plus what an authenticated deployment needs around it: member NKeys,
+// per-member subject permissions, a self-signed TLS certificate and an
+// embedded server.
+//
+// # Subjects
+//
+// Every node has its own connection. A message from node S to node D of
+// cluster C travels on
+//
+//	knoten.<C>.to.<D>.from.<S>         a whole message, the payload unframed
+//	knoten.<C>.to.<D>.from.<S>.chunk   one chunk of a larger message
+//
+// with node ids in decimal (no sign, no leading zeros, below 2^32). Node D
+// subscribes once, to knoten.<C>.to.<D>.>, and reads S out of the subject
+// of each message it receives; a subject outside the scheme is dropped and
+// counted (Stats.BadSubject). The bytes never name their sender.
+//
+// # Who a sender is
+//
+// With members configured (EmbeddedOptions.Members), the server admits only
+// connections that sign its nonce with a member's NKey, and gives member X
+// these permissions (MemberPermissions):
+//
+//	publish    knoten.<C>.to.*.from.X, knoten.<C>.to.*.from.X.chunk
+//	subscribe  knoten.<C>.to.X.>
+//
+// So a message on ...from.X was published by whoever holds X's seed, and
+// only X reads what is addressed to X. A member that publishes on another's
+// from subject, or subscribes to another's messages, is refused by the
+// server: the message goes nowhere, and the member's connection reports a
+// permissions violation (nats.ErrPermissionViolation) to its error handler.
+// There are no request/reply inboxes in these permissions: the transport
+// does not use them. The ledger (JetStream KV) will need its API subjects
+// added, scoped per member.
+//
+// # Threat model, as far as the transport goes
+//
+// DESIGN.md: anyone who can reach the network but holds no member
+// credentials must not be able to inject, replay or forge a message that
+// changes what runs; a member is trusted to run the protocol.
+//
+//   - Without credentials a connection is refused. Without members
+//     configured the server admits anyone, who can then claim any sender:
+//     that mode is for a single process on loopback.
+//   - A member can send only as itself, so it cannot forge another's ACK,
+//     NACK or OFFER. It can still resend, as itself, what it legitimately
+//     received (a replayed OFFER to a third node comes from the replayer,
+//     not from the isolate's owner); stopping that takes the ownership
+//     ledger's epochs, not the transport.
+//   - Beyond one machine, use TLS (EmbeddedOptions.TLS, Credentials.CAFile):
+//     without it anyone on the path reads the states and can tamper with
+//     the TCP stream; the NKey handshake authenticates the connection, not
+//     the bytes that follow.
+//   - The state hash inside an OFFER is integrity, not authentication: it
+//     catches corruption, but whoever forges a state can hash it. A state is
+//     authentic because of the subject it arrived on.
+//   - Untrusted bytes never crash a node (invariant 4): chunk headers are
+//     checked before use (below), and the messages themselves are parsed
+//     by the cluster, which checks every length.
+//
+// # Chunks
+//
+// A message larger than the connection's max_payload (1 MiB by default;
+// read from the server with every Send, as it can change on reconnect; or
+// Config.ChunkSize if smaller) goes in chunks, each a 24-byte header and a
+// piece of the message:
+//
+//	seq   u64  the sender's number for this message, from a random start
+//	total u64  the whole message's length
+//	index u32  0..count-1
+//	count u32  the number of chunks
+//	piece      index's bytes of the message, at least one
+//
+// little-endian. A header is valid only if count >= 1, index < count,
+// count <= total, and the piece is not empty and not longer than total.
+// The header is a multiple of 8 bytes, so a piece keeps the buffer's
+// alignment.
+//
+// The chunks of a message are published in order on one connection, and
+// NATS keeps the order of one publisher's messages to one subscriber, so
+// the receiver rebuilds a message from its sender's chunks strictly in
+// order: a chunk that does not continue the sender's current message (a
+// lost chunk, another message's chunk, a changed total or count) drops that
+// message, an index-0 chunk supersedes whatever the sender left unfinished,
+// and a message with no chunk for Config.ReassemblyTimeout is dropped
+// (checked as chunks arrive for the node). The protocol above tolerates
+// the loss: it resends.
+//
+// Memory follows the bytes received, never the lengths claimed. A message
+// claiming more than Config.MaxMessage (64 MiB) is dropped at its first
+// chunk. A buffer starts at twice the first piece and doubles as pieces
+// arrive, up to the claimed total, unless a recycled buffer big enough is
+// at hand. All unfinished messages of one node together hold at most
+// Config.MaxReassembly (256 MiB), each also charged 256 bytes for its
+// record; a chunk that would pass that is dropped with its message. Stats
+// counts every drop by reason.
+//
+// # Buffers
+//
+// Send copies: nats.go copies msg into the connection's buffer before
+// Publish returns, so the caller may reuse msg at once. A delivered
+// message belongs to its receiver: a whole message is the buffer nats.go
+// allocated for it, a chunked one is the reassembly buffer, and either is
+// 8-byte aligned, so the codec can view an OFFER's state in place (a
+// misaligned one, possible only for a message that carried NATS headers,
+// is copied first). Recycle keeps buffers of 64 KiB or more, up to
+// MaxMessage bytes in all, to rebuild later chunked messages in; nats.go
+// allocates its own buffer for every whole message and cannot take one of
+// ours, so smaller buffers are left to the garbage collector.
+//
+// Send does not wait for the receiver, but it is not free of waiting: when
+// the connection's buffer is full, Publish writes to the socket in the
+// caller's goroutine, as a large message does. While the connection is
+// down, messages go into nats.go's reconnect buffer (64 MiB with Connect);
+// past that they are dropped and counted (Stats.SendErrors).
+//
+// # Why NATS core, not JetStream, carries the states
+//
+// A state goes point to point, once, to a node that acknowledges it in the
+// handoff protocol, which already resends, deduplicates by epoch and
+// times out. JetStream would write every state to a stream and replicate
+// it through Raft before delivering it: the bytes would cross the network
+// and the disk again per replica, the handoff would wait for a quorum, and
+// the stream would keep a copy after the handoff had freed it, a copy
+// that must then be deleted and that could be redelivered. Its
+// at-least-once delivery adds nothing the protocol does not do. Only what
+// needs agreement goes through JetStream: the ownership ledger (isolate →
+// owner, epoch), small keys updated by compare-and-set. Durable checkpoints
+// that survive a node's death, a later step, fit JetStream's object store.
+//
+// # Delivery
+//
+// Like every cluster.Transport, this one may lose messages: a subscriber
+// too slow for its pending limits (set to MaxReassembly + MaxMessage bytes),
+// a reconnect, a server restart. NATS core does not duplicate, and keeps
+// one sender's order to one receiver. Each node's messages are delivered by
+// its subscription's goroutine, one at a time, so deliver must not block.
+package natsnet
