@@ -65,6 +65,7 @@ type nodeCore struct {
 	now   time.Duration
 
 	draining  bool
+	redrain   []*task // resumed while draining: offered again on the next heartbeat
 	stopped   bool
 	onDrained func()
 
@@ -276,13 +277,14 @@ func (c *nodeCore) flush() {
 			t.parked = false
 			c.col.m.failedHandoffs.Add(1)
 			c.col.event(Event{Kind: EvResumed, Node: c.id, ID: t.id, Epoch: t.epoch})
-			if c.draining {
-				if to, ok := c.pickTarget(); ok {
-					c.handoff(t, to, int64(c.now))
-					continue
-				}
-			}
 			c.pool.inject(t)
+			if c.draining {
+				// Offered again on the next heartbeat, not at once: on an
+				// instant link a refusing target answers inline, and the
+				// node would offer and be refused again without end, in
+				// no time at all.
+				c.redrain = append(c.redrain, t)
+			}
 		}
 		for _, t := range cs {
 			if c.tasks[t.id] != t {
@@ -613,6 +615,19 @@ func (c *nodeCore) tick() {
 	c.flush()
 	if c.now >= c.nextBeat {
 		c.nextBeat = c.now + c.cfg.Heartbeat
+		if rs := c.redrain; len(rs) > 0 {
+			c.redrain = nil
+			for _, t := range rs {
+				if c.tasks[t.id] != t || t.parked || !t.confirmed || !c.draining {
+					continue
+				}
+				if to, ok := c.pickTarget(); ok {
+					t.haltAt.Store(int64(c.now))
+					c.requestMove(t, to)
+				}
+			}
+			c.flush()
+		}
 		// An idle node whose load has not changed has nothing new to say:
 		// it beats only every idleBeats periods, so an idle cluster is
 		// nearly free. A loaded node beats every period, since thieves
