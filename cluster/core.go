@@ -97,7 +97,9 @@ func newNodeCore(id NodeID, n int, cfg *Config, send func(NodeID, []byte), p poo
 		// and keeps decoding allocation-free.
 		decodeOpt: codec.DecodeOptions{Limits: cfg.Limits, Checker: new(engine.StateChecker)},
 	}
-	pc := protoConfig{rto: cfg.RTO, offerTimeout: cfg.OfferTimeout, seed: cfg.Seed, pendingBudget: max(cfg.MemoryBudget/8, 1)}
+	pc := protoConfig{rto: cfg.RTO, offerTimeout: cfg.OfferTimeout, seed: cfg.Seed, pendingBudget: max(cfg.MemoryBudget/8, 1),
+		// Records outlive any copy the configured link may still hold.
+		horizon: max(10*cfg.OfferTimeout, 4*cfg.Link.maxDelay())}
 	if bw := cfg.Link.Bandwidth; bw > 0 {
 		pc.txTime = func(n int) time.Duration { return time.Duration(float64(n) / bw * float64(time.Second)) }
 	}

@@ -66,6 +66,10 @@ type protoConfig struct {
 	// class is evicted.
 	maxRecords int
 	maxTombs   [2]int
+	// maxDelay, if not nil, bounds how long the network may hold a copy
+	// of a message now; the horizon is stretched to 4 × maxDelay if that
+	// is longer (see prune).
+	maxDelay func() time.Duration
 }
 
 func (c protoConfig) withDefaults() protoConfig {
@@ -759,9 +763,13 @@ func (p *proto) expire(now time.Duration) {
 // not been used for the horizon. Why this is safe is in the package
 // documentation (Pruning).
 func (p *proto) prune(now time.Duration) {
+	horizon := p.cfg.horizon
+	if p.cfg.maxDelay != nil {
+		horizon = max(horizon, 4*p.cfg.maxDelay())
+	}
 	for _, id := range sortedKeys(p.in) { // sorted: tombstones are buried, and evicted, in a deterministic order
 		r := p.in[id]
-		if now-r.touched < p.cfg.horizon || r.pending != nil || r.unconfirmed || p.out[id] != nil || p.h.holds(id) {
+		if now-r.touched < horizon || r.pending != nil || r.unconfirmed || p.out[id] != nil || p.h.holds(id) {
 			continue
 		}
 		delete(p.in, id)
