@@ -221,9 +221,10 @@
 // Latency + Jitter + reorder window, of Config.Link, and in the Sim of
 // every link SetLink configured). What the record decided is not
 // forgotten with it: a tombstone keeps the highest verified epoch, the
-// floor and the decisions above the verified epoch (16 bytes, plus 16 per
-// unverified decision, at most 16 of them), and a later OFFER or ABORT of
-// the isolate revives the record from it. So a late OFFER of an epoch the
+// floor and the decisions above the verified epoch (about 64 bytes in its
+// map, plus 16 per unverified decision, at most 16 of them); a later OFFER
+// of the isolate revives the record from it, and an ABORT is answered
+// from it (and recorded in it) without a record. So a late OFFER of an epoch the
 // node refused, saw aborted or verified is refused however late it comes
 // (TestProtoPrunedRefusalThenLateOffer, TestSimLateDuplicateOfferAfterPrune):
 // safety does not rest on a bound on delivery delay.
