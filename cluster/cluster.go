@@ -36,7 +36,7 @@ type Config struct {
 	// MemoryBudget bounds, in bytes, the memory a node reserves for the
 	// isolates it holds (see footprint) and, an eighth of it, for offers
 	// waiting for their program. A node past it refuses new work: an OFFER
-	// with NACK(refused) (the source keeps the isolate), a Spawn with
+	// with NACK(full) (the source keeps the isolate), a Spawn with
 	// ErrNodeFull, and it asks no one for work. Default 1 GiB per node (a
 	// fixed figure, so that a Sim behaves the same on every machine).
 	MemoryBudget int64

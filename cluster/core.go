@@ -65,6 +65,7 @@ type nodeCore struct {
 	now   time.Duration
 
 	draining  bool
+	redrain   []*task // resumed while draining: offered again on the next heartbeat
 	stopped   bool
 	onDrained func()
 
@@ -96,7 +97,9 @@ func newNodeCore(id NodeID, n int, cfg *Config, send func(NodeID, []byte), p poo
 		// and keeps decoding allocation-free.
 		decodeOpt: codec.DecodeOptions{Limits: cfg.Limits, Checker: new(engine.StateChecker)},
 	}
-	pc := protoConfig{rto: cfg.RTO, offerTimeout: cfg.OfferTimeout, seed: cfg.Seed, pendingBudget: max(cfg.MemoryBudget/8, 1)}
+	pc := protoConfig{rto: cfg.RTO, offerTimeout: cfg.OfferTimeout, seed: cfg.Seed, pendingBudget: max(cfg.MemoryBudget/8, 1),
+		// Records outlive any copy the configured link may still hold.
+		horizon: max(10*cfg.OfferTimeout, 4*cfg.Link.maxDelay())}
 	if bw := cfg.Link.Bandwidth; bw > 0 {
 		pc.txTime = func(n int) time.Duration { return time.Duration(float64(n) / bw * float64(time.Second)) }
 	}
@@ -276,13 +279,14 @@ func (c *nodeCore) flush() {
 			t.parked = false
 			c.col.m.failedHandoffs.Add(1)
 			c.col.event(Event{Kind: EvResumed, Node: c.id, ID: t.id, Epoch: t.epoch})
-			if c.draining {
-				if to, ok := c.pickTarget(); ok {
-					c.handoff(t, to, int64(c.now))
-					continue
-				}
-			}
 			c.pool.inject(t)
+			if c.draining {
+				// Offered again on the next heartbeat, not at once: on an
+				// instant link a refusing target answers inline, and the
+				// node would offer and be refused again without end, in
+				// no time at all.
+				c.redrain = append(c.redrain, t)
+			}
 		}
 		for _, t := range cs {
 			if c.tasks[t.id] != t {
@@ -613,6 +617,19 @@ func (c *nodeCore) tick() {
 	c.flush()
 	if c.now >= c.nextBeat {
 		c.nextBeat = c.now + c.cfg.Heartbeat
+		if rs := c.redrain; len(rs) > 0 {
+			c.redrain = nil
+			for _, t := range rs {
+				if c.tasks[t.id] != t || t.parked || !t.confirmed || !c.draining {
+					continue
+				}
+				if to, ok := c.pickTarget(); ok {
+					t.haltAt.Store(int64(c.now))
+					c.requestMove(t, to)
+				}
+			}
+			c.flush()
+		}
 		// An idle node whose load has not changed has nothing new to say:
 		// it beats only every idleBeats periods, so an idle cluster is
 		// nearly free. A loaded node beats every period, since thieves

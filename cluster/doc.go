@@ -115,18 +115,31 @@
 //	            (T crashed: resume)      with backoff; ACK(e) ──▶ DROPPED
 //
 //	target side, per (isolate, epoch): a decision, kept down to 8 epochs
-//	below the highest verified epoch, and at most 16 above it
+//	below the highest verified epoch, and at most 16 above it (then the floor)
 //
-//	  OFFER(e), e <= highest verified epoch, no decision ─▶ NACK(stale)
+//	  OFFER(e), e <= highest verified epoch or <= the floor, no decision
+//	      ─▶ NACK(stale)
 //	  OFFER(e) new, program unknown ─▶ WAITING: FETCH sent to S (again on
 //	      every resend of the OFFER); PROGRAM ─▶ verify hash, cache, go on
 //	  OFFER(e) new, program known ─▶ decode, check, verify the state hash,
 //	      engine.Resume; failure ─▶ REFUSED (NACK); success ─▶ ACCEPTED:
 //	      T runs the isolate and answers ACK, UNCONFIRMED until CONFIRM(e)
 //	      (ACK resent, with backoff)
-//	  ABORT(e) ─▶ ACK if ACCEPTED; else ABORTED, recorded, so that a late
-//	      OFFER(e) is answered ABORTED and never taken
+//	  ABORT(e) from S ─▶ ACK if ACCEPTED; else ABORTED, recorded, so that a
+//	      late OFFER(e) is answered ABORTED (or NACK) and never taken
 //	  duplicate OFFER(e) or ABORT(e) ─▶ the same answer again
+//
+// Every OFFER and every ABORT is answered, whatever the node holds; the
+// only exceptions name an offer that waits for its program: a duplicate
+// of it (answered by a FETCH), an ABORT of its epoch from another node
+// than its source (ignored, counted Spoofed: only the source may cancel
+// its offer, as only the source's CONFIRM, NACK or ACK count for a
+// handoff; TestProtoSpoofedAbortIgnored), and an OFFER of its epoch from
+// another node (ignored; the waiting one came first). An OFFER from a
+// node reported crashed whose program is unknown is recorded aborted and
+// not answered: nobody is left to answer, or to fetch the program from. A newer OFFER of the isolate, of
+// another epoch, replaces the waiting one, unanswered and undecided: its
+// source resends it, or aborts, and is answered then.
 //
 // The highest verified epoch of an isolate rises only with what the node
 // has checked: an OFFER it decoded, verified and took, or an epoch it
@@ -134,11 +147,19 @@
 // refusal, an ABORT or an offer waiting for its program record a decision
 // for their own epoch only, so one garbage OFFER with epoch 2^62 cannot
 // make every later handoff of the isolate stale. A refusal is recorded,
-// never forgotten while the record lives, because a late duplicate of the
-// refused epoch must not be taken after its source resumed its copy; past
-// 16 such unverified decisions for one isolate the node answers nothing
-// (the source resends, then aborts). An offer waiting for its program is
-// replaced, unanswered, by a newer OFFER of the isolate.
+// never forgotten, because a late duplicate of the refused epoch must not
+// be taken after its source resumed its copy. A node keeps at most 16 such
+// unverified decisions per isolate (maxUnverified); a 17th evicts the
+// lowest of them and raises the isolate's floor to it: every undecided
+// epoch at or below the floor is refused (NACK stale) from then on. So the
+// evicted decision stays in force (refusing is always safe: a refused
+// source resumes its copy and offers again at a higher epoch), the node
+// never has to leave a message unanswered for lack of room, and 17
+// refusals in a row (a draining or full target) or 16 garbage ABORTs at
+// high epochs cannot wedge a handoff (TestProtoSeventeenRefusalsAnswered,
+// TestProtoGarbageAbortsDoNotWedgeHandoff). Garbage at epochs above a
+// legitimate one can raise the floor past it and so refuse that handoff,
+// never make it run twice.
 //
 // Resends back off. The n-th resend of an OFFER, ABORT or unconfirmed ACK
 // waits RTO × 2^n (capped at 8 RTO), half of it fixed and half drawn from
@@ -180,32 +201,56 @@
 // a pending budget (1/8 of Config.MemoryBudget): an offer past it is
 // refused with NACK (reason full), recorded like any refusal, and its
 // buffer handed back at once (1000 OFFERs of 128 KiB for an unknown
-// program used to keep 250 MiB for good; TestProtoPendingOfferFlood). The decisions kept per isolate are bounded (above).
+// program used to keep 250 MiB for good; TestProtoPendingOfferFlood). The
+// decisions kept per isolate are bounded (above). Records (the per-isolate
+// state of the target side, about 400 B each) are created only by an
+// OFFER, or by the node itself spawning, resuming or handing off an
+// isolate: an ABORT, NACK, ACK, ABORTED or CONFIRM about an isolate the
+// node has no record of creates none (an ABORT is answered from the
+// isolate's tombstone, below, and recorded there). Past 65 536 records
+// (defaultMaxRecords) an OFFER of an isolate without one is refused
+// (NACK full) and the refusal kept in its tombstone; the node's own
+// isolates always get a record. (200 000 ABORTs for unknown isolates used
+// to create 200 000 records, 74 MB; TestProtoAbortsForUnknownIsolatesBounded,
+// TestProtoRecordBudget.)
 //
-// Pruning. A node forgets its record of an isolate (highest verified
-// epoch, decisions) once the record can no longer matter: the node does
-// not hold the isolate, has no handoff, unconfirmed acceptance or waiting
-// offer of it, and has not used the record for the horizon, 10 ×
-// OfferTimeout. The messages that could still name a pruned record, and
-// why they are harmless:
+// Pruning. A node forgets its record of an isolate once the record is
+// idle: the node does not hold the isolate, has no handoff, unconfirmed
+// acceptance or waiting offer of it, and has not used the record for the
+// horizon, max(10 × OfferTimeout, 4 × the network's longest delay:
+// Latency + Jitter + reorder window, of Config.Link, and in the Sim of
+// every link SetLink configured). What the record decided is not
+// forgotten with it: a tombstone keeps the highest verified epoch, the
+// floor and the decisions above the verified epoch (about 64 bytes in its
+// map, plus 16 per unverified decision, at most 16 of them); a later OFFER
+// of the isolate revives the record from it, and an ABORT is answered
+// from it (and recorded in it) without a record. So a late OFFER of an epoch the
+// node refused, saw aborted or verified is refused however late it comes
+// (TestProtoPrunedRefusalThenLateOffer, TestSimLateDuplicateOfferAfterPrune):
+// safety does not rest on a bound on delivery delay.
+//
+// Tombstones are bounded too, by count, in two classes evicted oldest
+// first: 65 536 with a verified epoch (only a real isolate that was here
+// makes one; an attacker cannot grow them without running isolates here),
+// and 16 384 with unverified decisions only (refusals, aborts of isolates
+// the node never held). An evicted tombstone's protection falls back to
+// the horizon: an OFFER of an epoch it covered is harmless only if every
+// copy of it was delivered before the eviction, which holds on the
+// simulated and live networks (they deliver every copy within the longest
+// delay, well inside the horizon) but not on a network without a delay
+// bound, such as NATS. There the cluster-wide ledger (issue 13) decides:
+// an isolate's epoch in the ledger, not a node's memory, says who owns it,
+// so a late OFFER of an old epoch cannot be committed, and the tombstones
+// become an optimisation. The other messages that can name a pruned
+// record are harmless without it:
 //   - an ACK for a handoff this node made: the node keeps no record of
 //     handoffs it finished; it answers CONFIRM to any ACK of an isolate it
 //     neither holds nor is handing off, which is true (it holds no copy)
 //     and is what a target still waiting for its lost CONFIRM needs. An
 //     isolate it holds again cannot be unconfirmed elsewhere: it left there
 //     only after a CONFIRM.
-//   - a CONFIRM or an ABORTED: matched against a handoff or an acceptance
-//     in flight, and there is none; ignored.
-//   - an OFFER or ABORT of an epoch the record had decided: a source sends
-//     these only until it has its answer, and it got that answer before the
-//     record went idle; so only a copy delayed in the network for longer
-//     than the horizon could arrive now. The simulated and live networks
-//     deliver every copy within Latency + Jitter + the reorder window (plus
-//     the time a slow link spends on what was queued before it), far below
-//     10 × OfferTimeout, since OfferTimeout is 10 RTO and RTO covers four
-//     link delays. A transport without such a bound must keep the records
-//     longer, or rely on the ledger's epoch (DESIGN.md), which a late
-//     message cannot pass.
+//   - a CONFIRM, NACK or ABORTED: matched against a handoff or an
+//     acceptance in flight, and there is none; ignored.
 //
 // Program by hash. An OFFER names the program by its hash; the target
 // fetches bytecode it lacks from the source (FETCH/PROGRAM), checks that it
@@ -239,8 +284,12 @@
 //
 // Drain marks the node draining (it refuses offers with NACK and advertises
 // that in heartbeats) and asks every isolate it holds to move to the least
-// loaded live node; isolates that come back (NACK, ABORTED) are offered to
-// another node. Drain ends when the node holds nothing.
+// loaded live node; isolates that come back (NACK, ABORTED) run again and
+// are offered to the least loaded node on the next heartbeat, not at once
+// (on an instant link a refusing target answers inline, and the node would
+// offer and be refused again without end in no virtual time;
+// TestSimDrainIntoFullNodeFinishes). Drain ends when the node holds
+// nothing.
 //
 // Nodes gossip their load (queued, running, idle workers) in heartbeats.
 // A node with an idle worker and nothing queued sends STEAL to the node with

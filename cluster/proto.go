@@ -59,6 +59,17 @@ type protoConfig struct {
 	// horizon is how long a record of an isolate the node no longer holds
 	// (and has nothing in flight about) is kept; see prune.
 	horizon time.Duration
+	// maxRecords bounds the records (inRec) a node keeps; an OFFER of an
+	// isolate without one, past it, is refused. maxTombs bounds the
+	// tombstones of pruned records: [0] those with only unverified
+	// decisions, [1] those with a verified epoch; past it the oldest of the
+	// class is evicted.
+	maxRecords int
+	maxTombs   [2]int
+	// maxDelay, if not nil, bounds how long the network may hold a copy
+	// of a message now; the horizon is stretched to 4 × maxDelay if that
+	// is longer (see prune).
+	maxDelay func() time.Duration
 }
 
 func (c protoConfig) withDefaults() protoConfig {
@@ -77,12 +88,29 @@ func (c protoConfig) withDefaults() protoConfig {
 	if c.horizon <= 0 {
 		c.horizon = 10 * c.offerTimeout
 	}
+	if c.maxRecords <= 0 {
+		c.maxRecords = defaultMaxRecords
+	}
+	if c.maxTombs[0] <= 0 {
+		c.maxTombs[0] = defaultMaxTombs / 4
+	}
+	if c.maxTombs[1] <= 0 {
+		c.maxTombs[1] = defaultMaxTombs
+	}
 	return c
 }
 
 // defaultPendingBudget is the byte budget of offers waiting for their
 // program when the node's memory budget does not set one.
 const defaultPendingBudget = 64 << 20
+
+// defaultMaxRecords and defaultMaxTombs are the default budgets of records
+// and of tombstones (see protoConfig): about 400 B a record, 26 MiB in all;
+// about 64 B a tombstone with no unverified decision, 4 MiB in all.
+const (
+	defaultMaxRecords = 1 << 16
+	defaultMaxTombs   = 1 << 16
+)
 
 // maxBackoff caps the exponential backoff of resends at 2^maxBackoff RTO.
 const maxBackoff = 3
@@ -129,9 +157,8 @@ type outRec struct {
 
 // inRec is what a node remembers about an isolate as a target.
 type inRec struct {
-	seen    uint64        // highest verified epoch of the isolate: accepted here, or spawned, resumed or handed off from here
+	decisions
 	touched time.Duration // last time the record was used; see prune
-	decided map[uint64]decision
 	pending *pendingOffer // an offer waiting for its program
 
 	unconfirmed bool // accepted uEpoch from uFrom, and no CONFIRM yet
@@ -139,6 +166,111 @@ type inRec struct {
 	uFrom       NodeID
 	nextAck     time.Duration // next ACK resend due
 	ackTries    int
+}
+
+// epochDec is one decision about one epoch.
+type epochDec struct {
+	e uint64
+	d decision
+}
+
+// decisions is what a target has decided about the epochs of one isolate:
+// the highest verified epoch (seen), the floor (every undecided epoch at or
+// below it is refused), and the decisions themselves, at most
+// maxUnverified of them above seen and none more than 8 below it. It is
+// both the heart of a record (inRec) and, once the record is pruned, its
+// tombstone.
+type decisions struct {
+	seen  uint64 // highest verified epoch of the isolate: accepted here, or spawned, resumed or handed off from here
+	floor uint64 // every undecided epoch <= floor is refused (NACK stale)
+	dec   []epochDec
+}
+
+// get returns the decision about epoch e, or undecided.
+func (r decisions) get(e uint64) decision {
+	for _, x := range r.dec {
+		if x.e == e {
+			return x.d
+		}
+	}
+	return undecided
+}
+
+// stale reports whether an undecided OFFER of epoch e must be refused: e is
+// at or below the highest verified epoch or the floor.
+func (r decisions) stale(e uint64) bool { return e <= r.seen || e <= r.floor }
+
+// empty reports whether r knows nothing worth keeping.
+func (r decisions) empty() bool { return r.seen == 0 && r.floor == 0 && len(r.dec) == 0 }
+
+// maxUnverified is how many decisions a target keeps, per isolate, above
+// the highest epoch it has verified for it (seen): refusals and aborts of
+// epochs that no verified state backs. A new one past it evicts the lowest
+// such epoch and raises the floor to it, so the evicted epoch stays refused
+// (as does every undecided epoch below it): a decision is never silently
+// forgotten, a node always answers, and a flood of garbage epochs costs a
+// bounded slice. Refusing is always safe; a source that is refused resumes
+// its copy and offers the isolate again at a higher epoch.
+const maxUnverified = 16
+
+// decide records d for e. Decisions more than 8 epochs below seen are
+// forgotten: an offer that old can only be a stale duplicate, and NACK is
+// a safe answer.
+func (r *decisions) decide(e uint64, d decision) {
+	for i := range r.dec {
+		if r.dec[i].e == e {
+			r.dec[i].d = d
+			return
+		}
+	}
+	if e > r.seen && d != accepted {
+		n, low := 0, e
+		for _, x := range r.dec {
+			if x.e > r.seen {
+				n++
+				low = min(low, x.e)
+			}
+		}
+		if n >= maxUnverified {
+			r.floor = max(r.floor, low)
+			r.dec = slices.DeleteFunc(r.dec, func(x epochDec) bool { return x.e > r.seen && x.e <= r.floor && x.d != accepted })
+			if e <= r.floor {
+				return // refused from now on, by the floor
+			}
+		}
+	}
+	r.dec = append(r.dec, epochDec{e, d})
+	r.trim()
+}
+
+// trim forgets decisions more than 8 epochs below seen.
+func (r *decisions) trim() {
+	if len(r.dec) > 8 {
+		r.dec = slices.DeleteFunc(r.dec, func(x epochDec) bool { return x.e+8 < r.seen })
+	}
+}
+
+// verified raises r's highest verified epoch to e: an accepted OFFER's,
+// or one the node itself spawned, resumed or handed off.
+func (r *decisions) verified(e uint64) {
+	if e > r.seen {
+		r.seen = e
+		r.trim()
+	}
+}
+
+// tombstone is what is left of a pruned record: its decisions above its
+// highest verified epoch, that epoch and the floor (see Pruning in the
+// package documentation).
+type tombstone struct {
+	decisions
+	seq uint64 // when buried; the eviction queue names it by this
+}
+
+// tombRef names a tombstone in an eviction queue.
+type tombRef struct {
+	id  IsolateID
+	seq uint64
 }
 
 type pendingOffer struct {
@@ -156,6 +288,9 @@ type protoStats struct {
 	// program, OverBudget those refused because the pending bytes would
 	// pass pendingBudget, Pruned the records forgotten after the horizon.
 	Expired, OverBudget, Pruned int64
+	// Evicted counts tombstones evicted past their budget, Spoofed the
+	// ABORTs and OFFERs that named a waiting offer from another sender.
+	Evicted, Spoofed int64
 }
 
 // proto is one node's handoff state machine: both its source side (outgoing
@@ -180,6 +315,13 @@ type proto struct {
 	pendingBytes int64
 	nextPrune    time.Duration
 	stats        protoStats
+	// tombs holds the tombstones of pruned records; tombQ[c] is class c's
+	// eviction queue, oldest first (it may name tombstones since unburied
+	// or replaced: their seq differs), tombCount[c] its live count.
+	tombs     map[IsolateID]tombstone
+	tombQ     [2][]tombRef
+	tombCount [2]int
+	tombSeq   uint64
 }
 
 func newProto(self NodeID, cfg protoConfig, h protoHooks) *proto {
@@ -192,74 +334,78 @@ func newProto(self NodeID, cfg protoConfig, h protoHooks) *proto {
 		unc:   make(map[IsolateID]bool),
 		fetch: make(map[[32]byte]map[IsolateID]bool),
 		down:  make(map[NodeID]bool),
+		tombs: make(map[IsolateID]tombstone),
 		rng:   rand.New(rand.NewPCG(cfg.seed, uint64(self))),
 	}
 }
 
+// rec returns the record of isolate id, creating it (from its tombstone,
+// if it has one) if there is none.
 func (p *proto) rec(id IsolateID) *inRec {
 	r := p.in[id]
 	if r == nil {
-		r = &inRec{decided: make(map[uint64]decision, 2)}
+		r = &inRec{}
+		if t, ok := p.unbury(id); ok {
+			r.decisions = t
+		}
 		p.in[id] = r
 	}
 	r.touched = p.now
 	return r
 }
 
-// maxUnverified is how many decisions a target keeps, per isolate, above
-// the highest epoch it has verified for it (seen): refusals and aborts of
-// epochs that no verified state backs. Beyond it, an OFFER or ABORT of a new
-// epoch is dropped unanswered (the source resends, or aborts and resends),
-// so a flood of garbage epochs costs a bounded map; and no decision above
-// seen is ever forgotten while the record lives, since a refused epoch that
-// came back as new could be taken after its source resumed its copy.
-const maxUnverified = 16
-
-// decide records d for (r, e), forgetting decisions more than 8 epochs
-// below the highest verified epoch (seen): an offer that old can only be a
-// stale duplicate, and NACK is a safe answer. It reports false, recording
-// nothing, if e is above seen and r already holds maxUnverified decisions
-// there.
-func (r *inRec) decide(e uint64, d decision) bool {
-	if !r.room(e) {
-		return false
+// tombClass is the eviction class of d: 1 if it has a verified epoch, 0 if
+// all it holds is unverified decisions.
+func tombClass(d *decisions) int {
+	if d.seen > 0 {
+		return 1
 	}
-	r.decided[e] = d
-	r.prune()
-	return true
+	return 0
 }
 
-// room reports whether r may record a decision about epoch e.
-func (r *inRec) room(e uint64) bool {
-	if _, ok := r.decided[e]; ok || e <= r.seen {
-		return true
+// unbury removes and returns the tombstone of id.
+func (p *proto) unbury(id IsolateID) (decisions, bool) {
+	t, ok := p.tombs[id]
+	if !ok {
+		return decisions{}, false
 	}
-	n := 0
-	for k := range r.decided {
-		if k > r.seen {
-			n++
+	delete(p.tombs, id)
+	p.tombCount[tombClass(&t.decisions)]--
+	return t.decisions, true
+}
+
+// bury keeps d as id's tombstone (replacing any), keeping only what an
+// OFFER could still need: the decisions above seen. Past its class's
+// budget the oldest tombstone of the class is evicted.
+func (p *proto) bury(id IsolateID, d decisions) {
+	p.unbury(id)
+	d.dec = slices.Clip(slices.DeleteFunc(slices.Clone(d.dec), func(x epochDec) bool { return x.e <= d.seen }))
+	if d.empty() {
+		return
+	}
+	if len(d.dec) == 0 {
+		d.dec = nil
+	}
+	p.tombSeq++
+	c := tombClass(&d)
+	p.tombs[id] = tombstone{decisions: d, seq: p.tombSeq}
+	p.tombCount[c]++
+	p.tombQ[c] = append(p.tombQ[c], tombRef{id, p.tombSeq})
+	budget := p.cfg.maxTombs[c]
+	for p.tombCount[c] > budget {
+		ref := p.tombQ[c][0]
+		p.tombQ[c] = p.tombQ[c][1:]
+		if t, ok := p.tombs[ref.id]; ok && t.seq == ref.seq {
+			delete(p.tombs, ref.id)
+			p.tombCount[c]--
+			p.stats.Evicted++
 		}
 	}
-	return n < maxUnverified
-}
-
-// prune forgets decisions more than 8 epochs below seen.
-func (r *inRec) prune() {
-	if len(r.decided) > 8 {
-		for k := range r.decided {
-			if k+8 < r.seen {
-				delete(r.decided, k)
-			}
-		}
-	}
-}
-
-// verified raises r's highest verified epoch to e: an accepted OFFER's,
-// or one the node itself spawned, resumed or handed off.
-func (r *inRec) verified(e uint64) {
-	if e > r.seen {
-		r.seen = e
-		r.prune()
+	if q := p.tombQ[c]; len(q) > 2*p.tombCount[c]+64 { // drop references to unburied tombstones
+		p.tombQ[c] = slices.DeleteFunc(slices.Clone(q), func(ref tombRef) bool {
+			t, ok := p.tombs[ref.id]
+			return !ok || t.seq != ref.seq
+		})
 	}
 }
 
@@ -377,20 +523,41 @@ func (p *proto) answer(from NodeID, id IsolateID, e uint64, d decision) {
 	}
 }
 
-// onOffer handles an OFFER and reports whether it kept raw.
+// onOffer handles an OFFER and reports whether it kept raw. Every OFFER
+// is answered (ACK, NACK, ABORTED, or FETCH while it waits for its
+// program), except a duplicate of one that waits, and one that a newer
+// OFFER from the same source replaces.
 func (p *proto) onOffer(now time.Duration, from NodeID, m *message, raw []byte) (kept bool) {
+	if p.in[m.id] == nil && len(p.in) >= p.cfg.maxRecords {
+		// No room for another record: refuse it, and keep the refusal in
+		// the isolate's tombstone, so that a late duplicate of this epoch
+		// is refused too.
+		t, _ := p.unbury(m.id)
+		if d := t.get(m.epoch); d != undecided {
+			p.answer(from, m.id, m.epoch, d)
+		} else if t.stale(m.epoch) {
+			p.stats.Stale++
+			p.sendNack(from, m.id, m.epoch, nackStale)
+		} else {
+			t.decide(m.epoch, refused)
+			p.stats.OverBudget++
+			p.sendNack(from, m.id, m.epoch, nackFull)
+		}
+		p.bury(m.id, t)
+		return false
+	}
 	r := p.rec(m.id)
-	if d := r.decided[m.epoch]; d != undecided {
+	if d := r.get(m.epoch); d != undecided {
 		p.answer(from, m.id, m.epoch, d) // a duplicate: same answer
 		return false
 	}
-	if pe := r.pending; pe != nil && pe.epoch == m.epoch {
+	if pe := r.pending; pe != nil && pe.epoch == m.epoch && pe.from == from {
 		p.stats.Fetches++ // the FETCH or the PROGRAM may have been lost
 		p.buf = appendHash(p.buf[:0], mFetch, pe.hash)
 		p.h.send(pe.from, p.buf)
 		return false
 	}
-	if m.epoch <= r.seen {
+	if r.stale(m.epoch) {
 		p.stats.Stale++
 		p.sendNack(from, m.id, m.epoch, nackStale)
 		return false
@@ -398,6 +565,14 @@ func (p *proto) onOffer(now time.Duration, from NodeID, m *message, raw []byte) 
 	// Nothing about m is verified yet: r.seen rises only once it is
 	// accepted (see tryAccept), so that a garbage OFFER with a huge epoch
 	// cannot make every later handoff of the isolate look stale.
+	if pe := r.pending; pe != nil && pe.epoch == m.epoch {
+		// The same epoch waits, offered by another node: only one of them
+		// can hold that epoch, and the waiting one was here first. This
+		// one is not answered; if it is the real one, its source aborts,
+		// and is answered once the waiting offer expires or is decided.
+		p.stats.Spoofed++
+		return false
+	}
 	if r.pending != nil {
 		// Another epoch still waits for its program. Neither is verified;
 		// the newer message replaces it, unanswered and undecided: its
@@ -408,10 +583,6 @@ func (p *proto) onOffer(now time.Duration, from NodeID, m *message, raw []byte) 
 	if !p.h.haveProgram(m.hash) {
 		if p.down[from] { // nobody left to fetch it from
 			r.decide(m.epoch, aborted)
-			return false
-		}
-		if !r.room(m.epoch) {
-			p.stats.Bad++ // too many unverified epochs: no room to decide later
 			return false
 		}
 		if p.pendingBytes+int64(cap(raw)) > p.cfg.pendingBudget {
@@ -442,15 +613,11 @@ func (p *proto) onOffer(now time.Duration, from NodeID, m *message, raw []byte) 
 // (and so keeps m's buffer).
 func (p *proto) tryAccept(now time.Duration, from NodeID, r *inRec, m *message) bool {
 	if err := p.h.accept(from, m); err != nil {
-		// The refusal is recorded, so that a late duplicate of this epoch,
-		// once the node would take it, is not taken after its source has
-		// resumed its copy; it does not raise r.seen (m is not verified).
-		// With no room for the record, no answer: the source resends or
-		// aborts.
-		if !r.decide(m.epoch, refused) {
-			p.stats.Bad++
-			return false
-		}
+		// The refusal is recorded (or covered by the floor, see decide),
+		// so that a late duplicate of this epoch, once the node would take
+		// it, is not taken after its source has resumed its copy; it does
+		// not raise r.seen (m is not verified).
+		r.decide(m.epoch, refused)
 		reason := nackBadState
 		switch {
 		case errors.Is(err, errRefused):
@@ -474,19 +641,41 @@ func (p *proto) tryAccept(now time.Duration, from NodeID, r *inRec, m *message) 
 	return true
 }
 
+// onAbort answers an ABORT, always: ACK if the node took that epoch,
+// ABORTED if not, and then it never will. An ABORT of an isolate the node
+// has no record of creates none: the abort goes into the isolate's
+// tombstone (see Pruning), so that a late OFFER of that epoch is refused.
+// An ABORT naming an offer that waits here from another node is ignored.
 func (p *proto) onAbort(from NodeID, m *message) {
-	r := p.rec(m.id)
-	if d := r.decided[m.epoch]; d != undecided {
+	r := p.in[m.id]
+	if r == nil {
+		t, _ := p.unbury(m.id)
+		if d := t.get(m.epoch); d != undecided {
+			p.answer(from, m.id, m.epoch, d)
+		} else {
+			if !t.stale(m.epoch) {
+				t.decide(m.epoch, aborted)
+			}
+			p.sendIDEpoch(from, mAborted, m.id, m.epoch)
+		}
+		p.bury(m.id, t)
+		return
+	}
+	if pe := r.pending; pe != nil && pe.epoch == m.epoch && pe.from != from {
+		p.stats.Spoofed++
+		return
+	}
+	r.touched = p.now
+	if d := r.get(m.epoch); d != undecided {
 		p.answer(from, m.id, m.epoch, d)
 		return
 	}
 	// Not taken, and now it never will be: a late OFFER of this epoch finds
-	// the decision and gets ABORTED. The ABORT is not verified either, so
-	// it records only its own epoch and leaves r.seen alone; with no room
-	// for the record, no answer (the source resends the ABORT).
-	if !r.decide(m.epoch, aborted) {
-		p.stats.Bad++
-		return
+	// the decision (or the floor) and is not taken. The ABORT is not
+	// verified either, so it records only its own epoch and leaves r.seen
+	// alone.
+	if !r.stale(m.epoch) {
+		r.decide(m.epoch, aborted)
 	}
 	if r.pending != nil && r.pending.epoch == m.epoch {
 		p.unfetch(m.id, r)
@@ -574,11 +763,17 @@ func (p *proto) expire(now time.Duration) {
 // not been used for the horizon. Why this is safe is in the package
 // documentation (Pruning).
 func (p *proto) prune(now time.Duration) {
-	for id, r := range p.in {
-		if now-r.touched < p.cfg.horizon || r.pending != nil || r.unconfirmed || p.out[id] != nil || p.h.holds(id) {
+	horizon := p.cfg.horizon
+	if p.cfg.maxDelay != nil {
+		horizon = max(horizon, 4*p.cfg.maxDelay())
+	}
+	for _, id := range sortedKeys(p.in) { // sorted: tombstones are buried, and evicted, in a deterministic order
+		r := p.in[id]
+		if now-r.touched < horizon || r.pending != nil || r.unconfirmed || p.out[id] != nil || p.h.holds(id) {
 			continue
 		}
 		delete(p.in, id)
+		p.bury(id, r.decisions)
 		p.stats.Pruned++
 	}
 }

@@ -40,7 +40,11 @@ type fakeNode struct {
 	// for its program, and one an accepted isolate owns. A buffer is
 	// discarded at most once, and only while waiting.
 	waiting, owned map[*byte]bool
+	got            map[msgKind]int // messages received, by kind
 }
+
+// count returns how many messages of kind k f has received.
+func (f *fakeNode) count(k msgKind) int { return f.got[k] }
 
 type protoWorld struct {
 	t      testing.TB
@@ -154,7 +158,7 @@ func newProtoWorld(t testing.TB, seed uint64, n int, cfg LinkConfig) *protoWorld
 		detect: 3 * time.Millisecond, downAt: map[NodeID]time.Duration{}}
 	for i := 0; i < n; i++ {
 		f := &fakeNode{id: NodeID(i), w: w, progs: map[[32]byte][]byte{}, held: map[IsolateID]*hold{},
-			accepted: map[[2]uint64]bool{}, resumed: map[[2]uint64]bool{}, waiting: map[*byte]bool{}, owned: map[*byte]bool{}}
+			accepted: map[[2]uint64]bool{}, resumed: map[[2]uint64]bool{}, waiting: map[*byte]bool{}, owned: map[*byte]bool{}, got: map[msgKind]int{}}
 		f.p = newProto(f.id, protoConfig{rto: 2 * time.Millisecond, offerTimeout: 8 * time.Millisecond}, f)
 		w.nodes = append(w.nodes, f)
 		w.net.Listen(f.id, func(from NodeID, msg []byte) {
@@ -165,6 +169,7 @@ func newProtoWorld(t testing.TB, seed uint64, n int, cfg LinkConfig) *protoWorld
 			if err != nil {
 				w.fail("unparsable message: %v", err)
 			}
+			f.got[m.kind]++
 			if f.p.onMessage(w.now, from, &m, msg) && !f.owned[&msg[0]] {
 				f.waiting[&msg[0]] = true
 			}

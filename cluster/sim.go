@@ -96,6 +96,7 @@ func NewSim(cfg Config) *Sim {
 			n.workers = append(n.workers, &simWorker{})
 		}
 		n.core = newNodeCore(n.id, cfg.Nodes, &s.cfg, func(to NodeID, msg []byte) { s.net.SendAt(s.now, n.id, to, msg) }, n, s.col)
+		n.core.proto.cfg.maxDelay = s.net.MaxDelay // links set later with SetLink count too
 		n.core.recycle = s.net.Recycle
 		n.core.nextBeat = time.Duration(i) * cfg.Heartbeat / time.Duration(cfg.Nodes) // stagger
 		s.net.Listen(n.id, func(from NodeID, msg []byte) {

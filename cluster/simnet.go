@@ -135,6 +135,29 @@ func (n *Net) SetDefault(cfg LinkConfig) {
 	}
 }
 
+// MaxDelay bounds how long the network holds a copy of a message, on any
+// link (transmission aside): the largest Latency + Jitter + reorder window.
+func (n *Net) MaxDelay() time.Duration {
+	d := n.def.maxDelay()
+	for _, l := range n.links {
+		d = max(d, l.cfg.maxDelay())
+	}
+	return d
+}
+
+// maxDelay is the longest a link with configuration c holds a copy.
+func (c LinkConfig) maxDelay() time.Duration {
+	d := c.Latency + c.Jitter
+	if c.Reorder > 0 {
+		w := c.ReorderWindow
+		if w <= 0 {
+			w = max(4*(c.Latency+c.Jitter), 200*time.Microsecond)
+		}
+		d += w
+	}
+	return d
+}
+
 // Link returns the configuration of the directed link from → to.
 func (n *Net) Link(from, to NodeID) LinkConfig { return n.link(from, to).cfg }
 

@@ -1,0 +1,185 @@
+package cluster
+
+import (
+	"testing"
+	"time"
+)
+
+// Regression tests for the defects a hostile review found (the review's
+// reproducers, made into assertions and shrunk to run quickly).
+
+// held reports whether node i runs isolate 1 in a protoWorld.
+func runsIsolate1(w *protoWorld, i int) bool {
+	h := w.nodes[i].held[1]
+	return h != nil && h.state == holdRunning
+}
+
+// 16 bare ABORTs from a third node at distinct epochs must not keep a later
+// handoff of the isolate (whose OFFER waits for its program) from being
+// answered.
+func TestProtoGarbageAbortsDoNotWedgeHandoff(t *testing.T) {
+	w := newProtoWorld(t, 1, 3, LinkConfig{Latency: 100 * time.Microsecond})
+	for i := uint64(0); i < maxUnverified; i++ {
+		w.net.SendAt(w.now, 2, 1, appendIDEpoch(nil, mAbort, 1, 1<<62+i))
+	}
+	w.step(time.Millisecond)
+	if !w.handoff(0, 1) {
+		t.Fatal("handoff refused")
+	}
+	w.step(time.Second)
+	w.check()
+	if w.nodes[1].held[1] == nil {
+		t.Fatalf("handoff did not go through: n0 holds %+v, outstanding %d; n1 stats %+v",
+			w.nodes[0].held[1], w.nodes[0].p.outstanding(), w.nodes[1].p.stats)
+	}
+}
+
+// The same with 16 garbage OFFERs, then a legitimate offer the target
+// refuses (draining): the source must be answered and resume.
+func TestProtoGarbageOffersDoNotWedgeRefusedHandoff(t *testing.T) {
+	w := newProtoWorld(t, 1, 3, LinkConfig{Latency: 100 * time.Microsecond})
+	w.nodes[1].progs[w.prog] = []byte("program")
+	for i := uint64(0); i < maxUnverified; i++ {
+		w.net.SendAt(w.now, 2, 1, append(appendOfferHeader(nil, 1, 1<<62+i, w.prog, 0, nil), "garbage"...))
+	}
+	w.step(time.Millisecond)
+	w.nodes[1].refuse = true
+	if !w.handoff(0, 1) {
+		t.Fatal("handoff refused")
+	}
+	w.step(time.Second)
+	w.check()
+	if !runsIsolate1(w, 0) {
+		t.Fatalf("a refused handoff never resumed its source: n0 holds %+v, outstanding %d; n1 stats %+v",
+			w.nodes[0].held[1], w.nodes[0].p.outstanding(), w.nodes[1].p.stats)
+	}
+}
+
+// No attacker: 17 refusals in a row (draining) of one isolate by one node.
+// Every one is answered, and once the node takes isolates again the next
+// handoff goes through.
+func TestProtoSeventeenRefusalsAnswered(t *testing.T) {
+	w := newProtoWorld(t, 1, 3, LinkConfig{Latency: 100 * time.Microsecond})
+	w.nodes[1].progs[w.prog] = []byte("program")
+	w.nodes[1].refuse = true
+	for i := 0; i < 2*maxUnverified+1; i++ {
+		if !w.handoff(0, 1) {
+			t.Fatalf("handoff %d: source not running: %+v", i+1, w.nodes[0].held[1])
+		}
+		w.step(5 * time.Millisecond)
+		if !runsIsolate1(w, 0) {
+			t.Fatalf("refused handoff %d not answered within 5 ms: n0 holds %+v; n1 stats %+v", i+1, w.nodes[0].held[1], w.nodes[1].p.stats)
+		}
+	}
+	w.nodes[1].refuse = false
+	if !w.handoff(0, 1) {
+		t.Fatal("last handoff refused")
+	}
+	w.step(time.Second)
+	w.check()
+	if w.nodes[1].held[1] == nil {
+		t.Fatalf("handoff after the refusals did not go through: n0 holds %+v; n1 stats %+v", w.nodes[0].held[1], w.nodes[1].p.stats)
+	}
+}
+
+// A refusal must outlive the record that held it: a copy of the refused
+// OFFER delayed past the horizon must not be taken after its source
+// resumed (two copies of epoch 1).
+func TestProtoPrunedRefusalThenLateOffer(t *testing.T) {
+	w := newProtoWorld(t, 1, 3, LinkConfig{Latency: 100 * time.Microsecond})
+	w.nodes[1].progs[w.prog] = []byte("program")
+	w.nodes[1].refuse = true
+	late := append(appendOfferHeader(nil, 1, 1, w.prog, 0, nil), w.state...)
+	if !w.handoff(0, 1) {
+		t.Fatal("handoff refused")
+	}
+	w.step(5 * time.Millisecond)
+	if !runsIsolate1(w, 0) {
+		t.Fatalf("source did not resume: %+v", w.nodes[0].held[1])
+	}
+	w.nodes[1].refuse = false
+	hz := w.nodes[1].p.cfg.horizon
+	w.step(hz + hz/2)
+	if n := len(w.nodes[1].p.in); n != 0 {
+		t.Fatalf("%d records left after the horizon", n)
+	}
+	w.net.SendAt(w.now, 0, 1, late)
+	w.step(50 * time.Millisecond)
+	w.check()
+	if w.nodes[1].held[1] != nil {
+		t.Fatalf("a late OFFER of a refused epoch was taken after pruning")
+	}
+}
+
+// An ABORT from a third node must not cancel node 0's offer that waits for
+// its program at node 1.
+func TestProtoSpoofedAbortIgnored(t *testing.T) {
+	w := newProtoWorld(t, 1, 3, LinkConfig{Latency: 100 * time.Microsecond})
+	w.net.SetLink(1, 0, LinkConfig{Latency: 2 * time.Millisecond}) // FETCH slow to arrive
+	if !w.handoff(0, 1) {
+		t.Fatal("handoff refused")
+	}
+	w.step(500 * time.Microsecond)
+	w.net.SendAt(w.now, 2, 1, appendIDEpoch(nil, mAbort, 1, 1))
+	w.step(100 * time.Millisecond)
+	w.check()
+	if w.nodes[1].held[1] == nil {
+		t.Fatalf("a third node's ABORT cancelled node 0's handoff (n0 resumed: %v)", w.nodes[0].resumed)
+	}
+	if w.nodes[1].p.stats.Spoofed == 0 {
+		t.Fatal("the spoofed ABORT was not counted")
+	}
+}
+
+// ABORTs for isolates a node neither holds nor has pending create no
+// records, and the tombstones they leave are bounded by their budget.
+func TestProtoAbortsForUnknownIsolatesBounded(t *testing.T) {
+	w := newProtoWorld(t, 1, 3, LinkConfig{Latency: 100 * time.Microsecond})
+	tgt := w.nodes[1].p
+	const n = 20000
+	for i := 0; i < n; i++ {
+		w.net.SendAt(w.now, 2, 1, appendIDEpoch(nil, mAbort, IsolateID(1000+i), 1))
+	}
+	w.step(time.Millisecond)
+	if len(tgt.in) != 0 {
+		t.Fatalf("%d records from %d ABORTs for unknown isolates", len(tgt.in), n)
+	}
+	if got, most := len(tgt.tombs), tgt.cfg.maxTombs[0]; got > most {
+		t.Fatalf("%d tombstones, budget %d", got, most)
+	}
+	if tgt.stats.Evicted != int64(n-tgt.cfg.maxTombs[0]) {
+		t.Fatalf("evicted %d, want %d", tgt.stats.Evicted, n-tgt.cfg.maxTombs[0])
+	}
+	// Every ABORT was answered.
+	if got := w.nodes[2].count(mAborted); got != n {
+		t.Fatalf("%d ABORTED answers to %d ABORTs", got, n)
+	}
+	// The most recent one is remembered: a late OFFER of it is not taken.
+	w.nodes[1].progs[w.prog] = []byte("program")
+	last := IsolateID(1000 + n - 1)
+	if d := tgt.tombs[last].get(1); d != aborted {
+		t.Fatalf("tombstone of the last aborted isolate: %v", d)
+	}
+}
+
+// OFFERs of new isolates past the record budget are refused (and the
+// refusal kept in a tombstone); the node holds at most the budget.
+func TestProtoRecordBudget(t *testing.T) {
+	w := newProtoWorld(t, 1, 3, LinkConfig{Latency: 100 * time.Microsecond})
+	tgt := w.nodes[1].p
+	tgt.cfg.maxRecords = 8
+	w.nodes[1].progs[w.prog] = []byte("program")
+	for i := 0; i < 20; i++ {
+		w.net.SendAt(w.now, 2, 1, append(appendOfferHeader(nil, IsolateID(100+i), 1, w.prog, 0, nil), "garbage"...))
+	}
+	w.step(time.Millisecond)
+	if len(tgt.in) != 8 {
+		t.Fatalf("%d records, budget 8", len(tgt.in))
+	}
+	if got := w.nodes[2].count(mNack); got != 20 {
+		t.Fatalf("%d NACKs to 20 OFFERs", got)
+	}
+	if d := tgt.tombs[119].get(1); d != refused {
+		t.Fatalf("refusal past the record budget not kept: %v", d)
+	}
+}
