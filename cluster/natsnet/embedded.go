@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -182,6 +183,19 @@ type EmbeddedOptions struct {
 	MaxPayload int32
 	// Logs enables the server's log on stderr (off by default).
 	Logs bool
+
+	// ServerName names the server. Each server of a NATS cluster that
+	// runs JetStream needs its own; empty lets the server make one up.
+	ServerName string
+	// RouteCluster, if set, makes the server one of a NATS cluster of that
+	// name: it listens for routes from its peers on 127.0.0.1:RoutePort
+	// (0: a port the kernel picks) and connects to Routes
+	// ("nats-route://127.0.0.1:port" URLs; listing itself is harmless).
+	// A clustered server keeps its system account, which clustered
+	// JetStream needs for its Raft traffic.
+	RouteCluster string
+	RoutePort    int
+	Routes       []string
 }
 
 // StartEmbedded starts a NATS server in this process, listening on
@@ -198,6 +212,23 @@ func StartEmbedded(o EmbeddedOptions) (*server.Server, string, error) {
 		// No system account: nothing here uses it, and it would be one
 		// more account for members to reach.
 		NoSystemAccount: true,
+	}
+	if o.ServerName != "" {
+		opts.ServerName = o.ServerName
+	}
+	if o.RouteCluster != "" {
+		opts.NoSystemAccount = false
+		opts.Cluster = server.ClusterOpts{Name: o.RouteCluster, Host: "127.0.0.1", Port: o.RoutePort}
+		if o.RoutePort == 0 {
+			opts.Cluster.Port = server.RANDOM_PORT
+		}
+		for _, r := range o.Routes {
+			u, err := url.Parse(r)
+			if err != nil {
+				return nil, "", fmt.Errorf("natsnet: route %q: %w", r, err)
+			}
+			opts.Routes = append(opts.Routes, u)
+		}
 	}
 	if len(o.Members) > 0 {
 		if err := checkToken(o.Cluster); err != nil {
