@@ -27,6 +27,9 @@ type JetStreamConfig struct {
 	Memory bool
 }
 
+// maxMessage bounds a ledger message in the bucket: headers and value.
+const maxMessage = 512
+
 // DefaultBucket is the KV bucket a ledger uses unless configured.
 const DefaultBucket = "knoten-ledger"
 
@@ -66,7 +69,10 @@ func OpenJetStream(ctx context.Context, js jetstream.JetStream, cfg JetStreamCon
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:       cfg.Bucket,
 		Description:  "KnotenCore ownership ledger: isolate -> owner, epoch",
-		MaxValueSize: entrySize,
+		// The server applies the limit to headers and value together
+		// (a CAS carries a header), so it cannot be the 16 bytes of an
+		// entry; it still keeps anyone from parking large values here.
+		MaxValueSize: maxMessage,
 		History:      cfg.History,
 		Storage:      storage,
 		Replicas:     cfg.Replicas,
