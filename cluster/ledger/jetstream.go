@@ -67,8 +67,8 @@ func OpenJetStream(ctx context.Context, js jetstream.JetStream, cfg JetStreamCon
 		storage = jetstream.MemoryStorage
 	}
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:       cfg.Bucket,
-		Description:  "KnotenCore ownership ledger: isolate -> owner, epoch",
+		Bucket:      cfg.Bucket,
+		Description: "KnotenCore ownership ledger: isolate -> owner, epoch",
 		// The server applies the limit to headers and value together
 		// (a CAS carries a header), so it cannot be the 16 bytes of an
 		// entry; it still keeps anyone from parking large values here.
