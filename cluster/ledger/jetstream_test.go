@@ -1,12 +1,14 @@
 package ledger
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -167,5 +169,224 @@ func startCluster(t testing.TB) ([]*server.Server, []string) {
 		}
 		t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
 	}
+	// Wait for the JetStream meta leader's election (an event no
+	// callback reports: poll it, bounded by the hang guard).
+	waitFor(t, "a JetStream meta leader", func() bool {
+		for _, s := range servers {
+			if s.JetStreamIsLeader() {
+				return true
+			}
+		}
+		return false
+	})
 	return servers, urls
+}
+
+// waitFor polls cond until it holds; the deadline only guards a hang.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(hangGuard)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s after %v", what, hangGuard)
+		}
+		<-tick.C
+	}
+}
+
+// TestJetStreamClusterServerLoss runs many racing transfers against a
+// ledger of three replicas on three clustered servers, from clients
+// connected to different servers, and shuts down the bucket's leader
+// server in the middle. Afterwards the bucket's history of every isolate
+// must be a chain of epochs 0, 1, 2, … with no gap and no repeat, every
+// transfer that reported success must be in it (at its revision, with its
+// owner), and nothing may be in it that no one attempted.
+func TestJetStreamClusterServerLoss(t *testing.T) {
+	if testing.Short() {
+		t.Skip("three clustered servers and a leader failover: not under -short")
+	}
+	servers, urls := startCluster(t)
+	ctx := testCtx(t)
+
+	const keys, capEpoch, workersPerServer = 12, 40, 2
+	var stores [3]*JetStream
+	for i := range 3 {
+		// Each client prefers its own server, then the others.
+		list := urls[i]
+		for j := range 3 {
+			if j != i {
+				list += "," + urls[j]
+			}
+		}
+		js := connectJS(t, list, nats.DontRandomize(), nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond))
+		var err error
+		for {
+			// Right after the meta leader's election a server may not
+			// know it yet; a request then goes unanswered.
+			opCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			stores[i], err = OpenJetStream(opCtx, js, JetStreamConfig{Bucket: "failover", Replicas: 3, History: 64})
+			cancel()
+			if err == nil || ctx.Err() != nil {
+				break
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for k := range keys {
+		if _, err := stores[0].Create(ctx, MakeID(0, uint32(k+1)), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	type attempt struct {
+		key     int
+		from    Entry
+		to      Entry // zero if the outcome is unknown
+		node    NodeID
+		unknown bool
+	}
+	var (
+		mu        sync.Mutex
+		attempts  []attempt
+		successes atomic.Int64
+		killOnce  sync.Once
+		killed    = make(chan string, 1)
+	)
+	leaderServer := func() string {
+		st, err := stores[0].KV().Status(ctx)
+		if err != nil {
+			return ""
+		}
+		si := st.(*jetstream.KeyValueBucketStatus).StreamInfo()
+		if si.Cluster == nil {
+			return ""
+		}
+		return si.Cluster.Leader
+	}
+	kill := func() {
+		name := leaderServer()
+		for _, s := range servers {
+			if s.Name() == name || (name == "" && s == servers[0]) {
+				s.Shutdown()
+				killed <- s.Name()
+				return
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	for w := range 3 * workersPerServer {
+		l, me := stores[w%3], NodeID(w+1)
+		wg.Go(func() {
+			capped := make([]bool, keys)
+			left := keys
+			for i := w; left > 0 && ctx.Err() == nil; i++ {
+				k := i % keys
+				if capped[k] {
+					continue
+				}
+				id := MakeID(0, uint32(k+1))
+				opCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+				cur, err := l.Get(opCtx, id)
+				if err != nil {
+					cancel()
+					continue // a server down, a leader election: try again
+				}
+				if cur.Epoch >= capEpoch {
+					capped[k] = true
+					left--
+					cancel()
+					continue
+				}
+				to, err := l.Transfer(opCtx, id, cur, me)
+				cancel()
+				if errors.Is(err, ErrConflict) {
+					continue
+				}
+				mu.Lock()
+				attempts = append(attempts, attempt{key: k, from: cur, to: to, node: me, unknown: err != nil})
+				mu.Unlock()
+				if err == nil && successes.Add(1) == keys*capEpoch/3 {
+					killOnce.Do(kill)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		t.Fatal("hang guard expired")
+	}
+	var dead string
+	select {
+	case dead = <-killed:
+	default:
+		t.Fatal("no server was shut down")
+	}
+	// Audit through a client of a surviving server.
+	var audit *JetStream
+	for i, s := range servers {
+		if s.Name() != dead {
+			audit = stores[i]
+			break
+		}
+	}
+	unknown := 0
+	for _, a := range attempts {
+		if a.unknown {
+			unknown++
+		}
+	}
+	for k := range keys {
+		id := MakeID(0, uint32(k+1))
+		hist, err := audit.KV().History(ctx, Key(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		chain := make([]Entry, 0, len(hist))
+		for _, h := range hist {
+			e, err := decodeEntry(h.Value())
+			if err != nil {
+				t.Fatalf("%v: %v", id, err)
+			}
+			e.Revision = h.Revision()
+			chain = append(chain, e)
+		}
+		for e, ent := range chain {
+			if ent.Epoch != uint64(e) {
+				t.Fatalf("%v: revision %d has epoch %d at position %d: gap or repeat", id, ent.Revision, ent.Epoch, e)
+			}
+		}
+		if last := chain[len(chain)-1]; last.Epoch != capEpoch {
+			t.Fatalf("%v: ended at epoch %d, want %d", id, last.Epoch, capEpoch)
+		}
+		claimed := make(map[uint64][]attempt)
+		for _, a := range attempts {
+			if a.key == k {
+				claimed[a.from.Epoch+1] = append(claimed[a.from.Epoch+1], a)
+			}
+		}
+		for _, a := range attempts {
+			if a.key != k || a.unknown {
+				continue
+			}
+			if got := chain[a.to.Epoch]; got != a.to {
+				t.Fatalf("%v: transfer to %v reported success, history has %v", id, a.to, got)
+			}
+		}
+		for e := 1; e < len(chain); e++ {
+			ok := false
+			for _, a := range claimed[uint64(e)] {
+				if a.node == chain[e].Owner && a.from.Revision == chain[e-1].Revision {
+					ok = true
+				}
+			}
+			if !ok {
+				t.Fatalf("%v: epoch %d (%v) in the history, attempted by no one", id, e, chain[e])
+			}
+		}
+	}
+	t.Logf("%d transfers committed, %d with an unknown outcome (resolved by the history); server %s shut down after %d", keys*capEpoch, unknown, dead, keys*capEpoch/3)
 }
