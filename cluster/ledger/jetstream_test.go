@@ -182,6 +182,22 @@ func startCluster(t testing.TB) ([]*server.Server, []string) {
 	return servers, urls
 }
 
+// waitBucketLeader waits until the bucket's stream has elected a leader:
+// until then a write goes unanswered ("no response from stream").
+func waitBucketLeader(t testing.TB, l *JetStream) {
+	t.Helper()
+	waitFor(t, "bucket leader", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		st, err := l.KV().Status(ctx)
+		if err != nil {
+			return false
+		}
+		si := st.(*jetstream.KeyValueBucketStatus).StreamInfo()
+		return si.Cluster != nil && si.Cluster.Leader != ""
+	})
+}
+
 // waitFor polls cond until it holds; the deadline only guards a hang.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
@@ -236,6 +252,7 @@ func TestJetStreamClusterServerLoss(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	waitBucketLeader(t, stores[0])
 	for k := range keys {
 		if _, err := stores[0].Create(ctx, MakeID(0, uint32(k+1)), 0); err != nil {
 			t.Fatal(err)
