@@ -278,6 +278,10 @@ func runConformance(t *testing.T, newLedger func(t *testing.T) Ledger) {
 		if _, err := Commit(ctx, l, id, 2, 2, 3); !errors.Is(err, ErrConflict) {
 			t.Fatalf("late commit after reclaim: %v, want ErrConflict", err)
 		}
+		// Settling again (its first answer lost) finds its own reclaim.
+		if keep, again, err := Settle(ctx, l, id, t2); err != nil || !keep || again != now {
+			t.Fatalf("Settle repeated: keep %v, %v, %v; want %v", keep, again, err, now)
+		}
 		if got := mustGet(t, l, id); got != now {
 			t.Fatalf("ledger %v, want %v", got, now)
 		}

@@ -160,18 +160,19 @@ func Commit(ctx context.Context, l Ledger, id IsolateID, from NodeID, epoch uint
 // Settle is the source's step once a handoff of held (the entry it owned
 // when it offered the isolate) is over, however it ended (an ACK, a NACK,
 // a timeout): it decides, through the ledger alone, whether the source
-// keeps the isolate. It returns keep=true and the source's new entry
-// (epoch held.Epoch+1) if it reclaimed the isolate, which fences any
-// commit of the offer still in flight; keep=false and the entry that
-// moved on if another node committed first (drop the copy). A message
-// alone, forged or genuine, decides nothing.
+// keeps the isolate. It returns keep=true and the source's entry at epoch
+// held.Epoch+1 if the source reclaimed the isolate, which fences any
+// commit of the offer still in flight; keep=false and the entry that moved
+// on if another node committed first: drop the copy. A message alone,
+// forged or genuine, decides nothing. Settle may be repeated after an
+// unknown outcome: a reclaim it already made is recognised and kept.
 func Settle(ctx context.Context, l Ledger, id IsolateID, held Entry) (keep bool, now Entry, err error) {
 	// A read first: after a genuine ACK it shows the move, and one read
 	// is cheaper than a failed write. A read is never newer than the
 	// ledger, so a changed revision is proof; an unchanged one proves
 	// nothing (a replica may lag) and the write decides.
 	if cur, err := l.Get(ctx, id); err == nil && cur.Revision != held.Revision {
-		return false, cur, nil
+		return settled(held, cur)
 	}
 	e, err := l.Transfer(ctx, id, held, held.Owner)
 	if err == nil {
@@ -188,7 +189,14 @@ func Settle(ctx context.Context, l Ledger, id IsolateID, held Entry) (keep bool,
 		// The write that beat ours is not visible on this replica yet.
 		return false, Entry{}, fmt.Errorf("ledger: %v: read older than the conflicting write; retry", id)
 	}
-	return false, cur, nil
+	return settled(held, cur)
+}
+
+// settled reads an entry that moved on from held: the source's own reclaim
+// (epoch held.Epoch+1 names it; an epoch has one owner, ever), or another
+// node's commit.
+func settled(held, cur Entry) (bool, Entry, error) {
+	return cur.Owns(held.Owner, held.Epoch+1), cur, nil
 }
 
 // Value encoding. An entry is 16 bytes, little-endian:
