@@ -170,15 +170,15 @@
 //   - Unknown outcomes: keep the copy, retry, resolve as above, off the
 //     node's event loop (a ledger call blocks for a network round trip).
 //   - Permissions under authentication: natsnet.MemberPermissions allows
-//     no JetStream today. A member needs to publish on
-//     $JS.API.STREAM.INFO.KV_<bucket>, $JS.API.DIRECT.GET.KV_<bucket>.>
-//     and $KV.<bucket>.> (with $JS.API.CONSUMER.> for History/Watch, as
-//     knoten ps uses), and to subscribe to its own reply inbox only: give
-//     each node nats.CustomInboxPrefix("_INBOX_<node>") and allow
-//     subscribe _INBOX_<node>.>. Creating the bucket ($JS.API.STREAM.CREATE)
-//     is for whoever bootstraps the cluster. KV permissions are per bucket,
-//     not per key: a member can write any entry, so members stay trusted
-//     to run the protocol (DESIGN.md's threat model); non-members cannot.
+//     no JetStream. MemberSubjects lists what a member needs for the
+//     ledger (the bucket's JetStream API and $KV subjects, and its own
+//     reply inbox); pass it to natsnet.StartEmbedded as
+//     EmbeddedOptions.MemberExtra, and connect each node with
+//     nats.CustomInboxPrefix(InboxPrefix(node)), so that no member reads
+//     another's replies (TestJetStreamMembers). A member may create or
+//     update only the ledger's bucket. KV permissions are per bucket, not
+//     per key: a member can write any entry, so members stay trusted to
+//     run the protocol (DESIGN.md's threat model); non-members cannot.
 //   - Finished entries are never deleted here. Deleting one later is safe
 //     for ids (never reused) and for late messages (Commit of an absent
 //     key fails, ErrNotFound), once its result is delivered.

@@ -193,3 +193,41 @@ func (j *JetStream) ReserveIDs(ctx context.Context, node NodeID, n uint32) (Isol
 		}
 	}
 }
+
+// InboxPrefix is the reply-inbox prefix node's connection must use
+// (nats.CustomInboxPrefix) under MemberSubjects: "_INBOX_<node>", so
+// that a member can read the replies to its own requests only.
+func InboxPrefix(node NodeID) string {
+	return "_INBOX_" + strconv.FormatUint(uint64(node), 10)
+}
+
+// MemberSubjects are the subjects an authenticated member node needs, on
+// top of its transport's, to use the ledger in bucket (DefaultBucket if
+// empty): publish on the bucket's JetStream API subjects (create or update
+// the bucket, read it directly or through a consumer, as History and
+// Watch do) and its $KV subjects; subscribe to its own inbox only (see
+// InboxPrefix). The permissions are per bucket, not per key: any member
+// may write any entry, so members remain trusted to run the protocol.
+func MemberSubjects(bucket string, node NodeID) (publish, subscribe []string) {
+	if bucket == "" {
+		bucket = DefaultBucket
+	}
+	stream := "KV_" + bucket
+	api := "$JS.API."
+	publish = []string{
+		api + "INFO",
+		api + "STREAM.CREATE." + stream,
+		api + "STREAM.UPDATE." + stream,
+		api + "STREAM.INFO." + stream,
+		api + "STREAM.MSG.GET." + stream,
+		api + "DIRECT.GET." + stream,
+		api + "DIRECT.GET." + stream + ".>",
+		api + "CONSUMER.CREATE." + stream,
+		api + "CONSUMER.CREATE." + stream + ".>",
+		api + "CONSUMER.INFO." + stream + ".>",
+		api + "CONSUMER.DELETE." + stream + ".>",
+		"$JS.FC." + stream + ".>",
+		"$KV." + bucket + ".>",
+	}
+	return publish, []string{InboxPrefix(node) + ".>"}
+}

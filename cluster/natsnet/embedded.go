@@ -196,6 +196,11 @@ type EmbeddedOptions struct {
 	RouteCluster string
 	RoutePort    int
 	Routes       []string
+	// MemberExtra, if set, adds to each member's MemberPermissions the
+	// subjects it returns for that node: what another package on the same
+	// connection needs (the ownership ledger's JetStream subjects, see
+	// ledger.MemberSubjects).
+	MemberExtra func(node cluster.NodeID) (publish, subscribe []string)
 }
 
 // StartEmbedded starts a NATS server in this process, listening on
@@ -243,7 +248,13 @@ func StartEmbedded(o EmbeddedOptions) (*server.Server, string, error) {
 			if !nkeys.IsValidPublicUserKey(m.PublicKey) {
 				return nil, "", fmt.Errorf("natsnet: node %d: %q is not an NKey user public key", m.Node, m.PublicKey)
 			}
-			opts.Nkeys = append(opts.Nkeys, &server.NkeyUser{Nkey: m.PublicKey, Permissions: MemberPermissions(o.Cluster, m.Node)})
+			perms := MemberPermissions(o.Cluster, m.Node)
+			if o.MemberExtra != nil {
+				pub, sub := o.MemberExtra(m.Node)
+				perms.Publish.Allow = append(perms.Publish.Allow, pub...)
+				perms.Subscribe.Allow = append(perms.Subscribe.Allow, sub...)
+			}
+			opts.Nkeys = append(opts.Nkeys, &server.NkeyUser{Nkey: m.PublicKey, Permissions: perms})
 		}
 	}
 	if o.TLS != nil {
