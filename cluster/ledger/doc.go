@@ -157,7 +157,10 @@
 // Cost, on loopback (BenchmarkLedgerTransfer): a commit is one request to
 // the leader, plus a Raft round with three replicas; the target waits for
 // it between verifying and running, so it adds one commit latency to a
-// migration's downtime.
+// migration's downtime: about 45 µs at p50 (120-270 µs at p99) with one
+// replica, 240 µs (0.7-1 ms) with three, one commit at a time; 13-14k
+// commits/s with three replicas and eight callers (a 2-vCPU shared VM,
+// go1.26, servers and client in one process).
 //
 // # What the cluster still has to wire
 //
