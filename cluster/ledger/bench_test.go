@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -57,11 +58,25 @@ func benchTransfer(b *testing.B, l Ledger) {
 	newKey := func() (IsolateID, Entry) {
 		seq++
 		id := MakeID(1, seq)
-		e, err := l.Create(context.Background(), id, 1)
-		if err != nil {
-			b.Fatal(err)
+		// Right after its election a stream leader may not answer yet.
+		var err error
+		for range 20 {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			var e Entry
+			e, err = l.Create(ctx, id, 1)
+			cancel()
+			if err == nil {
+				return id, e
+			}
+			if errors.Is(err, ErrExists) {
+				e, err = l.Get(context.Background(), id)
+				if err == nil {
+					return id, e
+				}
+			}
 		}
-		return id, e
+		b.Fatal(err)
+		return 0, Entry{}
 	}
 	b.Run("serial", func(b *testing.B) {
 		id, e := newKey()

@@ -262,6 +262,12 @@ func runConformance(t *testing.T, newLedger func(t *testing.T) Ledger) {
 		if _, err := Commit(ctx, l, id, 3, 2, 4); !errors.Is(err, ErrConflict) {
 			t.Fatalf("OFFER from a non-owner: %v, want ErrConflict", err)
 		}
+		if now, moved, err := Superseded(ctx, l, id, held); err != nil || !moved || now != t2 {
+			t.Fatalf("Superseded(held) after the commit: %v, %v, %v", now, moved, err)
+		}
+		if _, moved, err := Superseded(ctx, l, id, t2); err != nil || moved {
+			t.Fatalf("Superseded(latest): %v, %v", moved, err)
+		}
 		// The source settles, whatever message it got: it drops its copy.
 		keep, now, err := Settle(ctx, l, id, held)
 		if err != nil || keep || now != t2 {

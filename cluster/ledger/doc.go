@@ -83,9 +83,9 @@
 //     S's reclaim exclude each other.
 //   - Never lost (short of the owner's crash): whoever the ledger names
 //     holds a copy. T commits only after it verified its copy; S drops its
-//     copy only on proof in the ledger that another committed (a read
-//     that shows a newer revision, which a replica can lag behind but
-//     never run ahead of, or a CAS that lost).
+//     copy only on proof in the ledger that another committed: a read
+//     that shows a newer revision (Superseded), which a replica can lag
+//     behind but never run ahead of. A refused CAS is not proof (below).
 //
 // Against messages, replayed, forged or late:
 //
@@ -110,9 +110,14 @@
 // kill -STOP) holds entries that may have moved while it slept: a target
 // that committed its offer, or a node that took it over from a checkpoint
 // (a later step). Its next write with what it held, a Finish, a Transfer
-// or a Settle, fails the CAS or shows the newer revision, and it must then
-// drop its copy unpublished: no suspicion, timeout or clock decides, only
-// the revision. A node must check this before anything escapes it (a
+// or a Settle, fails the CAS; Superseded then shows the newer revision,
+// and it must drop its copy unpublished: no suspicion, timeout or clock
+// decides, only the revision. A refused CAS alone is no proof: a
+// replicated ledger may refuse one on the latest revision while its
+// leader changes (seen in TestJetStreamClusterServerLoss), so a node that
+// dropped its copy on the refusal alone could lose an isolate it still
+// owns; it retries instead until a read shows the move or the write
+// succeeds. A node must check this before anything escapes it (a
 // completion, a result, an OFFER of the isolate onward, which the next
 // target would refuse anyway). A node that is cut off from the ledger
 // cannot commit, finish or hand off: its isolates wait, safe, until it is

@@ -90,10 +90,12 @@ var (
 	ErrExists = errors.New("ledger: isolate exists")
 	// ErrNotFound: the ledger holds no such isolate.
 	ErrNotFound = errors.New("ledger: no such isolate")
-	// ErrConflict: the entry presented is no longer the latest (someone
-	// else wrote first), or does not say what the caller claimed. Get to
-	// see what it is now.
-	ErrConflict = errors.New("ledger: entry moved on (compare-and-set failed)")
+	// ErrConflict: the write was refused, and did not happen: the entry
+	// presented is no longer the latest (someone else wrote first), or
+	// does not say what the caller claimed, or (a replicated JetStream
+	// ledger during a leader change) the new leader could not yet tell.
+	// So a conflict is not proof that the entry moved: Superseded is.
+	ErrConflict = errors.New("ledger: compare-and-set refused")
 	// ErrFinished: a Transfer or Finish presented a finished entry.
 	ErrFinished = errors.New("ledger: isolate finished")
 	// ErrCorrupt: the ledger holds a value that does not decode.
@@ -164,15 +166,14 @@ func Commit(ctx context.Context, l Ledger, id IsolateID, from NodeID, epoch uint
 // held.Epoch+1 if the source reclaimed the isolate, which fences any
 // commit of the offer still in flight; keep=false and the entry that moved
 // on if another node committed first: drop the copy. A message alone,
-// forged or genuine, decides nothing. Settle may be repeated after an
-// unknown outcome: a reclaim it already made is recognised and kept.
+// forged or genuine, decides nothing. An error decides nothing either:
+// keep the copy parked and call Settle again. Settle may be repeated: a
+// reclaim it already made is recognised and kept.
 func Settle(ctx context.Context, l Ledger, id IsolateID, held Entry) (keep bool, now Entry, err error) {
 	// A read first: after a genuine ACK it shows the move, and one read
-	// is cheaper than a failed write. A read is never newer than the
-	// ledger, so a changed revision is proof; an unchanged one proves
-	// nothing (a replica may lag) and the write decides.
-	if cur, err := l.Get(ctx, id); err == nil && cur.Revision != held.Revision {
-		return settled(held, cur)
+	// is cheaper than a failed write.
+	if cur, moved, err := Superseded(ctx, l, id, held); err == nil && moved {
+		return cur.Owns(held.Owner, held.Epoch+1), cur, nil
 	}
 	e, err := l.Transfer(ctx, id, held, held.Owner)
 	if err == nil {
@@ -181,22 +182,37 @@ func Settle(ctx context.Context, l Ledger, id IsolateID, held Entry) (keep bool,
 	if !errors.Is(err, ErrConflict) && !errors.Is(err, ErrFinished) {
 		return false, Entry{}, err
 	}
-	cur, err := l.Get(ctx, id)
+	cur, moved, err := Superseded(ctx, l, id, held)
 	if err != nil {
 		return false, Entry{}, err
 	}
-	if cur.Revision == held.Revision {
-		// The write that beat ours is not visible on this replica yet.
-		return false, Entry{}, fmt.Errorf("ledger: %v: read older than the conflicting write; retry", id)
+	if !moved {
+		return false, Entry{}, fmt.Errorf("ledger: %v: conflict, but no newer revision visible yet; retry", id)
 	}
-	return settled(held, cur)
+	// The source's own reclaim (an earlier Settle whose answer was lost:
+	// epoch held.Epoch+1 names it, and an epoch has one owner, ever), or
+	// another node's commit.
+	return cur.Owns(held.Owner, held.Epoch+1), cur, nil
 }
 
-// settled reads an entry that moved on from held: the source's own reclaim
-// (epoch held.Epoch+1 names it; an epoch has one owner, ever), or another
-// node's commit.
-func settled(held, cur Entry) (bool, Entry, error) {
-	return cur.Owns(held.Owner, held.Epoch+1), cur, nil
+// Superseded reports whether the ledger has moved past held, the entry a
+// node holds an isolate by: a read that shows another revision of id, or
+// no entry at all, is proof, since a read is never newer than the ledger.
+// moved=false proves nothing on a replicated ledger (the replica read may
+// lag); the caller retries its write. A node drops its copy of an isolate
+// only on this proof, never on an ErrConflict alone: a replicated ledger
+// may refuse a compare-and-set on the latest revision while its leader
+// changes (TestJetStreamClusterServerLoss has seen it), and an owner that
+// took that refusal for fencing would lose the isolate.
+func Superseded(ctx context.Context, l Ledger, id IsolateID, held Entry) (now Entry, moved bool, err error) {
+	cur, err := l.Get(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return Entry{}, true, nil
+	}
+	if err != nil {
+		return Entry{}, false, err
+	}
+	return cur, cur.Revision != held.Revision, nil
 }
 
 // Value encoding. An entry is 16 bytes, little-endian:
