@@ -154,8 +154,12 @@
 // before it is answered: the ledger survives the loss of any one server,
 // the other two elect a new leader within seconds, and no acknowledged
 // write is lost or applied twice (TestJetStreamClusterServerLoss shuts the
-// bucket's leader down in the middle of 480 racing transfers and audits
-// the history). Reads may be served by a replica that lags (KV buckets
+// bucket's leader down in the middle of 480 racing transfers, audits each
+// isolate's history and checks the operations for linearizability with
+// porcupine, as TestLinearizableMemory and TestLinearizableJetStream do
+// without the failover). A leader change costs a few unknown outcomes and,
+// rarely, a refused CAS on the latest revision: both safe, both resolved
+// by retrying and reading. Reads may be served by a replica that lags (KV buckets
 // allow direct gets): that is why a read is only ever proof that an entry
 // moved, never that it did not.
 //
