@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -182,6 +183,24 @@ type EmbeddedOptions struct {
 	MaxPayload int32
 	// Logs enables the server's log on stderr (off by default).
 	Logs bool
+
+	// ServerName names the server. Each server of a NATS cluster that
+	// runs JetStream needs its own; empty lets the server make one up.
+	ServerName string
+	// RouteCluster, if set, makes the server one of a NATS cluster of that
+	// name: it listens for routes from its peers on 127.0.0.1:RoutePort
+	// (0: a port the kernel picks) and connects to Routes
+	// ("nats-route://127.0.0.1:port" URLs; listing itself is harmless).
+	// A clustered server keeps its system account, which clustered
+	// JetStream needs for its Raft traffic.
+	RouteCluster string
+	RoutePort    int
+	Routes       []string
+	// MemberExtra, if set, adds to each member's MemberPermissions the
+	// subjects it returns for that node: what another package on the same
+	// connection needs (the ownership ledger's JetStream subjects, see
+	// ledger.MemberSubjects).
+	MemberExtra func(node cluster.NodeID) (publish, subscribe []string)
 }
 
 // StartEmbedded starts a NATS server in this process, listening on
@@ -199,6 +218,23 @@ func StartEmbedded(o EmbeddedOptions) (*server.Server, string, error) {
 		// more account for members to reach.
 		NoSystemAccount: true,
 	}
+	if o.ServerName != "" {
+		opts.ServerName = o.ServerName
+	}
+	if o.RouteCluster != "" {
+		opts.NoSystemAccount = false
+		opts.Cluster = server.ClusterOpts{Name: o.RouteCluster, Host: "127.0.0.1", Port: o.RoutePort}
+		if o.RoutePort == 0 {
+			opts.Cluster.Port = server.RANDOM_PORT
+		}
+		for _, r := range o.Routes {
+			u, err := url.Parse(r)
+			if err != nil {
+				return nil, "", fmt.Errorf("natsnet: route %q: %w", r, err)
+			}
+			opts.Routes = append(opts.Routes, u)
+		}
+	}
 	if len(o.Members) > 0 {
 		if err := checkToken(o.Cluster); err != nil {
 			return nil, "", fmt.Errorf("natsnet: cluster name: %w", err)
@@ -212,7 +248,13 @@ func StartEmbedded(o EmbeddedOptions) (*server.Server, string, error) {
 			if !nkeys.IsValidPublicUserKey(m.PublicKey) {
 				return nil, "", fmt.Errorf("natsnet: node %d: %q is not an NKey user public key", m.Node, m.PublicKey)
 			}
-			opts.Nkeys = append(opts.Nkeys, &server.NkeyUser{Nkey: m.PublicKey, Permissions: MemberPermissions(o.Cluster, m.Node)})
+			perms := MemberPermissions(o.Cluster, m.Node)
+			if o.MemberExtra != nil {
+				pub, sub := o.MemberExtra(m.Node)
+				perms.Publish.Allow = append(perms.Publish.Allow, pub...)
+				perms.Subscribe.Allow = append(perms.Subscribe.Allow, sub...)
+			}
+			opts.Nkeys = append(opts.Nkeys, &server.NkeyUser{Nkey: m.PublicKey, Permissions: perms})
 		}
 	}
 	if o.TLS != nil {
