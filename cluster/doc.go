@@ -209,7 +209,8 @@
 // node has no record of creates none (an ABORT is answered from the
 // isolate's tombstone, below, and recorded there). Past 65 536 records
 // (defaultMaxRecords) an OFFER of an isolate without one is refused
-// (NACK full) and the refusal kept in its tombstone; the node's own
+// (NACK full) and the refusal kept in its tombstone (or, if no tombstone
+// can be made, left unanswered: see below); the node's own
 // isolates always get a record. (200 000 ABORTs for unknown isolates used
 // to create 200 000 records, 74 MB; TestProtoAbortsForUnknownIsolatesBounded,
 // TestProtoRecordBudget.)
@@ -233,12 +234,36 @@
 // first: 65 536 with a verified epoch (only a real isolate that was here
 // makes one; an attacker cannot grow them without running isolates here),
 // and 16 384 with unverified decisions only (refusals, aborts of isolates
-// the node never held). An evicted tombstone's protection falls back to
-// the horizon: an OFFER of an epoch it covered is harmless only if every
-// copy of it was delivered before the eviction, which holds on the
-// simulated and live networks (they deliver every copy within the longest
-// delay, well inside the horizon) but not on a network without a delay
-// bound, such as NATS. There the cluster-wide ledger (issue 13) decides:
+// the node never held). A tombstone younger than the horizon is never
+// evicted. When a class's budget is full of young tombstones no new one is
+// made, and a decision that would need one is not made either: an ABORT
+// that cannot be recorded is left unanswered (counted TombsFull; its
+// source resends it with backoff and is answered once the oldest
+// tombstone has passed the horizon and can be evicted, so the wait is
+// bounded by the horizon), and so is an OFFER past the record budget whose
+// refusal cannot be recorded (a NACK unrecorded would let a late copy of
+// that epoch be taken after its source resumed); a record whose
+// tombstone has no room is not pruned yet. (16 384 ABORTs for made-up
+// isolates from one node used to evict, within microseconds, the
+// tombstone of an abort answered a moment before, and a reordered copy of
+// that OFFER still in flight was then taken: the isolate ran twice;
+// TestProtoFreshAbortTombstoneNotEvicted,
+// TestProtoFreshRefusalTombstoneNotEvicted,
+// TestProtoRefusalWithoutRoomUnanswered,
+// TestSimFreshTombstoneSurvivesAbortFlood.) An evicted tombstone's
+// protection falls back to the horizon: an OFFER of an epoch it covered is
+// harmless only if every copy of it was delivered before the eviction.
+// Every such copy was sent before the tombstone was made (a decision about
+// an epoch is buried only once the record, or the abort, has it) and the
+// tombstone is evicted at least a horizon, ≥ 4 × the network's longest
+// delay, after that. So it holds on the simulated network, which delivers
+// every copy within its longest delay (the Sim's horizon counts every link
+// SetLink configured). On the live network (Live) it holds while no link
+// is set, through Live.Do, to delays longer than Config.Link's (the
+// horizon counts only Config.Link), and while the delivery goroutine lags
+// behind a message's due time by less than the horizon's slack over the
+// longest delay; a process stalled for longer than that could break it.
+// It does not hold on a network without a delay bound, such as NATS. There the cluster-wide ledger (issue 13) decides:
 // an isolate's epoch in the ledger, not a node's memory, says who owns it,
 // so a late OFFER of an old epoch cannot be committed, and the tombstones
 // become an optimisation. The other messages that can name a pruned

@@ -62,8 +62,9 @@ type protoConfig struct {
 	// maxRecords bounds the records (inRec) a node keeps; an OFFER of an
 	// isolate without one, past it, is refused. maxTombs bounds the
 	// tombstones of pruned records: [0] those with only unverified
-	// decisions, [1] those with a verified epoch; past it the oldest of the
-	// class is evicted.
+	// decisions, [1] those with a verified epoch. Past it the oldest of the
+	// class is evicted, if it is older than the horizon; if none is, no
+	// tombstone is made (see bury).
 	maxRecords int
 	maxTombs   [2]int
 	// maxDelay, if not nil, bounds how long the network may hold a copy
@@ -264,7 +265,8 @@ func (r *decisions) verified(e uint64) {
 // package documentation).
 type tombstone struct {
 	decisions
-	seq uint64 // when buried; the eviction queue names it by this
+	seq    uint64        // when buried; the eviction queue names it by this
+	buried time.Duration // when buried; it is not evicted before the horizon has passed
 }
 
 // tombRef names a tombstone in an eviction queue.
@@ -289,8 +291,11 @@ type protoStats struct {
 	// pass pendingBudget, Pruned the records forgotten after the horizon.
 	Expired, OverBudget, Pruned int64
 	// Evicted counts tombstones evicted past their budget, Spoofed the
-	// ABORTs and OFFERs that named a waiting offer from another sender.
-	Evicted, Spoofed int64
+	// ABORTs and OFFERs that named a waiting offer from another sender,
+	// TombsFull the ABORTs and OFFERs left unanswered because their
+	// decision needed a tombstone and the budget was full of tombstones
+	// younger than the horizon.
+	Evicted, Spoofed, TombsFull int64
 }
 
 // proto is one node's handoff state machine: both its source side (outgoing
@@ -374,39 +379,75 @@ func (p *proto) unbury(id IsolateID) (decisions, bool) {
 	return t.decisions, true
 }
 
+// horizon is how long an idle record is kept before it is pruned, and a
+// tombstone before it may be evicted: the configured horizon, stretched to
+// 4 × the network's longest delay.
+func (p *proto) horizon() time.Duration {
+	h := p.cfg.horizon
+	if p.cfg.maxDelay != nil {
+		h = max(h, 4*p.cfg.maxDelay())
+	}
+	return h
+}
+
 // bury keeps d as id's tombstone (replacing any), keeping only what an
-// OFFER could still need: the decisions above seen. Past its class's
-// budget the oldest tombstone of the class is evicted.
-func (p *proto) bury(id IsolateID, d decisions) {
-	p.unbury(id)
+// OFFER could still need: the decisions above seen, and reports whether
+// it could. Past its class's budget the oldest tombstone of the class is
+// evicted, but only if it is older than the horizon: every copy of an
+// OFFER it covers has been delivered by then (see Pruning in the package
+// documentation). If the budget is full of younger ones, bury changes
+// nothing and reports false; the caller must then not act as if the
+// decision were recorded.
+func (p *proto) bury(id IsolateID, d decisions) bool {
 	d.dec = slices.Clip(slices.DeleteFunc(slices.Clone(d.dec), func(x epochDec) bool { return x.e <= d.seen }))
 	if d.empty() {
-		return
+		p.unbury(id)
+		return true
 	}
 	if len(d.dec) == 0 {
 		d.dec = nil
 	}
-	p.tombSeq++
 	c := tombClass(&d)
-	p.tombs[id] = tombstone{decisions: d, seq: p.tombSeq}
-	p.tombCount[c]++
-	p.tombQ[c] = append(p.tombQ[c], tombRef{id, p.tombSeq})
-	budget := p.cfg.maxTombs[c]
-	for p.tombCount[c] > budget {
-		ref := p.tombQ[c][0]
-		p.tombQ[c] = p.tombQ[c][1:]
-		if t, ok := p.tombs[ref.id]; ok && t.seq == ref.seq {
-			delete(p.tombs, ref.id)
-			p.tombCount[c]--
-			p.stats.Evicted++
+	if old, ok := p.tombs[id]; !ok || tombClass(&old.decisions) != c {
+		if !p.tombRoom(c) {
+			return false
 		}
 	}
+	p.unbury(id)
+	p.tombSeq++
+	p.tombs[id] = tombstone{decisions: d, seq: p.tombSeq, buried: p.now}
+	p.tombCount[c]++
+	p.tombQ[c] = append(p.tombQ[c], tombRef{id, p.tombSeq})
 	if q := p.tombQ[c]; len(q) > 2*p.tombCount[c]+64 { // drop references to unburied tombstones
 		p.tombQ[c] = slices.DeleteFunc(slices.Clone(q), func(ref tombRef) bool {
 			t, ok := p.tombs[ref.id]
 			return !ok || t.seq != ref.seq
 		})
 	}
+	return true
+}
+
+// tombRoom makes room for one more tombstone of class c, evicting the
+// oldest of the class if it is older than the horizon, and reports
+// whether there is room.
+func (p *proto) tombRoom(c int) bool {
+	horizon := p.horizon()
+	for p.tombCount[c] >= p.cfg.maxTombs[c] && len(p.tombQ[c]) > 0 {
+		ref := p.tombQ[c][0]
+		t, ok := p.tombs[ref.id]
+		if !ok || t.seq != ref.seq { // unburied or replaced since
+			p.tombQ[c] = p.tombQ[c][1:]
+			continue
+		}
+		if p.now-t.buried < horizon {
+			return false // the oldest is young, and so are all the others
+		}
+		p.tombQ[c] = p.tombQ[c][1:]
+		delete(p.tombs, ref.id)
+		p.tombCount[c]--
+		p.stats.Evicted++
+	}
+	return p.tombCount[c] < p.cfg.maxTombs[c]
 }
 
 func (p *proto) sendIDEpoch(to NodeID, k msgKind, id IsolateID, e uint64) {
@@ -531,19 +572,27 @@ func (p *proto) onOffer(now time.Duration, from NodeID, m *message, raw []byte) 
 	if p.in[m.id] == nil && len(p.in) >= p.cfg.maxRecords {
 		// No room for another record: refuse it, and keep the refusal in
 		// the isolate's tombstone, so that a late duplicate of this epoch
-		// is refused too.
-		t, _ := p.unbury(m.id)
+		// is refused too. A refusal that cannot be kept (the tombstones
+		// are full of young ones) is not sent: the source resumes its copy
+		// on NACK, and a late duplicate of the OFFER, finding no record,
+		// could then be taken. The OFFER is left unanswered; its source
+		// resends it or aborts, and is answered once there is room.
+		t := p.tombs[m.id].decisions
 		if d := t.get(m.epoch); d != undecided {
 			p.answer(from, m.id, m.epoch, d)
 		} else if t.stale(m.epoch) {
 			p.stats.Stale++
 			p.sendNack(from, m.id, m.epoch, nackStale)
 		} else {
+			t.dec = slices.Clone(t.dec)
 			t.decide(m.epoch, refused)
+			if !p.bury(m.id, t) {
+				p.stats.TombsFull++
+				return false
+			}
 			p.stats.OverBudget++
 			p.sendNack(from, m.id, m.epoch, nackFull)
 		}
-		p.bury(m.id, t)
 		return false
 	}
 	r := p.rec(m.id)
@@ -649,16 +698,25 @@ func (p *proto) tryAccept(now time.Duration, from NodeID, r *inRec, m *message) 
 func (p *proto) onAbort(from NodeID, m *message) {
 	r := p.in[m.id]
 	if r == nil {
-		t, _ := p.unbury(m.id)
+		t := p.tombs[m.id].decisions
 		if d := t.get(m.epoch); d != undecided {
 			p.answer(from, m.id, m.epoch, d)
-		} else {
-			if !t.stale(m.epoch) {
-				t.decide(m.epoch, aborted)
-			}
-			p.sendIDEpoch(from, mAborted, m.id, m.epoch)
+			return
 		}
-		p.bury(m.id, t)
+		if !t.stale(m.epoch) {
+			t.dec = slices.Clone(t.dec)
+			t.decide(m.epoch, aborted)
+			if !p.bury(m.id, t) {
+				// No room to record the abort, so it is not answered:
+				// ABORTED unrecorded would let a late OFFER copy be taken
+				// after the source resumed. The source resends its ABORT,
+				// with backoff, and is answered once a tombstone is older
+				// than the horizon and can be evicted.
+				p.stats.TombsFull++
+				return
+			}
+		}
+		p.sendIDEpoch(from, mAborted, m.id, m.epoch)
 		return
 	}
 	if pe := r.pending; pe != nil && pe.epoch == m.epoch && pe.from != from {
@@ -763,17 +821,16 @@ func (p *proto) expire(now time.Duration) {
 // not been used for the horizon. Why this is safe is in the package
 // documentation (Pruning).
 func (p *proto) prune(now time.Duration) {
-	horizon := p.cfg.horizon
-	if p.cfg.maxDelay != nil {
-		horizon = max(horizon, 4*p.cfg.maxDelay())
-	}
+	horizon := p.horizon()
 	for _, id := range sortedKeys(p.in) { // sorted: tombstones are buried, and evicted, in a deterministic order
 		r := p.in[id]
 		if now-r.touched < horizon || r.pending != nil || r.unconfirmed || p.out[id] != nil || p.h.holds(id) {
 			continue
 		}
+		if !p.bury(id, r.decisions) {
+			continue // no room for its tombstone yet: the record stays
+		}
 		delete(p.in, id)
-		p.bury(id, r.decisions)
 		p.stats.Pruned++
 	}
 }
