@@ -130,12 +130,25 @@
 //	  duplicate OFFER(e) or ABORT(e) ─▶ the same answer again
 //
 // Every OFFER and every ABORT is answered, whatever the node holds; the
-// only exceptions name an offer that waits for its program: a duplicate
-// of it (answered by a FETCH), an ABORT of its epoch from another node
-// than its source (ignored, counted Spoofed: only the source may cancel
-// its offer, as only the source's CONFIRM, NACK or ACK count for a
-// handoff; TestProtoSpoofedAbortIgnored), and an OFFER of its epoch from
-// another node (ignored; the waiting one came first). An OFFER from a
+// exceptions are a decision that needs a tombstone when there is no room
+// for one (see Pruning), and messages that name an offer that waits for
+// its program: a duplicate of it (answered by a FETCH), and an OFFER of
+// its epoch from another node whose program is unknown too (ignored,
+// counted Spoofed: only one offer waits per isolate, and the waiting one
+// came first; its source aborts, and is answered). A waiting offer does
+// not block another node's OFFER or ABORT of its epoch, which are handled
+// on their own merits (counted Spoofed): an ABORT is answered ABORTED and
+// recorded for its sender only, and the waiting offer stays (only its
+// source may cancel it, as only the source's CONFIRM, NACK or ACK count
+// for a handoff; TestProtoSpoofedAbortIgnored); a later OFFER of that
+// epoch from that sender is answered ABORTED, and if the waiting offer
+// goes undecided (expires, or is replaced) the epoch is recorded aborted.
+// An OFFER from another node whose program is here is tried at once, and
+// the waiting offer dropped once the epoch is decided. (A node that kept
+// re-sending an OFFER of an isolate's next epoch for a program nobody has
+// used to keep the real source's OFFERs and ABORTs unanswered, and its
+// isolate parked, for as long as it went on;
+// TestProtoPendingSquatterDoesNotWedgeSource.) An OFFER from a
 // node reported crashed whose program is unknown is recorded aborted and
 // not answered: nobody is left to answer, or to fetch the program from. A newer OFFER of the isolate, of
 // another epoch, replaces the waiting one, unanswered and undecided: its

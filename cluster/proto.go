@@ -281,6 +281,11 @@ type pendingOffer struct {
 	hash  [32]byte
 	msg   []byte        // the OFFER message, owned
 	until time.Duration // dropped then if its program has not come
+	// abortedBy are the other nodes that aborted this epoch while the
+	// offer waited, and were answered ABORTED: if the offer goes
+	// undecided, the epoch is recorded aborted (see dropPending). At most
+	// one entry per member.
+	abortedBy []NodeID
 }
 
 // protoStats counts protocol events on one node.
@@ -615,12 +620,26 @@ func (p *proto) onOffer(now time.Duration, from NodeID, m *message, raw []byte) 
 	// accepted (see tryAccept), so that a garbage OFFER with a huge epoch
 	// cannot make every later handoff of the isolate look stale.
 	if pe := r.pending; pe != nil && pe.epoch == m.epoch {
-		// The same epoch waits, offered by another node: only one of them
-		// can hold that epoch, and the waiting one was here first. This
-		// one is not answered; if it is the real one, its source aborts,
-		// and is answered once the waiting offer expires or is decided.
+		// The same epoch waits, offered by another node. This OFFER is
+		// handled on its own merits, so that a waiting offer (perhaps a
+		// squatter's, for a program nobody has) cannot block the real
+		// source: if its sender has aborted the epoch, it is answered
+		// ABORTED; if its program is here, it is tried, and the waiting
+		// offer goes once the epoch is decided. Only one offer can wait
+		// per isolate, so one whose program is unknown too is not
+		// answered: its source aborts, and its ABORT is answered.
 		p.stats.Spoofed++
-		return false
+		if slices.Contains(pe.abortedBy, from) {
+			p.sendIDEpoch(from, mAborted, m.id, m.epoch)
+			return false
+		}
+		if !p.h.haveProgram(m.hash) {
+			return false
+		}
+		kept = p.tryAccept(now, from, r, m)
+		p.unfetch(m.id, r)
+		p.dropPending(r) // the epoch is decided: accepted or refused
+		return kept
 	}
 	if r.pending != nil {
 		// Another epoch still waits for its program. Neither is verified;
@@ -694,7 +713,10 @@ func (p *proto) tryAccept(now time.Duration, from NodeID, r *inRec, m *message) 
 // ABORTED if not, and then it never will. An ABORT of an isolate the node
 // has no record of creates none: the abort goes into the isolate's
 // tombstone (see Pruning), so that a late OFFER of that epoch is refused.
-// An ABORT naming an offer that waits here from another node is ignored.
+// An ABORT of the epoch of an offer that waits here from another node is
+// answered ABORTED and recorded for its sender only (pendingOffer.abortedBy):
+// the waiting offer stays, and the epoch is recorded aborted if it goes
+// undecided.
 func (p *proto) onAbort(from NodeID, m *message) {
 	r := p.in[m.id]
 	if r == nil {
@@ -719,11 +741,20 @@ func (p *proto) onAbort(from NodeID, m *message) {
 		p.sendIDEpoch(from, mAborted, m.id, m.epoch)
 		return
 	}
+	r.touched = p.now
 	if pe := r.pending; pe != nil && pe.epoch == m.epoch && pe.from != from {
+		// Only the waiting offer's source may cancel it, but this node's
+		// copy of the epoch, if it sent one, was not taken and now never
+		// will be: a late OFFER of it from this node is answered ABORTED
+		// (onOffer), and if the waiting offer goes undecided the epoch is
+		// recorded aborted (dropPending).
 		p.stats.Spoofed++
+		if !slices.Contains(pe.abortedBy, from) {
+			pe.abortedBy = append(pe.abortedBy, from)
+		}
+		p.sendIDEpoch(from, mAborted, m.id, m.epoch)
 		return
 	}
-	r.touched = p.now
 	if d := r.get(m.epoch); d != undecided {
 		p.answer(from, m.id, m.epoch, d)
 		return
@@ -781,8 +812,14 @@ func (p *proto) unfetch(id IsolateID, r *inRec) {
 }
 
 // dropPending forgets r's offer that waits for its program, and gives its
-// buffer back. The caller has recorded the decision.
+// buffer back. The caller has recorded the decision, if any; if there is
+// none and another node aborted the epoch meanwhile (and was answered
+// ABORTED), the epoch is recorded aborted, so that a late OFFER copy of it
+// is never taken.
 func (p *proto) dropPending(r *inRec) {
+	if e := r.pending.epoch; len(r.pending.abortedBy) > 0 && r.get(e) == undecided && !r.stale(e) {
+		r.decide(e, aborted)
+	}
 	p.pendingBytes -= int64(cap(r.pending.msg))
 	p.h.discarded(r.pending.msg)
 	r.pending = nil

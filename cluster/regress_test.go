@@ -307,3 +307,110 @@ func TestProtoRefusalWithoutRoomUnanswered(t *testing.T) {
 		t.Fatal("node 1 holds the isolate too")
 	}
 }
+
+// Review 2, defect 2: node 2 keeps an OFFER of isolate 1 at its next
+// epoch, for a program nobody has, waiting at node 1, refilling it
+// whenever it expires. The real source's ABORT must still be answered, so
+// that it resumes its parked copy, and no copy of its OFFER may be taken
+// after that.
+func TestProtoPendingSquatterDoesNotWedgeSource(t *testing.T) {
+	w := newProtoWorld(t, 1, 3, LinkConfig{Latency: 100 * time.Microsecond})
+	w.net.SetLink(2, 1, LinkConfig{Latency: 10 * time.Microsecond})
+	bogus := [32]byte{9, 9, 9}
+	squat := func() {
+		w.net.SendAt(w.now, 2, 1, append(appendOfferHeader(nil, 1, 1, bogus, 0, nil), "x"...))
+	}
+	squat()
+	w.step(500 * time.Microsecond)
+	late := append(appendOfferHeader(nil, 1, 1, w.prog, 0, nil), w.state...)
+	if !w.handoff(0, 1) {
+		t.Fatal("handoff refused")
+	}
+	for i := 0; i < 400; i++ { // 200 ms; node 2 refills its offer whenever it is gone
+		if r := w.nodes[1].p.in[1]; r == nil || r.pending == nil {
+			squat()
+		}
+		w.step(500 * time.Microsecond)
+	}
+	if !runsIsolate1(w, 0) || w.nodes[0].p.outstanding() != 0 {
+		t.Fatalf("source still parked: holds %+v, outstanding %d; node 1 stats %+v",
+			w.nodes[0].held[1], w.nodes[0].p.outstanding(), w.nodes[1].p.stats)
+	}
+	if w.nodes[0].count(mAborted) == 0 {
+		t.Fatal("the source's ABORT was not answered ABORTED")
+	}
+	// A late copy of the source's OFFER, once node 1 has its program, is
+	// not taken: the source resumed.
+	w.nodes[1].progs[w.prog] = []byte("program")
+	w.net.SendAt(w.now, 0, 1, late)
+	w.step(20 * time.Millisecond)
+	w.check()
+	if w.nodes[1].held[1] != nil {
+		t.Fatal("epoch 1 resumed by node 0 AND accepted by node 1")
+	}
+}
+
+// The same, with the squatter's offer waiting (not expired) when the late
+// copy arrives, and then expiring: the source's abort is kept for it, and
+// recorded for the epoch once the waiting offer goes undecided.
+func TestProtoSquatterAbortKeptPerSender(t *testing.T) {
+	w := newProtoWorld(t, 1, 3, LinkConfig{Latency: 100 * time.Microsecond})
+	w.nodes[1].p.cfg.pendingTTL = 50 * time.Millisecond // the squatter's offer outlives the handoff's timeout
+	bogus := [32]byte{9, 9, 9}
+	squat := append(appendOfferHeader(nil, 1, 1, bogus, 0, nil), "x"...)
+	w.net.SendAt(w.now, 2, 1, squat)
+	w.step(200 * time.Microsecond)
+	late := append(appendOfferHeader(nil, 1, 1, w.prog, 0, nil), w.state...)
+	w.net.Cut(0, 1) // the OFFER is held back; the ABORT gets through
+	if !w.handoff(0, 1) {
+		t.Fatal("handoff refused")
+	}
+	w.step(8*time.Millisecond + 500*time.Microsecond)
+	w.net.HealLink(0, 1)
+	w.step(3 * time.Millisecond)
+	if !runsIsolate1(w, 0) {
+		t.Fatalf("source did not resume: %+v", w.nodes[0].held[1])
+	}
+	tgt := w.nodes[1].p
+	if r := tgt.in[1]; r == nil || r.pending == nil || r.pending.from != 2 {
+		t.Fatal("the squatter's offer no longer waits")
+	}
+	w.nodes[1].progs[w.prog] = []byte("program")
+	w.net.SendAt(w.now, 0, 1, late)
+	w.step(time.Millisecond)
+	if w.nodes[1].held[1] != nil {
+		t.Fatal("a late OFFER copy of an epoch its source aborted was taken while a squatter's offer waited")
+	}
+	w.step(tgt.cfg.pendingTTL) // the squatter's offer expires, undecided
+	if d := tgt.in[1].get(1); d != aborted {
+		t.Fatalf("epoch 1 after the waiting offer expired: %v, want aborted", d)
+	}
+	w.net.SendAt(w.now, 0, 1, late)
+	w.step(5 * time.Millisecond)
+	w.check()
+	if w.nodes[1].held[1] != nil {
+		t.Fatal("a late OFFER copy of an aborted epoch was taken")
+	}
+}
+
+// A squatter's waiting offer does not block the real source's OFFER of the
+// same epoch when its program is here: it is taken, and the squatter's
+// offer dropped.
+func TestProtoSquatterDoesNotBlockOffer(t *testing.T) {
+	w := newProtoWorld(t, 1, 3, LinkConfig{Latency: 100 * time.Microsecond})
+	w.nodes[1].progs[w.prog] = []byte("program")
+	bogus := [32]byte{9, 9, 9}
+	w.net.SendAt(w.now, 2, 1, append(appendOfferHeader(nil, 1, 1, bogus, 0, nil), "x"...))
+	w.step(200 * time.Microsecond)
+	if !w.handoff(0, 1) {
+		t.Fatal("handoff refused")
+	}
+	w.step(5 * time.Millisecond)
+	w.check()
+	if w.nodes[1].held[1] == nil || w.nodes[0].held[1] != nil {
+		t.Fatalf("handoff blocked by the squatter: n0 %+v, n1 %+v", w.nodes[0].held[1], w.nodes[1].held[1])
+	}
+	if r := w.nodes[1].p.in[1]; r.pending != nil || w.nodes[1].p.pendingBytes != 0 {
+		t.Fatal("the squatter's offer still waits")
+	}
+}
