@@ -247,36 +247,52 @@
 // first: 65 536 with a verified epoch (only a real isolate that was here
 // makes one; an attacker cannot grow them without running isolates here),
 // and 16 384 with unverified decisions only (refusals, aborts of isolates
-// the node never held). A tombstone younger than the horizon is never
-// evicted. When a class's budget is full of young tombstones no new one is
-// made, and a decision that would need one is not made either: an ABORT
-// that cannot be recorded is left unanswered (counted TombsFull; its
-// source resends it with backoff and is answered once the oldest
-// tombstone has passed the horizon and can be evicted, so the wait is
-// bounded by the horizon), and so is an OFFER past the record budget whose
-// refusal cannot be recorded (a NACK unrecorded would let a late copy of
-// that epoch be taken after its source resumed); a record whose
-// tombstone has no room is not pruned yet. (16 384 ABORTs for made-up
-// isolates from one node used to evict, within microseconds, the
-// tombstone of an abort answered a moment before, and a reordered copy of
-// that OFFER still in flight was then taken: the isolate ran twice;
+// the node never held). The class-0 tombstones that one peer's messages
+// made (its ABORTs and the OFFERs refused past the record budget) are
+// bounded too, by a quota of a quarter of that budget, past which the
+// peer's own oldest is evicted: one member flooding ABORTs or OFFERs of
+// made-up isolates cannot take the room the others' aborts and refusals
+// need (TestProtoTombQuotaPerPeer). A tombstone younger than the horizon
+// is never evicted, by the class's budget or by a quota. When the budget,
+// or the peer's quota, is full of young tombstones no new one is made,
+// and a decision that would need one is not made either: an ABORT that
+// cannot be recorded is left unanswered (counted TombsFull; its source
+// resends it with backoff and is answered once the oldest tombstone has
+// passed the horizon and can be evicted, so the wait is bounded by the
+// horizon, unless other peers keep the budget full of young tombstones),
+// and so is an OFFER past the record budget whose refusal cannot be
+// recorded (a NACK unrecorded would let a late copy of that epoch be
+// taken after its source resumed); a record whose tombstone has no room
+// is not pruned yet. (16 384 ABORTs for made-up isolates from one node
+// used to evict, within microseconds, the tombstone of an abort answered
+// a moment before, and a reordered copy of that OFFER still in flight was
+// then taken: the isolate ran twice;
 // TestProtoFreshAbortTombstoneNotEvicted,
 // TestProtoFreshRefusalTombstoneNotEvicted,
 // TestProtoRefusalWithoutRoomUnanswered,
 // TestSimFreshTombstoneSurvivesAbortFlood.) An evicted tombstone's
 // protection falls back to the horizon: an OFFER of an epoch it covered is
-// harmless only if every copy of it was delivered before the eviction.
-// Every such copy was sent before the tombstone was made (a decision about
-// an epoch is buried only once the record, or the abort, has it) and the
-// tombstone is evicted at least a horizon, ≥ 4 × the network's longest
-// delay, after that. So it holds on the simulated network, which delivers
-// every copy within its longest delay (the Sim's horizon counts every link
-// SetLink configured). On the live network (Live) it holds while no link
-// is set, through Live.Do, to delays longer than Config.Link's (the
-// horizon counts only Config.Link), and while the delivery goroutine lags
-// behind a message's due time by less than the horizon's slack over the
-// longest delay; a process stalled for longer than that could break it.
-// It does not hold on a network without a delay bound, such as NATS. There the cluster-wide ledger (issue 13) decides:
+// harmless only if every copy of it was delivered before the eviction, and
+// a tombstone is evicted no sooner than a horizon after it was made,
+// max(10 × OfferTimeout, 4 × the longest delay), which is more than
+// OfferTimeout plus the longest delay. The tombstone of an abort is made
+// when the ABORT arrives, and the ABORT left its link after every copy of
+// the OFFER did, so every copy arrives within the longest delay of it. A
+// refusal is made when a copy arrives, and its source sends further
+// copies for at most OfferTimeout after its first finished transmitting;
+// they arrive within the horizon if their wait to be transmitted on a
+// bandwidth-limited link (behind other traffic) stays within the
+// horizon's slack. So it holds on the simulated network, which delivers
+// every copy within the longest delay (Latency + Jitter + reorder window)
+// of the end of its transmission (the Sim's horizon counts every link
+// SetLink configured), with that proviso for bandwidth. On the live
+// network (Live) it holds likewise, while no link is set, through Live.Do,
+// to delays longer than Config.Link's (the horizon counts only
+// Config.Link), and while the delivery goroutine lags behind a message's
+// due time by less than the horizon's slack; a process stalled for longer
+// than that could break it.
+// It does not hold on a network without a delay bound, such as NATS.
+// There the cluster-wide ledger (issue 13) decides:
 // an isolate's epoch in the ledger, not a node's memory, says who owns it,
 // so a late OFFER of an old epoch cannot be committed, and the tombstones
 // become an optimisation. The other messages that can name a pruned

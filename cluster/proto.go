@@ -267,6 +267,7 @@ type tombstone struct {
 	decisions
 	seq    uint64        // when buried; the eviction queue names it by this
 	buried time.Duration // when buried; it is not evicted before the horizon has passed
+	by     NodeID        // the peer whose message made it (class 0), or the node itself
 }
 
 // tombRef names a tombstone in an eviction queue.
@@ -332,20 +333,26 @@ type proto struct {
 	tombQ     [2][]tombRef
 	tombCount [2]int
 	tombSeq   uint64
+	// byQ[n] and byCount[n] are the eviction queue and live count of the
+	// class-0 tombstones that peer n's messages made (see tombQuota).
+	byQ     map[NodeID][]tombRef
+	byCount map[NodeID]int
 }
 
 func newProto(self NodeID, cfg protoConfig, h protoHooks) *proto {
 	return &proto{
-		self:  self,
-		cfg:   cfg.withDefaults(),
-		h:     h,
-		out:   make(map[IsolateID]*outRec),
-		in:    make(map[IsolateID]*inRec),
-		unc:   make(map[IsolateID]bool),
-		fetch: make(map[[32]byte]map[IsolateID]bool),
-		down:  make(map[NodeID]bool),
-		tombs: make(map[IsolateID]tombstone),
-		rng:   rand.New(rand.NewPCG(cfg.seed, uint64(self))),
+		self:    self,
+		cfg:     cfg.withDefaults(),
+		h:       h,
+		out:     make(map[IsolateID]*outRec),
+		in:      make(map[IsolateID]*inRec),
+		unc:     make(map[IsolateID]bool),
+		fetch:   make(map[[32]byte]map[IsolateID]bool),
+		down:    make(map[NodeID]bool),
+		tombs:   make(map[IsolateID]tombstone),
+		byQ:     make(map[NodeID][]tombRef),
+		byCount: make(map[NodeID]int),
+		rng:     rand.New(rand.NewPCG(cfg.seed, uint64(self))),
 	}
 }
 
@@ -379,10 +386,28 @@ func (p *proto) unbury(id IsolateID) (decisions, bool) {
 	if !ok {
 		return decisions{}, false
 	}
-	delete(p.tombs, id)
-	p.tombCount[tombClass(&t.decisions)]--
+	p.forget(id, t)
 	return t.decisions, true
 }
+
+// forget deletes id's tombstone t from the counts.
+func (p *proto) forget(id IsolateID, t tombstone) {
+	delete(p.tombs, id)
+	c := tombClass(&t.decisions)
+	p.tombCount[c]--
+	if c == 0 && t.by != p.self {
+		if p.byCount[t.by]--; p.byCount[t.by] == 0 {
+			delete(p.byCount, t.by)
+			delete(p.byQ, t.by)
+		}
+	}
+}
+
+// tombQuota is how many class-0 tombstones one peer's messages may make: a
+// quarter of the budget, so that one peer flooding ABORTs or OFFERs of
+// made-up isolates cannot take the room that the aborts and refusals of
+// the others need.
+func (p *proto) tombQuota() int { return max(1, p.cfg.maxTombs[0]/4) }
 
 // horizon is how long an idle record is kept before it is pruned, and a
 // tombstone before it may be evicted: the configured horizon, stretched to
@@ -395,15 +420,16 @@ func (p *proto) horizon() time.Duration {
 	return h
 }
 
-// bury keeps d as id's tombstone (replacing any), keeping only what an
-// OFFER could still need: the decisions above seen, and reports whether
-// it could. Past its class's budget the oldest tombstone of the class is
+// bury keeps d as id's tombstone (replacing any), made by peer by's
+// message (or by the node itself: p.self), keeping only what an OFFER
+// could still need: the decisions above seen, and reports whether it
+// could. Past its class's budget the oldest tombstone of the class is
 // evicted, but only if it is older than the horizon: every copy of an
 // OFFER it covers has been delivered by then (see Pruning in the package
 // documentation). If the budget is full of younger ones, bury changes
 // nothing and reports false; the caller must then not act as if the
 // decision were recorded.
-func (p *proto) bury(id IsolateID, d decisions) bool {
+func (p *proto) bury(id IsolateID, d decisions, by NodeID) bool {
 	d.dec = slices.Clip(slices.DeleteFunc(slices.Clone(d.dec), func(x epochDec) bool { return x.e <= d.seen }))
 	if d.empty() {
 		p.unbury(id)
@@ -413,16 +439,29 @@ func (p *proto) bury(id IsolateID, d decisions) bool {
 		d.dec = nil
 	}
 	c := tombClass(&d)
-	if old, ok := p.tombs[id]; !ok || tombClass(&old.decisions) != c {
-		if !p.tombRoom(c) {
-			return false
-		}
+	if c == 1 {
+		by = p.self
+	}
+	if old, ok := p.tombs[id]; ok && tombClass(&old.decisions) == c {
+		by = old.by // a replacement takes no more room, and keeps its maker
+	} else if !p.tombRoom(c, by) {
+		return false
 	}
 	p.unbury(id)
 	p.tombSeq++
-	p.tombs[id] = tombstone{decisions: d, seq: p.tombSeq, buried: p.now}
+	p.tombs[id] = tombstone{decisions: d, seq: p.tombSeq, buried: p.now, by: by}
 	p.tombCount[c]++
 	p.tombQ[c] = append(p.tombQ[c], tombRef{id, p.tombSeq})
+	if c == 0 && by != p.self {
+		p.byCount[by]++
+		p.byQ[by] = append(p.byQ[by], tombRef{id, p.tombSeq})
+		if q := p.byQ[by]; len(q) > 2*p.byCount[by]+64 {
+			p.byQ[by] = slices.DeleteFunc(slices.Clone(q), func(ref tombRef) bool {
+				t, ok := p.tombs[ref.id]
+				return !ok || t.seq != ref.seq
+			})
+		}
+	}
 	if q := p.tombQ[c]; len(q) > 2*p.tombCount[c]+64 { // drop references to unburied tombstones
 		p.tombQ[c] = slices.DeleteFunc(slices.Clone(q), func(ref tombRef) bool {
 			t, ok := p.tombs[ref.id]
@@ -432,27 +471,49 @@ func (p *proto) bury(id IsolateID, d decisions) bool {
 	return true
 }
 
-// tombRoom makes room for one more tombstone of class c, evicting the
-// oldest of the class if it is older than the horizon, and reports
-// whether there is room.
-func (p *proto) tombRoom(c int) bool {
+// tombRoom makes room for one more tombstone of class c, made by peer by's
+// message (or by the node itself), and reports whether there is room. A
+// peer at its quota (class 0) first evicts its own oldest; then, past the
+// class's budget, the class's oldest is evicted. Only a tombstone older
+// than the horizon is evicted.
+func (p *proto) tombRoom(c int, by NodeID) bool {
+	if c == 0 && by != p.self {
+		q, ok := p.evictOldest(p.byQ[by], p.byCount[by], p.tombQuota())
+		if len(q) > 0 {
+			p.byQ[by] = q
+		} else {
+			delete(p.byQ, by)
+		}
+		if !ok {
+			return false
+		}
+	}
+	q, ok := p.evictOldest(p.tombQ[c], p.tombCount[c], p.cfg.maxTombs[c])
+	p.tombQ[c] = q
+	return ok
+}
+
+// evictOldest evicts tombstones from the front of queue q, whose live
+// count is n, while n >= limit and the oldest is older than the horizon,
+// and reports the queue left and whether n < limit then.
+func (p *proto) evictOldest(q []tombRef, n, limit int) ([]tombRef, bool) {
 	horizon := p.horizon()
-	for p.tombCount[c] >= p.cfg.maxTombs[c] && len(p.tombQ[c]) > 0 {
-		ref := p.tombQ[c][0]
+	for n >= limit && len(q) > 0 {
+		ref := q[0]
 		t, ok := p.tombs[ref.id]
 		if !ok || t.seq != ref.seq { // unburied or replaced since
-			p.tombQ[c] = p.tombQ[c][1:]
+			q = q[1:]
 			continue
 		}
 		if p.now-t.buried < horizon {
-			return false // the oldest is young, and so are all the others
+			return q, false // the oldest is young, and so are all the others
 		}
-		p.tombQ[c] = p.tombQ[c][1:]
-		delete(p.tombs, ref.id)
-		p.tombCount[c]--
+		q = q[1:]
+		p.forget(ref.id, t)
 		p.stats.Evicted++
+		n--
 	}
-	return p.tombCount[c] < p.cfg.maxTombs[c]
+	return q, n < limit
 }
 
 func (p *proto) sendIDEpoch(to NodeID, k msgKind, id IsolateID, e uint64) {
@@ -591,7 +652,7 @@ func (p *proto) onOffer(now time.Duration, from NodeID, m *message, raw []byte) 
 		} else {
 			t.dec = slices.Clone(t.dec)
 			t.decide(m.epoch, refused)
-			if !p.bury(m.id, t) {
+			if !p.bury(m.id, t, from) {
 				p.stats.TombsFull++
 				return false
 			}
@@ -728,7 +789,7 @@ func (p *proto) onAbort(from NodeID, m *message) {
 		if !t.stale(m.epoch) {
 			t.dec = slices.Clone(t.dec)
 			t.decide(m.epoch, aborted)
-			if !p.bury(m.id, t) {
+			if !p.bury(m.id, t, from) {
 				// No room to record the abort, so it is not answered:
 				// ABORTED unrecorded would let a late OFFER copy be taken
 				// after the source resumed. The source resends its ABORT,
@@ -864,7 +925,7 @@ func (p *proto) prune(now time.Duration) {
 		if now-r.touched < horizon || r.pending != nil || r.unconfirmed || p.out[id] != nil || p.h.holds(id) {
 			continue
 		}
-		if !p.bury(id, r.decisions) {
+		if !p.bury(id, r.decisions, p.self) {
 			continue // no room for its tombstone yet: the record stays
 		}
 		delete(p.in, id)

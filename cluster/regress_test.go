@@ -132,15 +132,15 @@ func TestProtoSpoofedAbortIgnored(t *testing.T) {
 }
 
 // ABORTs for isolates a node neither holds nor has pending create no
-// records, and the tombstones they leave are bounded by their budget. A
-// tombstone younger than the horizon is never evicted: the ABORTs past the
-// budget are left unanswered until the horizon has passed, and answered
-// when resent then.
+// records, and the tombstones they leave are bounded: one peer's by its
+// quota (a quarter of the budget), all by the budget. A tombstone younger
+// than the horizon is never evicted: the ABORTs past the quota are left
+// unanswered until the horizon has passed, and answered when resent then.
 func TestProtoAbortsForUnknownIsolatesBounded(t *testing.T) {
 	w := newProtoWorld(t, 1, 3, LinkConfig{Latency: 100 * time.Microsecond})
 	tgt := w.nodes[1].p
-	const n = 20000
-	budget := tgt.cfg.maxTombs[0]
+	quota := tgt.tombQuota()
+	n := 2 * quota
 	for i := 0; i < n; i++ {
 		w.net.SendAt(w.now, 2, 1, appendIDEpoch(nil, mAbort, IsolateID(1000+i), 1))
 	}
@@ -148,35 +148,60 @@ func TestProtoAbortsForUnknownIsolatesBounded(t *testing.T) {
 	if len(tgt.in) != 0 {
 		t.Fatalf("%d records from %d ABORTs for unknown isolates", len(tgt.in), n)
 	}
-	if got := len(tgt.tombs); got != budget {
-		t.Fatalf("%d tombstones, budget %d", got, budget)
+	if got := len(tgt.tombs); got != quota {
+		t.Fatalf("%d tombstones, quota %d", got, quota)
 	}
-	if tgt.stats.Evicted != 0 || tgt.stats.TombsFull != int64(n-budget) {
-		t.Fatalf("evicted %d young tombstones, %d ABORTs left unanswered (want 0, %d)", tgt.stats.Evicted, tgt.stats.TombsFull, n-budget)
+	if tgt.stats.Evicted != 0 || tgt.stats.TombsFull != int64(n-quota) {
+		t.Fatalf("evicted %d young tombstones, %d ABORTs left unanswered (want 0, %d)", tgt.stats.Evicted, tgt.stats.TombsFull, n-quota)
 	}
-	if got := w.nodes[2].count(mAborted); got != budget {
-		t.Fatalf("%d ABORTED answers, want %d (only those recorded)", got, budget)
+	if got := w.nodes[2].count(mAborted); got != quota {
+		t.Fatalf("%d ABORTED answers, want %d (only those recorded)", got, quota)
 	}
 	// Past the horizon the old tombstones may go: the resent ABORTs are
 	// answered and recorded.
 	w.step(tgt.horizon())
-	for i := budget; i < n; i++ {
+	for i := quota; i < n; i++ {
 		w.net.SendAt(w.now, 2, 1, appendIDEpoch(nil, mAbort, IsolateID(1000+i), 1))
 	}
 	w.step(time.Millisecond)
 	if got := w.nodes[2].count(mAborted); got != n {
 		t.Fatalf("%d ABORTED answers to %d ABORTs", got, n)
 	}
-	if got := len(tgt.tombs); got > budget {
-		t.Fatalf("%d tombstones, budget %d", got, budget)
+	if got := len(tgt.tombs); got != quota {
+		t.Fatalf("%d tombstones, quota %d", got, quota)
 	}
-	if tgt.stats.Evicted != int64(n-budget) {
-		t.Fatalf("evicted %d, want %d", tgt.stats.Evicted, n-budget)
+	if tgt.stats.Evicted != int64(n-quota) {
+		t.Fatalf("evicted %d, want %d", tgt.stats.Evicted, n-quota)
 	}
 	// The most recent one is remembered: a late OFFER of it is not taken.
 	last := IsolateID(1000 + n - 1)
 	if d := tgt.tombs[last].get(1); d != aborted {
 		t.Fatalf("tombstone of the last aborted isolate: %v", d)
+	}
+}
+
+// One peer flooding ABORTs of made-up isolates fills only its quota of
+// tombstones: another peer's ABORT is still answered, and recorded, at
+// once.
+func TestProtoTombQuotaPerPeer(t *testing.T) {
+	w := newProtoWorld(t, 1, 3, LinkConfig{Latency: 100 * time.Microsecond})
+	tgt := w.nodes[1].p
+	for i := 0; i < tgt.cfg.maxTombs[0]; i++ {
+		w.net.SendAt(w.now, 2, 1, appendIDEpoch(nil, mAbort, IsolateID(1000+i), 1))
+	}
+	w.step(time.Millisecond)
+	w.net.Cut(0, 1) // the OFFER is lost; the source aborts
+	if !w.handoff(0, 1) {
+		t.Fatal("handoff refused")
+	}
+	w.step(9 * time.Millisecond)
+	w.net.HealLink(0, 1)
+	w.step(5 * time.Millisecond) // well before the horizon
+	if !runsIsolate1(w, 0) {
+		t.Fatalf("the source's ABORT was not answered while another peer flooded: %+v, node 1 stats %+v", w.nodes[0].held[1], tgt.stats)
+	}
+	if d := tgt.tombs[1].get(1); d != aborted {
+		t.Fatalf("abort of 1@1 not recorded: %v", d)
 	}
 }
 
@@ -273,8 +298,9 @@ func TestProtoFreshRefusalTombstoneNotEvicted(t *testing.T) {
 	}
 }
 
-// An OFFER past the record budget whose refusal cannot be kept (the
-// tombstones are all younger than the horizon) is left unanswered, not
+// An OFFER past the record budget whose refusal cannot be kept (its
+// sender's quota of tombstones is all younger than the horizon) is left
+// unanswered, not
 // NACKed: a NACK unrecorded would let a late duplicate be taken after the
 // source resumed. Its ABORT is answered once the horizon has passed.
 func TestProtoRefusalWithoutRoomUnanswered(t *testing.T) {
@@ -282,11 +308,11 @@ func TestProtoRefusalWithoutRoomUnanswered(t *testing.T) {
 	w.nodes[1].progs[w.prog] = []byte("program")
 	tgt := w.nodes[1].p
 	tgt.cfg.maxRecords = 1
-	tgt.cfg.maxTombs[0] = 4
+	tgt.cfg.maxTombs[0] = 4 // a quota of 1 per peer
 	w.net.SendAt(w.now, 2, 1, append(appendOfferHeader(nil, 500, 1, w.prog, 0, nil), "garbage"...))
-	for i := 0; i < 4; i++ {
-		w.net.SendAt(w.now, 2, 1, appendIDEpoch(nil, mAbort, IsolateID(1000+i), 1))
-	}
+	// Node 0's quota is taken by a young tombstone (an abort of another
+	// isolate), so its refusal of 1@1 cannot be recorded.
+	w.net.SendAt(w.now, 0, 1, appendIDEpoch(nil, mAbort, 1000, 1))
 	w.step(time.Millisecond)
 	if !w.handoff(0, 1) {
 		t.Fatal("handoff refused")
