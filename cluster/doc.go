@@ -130,12 +130,25 @@
 //	  duplicate OFFER(e) or ABORT(e) ─▶ the same answer again
 //
 // Every OFFER and every ABORT is answered, whatever the node holds; the
-// only exceptions name an offer that waits for its program: a duplicate
-// of it (answered by a FETCH), an ABORT of its epoch from another node
-// than its source (ignored, counted Spoofed: only the source may cancel
-// its offer, as only the source's CONFIRM, NACK or ACK count for a
-// handoff; TestProtoSpoofedAbortIgnored), and an OFFER of its epoch from
-// another node (ignored; the waiting one came first). An OFFER from a
+// exceptions are a decision that needs a tombstone when there is no room
+// for one (see Pruning), and messages that name an offer that waits for
+// its program: a duplicate of it (answered by a FETCH), and an OFFER of
+// its epoch from another node whose program is unknown too (ignored,
+// counted Spoofed: only one offer waits per isolate, and the waiting one
+// came first; its source aborts, and is answered). A waiting offer does
+// not block another node's OFFER or ABORT of its epoch, which are handled
+// on their own merits (counted Spoofed): an ABORT is answered ABORTED and
+// recorded for its sender only, and the waiting offer stays (only its
+// source may cancel it, as only the source's CONFIRM, NACK or ACK count
+// for a handoff; TestProtoSpoofedAbortIgnored); a later OFFER of that
+// epoch from that sender is answered ABORTED, and if the waiting offer
+// goes undecided (expires, or is replaced) the epoch is recorded aborted.
+// An OFFER from another node whose program is here is tried at once, and
+// the waiting offer dropped once the epoch is decided. (A node that kept
+// re-sending an OFFER of an isolate's next epoch for a program nobody has
+// used to keep the real source's OFFERs and ABORTs unanswered, and its
+// isolate parked, for as long as it went on;
+// TestProtoPendingSquatterDoesNotWedgeSource.) An OFFER from a
 // node reported crashed whose program is unknown is recorded aborted and
 // not answered: nobody is left to answer, or to fetch the program from. A newer OFFER of the isolate, of
 // another epoch, replaces the waiting one, unanswered and undecided: its
@@ -209,7 +222,8 @@
 // node has no record of creates none (an ABORT is answered from the
 // isolate's tombstone, below, and recorded there). Past 65 536 records
 // (defaultMaxRecords) an OFFER of an isolate without one is refused
-// (NACK full) and the refusal kept in its tombstone; the node's own
+// (NACK full) and the refusal kept in its tombstone (or, if no tombstone
+// can be made, left unanswered: see below); the node's own
 // isolates always get a record. (200 000 ABORTs for unknown isolates used
 // to create 200 000 records, 74 MB; TestProtoAbortsForUnknownIsolatesBounded,
 // TestProtoRecordBudget.)
@@ -233,12 +247,52 @@
 // first: 65 536 with a verified epoch (only a real isolate that was here
 // makes one; an attacker cannot grow them without running isolates here),
 // and 16 384 with unverified decisions only (refusals, aborts of isolates
-// the node never held). An evicted tombstone's protection falls back to
-// the horizon: an OFFER of an epoch it covered is harmless only if every
-// copy of it was delivered before the eviction, which holds on the
-// simulated and live networks (they deliver every copy within the longest
-// delay, well inside the horizon) but not on a network without a delay
-// bound, such as NATS. There the cluster-wide ledger (issue 13) decides:
+// the node never held). The class-0 tombstones that one peer's messages
+// made (its ABORTs and the OFFERs refused past the record budget) are
+// bounded too, by a quota of a quarter of that budget, past which the
+// peer's own oldest is evicted: one member flooding ABORTs or OFFERs of
+// made-up isolates cannot take the room the others' aborts and refusals
+// need (TestProtoTombQuotaPerPeer). A tombstone younger than the horizon
+// is never evicted, by the class's budget or by a quota. When the budget,
+// or the peer's quota, is full of young tombstones no new one is made,
+// and a decision that would need one is not made either: an ABORT that
+// cannot be recorded is left unanswered (counted TombsFull; its source
+// resends it with backoff and is answered once the oldest tombstone has
+// passed the horizon and can be evicted, so the wait is bounded by the
+// horizon, unless other peers keep the budget full of young tombstones),
+// and so is an OFFER past the record budget whose refusal cannot be
+// recorded (a NACK unrecorded would let a late copy of that epoch be
+// taken after its source resumed); a record whose tombstone has no room
+// is not pruned yet. (16 384 ABORTs for made-up isolates from one node
+// used to evict, within microseconds, the tombstone of an abort answered
+// a moment before, and a reordered copy of that OFFER still in flight was
+// then taken: the isolate ran twice;
+// TestProtoFreshAbortTombstoneNotEvicted,
+// TestProtoFreshRefusalTombstoneNotEvicted,
+// TestProtoRefusalWithoutRoomUnanswered,
+// TestSimFreshTombstoneSurvivesAbortFlood.) An evicted tombstone's
+// protection falls back to the horizon: an OFFER of an epoch it covered is
+// harmless only if every copy of it was delivered before the eviction, and
+// a tombstone is evicted no sooner than a horizon after it was made,
+// max(10 × OfferTimeout, 4 × the longest delay), which is more than
+// OfferTimeout plus the longest delay. The tombstone of an abort is made
+// when the ABORT arrives, and the ABORT left its link after every copy of
+// the OFFER did, so every copy arrives within the longest delay of it. A
+// refusal is made when a copy arrives, and its source sends further
+// copies for at most OfferTimeout after its first finished transmitting;
+// they arrive within the horizon if their wait to be transmitted on a
+// bandwidth-limited link (behind other traffic) stays within the
+// horizon's slack. So it holds on the simulated network, which delivers
+// every copy within the longest delay (Latency + Jitter + reorder window)
+// of the end of its transmission (the Sim's horizon counts every link
+// SetLink configured), with that proviso for bandwidth. On the live
+// network (Live) it holds likewise, while no link is set, through Live.Do,
+// to delays longer than Config.Link's (the horizon counts only
+// Config.Link), and while the delivery goroutine lags behind a message's
+// due time by less than the horizon's slack; a process stalled for longer
+// than that could break it.
+// It does not hold on a network without a delay bound, such as NATS.
+// There the cluster-wide ledger (issue 13) decides:
 // an isolate's epoch in the ledger, not a node's memory, says who owns it,
 // so a late OFFER of an old epoch cannot be committed, and the tombstones
 // become an optimisation. The other messages that can name a pruned

@@ -62,8 +62,9 @@ type protoConfig struct {
 	// maxRecords bounds the records (inRec) a node keeps; an OFFER of an
 	// isolate without one, past it, is refused. maxTombs bounds the
 	// tombstones of pruned records: [0] those with only unverified
-	// decisions, [1] those with a verified epoch; past it the oldest of the
-	// class is evicted.
+	// decisions, [1] those with a verified epoch. Past it the oldest of the
+	// class is evicted, if it is older than the horizon; if none is, no
+	// tombstone is made (see bury).
 	maxRecords int
 	maxTombs   [2]int
 	// maxDelay, if not nil, bounds how long the network may hold a copy
@@ -264,7 +265,9 @@ func (r *decisions) verified(e uint64) {
 // package documentation).
 type tombstone struct {
 	decisions
-	seq uint64 // when buried; the eviction queue names it by this
+	seq    uint64        // when buried; the eviction queue names it by this
+	buried time.Duration // when buried; it is not evicted before the horizon has passed
+	by     NodeID        // the peer whose message made it (class 0), or the node itself
 }
 
 // tombRef names a tombstone in an eviction queue.
@@ -279,6 +282,11 @@ type pendingOffer struct {
 	hash  [32]byte
 	msg   []byte        // the OFFER message, owned
 	until time.Duration // dropped then if its program has not come
+	// abortedBy are the other nodes that aborted this epoch while the
+	// offer waited, and were answered ABORTED: if the offer goes
+	// undecided, the epoch is recorded aborted (see dropPending). At most
+	// one entry per member.
+	abortedBy []NodeID
 }
 
 // protoStats counts protocol events on one node.
@@ -289,8 +297,11 @@ type protoStats struct {
 	// pass pendingBudget, Pruned the records forgotten after the horizon.
 	Expired, OverBudget, Pruned int64
 	// Evicted counts tombstones evicted past their budget, Spoofed the
-	// ABORTs and OFFERs that named a waiting offer from another sender.
-	Evicted, Spoofed int64
+	// ABORTs and OFFERs that named a waiting offer from another sender,
+	// TombsFull the ABORTs and OFFERs left unanswered because their
+	// decision needed a tombstone and the budget was full of tombstones
+	// younger than the horizon.
+	Evicted, Spoofed, TombsFull int64
 }
 
 // proto is one node's handoff state machine: both its source side (outgoing
@@ -322,20 +333,26 @@ type proto struct {
 	tombQ     [2][]tombRef
 	tombCount [2]int
 	tombSeq   uint64
+	// byQ[n] and byCount[n] are the eviction queue and live count of the
+	// class-0 tombstones that peer n's messages made (see tombQuota).
+	byQ     map[NodeID][]tombRef
+	byCount map[NodeID]int
 }
 
 func newProto(self NodeID, cfg protoConfig, h protoHooks) *proto {
 	return &proto{
-		self:  self,
-		cfg:   cfg.withDefaults(),
-		h:     h,
-		out:   make(map[IsolateID]*outRec),
-		in:    make(map[IsolateID]*inRec),
-		unc:   make(map[IsolateID]bool),
-		fetch: make(map[[32]byte]map[IsolateID]bool),
-		down:  make(map[NodeID]bool),
-		tombs: make(map[IsolateID]tombstone),
-		rng:   rand.New(rand.NewPCG(cfg.seed, uint64(self))),
+		self:    self,
+		cfg:     cfg.withDefaults(),
+		h:       h,
+		out:     make(map[IsolateID]*outRec),
+		in:      make(map[IsolateID]*inRec),
+		unc:     make(map[IsolateID]bool),
+		fetch:   make(map[[32]byte]map[IsolateID]bool),
+		down:    make(map[NodeID]bool),
+		tombs:   make(map[IsolateID]tombstone),
+		byQ:     make(map[NodeID][]tombRef),
+		byCount: make(map[NodeID]int),
+		rng:     rand.New(rand.NewPCG(cfg.seed, uint64(self))),
 	}
 }
 
@@ -369,36 +386,80 @@ func (p *proto) unbury(id IsolateID) (decisions, bool) {
 	if !ok {
 		return decisions{}, false
 	}
-	delete(p.tombs, id)
-	p.tombCount[tombClass(&t.decisions)]--
+	p.forget(id, t)
 	return t.decisions, true
 }
 
-// bury keeps d as id's tombstone (replacing any), keeping only what an
-// OFFER could still need: the decisions above seen. Past its class's
-// budget the oldest tombstone of the class is evicted.
-func (p *proto) bury(id IsolateID, d decisions) {
-	p.unbury(id)
+// forget deletes id's tombstone t from the counts.
+func (p *proto) forget(id IsolateID, t tombstone) {
+	delete(p.tombs, id)
+	c := tombClass(&t.decisions)
+	p.tombCount[c]--
+	if c == 0 && t.by != p.self {
+		if p.byCount[t.by]--; p.byCount[t.by] == 0 {
+			delete(p.byCount, t.by)
+			delete(p.byQ, t.by)
+		}
+	}
+}
+
+// tombQuota is how many class-0 tombstones one peer's messages may make: a
+// quarter of the budget, so that one peer flooding ABORTs or OFFERs of
+// made-up isolates cannot take the room that the aborts and refusals of
+// the others need.
+func (p *proto) tombQuota() int { return max(1, p.cfg.maxTombs[0]/4) }
+
+// horizon is how long an idle record is kept before it is pruned, and a
+// tombstone before it may be evicted: the configured horizon, stretched to
+// 4 × the network's longest delay.
+func (p *proto) horizon() time.Duration {
+	h := p.cfg.horizon
+	if p.cfg.maxDelay != nil {
+		h = max(h, 4*p.cfg.maxDelay())
+	}
+	return h
+}
+
+// bury keeps d as id's tombstone (replacing any), made by peer by's
+// message (or by the node itself: p.self), keeping only what an OFFER
+// could still need: the decisions above seen, and reports whether it
+// could. Past its class's budget the oldest tombstone of the class is
+// evicted, but only if it is older than the horizon: every copy of an
+// OFFER it covers has been delivered by then (see Pruning in the package
+// documentation). If the budget is full of younger ones, bury changes
+// nothing and reports false; the caller must then not act as if the
+// decision were recorded.
+func (p *proto) bury(id IsolateID, d decisions, by NodeID) bool {
 	d.dec = slices.Clip(slices.DeleteFunc(slices.Clone(d.dec), func(x epochDec) bool { return x.e <= d.seen }))
 	if d.empty() {
-		return
+		p.unbury(id)
+		return true
 	}
 	if len(d.dec) == 0 {
 		d.dec = nil
 	}
-	p.tombSeq++
 	c := tombClass(&d)
-	p.tombs[id] = tombstone{decisions: d, seq: p.tombSeq}
+	if c == 1 {
+		by = p.self
+	}
+	if old, ok := p.tombs[id]; ok && tombClass(&old.decisions) == c {
+		by = old.by // a replacement takes no more room, and keeps its maker
+	} else if !p.tombRoom(c, by) {
+		return false
+	}
+	p.unbury(id)
+	p.tombSeq++
+	p.tombs[id] = tombstone{decisions: d, seq: p.tombSeq, buried: p.now, by: by}
 	p.tombCount[c]++
 	p.tombQ[c] = append(p.tombQ[c], tombRef{id, p.tombSeq})
-	budget := p.cfg.maxTombs[c]
-	for p.tombCount[c] > budget {
-		ref := p.tombQ[c][0]
-		p.tombQ[c] = p.tombQ[c][1:]
-		if t, ok := p.tombs[ref.id]; ok && t.seq == ref.seq {
-			delete(p.tombs, ref.id)
-			p.tombCount[c]--
-			p.stats.Evicted++
+	if c == 0 && by != p.self {
+		p.byCount[by]++
+		p.byQ[by] = append(p.byQ[by], tombRef{id, p.tombSeq})
+		if q := p.byQ[by]; len(q) > 2*p.byCount[by]+64 {
+			p.byQ[by] = slices.DeleteFunc(slices.Clone(q), func(ref tombRef) bool {
+				t, ok := p.tombs[ref.id]
+				return !ok || t.seq != ref.seq
+			})
 		}
 	}
 	if q := p.tombQ[c]; len(q) > 2*p.tombCount[c]+64 { // drop references to unburied tombstones
@@ -407,6 +468,52 @@ func (p *proto) bury(id IsolateID, d decisions) {
 			return !ok || t.seq != ref.seq
 		})
 	}
+	return true
+}
+
+// tombRoom makes room for one more tombstone of class c, made by peer by's
+// message (or by the node itself), and reports whether there is room. A
+// peer at its quota (class 0) first evicts its own oldest; then, past the
+// class's budget, the class's oldest is evicted. Only a tombstone older
+// than the horizon is evicted.
+func (p *proto) tombRoom(c int, by NodeID) bool {
+	if c == 0 && by != p.self {
+		q, ok := p.evictOldest(p.byQ[by], p.byCount[by], p.tombQuota())
+		if len(q) > 0 {
+			p.byQ[by] = q
+		} else {
+			delete(p.byQ, by)
+		}
+		if !ok {
+			return false
+		}
+	}
+	q, ok := p.evictOldest(p.tombQ[c], p.tombCount[c], p.cfg.maxTombs[c])
+	p.tombQ[c] = q
+	return ok
+}
+
+// evictOldest evicts tombstones from the front of queue q, whose live
+// count is n, while n >= limit and the oldest is older than the horizon,
+// and reports the queue left and whether n < limit then.
+func (p *proto) evictOldest(q []tombRef, n, limit int) ([]tombRef, bool) {
+	horizon := p.horizon()
+	for n >= limit && len(q) > 0 {
+		ref := q[0]
+		t, ok := p.tombs[ref.id]
+		if !ok || t.seq != ref.seq { // unburied or replaced since
+			q = q[1:]
+			continue
+		}
+		if p.now-t.buried < horizon {
+			return q, false // the oldest is young, and so are all the others
+		}
+		q = q[1:]
+		p.forget(ref.id, t)
+		p.stats.Evicted++
+		n--
+	}
+	return q, n < limit
 }
 
 func (p *proto) sendIDEpoch(to NodeID, k msgKind, id IsolateID, e uint64) {
@@ -531,19 +638,27 @@ func (p *proto) onOffer(now time.Duration, from NodeID, m *message, raw []byte) 
 	if p.in[m.id] == nil && len(p.in) >= p.cfg.maxRecords {
 		// No room for another record: refuse it, and keep the refusal in
 		// the isolate's tombstone, so that a late duplicate of this epoch
-		// is refused too.
-		t, _ := p.unbury(m.id)
+		// is refused too. A refusal that cannot be kept (the tombstones
+		// are full of young ones) is not sent: the source resumes its copy
+		// on NACK, and a late duplicate of the OFFER, finding no record,
+		// could then be taken. The OFFER is left unanswered; its source
+		// resends it or aborts, and is answered once there is room.
+		t := p.tombs[m.id].decisions
 		if d := t.get(m.epoch); d != undecided {
 			p.answer(from, m.id, m.epoch, d)
 		} else if t.stale(m.epoch) {
 			p.stats.Stale++
 			p.sendNack(from, m.id, m.epoch, nackStale)
 		} else {
+			t.dec = slices.Clone(t.dec)
 			t.decide(m.epoch, refused)
+			if !p.bury(m.id, t, from) {
+				p.stats.TombsFull++
+				return false
+			}
 			p.stats.OverBudget++
 			p.sendNack(from, m.id, m.epoch, nackFull)
 		}
-		p.bury(m.id, t)
 		return false
 	}
 	r := p.rec(m.id)
@@ -566,12 +681,26 @@ func (p *proto) onOffer(now time.Duration, from NodeID, m *message, raw []byte) 
 	// accepted (see tryAccept), so that a garbage OFFER with a huge epoch
 	// cannot make every later handoff of the isolate look stale.
 	if pe := r.pending; pe != nil && pe.epoch == m.epoch {
-		// The same epoch waits, offered by another node: only one of them
-		// can hold that epoch, and the waiting one was here first. This
-		// one is not answered; if it is the real one, its source aborts,
-		// and is answered once the waiting offer expires or is decided.
+		// The same epoch waits, offered by another node. This OFFER is
+		// handled on its own merits, so that a waiting offer (perhaps a
+		// squatter's, for a program nobody has) cannot block the real
+		// source: if its sender has aborted the epoch, it is answered
+		// ABORTED; if its program is here, it is tried, and the waiting
+		// offer goes once the epoch is decided. Only one offer can wait
+		// per isolate, so one whose program is unknown too is not
+		// answered: its source aborts, and its ABORT is answered.
 		p.stats.Spoofed++
-		return false
+		if slices.Contains(pe.abortedBy, from) {
+			p.sendIDEpoch(from, mAborted, m.id, m.epoch)
+			return false
+		}
+		if !p.h.haveProgram(m.hash) {
+			return false
+		}
+		kept = p.tryAccept(now, from, r, m)
+		p.unfetch(m.id, r)
+		p.dropPending(r) // the epoch is decided: accepted or refused
+		return kept
 	}
 	if r.pending != nil {
 		// Another epoch still waits for its program. Neither is verified;
@@ -645,27 +774,48 @@ func (p *proto) tryAccept(now time.Duration, from NodeID, r *inRec, m *message) 
 // ABORTED if not, and then it never will. An ABORT of an isolate the node
 // has no record of creates none: the abort goes into the isolate's
 // tombstone (see Pruning), so that a late OFFER of that epoch is refused.
-// An ABORT naming an offer that waits here from another node is ignored.
+// An ABORT of the epoch of an offer that waits here from another node is
+// answered ABORTED and recorded for its sender only (pendingOffer.abortedBy):
+// the waiting offer stays, and the epoch is recorded aborted if it goes
+// undecided.
 func (p *proto) onAbort(from NodeID, m *message) {
 	r := p.in[m.id]
 	if r == nil {
-		t, _ := p.unbury(m.id)
+		t := p.tombs[m.id].decisions
 		if d := t.get(m.epoch); d != undecided {
 			p.answer(from, m.id, m.epoch, d)
-		} else {
-			if !t.stale(m.epoch) {
-				t.decide(m.epoch, aborted)
-			}
-			p.sendIDEpoch(from, mAborted, m.id, m.epoch)
+			return
 		}
-		p.bury(m.id, t)
-		return
-	}
-	if pe := r.pending; pe != nil && pe.epoch == m.epoch && pe.from != from {
-		p.stats.Spoofed++
+		if !t.stale(m.epoch) {
+			t.dec = slices.Clone(t.dec)
+			t.decide(m.epoch, aborted)
+			if !p.bury(m.id, t, from) {
+				// No room to record the abort, so it is not answered:
+				// ABORTED unrecorded would let a late OFFER copy be taken
+				// after the source resumed. The source resends its ABORT,
+				// with backoff, and is answered once a tombstone is older
+				// than the horizon and can be evicted.
+				p.stats.TombsFull++
+				return
+			}
+		}
+		p.sendIDEpoch(from, mAborted, m.id, m.epoch)
 		return
 	}
 	r.touched = p.now
+	if pe := r.pending; pe != nil && pe.epoch == m.epoch && pe.from != from {
+		// Only the waiting offer's source may cancel it, but this node's
+		// copy of the epoch, if it sent one, was not taken and now never
+		// will be: a late OFFER of it from this node is answered ABORTED
+		// (onOffer), and if the waiting offer goes undecided the epoch is
+		// recorded aborted (dropPending).
+		p.stats.Spoofed++
+		if !slices.Contains(pe.abortedBy, from) {
+			pe.abortedBy = append(pe.abortedBy, from)
+		}
+		p.sendIDEpoch(from, mAborted, m.id, m.epoch)
+		return
+	}
 	if d := r.get(m.epoch); d != undecided {
 		p.answer(from, m.id, m.epoch, d)
 		return
@@ -723,8 +873,14 @@ func (p *proto) unfetch(id IsolateID, r *inRec) {
 }
 
 // dropPending forgets r's offer that waits for its program, and gives its
-// buffer back. The caller has recorded the decision.
+// buffer back. The caller has recorded the decision, if any; if there is
+// none and another node aborted the epoch meanwhile (and was answered
+// ABORTED), the epoch is recorded aborted, so that a late OFFER copy of it
+// is never taken.
 func (p *proto) dropPending(r *inRec) {
+	if e := r.pending.epoch; len(r.pending.abortedBy) > 0 && r.get(e) == undecided && !r.stale(e) {
+		r.decide(e, aborted)
+	}
 	p.pendingBytes -= int64(cap(r.pending.msg))
 	p.h.discarded(r.pending.msg)
 	r.pending = nil
@@ -763,17 +919,16 @@ func (p *proto) expire(now time.Duration) {
 // not been used for the horizon. Why this is safe is in the package
 // documentation (Pruning).
 func (p *proto) prune(now time.Duration) {
-	horizon := p.cfg.horizon
-	if p.cfg.maxDelay != nil {
-		horizon = max(horizon, 4*p.cfg.maxDelay())
-	}
+	horizon := p.horizon()
 	for _, id := range sortedKeys(p.in) { // sorted: tombstones are buried, and evicted, in a deterministic order
 		r := p.in[id]
 		if now-r.touched < horizon || r.pending != nil || r.unconfirmed || p.out[id] != nil || p.h.holds(id) {
 			continue
 		}
+		if !p.bury(id, r.decisions, p.self) {
+			continue // no room for its tombstone yet: the record stays
+		}
 		delete(p.in, id)
-		p.bury(id, r.decisions)
 		p.stats.Pruned++
 	}
 }

@@ -87,3 +87,41 @@ func TestSimDrainIntoFullNodeFinishes(t *testing.T) {
 		t.Fatalf("duplicated: %v", o.Duplicated)
 	}
 }
+
+// Review 2, defect 1, in the Sim on an honest network within its delay
+// bound (reorder window 100 ms): once node 1 has answered node 0's ABORT
+// from a fresh tombstone while OFFER copies are still held back by
+// reordering, node 2 sends maxTombs[0] ABORTs for made-up isolates. The
+// fresh tombstone must survive them (it is younger than the horizon), so
+// no reordered OFFER copy is taken after the source resumed (seed 28 ran
+// the isolate twice).
+func TestSimFreshTombstoneSurvivesAbortFlood(t *testing.T) {
+	p := tinyProg(t)
+	hits := 0
+	for seed := uint64(1); seed <= 30; seed++ {
+		s := NewSim(Config{Nodes: 3, Seed: seed, NoSteal: true, Link: LinkConfig{Latency: 50 * time.Microsecond}})
+		s.Net().SetLink(0, 1, LinkConfig{Latency: 50 * time.Microsecond, Reorder: 1, ReorderWindow: 100 * time.Millisecond})
+		id, err := s.Spawn(0, p.prog)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.MigrateAt(id, 1, p.steps/3); err != nil {
+			t.Fatal(err)
+		}
+		pr := s.nodes[1].core.proto
+		if !s.RunUntil(func() bool { _, tomb := pr.tombs[id]; return tomb && pr.in[id] == nil }, time.Second) {
+			continue
+		}
+		hits++
+		for i := 0; i < pr.cfg.maxTombs[0]; i++ {
+			s.Net().SendAt(s.Now(), 2, 1, appendIDEpoch(nil, mAbort, IsolateID(1<<40+i), 1))
+		}
+		s.RunFor(2 * time.Second)
+		if o := s.Outcome(); len(o.Duplicated) > 0 {
+			t.Errorf("seed %d: duplicated %v", seed, o.Duplicated)
+		}
+	}
+	if hits == 0 {
+		t.Fatal("no seed reached an ABORT-made tombstone")
+	}
+}

@@ -132,11 +132,15 @@ func TestProtoSpoofedAbortIgnored(t *testing.T) {
 }
 
 // ABORTs for isolates a node neither holds nor has pending create no
-// records, and the tombstones they leave are bounded by their budget.
+// records, and the tombstones they leave are bounded: one peer's by its
+// quota (a quarter of the budget), all by the budget. A tombstone younger
+// than the horizon is never evicted: the ABORTs past the quota are left
+// unanswered until the horizon has passed, and answered when resent then.
 func TestProtoAbortsForUnknownIsolatesBounded(t *testing.T) {
 	w := newProtoWorld(t, 1, 3, LinkConfig{Latency: 100 * time.Microsecond})
 	tgt := w.nodes[1].p
-	const n = 20000
+	quota := tgt.tombQuota()
+	n := 2 * quota
 	for i := 0; i < n; i++ {
 		w.net.SendAt(w.now, 2, 1, appendIDEpoch(nil, mAbort, IsolateID(1000+i), 1))
 	}
@@ -144,21 +148,60 @@ func TestProtoAbortsForUnknownIsolatesBounded(t *testing.T) {
 	if len(tgt.in) != 0 {
 		t.Fatalf("%d records from %d ABORTs for unknown isolates", len(tgt.in), n)
 	}
-	if got, most := len(tgt.tombs), tgt.cfg.maxTombs[0]; got > most {
-		t.Fatalf("%d tombstones, budget %d", got, most)
+	if got := len(tgt.tombs); got != quota {
+		t.Fatalf("%d tombstones, quota %d", got, quota)
 	}
-	if tgt.stats.Evicted != int64(n-tgt.cfg.maxTombs[0]) {
-		t.Fatalf("evicted %d, want %d", tgt.stats.Evicted, n-tgt.cfg.maxTombs[0])
+	if tgt.stats.Evicted != 0 || tgt.stats.TombsFull != int64(n-quota) {
+		t.Fatalf("evicted %d young tombstones, %d ABORTs left unanswered (want 0, %d)", tgt.stats.Evicted, tgt.stats.TombsFull, n-quota)
 	}
-	// Every ABORT was answered.
+	if got := w.nodes[2].count(mAborted); got != quota {
+		t.Fatalf("%d ABORTED answers, want %d (only those recorded)", got, quota)
+	}
+	// Past the horizon the old tombstones may go: the resent ABORTs are
+	// answered and recorded.
+	w.step(tgt.horizon())
+	for i := quota; i < n; i++ {
+		w.net.SendAt(w.now, 2, 1, appendIDEpoch(nil, mAbort, IsolateID(1000+i), 1))
+	}
+	w.step(time.Millisecond)
 	if got := w.nodes[2].count(mAborted); got != n {
 		t.Fatalf("%d ABORTED answers to %d ABORTs", got, n)
 	}
+	if got := len(tgt.tombs); got != quota {
+		t.Fatalf("%d tombstones, quota %d", got, quota)
+	}
+	if tgt.stats.Evicted != int64(n-quota) {
+		t.Fatalf("evicted %d, want %d", tgt.stats.Evicted, n-quota)
+	}
 	// The most recent one is remembered: a late OFFER of it is not taken.
-	w.nodes[1].progs[w.prog] = []byte("program")
 	last := IsolateID(1000 + n - 1)
 	if d := tgt.tombs[last].get(1); d != aborted {
 		t.Fatalf("tombstone of the last aborted isolate: %v", d)
+	}
+}
+
+// One peer flooding ABORTs of made-up isolates fills only its quota of
+// tombstones: another peer's ABORT is still answered, and recorded, at
+// once.
+func TestProtoTombQuotaPerPeer(t *testing.T) {
+	w := newProtoWorld(t, 1, 3, LinkConfig{Latency: 100 * time.Microsecond})
+	tgt := w.nodes[1].p
+	for i := 0; i < tgt.cfg.maxTombs[0]; i++ {
+		w.net.SendAt(w.now, 2, 1, appendIDEpoch(nil, mAbort, IsolateID(1000+i), 1))
+	}
+	w.step(time.Millisecond)
+	w.net.Cut(0, 1) // the OFFER is lost; the source aborts
+	if !w.handoff(0, 1) {
+		t.Fatal("handoff refused")
+	}
+	w.step(9 * time.Millisecond)
+	w.net.HealLink(0, 1)
+	w.step(5 * time.Millisecond) // well before the horizon
+	if !runsIsolate1(w, 0) {
+		t.Fatalf("the source's ABORT was not answered while another peer flooded: %+v, node 1 stats %+v", w.nodes[0].held[1], tgt.stats)
+	}
+	if d := tgt.tombs[1].get(1); d != aborted {
+		t.Fatalf("abort of 1@1 not recorded: %v", d)
 	}
 }
 
@@ -181,5 +224,219 @@ func TestProtoRecordBudget(t *testing.T) {
 	}
 	if d := tgt.tombs[119].get(1); d != refused {
 		t.Fatalf("refusal past the record budget not kept: %v", d)
+	}
+}
+
+// Review 2, defect 1: the OFFER is held back; the source aborts and node 1,
+// with no record, answers ABORTED from a fresh tombstone; the source
+// resumes. A flood of maxTombs[0] ABORTs for made-up isolates from node 2
+// must not evict that tombstone before the horizon, so that the held-back
+// OFFER copy, arriving then, is not taken (the isolate would run twice).
+func TestProtoFreshAbortTombstoneNotEvicted(t *testing.T) {
+	w := newProtoWorld(t, 1, 3, LinkConfig{Latency: 100 * time.Microsecond})
+	w.nodes[1].progs[w.prog] = []byte("program")
+	w.net.Cut(0, 1) // every copy of the OFFER is held back (one is re-injected later)
+	late := append(appendOfferHeader(nil, 1, 1, w.prog, 0, nil), w.state...)
+	if !w.handoff(0, 1) {
+		t.Fatal("handoff refused")
+	}
+	w.step(9 * time.Millisecond) // past offerTimeout (8 ms): node 0 is aborting
+	w.net.HealLink(0, 1)
+	w.step(5 * time.Millisecond)
+	if !runsIsolate1(w, 0) {
+		t.Fatalf("source did not resume: %+v", w.nodes[0].held[1])
+	}
+	tgt := w.nodes[1].p
+	if d := tgt.tombs[1].get(1); d != aborted {
+		t.Fatalf("no aborted tombstone for 1@1: %v", d)
+	}
+	for i := 0; i < tgt.cfg.maxTombs[0]; i++ {
+		w.net.SendAt(w.now, 2, 1, appendIDEpoch(nil, mAbort, IsolateID(1000+i), 1))
+	}
+	w.step(time.Millisecond)
+	if d := tgt.tombs[1].get(1); d != aborted {
+		t.Fatalf("the fresh tombstone of 1@1 was evicted (evicted %d)", tgt.stats.Evicted)
+	}
+	w.net.SendAt(w.now, 0, 1, late) // the held-back copy, well inside the delay bound
+	w.step(20 * time.Millisecond)
+	w.check()
+	if runsIsolate1(w, 0) && w.nodes[1].held[1] != nil {
+		t.Fatal("epoch 1 resumed by node 0 AND accepted by node 1")
+	}
+}
+
+// The same with a refusal past the record budget: node 1 refuses OFFER(1@1)
+// (NACK full) into a fresh tombstone, node 0 resumes, node 2 floods ABORTs;
+// once records free up a duplicate of the OFFER must still be refused.
+func TestProtoFreshRefusalTombstoneNotEvicted(t *testing.T) {
+	w := newProtoWorld(t, 1, 3, LinkConfig{Latency: 100 * time.Microsecond})
+	w.nodes[1].progs[w.prog] = []byte("program")
+	tgt := w.nodes[1].p
+	tgt.cfg.maxRecords = 4
+	for i := 0; i < 4; i++ { // node 2 fills the record budget with garbage
+		w.net.SendAt(w.now, 2, 1, append(appendOfferHeader(nil, IsolateID(500+i), 1, w.prog, 0, nil), "garbage"...))
+	}
+	w.step(time.Millisecond)
+	dup := append(appendOfferHeader(nil, 1, 1, w.prog, 0, nil), w.state...)
+	if !w.handoff(0, 1) {
+		t.Fatal("handoff refused")
+	}
+	w.step(2 * time.Millisecond)
+	if !runsIsolate1(w, 0) {
+		t.Fatalf("source did not resume after NACK full: %+v", w.nodes[0].held[1])
+	}
+	for i := 0; i < tgt.cfg.maxTombs[0]; i++ {
+		w.net.SendAt(w.now, 2, 1, appendIDEpoch(nil, mAbort, IsolateID(100000+i), 1))
+	}
+	w.step(time.Millisecond)
+	tgt.cfg.maxRecords = 1 << 16 // room for records again
+	w.net.SendAt(w.now, 0, 1, dup)
+	w.step(20 * time.Millisecond)
+	w.check()
+	if runsIsolate1(w, 0) && w.nodes[1].held[1] != nil {
+		t.Fatal("epoch 1 refused (NACK full), resumed at node 0, then a duplicate accepted at node 1")
+	}
+}
+
+// An OFFER past the record budget whose refusal cannot be kept (its
+// sender's quota of tombstones is all younger than the horizon) is left
+// unanswered, not
+// NACKed: a NACK unrecorded would let a late duplicate be taken after the
+// source resumed. Its ABORT is answered once the horizon has passed.
+func TestProtoRefusalWithoutRoomUnanswered(t *testing.T) {
+	w := newProtoWorld(t, 1, 3, LinkConfig{Latency: 100 * time.Microsecond})
+	w.nodes[1].progs[w.prog] = []byte("program")
+	tgt := w.nodes[1].p
+	tgt.cfg.maxRecords = 1
+	tgt.cfg.maxTombs[0] = 4 // a quota of 1 per peer
+	w.net.SendAt(w.now, 2, 1, append(appendOfferHeader(nil, 500, 1, w.prog, 0, nil), "garbage"...))
+	// Node 0's quota is taken by a young tombstone (an abort of another
+	// isolate), so its refusal of 1@1 cannot be recorded.
+	w.net.SendAt(w.now, 0, 1, appendIDEpoch(nil, mAbort, 1000, 1))
+	w.step(time.Millisecond)
+	if !w.handoff(0, 1) {
+		t.Fatal("handoff refused")
+	}
+	w.step(2 * time.Millisecond)
+	if got := w.nodes[0].count(mNack); got != 0 {
+		t.Fatalf("%d NACKs without a record of the refusal", got)
+	}
+	if tgt.stats.TombsFull == 0 {
+		t.Fatal("the OFFER was not counted as left unanswered")
+	}
+	w.step(tgt.horizon() + 50*time.Millisecond)
+	w.check()
+	if !runsIsolate1(w, 0) {
+		t.Fatalf("source did not resume once the horizon passed: %+v", w.nodes[0].held[1])
+	}
+	if w.nodes[1].held[1] != nil {
+		t.Fatal("node 1 holds the isolate too")
+	}
+}
+
+// Review 2, defect 2: node 2 keeps an OFFER of isolate 1 at its next
+// epoch, for a program nobody has, waiting at node 1, refilling it
+// whenever it expires. The real source's ABORT must still be answered, so
+// that it resumes its parked copy, and no copy of its OFFER may be taken
+// after that.
+func TestProtoPendingSquatterDoesNotWedgeSource(t *testing.T) {
+	w := newProtoWorld(t, 1, 3, LinkConfig{Latency: 100 * time.Microsecond})
+	w.net.SetLink(2, 1, LinkConfig{Latency: 10 * time.Microsecond})
+	bogus := [32]byte{9, 9, 9}
+	squat := func() {
+		w.net.SendAt(w.now, 2, 1, append(appendOfferHeader(nil, 1, 1, bogus, 0, nil), "x"...))
+	}
+	squat()
+	w.step(500 * time.Microsecond)
+	late := append(appendOfferHeader(nil, 1, 1, w.prog, 0, nil), w.state...)
+	if !w.handoff(0, 1) {
+		t.Fatal("handoff refused")
+	}
+	for i := 0; i < 400; i++ { // 200 ms; node 2 refills its offer whenever it is gone
+		if r := w.nodes[1].p.in[1]; r == nil || r.pending == nil {
+			squat()
+		}
+		w.step(500 * time.Microsecond)
+	}
+	if !runsIsolate1(w, 0) || w.nodes[0].p.outstanding() != 0 {
+		t.Fatalf("source still parked: holds %+v, outstanding %d; node 1 stats %+v",
+			w.nodes[0].held[1], w.nodes[0].p.outstanding(), w.nodes[1].p.stats)
+	}
+	if w.nodes[0].count(mAborted) == 0 {
+		t.Fatal("the source's ABORT was not answered ABORTED")
+	}
+	// A late copy of the source's OFFER, once node 1 has its program, is
+	// not taken: the source resumed.
+	w.nodes[1].progs[w.prog] = []byte("program")
+	w.net.SendAt(w.now, 0, 1, late)
+	w.step(20 * time.Millisecond)
+	w.check()
+	if w.nodes[1].held[1] != nil {
+		t.Fatal("epoch 1 resumed by node 0 AND accepted by node 1")
+	}
+}
+
+// The same, with the squatter's offer waiting (not expired) when the late
+// copy arrives, and then expiring: the source's abort is kept for it, and
+// recorded for the epoch once the waiting offer goes undecided.
+func TestProtoSquatterAbortKeptPerSender(t *testing.T) {
+	w := newProtoWorld(t, 1, 3, LinkConfig{Latency: 100 * time.Microsecond})
+	w.nodes[1].p.cfg.pendingTTL = 50 * time.Millisecond // the squatter's offer outlives the handoff's timeout
+	bogus := [32]byte{9, 9, 9}
+	squat := append(appendOfferHeader(nil, 1, 1, bogus, 0, nil), "x"...)
+	w.net.SendAt(w.now, 2, 1, squat)
+	w.step(200 * time.Microsecond)
+	late := append(appendOfferHeader(nil, 1, 1, w.prog, 0, nil), w.state...)
+	w.net.Cut(0, 1) // the OFFER is held back; the ABORT gets through
+	if !w.handoff(0, 1) {
+		t.Fatal("handoff refused")
+	}
+	w.step(8*time.Millisecond + 500*time.Microsecond)
+	w.net.HealLink(0, 1)
+	w.step(3 * time.Millisecond)
+	if !runsIsolate1(w, 0) {
+		t.Fatalf("source did not resume: %+v", w.nodes[0].held[1])
+	}
+	tgt := w.nodes[1].p
+	if r := tgt.in[1]; r == nil || r.pending == nil || r.pending.from != 2 {
+		t.Fatal("the squatter's offer no longer waits")
+	}
+	w.nodes[1].progs[w.prog] = []byte("program")
+	w.net.SendAt(w.now, 0, 1, late)
+	w.step(time.Millisecond)
+	if w.nodes[1].held[1] != nil {
+		t.Fatal("a late OFFER copy of an epoch its source aborted was taken while a squatter's offer waited")
+	}
+	w.step(tgt.cfg.pendingTTL) // the squatter's offer expires, undecided
+	if d := tgt.in[1].get(1); d != aborted {
+		t.Fatalf("epoch 1 after the waiting offer expired: %v, want aborted", d)
+	}
+	w.net.SendAt(w.now, 0, 1, late)
+	w.step(5 * time.Millisecond)
+	w.check()
+	if w.nodes[1].held[1] != nil {
+		t.Fatal("a late OFFER copy of an aborted epoch was taken")
+	}
+}
+
+// A squatter's waiting offer does not block the real source's OFFER of the
+// same epoch when its program is here: it is taken, and the squatter's
+// offer dropped.
+func TestProtoSquatterDoesNotBlockOffer(t *testing.T) {
+	w := newProtoWorld(t, 1, 3, LinkConfig{Latency: 100 * time.Microsecond})
+	w.nodes[1].progs[w.prog] = []byte("program")
+	bogus := [32]byte{9, 9, 9}
+	w.net.SendAt(w.now, 2, 1, append(appendOfferHeader(nil, 1, 1, bogus, 0, nil), "x"...))
+	w.step(200 * time.Microsecond)
+	if !w.handoff(0, 1) {
+		t.Fatal("handoff refused")
+	}
+	w.step(5 * time.Millisecond)
+	w.check()
+	if w.nodes[1].held[1] == nil || w.nodes[0].held[1] != nil {
+		t.Fatalf("handoff blocked by the squatter: n0 %+v, n1 %+v", w.nodes[0].held[1], w.nodes[1].held[1])
+	}
+	if r := w.nodes[1].p.in[1]; r.pending != nil || w.nodes[1].p.pendingBytes != 0 {
+		t.Fatal("the squatter's offer still waits")
 	}
 }
