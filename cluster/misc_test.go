@@ -7,6 +7,8 @@ import (
 	"unsafe"
 
 	"github.com/klauspost/cpuid/v2"
+
+	"github.com/knotencore/knoten/engine"
 )
 
 func TestPadCoversCacheLine(t *testing.T) {
@@ -88,5 +90,24 @@ func TestJobCheck(t *testing.T) {
 	j.Known = "wrong"
 	if err := j.Check(good); err == nil {
 		t.Error("a result that differs from the known value passed")
+	}
+}
+
+// The calibration loop, assembled in code, validates, runs, and computes
+// what the compiled source does.
+func TestCalibrationProgram(t *testing.T) {
+	p, err := calibrationProgram()
+	if err != nil {
+		t.Fatal(err)
+	}
+	iso, err := engine.New(p, engine.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if iso.Run(100_000); iso.Steps() < 100_000 {
+		t.Fatalf("ran %d steps, want at least 100000", iso.Steps())
+	}
+	if StepRate() <= 0 {
+		t.Fatal("no step rate")
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"github.com/klauspost/cpuid/v2"
 
 	"github.com/knotencore/knoten/engine"
-	"github.com/knotencore/knoten/engine/lang"
 )
 
 // Fallbacks for cache geometry that cpuid cannot report (0 or -1).
@@ -95,18 +94,49 @@ func StepRate() float64 {
 	return stepRate
 }
 
-const calibrationSource = `func main() int {
-	s := 0
-	for i := 0; i < 1000000000; i++ {
-		s = (s + i*i) % 1000003
+// calibrationProgram is the loop the step rate is measured on, assembled
+// here so that the cluster does not depend on the compiler. It is what
+// the compiler makes of
+//
+//	func main() int {
+//		s := 0
+//		for i := 0; i < 1000000000; i++ {
+//			s = (s + i*i) % 1000003
+//		}
+//		return s
+//	}
+func calibrationProgram() (*engine.Program, error) {
+	code := []engine.Instr{
+		engine.Encode(engine.LOADI, 0, 0, 0),      // s := 0
+		engine.Encode(engine.LOADI, 1, 0, 0),      // i := 0
+		engine.Encode(engine.LOADK, 2, 0, 0),      // r2 = k0 (the bound)
+		engine.Encode(engine.JMP, 0, 0, 8),        // to the test
+		engine.Encode(engine.MUL, 3, 1, 1),        // i*i
+		engine.Encode(engine.ADD, 3, 0, 3),        // s + i*i
+		engine.Encode(engine.MODK, 0, 3, 1000003), // s = ... % 1000003
+		engine.Encode(engine.ADDK, 1, 1, 1),       // i++
+		engine.Encode(engine.LOOPLT, 1, 2, 4),     // i < bound: loop
+		engine.Encode(engine.RET, 0, 0, 0),        // return s
 	}
-	return s
+	p := &engine.Program{
+		Name:   "calibrate.kn",
+		Code:   code,
+		Pos:    make([]engine.Pos, len(code)),
+		Consts: []uint64{1_000_000_000},
+		Funcs: []engine.Func{{
+			Name: "main", Entry: 0, End: uint32(len(code)), NRegs: 4,
+			RefRegs: []uint64{0}, Result: engine.KindInt,
+		}},
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
-`
 
 func measureStepRate() float64 {
 	const fallback = 0.5 // instructions per ns
-	p, err := lang.Compile("calibrate.kn", []byte(calibrationSource))
+	p, err := calibrationProgram()
 	if err != nil {
 		return fallback
 	}
