@@ -41,6 +41,15 @@ type Config struct {
 	// fixed figure, so that a Sim behaves the same on every machine).
 	MemoryBudget int64
 
+	// Transport, if set, carries the messages between the nodes of a
+	// Cluster instead of the Live simulated network that New builds
+	// otherwise; a Transport that is also a Recycler gets delivered buffers
+	// back. The caller owns it: it must be ready to Send for every node
+	// before New, and Close leaves it open. Link and Seed then mean
+	// nothing, Net returns nil, and the timing defaults are those for a
+	// real network (see DefaultRealRTO). A Sim ignores it.
+	Transport Transport
+
 	Limits  engine.Limits // for every isolate
 	OnEvent func(Event)   // called for every event, from whichever goroutine drives a node; must be quick and must not call the Cluster's methods
 }
@@ -76,15 +85,25 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// DefaultRealRTO is Config.RTO's default when Config.Transport is set: a
+// real network's delay is not known ahead, as a simulated link's is, and
+// 20 ms covers a 1 MiB state crossing a loaded loopback or LAN (a few
+// milliseconds) with room to spare. A resend costs only bandwidth, and a
+// late one only time, so erring long is safe. OfferTimeout defaults to
+// ten times it, 200 ms.
+const DefaultRealRTO = 20 * time.Millisecond
+
 // DefaultMemoryBudget is Config.MemoryBudget's default, per node.
 const DefaultMemoryBudget = 1 << 30
 
 // Cluster runs nodes as goroutines in this process, connected by a Live
-// simulated network: each node has a ticker goroutine and Config.Workers
-// worker goroutines. Its methods are safe for concurrent use.
+// simulated network or by Config.Transport: each node has a ticker
+// goroutine and Config.Workers worker goroutines. Its methods are safe for
+// concurrent use.
 type Cluster struct {
 	cfg     Config
-	net     *Live
+	tr      Transport // what the nodes send through: net, or Config.Transport
+	net     *Live     // the simulated network, if New built one; else nil
 	start   time.Time
 	nodes   []*liveNode
 	col     *collector
@@ -97,12 +116,23 @@ type Cluster struct {
 
 // New starts a cluster.
 func New(cfg Config) *Cluster {
+	if cfg.Transport != nil {
+		cfg.Link = LinkConfig{} // no simulated link: the core must not model one
+		if cfg.RTO <= 0 {
+			cfg.RTO = DefaultRealRTO
+		}
+	}
 	cfg = cfg.withDefaults()
 	if cfg.Quantum <= 0 {
 		cfg.Quantum = DefaultQuantum()
 	}
 	c := &Cluster{cfg: cfg, start: time.Now(), metrics: NewMetrics(), crashed: make(map[NodeID]bool)}
-	c.net = NewLive(cfg.Seed, cfg.Link)
+	if cfg.Transport != nil {
+		c.tr = cfg.Transport
+	} else {
+		c.net = NewLive(cfg.Seed, cfg.Link)
+		c.tr = c.net
+	}
 	c.col = newCollector(c.metrics, c.clock, cfg.OnEvent)
 	for i := 0; i < cfg.Nodes; i++ {
 		c.nodes = append(c.nodes, newLiveNode(c, NodeID(i)))
@@ -129,8 +159,13 @@ func (c *Cluster) Now() time.Duration { return c.clock() }
 // Config returns the configuration in use, defaults filled in.
 func (c *Cluster) Config() Config { return c.cfg }
 
-// Net returns the simulated network, for fault injection.
+// Net returns the simulated network, for fault injection, or nil if the
+// cluster runs on Config.Transport.
 func (c *Cluster) Net() *Live { return c.net }
+
+// Transport returns what the nodes send through: Config.Transport, or the
+// simulated network.
+func (c *Cluster) Transport() Transport { return c.tr }
 
 // Metrics returns the cluster's metrics.
 func (c *Cluster) Metrics() *Metrics { return c.metrics }
@@ -323,12 +358,20 @@ func (c *Cluster) Drain(ctx context.Context, node NodeID) error {
 // Crash stops node at once, as a power cut would: the network drops its
 // traffic, its goroutines stop, and every isolate it held is gone. After
 // Config.DetectDelay the failure oracle tells the other nodes.
+//
+// On Config.Transport the cluster cannot cut the network, so the node
+// itself goes silent: it sends nothing more and drops what it receives.
+// Messages it handed to the transport before the crash may still arrive,
+// as a real process's last packets may; on the simulated network they
+// are dropped too.
 func (c *Cluster) Crash(node NodeID) {
 	n, err := c.node(node)
 	if err != nil {
 		return
 	}
-	c.net.Do(func(net *Net) { net.Crash(node) })
+	if c.net != nil {
+		c.net.Do(func(net *Net) { net.Crash(node) })
+	}
 	n.post(&event{kind: evCrash})
 	c.mu.Lock()
 	c.crashed[node] = true
@@ -368,7 +411,8 @@ func (c *Cluster) Pending() int {
 // Outcome returns the account of every spawned isolate so far.
 func (c *Cluster) Outcome() *Outcome { return c.col.outcome() }
 
-// Close stops every node and the network.
+// Close stops every node and the simulated network. It leaves
+// Config.Transport open: after Close the nodes drop what it delivers.
 func (c *Cluster) Close() {
 	c.mu.Lock()
 	if c.closed {
@@ -391,5 +435,7 @@ func (c *Cluster) Close() {
 		}
 		n.wg.Wait()
 	}
-	c.net.Close()
+	if c.net != nil {
+		c.net.Close()
+	}
 }

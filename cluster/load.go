@@ -289,8 +289,11 @@ loop:
 		Elapsed: elapsed, TotalWork: work, ForcedAsked: forced,
 		IdealWorkers: work / time.Duration(workers),
 		IdealCores:   work / time.Duration(min(workers, runtime.GOMAXPROCS(0))),
-		Metrics:      c.Metrics().Snapshot(), Net: c.Net().Stats(),
-		Unfinished: len(audit.Held), UnfinishedIDs: audit.Held, Lost: audit.Lost, Duplicated: audit.Duplicated,
+		Metrics:      c.Metrics().Snapshot(),
+		Unfinished:   len(audit.Held), UnfinishedIDs: audit.Held, Lost: audit.Lost, Duplicated: audit.Duplicated,
+	}
+	if l := c.Net(); l != nil {
+		r.Net = l.Stats()
 	}
 	for _, n := range c.nodes {
 		r.EventDrops += n.dropped.Load()

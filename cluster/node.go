@@ -147,9 +147,16 @@ func newLiveNode(cl *Cluster, id NodeID) *liveNode {
 			seed:  uint32(i)*2654435761 + uint32(id) + 1,
 		})
 	}
-	n.core = newNodeCore(id, cl.cfg.Nodes, &cl.cfg, func(to NodeID, msg []byte) { cl.net.Send(id, to, msg) }, n, cl.col)
-	n.core.recycle = cl.net.Recycle
-	cl.net.Listen(id, n.receive)
+	tr := cl.tr
+	n.core = newNodeCore(id, cl.cfg.Nodes, &cl.cfg, func(to NodeID, msg []byte) {
+		if !n.down.Load() { // a crashed node is silent on any transport
+			tr.Send(id, to, msg)
+		}
+	}, n, cl.col)
+	if r, ok := tr.(Recycler); ok {
+		n.core.recycle = r.Recycle
+	}
+	tr.Listen(id, n.receive)
 	return n
 }
 
