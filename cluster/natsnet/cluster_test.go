@@ -120,16 +120,22 @@ type straight struct {
 
 func compile(tb testing.TB, src string) straight {
 	tb.Helper()
-	p, err := lang.Compile("test.kn", []byte(src))
-	if err != nil {
-		tb.Fatal(err)
-	}
+	p := compileOnly(tb, src)
 	iso, err := engine.New(p, engine.Limits{})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	iso.Run(1 << 62)
 	return straight{prog: p, result: iso.Result(), status: iso.Status(), steps: iso.Steps(), hash: iso.State().Hash()}
+}
+
+func compileOnly(tb testing.TB, src string) *engine.Program {
+	tb.Helper()
+	p, err := lang.Compile("test.kn", []byte(src))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p
 }
 
 // hashAt returns the steps and state hash of a straight run at the first
