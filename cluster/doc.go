@@ -78,6 +78,34 @@
 // from one seeded generator. Live runs a Net in wall-clock time with one
 // delivery goroutine, delivering inline on instant links.
 //
+// # Simulated and real transports
+//
+// A Cluster builds its own Live network unless Config.Transport names
+// another Transport, such as natsnet's (NATS core, one connection per
+// node); if it is also a Recycler, nodes hand delivered buffers back. The
+// cluster does not own a Transport it is given: the nodes must be able to
+// send on it before New, and Close leaves it open (the stopped nodes drop
+// what it still delivers). On a given Transport, Net returns nil and
+// Config.Link and Config.Seed are ignored (the core models no link: no
+// transmission time is added to the offer timeout).
+//
+// Crash means different things on the two. On the simulated network the
+// network itself crashes the node: its traffic, in flight or later, is
+// dropped. On a given Transport the cluster cannot touch the network, so
+// the node goes silent: its goroutines stop, it sends nothing more and
+// drops what it receives; what it handed the transport before the crash
+// may still arrive, as a real process's last packets may. Either way the
+// failure oracle tells the other nodes after Config.DetectDelay.
+//
+// Timing defaults follow the transport. On the simulated network RTO is
+// 2 ms plus four link delays (plus the time a 64 KiB offer takes to cross
+// a link with limited bandwidth). A real network's delay is not known
+// ahead, so on a given Transport RTO defaults to DefaultRealRTO, 20 ms:
+// room for a 1 MiB state to cross a loaded loopback or LAN; a resend costs
+// only bandwidth and a late one only time, so erring long is safe.
+// OfferTimeout is ten RTO on both (200 ms on a real one). Set either in
+// Config to override.
+//
 // # Messages
 //
 // Every message starts with a kind byte; see wire.go for the layouts.
