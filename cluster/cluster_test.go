@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/knotencore/knoten/engine"
+	"github.com/knotencore/knoten/engine/lang"
 )
 
 // eventLog collects a cluster's events for a test.
@@ -475,5 +476,58 @@ func TestLiveResendAfterDoze(t *testing.T) {
 			}
 			c.Close()
 		}
+	}
+}
+
+// A Cluster on a given Transport (a Live the test owns): Net is nil, the
+// real-network RTO applies, an isolate migrates, Crash silences a node and
+// loses what it held, and Close leaves the transport to its owner.
+func TestGivenTransport(t *testing.T) {
+	p, err := longLoop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := NewLive(1, LinkConfig{})
+	defer tr.Close()
+	log := newEventLog()
+	c := New(Config{Nodes: 3, Quantum: 5000, NoSteal: true, Transport: tr, Link: LinkConfig{Latency: time.Hour}, OnEvent: log.on})
+	defer c.Close()
+	if c.Net() != nil || c.Transport() != Transport(tr) || c.Config().RTO != DefaultRealRTO || c.Config().Link != (LinkConfig{}) {
+		t.Fatalf("Net %v, Transport %v, config %+v", c.Net(), c.Transport(), c.Config())
+	}
+	moved, err := c.Spawn(0, p.prog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forever, err := lang.Compile("forever.kn", []byte(`func main() int {
+	s := 0
+	for i := 0; i < 4000000000000; i++ {
+		s = (s + i) % 7
+	}
+	return s
+}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost, err := c.Spawn(2, forever) // still running when node 2 crashes, whenever that is
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.MigrateAt(moved, 1, p.steps/10); err != nil {
+		t.Fatal(err)
+	}
+	a := log.waitFor(t, "arrival", func(e Event) bool { return e.Kind == EvArrived && e.ID == moved })
+	if a.Node != 1 {
+		t.Fatalf("arrived %+v", a)
+	}
+	c.Crash(2)
+	o, err := c.Wait(waitCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkOutcome(t, o, map[IsolateID]*testProg{moved: p}, true)
+	if len(o.Completed) != 1 || o.Completed[0].ID != moved || len(o.CrashLost) != 1 || o.CrashLost[0] != lost {
+		t.Fatalf("outcome %+v", o)
 	}
 }
