@@ -5,40 +5,38 @@ import (
 	"time"
 )
 
-// A link whose reorder window (3 s) is far longer than the horizon: a
-// duplicated OFFER held back by reordering reaches node 1 after node 1 has
-// finished the isolate and pruned its record. The tombstone must refuse it.
+// A reorder window (3 s) far longer than the horizon: a duplicated OFFER
+// held back by reordering reaches node 1 after node 1 has finished the
+// isolate and pruned its record. The tombstone must refuse it, whether the
+// late link is set per link (SetLink) or cluster-wide (Config.Link).
 func TestSimLateDuplicateOfferAfterPrune(t *testing.T) {
-	p := tinyProg(t)
-	for seed := uint64(1); seed <= 20; seed++ {
-		s := NewSim(Config{Nodes: 3, Seed: seed, NoSteal: true, Link: LinkConfig{Latency: 50 * time.Microsecond}})
-		s.Net().SetLink(0, 1, LinkConfig{Latency: 50 * time.Microsecond, Duplicate: 1, Reorder: 0.5, ReorderWindow: 3 * time.Second})
-		id, err := s.Spawn(0, p.prog)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.MigrateAt(id, 1, p.steps/3); err != nil {
-			t.Fatal(err)
-		}
-		s.RunFor(4 * time.Second)
-		checkOutcome(t, s.Outcome(), map[IsolateID]*testProg{id: p}, false)
-	}
-}
-
-// The same with the cluster-wide Config.Link only.
-func TestSimLateDuplicateOfferAfterPruneDefaultLink(t *testing.T) {
-	p := tinyProg(t)
-	for seed := uint64(1); seed <= 20; seed++ {
-		s := NewSim(Config{Nodes: 3, Seed: seed, NoSteal: true, Link: LinkConfig{Latency: 50 * time.Microsecond, Duplicate: 0.5, Reorder: 0.2, ReorderWindow: 3 * time.Second}})
-		id, err := s.Spawn(0, p.prog)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.MigrateAt(id, 1, p.steps/3); err != nil {
-			t.Fatal(err)
-		}
-		s.RunFor(4 * time.Second)
-		checkOutcome(t, s.Outcome(), map[IsolateID]*testProg{id: p}, false)
+	fast := LinkConfig{Latency: 50 * time.Microsecond}
+	for _, tc := range []struct {
+		name    string
+		cluster LinkConfig
+		link01  *LinkConfig // the 0 -> 1 link, if set apart
+	}{
+		{"per-link", fast, &LinkConfig{Latency: 50 * time.Microsecond, Duplicate: 1, Reorder: 0.5, ReorderWindow: 3 * time.Second}},
+		{"default-link", LinkConfig{Latency: 50 * time.Microsecond, Duplicate: 0.5, Reorder: 0.2, ReorderWindow: 3 * time.Second}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := tinyProg(t)
+			for seed := uint64(1); seed <= 20; seed++ {
+				s := NewSim(Config{Nodes: 3, Seed: seed, NoSteal: true, Link: tc.cluster})
+				if tc.link01 != nil {
+					s.Net().SetLink(0, 1, *tc.link01)
+				}
+				id, err := s.Spawn(0, p.prog)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := s.MigrateAt(id, 1, p.steps/3); err != nil {
+					t.Fatal(err)
+				}
+				s.RunFor(4 * time.Second)
+				checkOutcome(t, s.Outcome(), map[IsolateID]*testProg{id: p}, false)
+			}
+		})
 	}
 }
 
@@ -113,9 +111,7 @@ func TestSimFreshTombstoneSurvivesAbortFlood(t *testing.T) {
 			continue
 		}
 		hits++
-		for i := 0; i < pr.cfg.maxTombs[0]; i++ {
-			s.Net().SendAt(s.Now(), 2, 1, appendIDEpoch(nil, mAbort, IsolateID(1<<40+i), 1))
-		}
+		floodAborts(s.Net(), s.Now(), 2, 1, 1<<40, pr.cfg.maxTombs[0])
 		s.RunFor(2 * time.Second)
 		if o := s.Outcome(); len(o.Duplicated) > 0 {
 			t.Errorf("seed %d: duplicated %v", seed, o.Duplicated)

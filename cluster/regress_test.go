@@ -141,9 +141,7 @@ func TestProtoAbortsForUnknownIsolatesBounded(t *testing.T) {
 	tgt := w.nodes[1].p
 	quota := tgt.tombQuota()
 	n := 2 * quota
-	for i := 0; i < n; i++ {
-		w.net.SendAt(w.now, 2, 1, appendIDEpoch(nil, mAbort, IsolateID(1000+i), 1))
-	}
+	floodAborts(w.net, w.now, 2, 1, 1000, n)
 	w.step(time.Millisecond)
 	if len(tgt.in) != 0 {
 		t.Fatalf("%d records from %d ABORTs for unknown isolates", len(tgt.in), n)
@@ -160,9 +158,7 @@ func TestProtoAbortsForUnknownIsolatesBounded(t *testing.T) {
 	// Past the horizon the old tombstones may go: the resent ABORTs are
 	// answered and recorded.
 	w.step(tgt.horizon())
-	for i := quota; i < n; i++ {
-		w.net.SendAt(w.now, 2, 1, appendIDEpoch(nil, mAbort, IsolateID(1000+i), 1))
-	}
+	floodAborts(w.net, w.now, 2, 1, IsolateID(1000+quota), n-quota)
 	w.step(time.Millisecond)
 	if got := w.nodes[2].count(mAborted); got != n {
 		t.Fatalf("%d ABORTED answers to %d ABORTs", got, n)
@@ -186,9 +182,7 @@ func TestProtoAbortsForUnknownIsolatesBounded(t *testing.T) {
 func TestProtoTombQuotaPerPeer(t *testing.T) {
 	w := newProtoWorld(t, 1, 3, LinkConfig{Latency: 100 * time.Microsecond})
 	tgt := w.nodes[1].p
-	for i := 0; i < tgt.cfg.maxTombs[0]; i++ {
-		w.net.SendAt(w.now, 2, 1, appendIDEpoch(nil, mAbort, IsolateID(1000+i), 1))
-	}
+	floodAborts(w.net, w.now, 2, 1, 1000, tgt.cfg.maxTombs[0])
 	w.step(time.Millisecond)
 	w.net.Cut(0, 1) // the OFFER is lost; the source aborts
 	if !w.handoff(0, 1) {
@@ -250,9 +244,7 @@ func TestProtoFreshAbortTombstoneNotEvicted(t *testing.T) {
 	if d := tgt.tombs[1].get(1); d != aborted {
 		t.Fatalf("no aborted tombstone for 1@1: %v", d)
 	}
-	for i := 0; i < tgt.cfg.maxTombs[0]; i++ {
-		w.net.SendAt(w.now, 2, 1, appendIDEpoch(nil, mAbort, IsolateID(1000+i), 1))
-	}
+	floodAborts(w.net, w.now, 2, 1, 1000, tgt.cfg.maxTombs[0])
 	w.step(time.Millisecond)
 	if d := tgt.tombs[1].get(1); d != aborted {
 		t.Fatalf("the fresh tombstone of 1@1 was evicted (evicted %d)", tgt.stats.Evicted)
@@ -285,9 +277,7 @@ func TestProtoFreshRefusalTombstoneNotEvicted(t *testing.T) {
 	if !runsIsolate1(w, 0) {
 		t.Fatalf("source did not resume after NACK full: %+v", w.nodes[0].held[1])
 	}
-	for i := 0; i < tgt.cfg.maxTombs[0]; i++ {
-		w.net.SendAt(w.now, 2, 1, appendIDEpoch(nil, mAbort, IsolateID(100000+i), 1))
-	}
+	floodAborts(w.net, w.now, 2, 1, 100000, tgt.cfg.maxTombs[0])
 	w.step(time.Millisecond)
 	tgt.cfg.maxRecords = 1 << 16 // room for records again
 	w.net.SendAt(w.now, 0, 1, dup)
@@ -438,5 +428,14 @@ func TestProtoSquatterDoesNotBlockOffer(t *testing.T) {
 	}
 	if r := w.nodes[1].p.in[1]; r.pending != nil || w.nodes[1].p.pendingBytes != 0 {
 		t.Fatal("the squatter's offer still waits")
+	}
+}
+
+// floodAborts sends n ABORTs at epoch 1 from node from to node to, of the
+// made-up isolates first, first+1, ...: what a hostile member sends to
+// fill a node's budgets.
+func floodAborts(net *Net, now time.Duration, from, to NodeID, first IsolateID, n int) {
+	for i := range n {
+		net.SendAt(now, from, to, appendIDEpoch(nil, mAbort, first+IsolateID(i), 1))
 	}
 }
