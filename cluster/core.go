@@ -82,6 +82,10 @@ type nodeCore struct {
 	// their tasks' mem. Workers add to it after each quantum (account).
 	mem atomic.Int64
 
+	// async runs a ledger call off the core (see ledgerOp); set by the
+	// live runtime when Config.Ledger is.
+	async func(ledgerOp)
+
 	resumed   []*task // deferred proto hook work, done after the machine returns
 	confirms  []*task
 	decodeOpt codec.DecodeOptions
@@ -114,6 +118,11 @@ func (c *nodeCore) send(to NodeID, msg []byte) { c.sendFn(to, msg) }
 func (c *nodeCore) haveProgram(h [32]byte) bool { return c.progs[h] != nil }
 
 func (c *nodeCore) holds(id IsolateID) bool { return c.tasks[id] != nil }
+
+func (c *nodeCore) holdAck(id IsolateID) bool {
+	t := c.tasks[id]
+	return t != nil && t.committing
+}
 
 func (c *nodeCore) programBytes(h [32]byte) []byte {
 	if e := c.progs[h]; e != nil {
@@ -201,12 +210,7 @@ func (c *nodeCore) accept(from NodeID, m *message) error {
 	if err != nil {
 		return err
 	}
-	t := &task{id: m.id, iso: iso, prog: pe.prog, epoch: m.epoch, trace: m.trace, buf: m.raw, arrived: int64(c.now)}
-	var down time.Duration
-	if m.trace != 0 { // halted for this move: its downtime ends here, runnable on this node
-		down = c.now - time.Duration(m.trace)
-		c.col.m.recordDowntime(down)
-	}
+	t := &task{id: m.id, iso: iso, prog: pe.prog, epoch: m.epoch, trace: m.trace, buf: m.raw}
 	t.steps.Store(chk.Steps())
 	if route := m.routeStops(); len(route) > 0 && int(route[0].To) < c.n && route[0].To != c.id {
 		// The next planned stop, set before any worker sees the task.
@@ -216,13 +220,35 @@ func (c *nodeCore) accept(from NodeID, m *message) error {
 	}
 	c.tasks[m.id] = t
 	c.account(t)
-	c.col.event(Event{Kind: EvArrived, Node: c.id, Peer: from, ID: m.id, Epoch: m.epoch, PC: chk.PC(), Steps: chk.Steps(), Hash: meta.Hash, Bytes: len(m.raw), Downtime: down})
-	c.pool.inject(t)
+	t.arrival = Event{Kind: EvArrived, Node: c.id, Peer: from, ID: m.id, Epoch: m.epoch, PC: chk.PC(), Steps: chk.Steps(), Hash: meta.Hash, Bytes: len(m.raw)}
+	if c.cfg.Ledger != nil {
+		c.commit(t, from)
+		return nil
+	}
+	c.arrive(t)
 	return nil
 }
 
+// arrive makes an accepted (and, with a ledger, committed) isolate
+// runnable here: its downtime ends now.
+func (c *nodeCore) arrive(t *task) {
+	t.arrived = int64(c.now)
+	ev := t.arrival
+	t.arrival = Event{}
+	if t.trace != 0 { // halted for this move: its downtime ends here, runnable on this node
+		ev.Downtime = c.now - time.Duration(t.trace)
+		c.col.m.recordDowntime(ev.Downtime)
+	}
+	c.col.event(ev)
+	c.pool.inject(t)
+}
+
 func (c *nodeCore) resume(id IsolateID, epoch uint64) {
-	if t := c.tasks[id]; t != nil && t.parked && t.epoch == epoch {
+	if t := c.tasks[id]; t != nil && t.parked && !t.settling && t.epoch == epoch {
+		if c.cfg.Ledger != nil {
+			c.settle(t, 0, false)
+			return
+		}
 		c.resumed = append(c.resumed, t)
 		return
 	}
@@ -231,9 +257,19 @@ func (c *nodeCore) resume(id IsolateID, epoch uint64) {
 
 func (c *nodeCore) drop(id IsolateID, epoch uint64, to NodeID) {
 	t := c.tasks[id]
-	if t == nil || !t.parked || t.epoch != epoch {
+	if t == nil || !t.parked || t.settling || t.epoch != epoch {
 		panic(fmt.Sprintf("BUG: cluster: %v drops %d@%d, which it does not hold parked", c.id, id, epoch))
 	}
+	if c.cfg.Ledger != nil {
+		c.settle(t, to, true)
+		return
+	}
+	c.dropCopy(t, to)
+}
+
+// dropCopy lets the parked copy t go: node to owns the isolate now.
+func (c *nodeCore) dropCopy(t *task, to NodeID) {
+	id, epoch := t.id, t.epoch
 	delete(c.tasks, id)
 	c.col.m.migrations.Add(1)
 	c.col.event(Event{Kind: EvMigrated, Node: c.id, Peer: to, ID: id, Epoch: epoch})
@@ -293,6 +329,9 @@ func (c *nodeCore) flush() {
 				continue
 			}
 			t.confirmed = true
+			if t.committing {
+				continue // committed picks up from here
+			}
 			switch {
 			case t.heldDone:
 				c.publish(t)
@@ -416,6 +455,15 @@ func (c *nodeCore) finished(t *task) {
 }
 
 func (c *nodeCore) publish(t *task) {
+	if c.cfg.Ledger != nil {
+		c.finish(t)
+		return
+	}
+	c.completed(t)
+}
+
+// completed publishes t's end and lets it go.
+func (c *nodeCore) completed(t *task) {
 	delete(c.tasks, t.id)
 	c.col.complete(c.id, t)
 	c.giveBack(t)
@@ -465,11 +513,11 @@ func (c *nodeCore) movable(id IsolateID, to NodeID) (*task, error) {
 	switch {
 	case t == nil:
 		return nil, ErrNotHere
-	case t.heldDone:
+	case t.heldDone || t.finishing:
 		// It finished; it completes here once its confirm comes. Saying so
 		// now beats accepting a move that can never happen.
 		return nil, ErrNoSuchIsolate
-	case t.parked || t.waitConfirm:
+	case t.parked || t.waitConfirm || t.committing:
 		return nil, ErrBusy
 	case int(to) >= c.n:
 		return nil, ErrNoSuchNode
@@ -521,6 +569,9 @@ func (c *nodeCore) handoff(t *task, to NodeID, trace int64) {
 	c.col.event(Event{Kind: EvHalted, Node: c.id, Peer: to, ID: t.id, Epoch: e, PC: st.PC, Steps: st.Steps, Hash: sum, Bytes: len(msg)})
 	if !c.proto.startHandoff(c.now, t.id, e, to, msg) {
 		c.released(msg)
+		if c.cfg.Ledger != nil {
+			t.epoch = e - 1 // never offered: the ledger still holds it at e-1
+		}
 		t.parked = false
 		c.pool.inject(t)
 	}
@@ -606,6 +657,18 @@ func (c *nodeCore) peerDown(n NodeID) {
 	}
 	c.proto.peerDown(n)
 	c.flush()
+}
+
+// peerUp is the failure detector's word that node n is up, after it was
+// reported down or before it was ever heard of. Only a live runtime whose
+// detector can report a suspected node alive again calls it: a simulated
+// crash is final.
+func (c *nodeCore) peerUp(n NodeID) {
+	if int(n) >= c.n || n == c.id || !c.peers[n].down {
+		return
+	}
+	c.peers[n] = peerState{}
+	c.proto.peerUp(n)
 }
 
 // tick runs timers: protocol resends, heartbeats and steal requests.
