@@ -450,6 +450,35 @@ func (c *Cluster) Steps(id IsolateID) uint64 {
 	}
 }
 
+// IsolateInfo describes an isolate a node holds.
+type IsolateInfo struct {
+	ID    IsolateID
+	Node  NodeID
+	Epoch uint64
+	Steps uint64 // as of its last quantum
+	// State is "running" (queued or running), "moving" (parked in a
+	// handoff), "arriving" (taken, waiting for the ledger's commit) or
+	// "finishing" (finished, its completion not yet published).
+	State string
+}
+
+// Isolates lists the isolates node holds, by id. The node must run in this
+// process.
+func (c *Cluster) Isolates(node NodeID) ([]IsolateInfo, error) {
+	n, err := c.node(node)
+	if err != nil {
+		return nil, err
+	}
+	ch := make(chan []IsolateInfo, 1)
+	n.post(&event{kind: evList, list: ch})
+	select {
+	case l := <-ch:
+		return l, nil
+	case <-n.stop:
+		return nil, ErrNodeDown
+	}
+}
+
 // Where returns the node that last took or spawned isolate id.
 func (c *Cluster) Where(id IsolateID) (NodeID, bool) { return c.col.whereIs(id) }
 

@@ -822,6 +822,25 @@ func (c *nodeCore) serveSteal(to NodeID, max int) {
 	c.send(to, c.buf)
 }
 
+// isolates lists the isolates the node holds, by id.
+func (c *nodeCore) isolates() []IsolateInfo {
+	l := make([]IsolateInfo, 0, len(c.tasks))
+	for _, id := range sortedKeys(c.tasks) {
+		t := c.tasks[id]
+		st := "running"
+		switch {
+		case t.committing:
+			st = "arriving"
+		case t.parked || t.waitConfirm:
+			st = "moving"
+		case t.heldDone || t.finishing:
+			st = "finishing"
+		}
+		l = append(l, IsolateInfo{ID: id, Node: c.id, Epoch: t.epoch, Steps: t.steps.Load(), State: st})
+	}
+	return l
+}
+
 // crash stops the core for good and returns the isolates it held.
 func (c *nodeCore) crash() []IsolateID {
 	c.stopped = true

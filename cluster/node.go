@@ -53,6 +53,7 @@ const (
 	evMoveAt
 	evPeerUp
 	evApply // a ledger call's answer (see ledgerOp)
+	evList
 )
 
 // event is what enters a live node's control side through its event inbox:
@@ -71,6 +72,7 @@ type event struct {
 	steps   chan uint64
 	drained chan struct{}
 	apply   func(*nodeCore)
+	list    chan []IsolateInfo
 }
 
 // liveNode runs one node with goroutines: its workers, and a ticker for the
@@ -368,6 +370,8 @@ func (n *liveNode) handle(ev *event) {
 		c.peerDown(ev.to)
 	case evPeerUp:
 		c.peerUp(ev.to)
+	case evList:
+		ev.list <- c.isolates()
 	case evApply:
 		ev.apply(c)
 		c.flush()
