@@ -146,24 +146,25 @@ func runLoad(ctx context.Context, o *options, w io.Writer) error {
 	for _, j := range jobs {
 		void[j.Name] = j.Prog.Result() == engine.KindVoid
 	}
+	lo := &loadOut{r: r, verdict: verdict, lines: lines, void: void}
 	if o.json {
-		if err := writeLoadJSON(w, r, o, verdict, lines, void); err != nil {
+		if err := writeLoadJSON(w, o, lo); err != nil {
 			return err
 		}
 	} else {
-		writeLoadReport(w, o, r, verdict, lines, void)
+		writeLoadReport(w, o, lo)
 	}
 	if o.out != "" {
 		if err := os.MkdirAll(o.out, 0o755); err != nil {
 			return err
 		}
 		var b bytes.Buffer
-		writeBenchFormat(&b, o, r, lines)
+		writeBenchFormat(&b, o, lo)
 		if err := os.WriteFile(filepath.Join(o.out, "cluster-load.txt"), b.Bytes(), 0o644); err != nil {
 			return err
 		}
 		b.Reset()
-		if err := writeLoadJSON(&b, r, o, verdict, lines, void); err != nil {
+		if err := writeLoadJSON(&b, o, lo); err != nil {
 			return err
 		}
 		if err := os.WriteFile(filepath.Join(o.out, "cluster-load.json"), b.Bytes(), 0o644); err != nil {
@@ -205,14 +206,23 @@ func drawProgress(w io.Writer, done, total int) {
 	fmt.Fprintf(w, "\r[%s%s] %d/%d isolates", strings.Repeat("#", n), strings.Repeat(".", width-n), done, total)
 }
 
-func writeLoadJSON(w io.Writer, r *cluster.LoadReport, o *options, verdict string, lines []machine.Line, void map[string]bool) error {
+// loadOut is what a load's reports are written from.
+type loadOut struct {
+	r       *cluster.LoadReport
+	verdict string
+	lines   []machine.Line  // the machine's
+	void    map[string]bool // the jobs whose main returns nothing, whose result shows as (none)
+}
+
+func writeLoadJSON(w io.Writer, o *options, lo *loadOut) error {
+	r := lo.r
 	m := map[string]string{}
-	for _, l := range lines {
+	for _, l := range lo.lines {
 		m[l.Key] = l.Value
 	}
-	j := loadJSON{LoadReport: r, Size: o.size, Verdict: verdict, Machine: m, NotCompleted: notCompleted(r)}
+	j := loadJSON{LoadReport: r, Size: o.size, Verdict: lo.verdict, Machine: m, NotCompleted: notCompleted(r)}
 	for _, js := range r.Jobs {
-		if void[js.Name] {
+		if lo.void[js.Name] {
 			j.VoidJobs = append(j.VoidJobs, js.Name)
 		}
 	}
@@ -246,10 +256,9 @@ func fmtBytes(n int64) string {
 	return fmt.Sprintf("%d B", n)
 }
 
-// writeLoadReport writes the text report. void names the jobs whose main
-// returns nothing, whose result shows as (none).
-func writeLoadReport(w io.Writer, o *options, r *cluster.LoadReport, verdict string, lines []machine.Line, void map[string]bool) {
-	m := r.Metrics
+// writeLoadReport writes the text report.
+func writeLoadReport(w io.Writer, o *options, lo *loadOut) {
+	r, m := lo.r, lo.r.Metrics
 	steal := "on"
 	if r.NoSteal {
 		steal = "off"
@@ -308,7 +317,7 @@ func writeLoadReport(w io.Writer, o *options, r *cluster.LoadReport, verdict str
 			known = "-"
 		}
 		straight := j.Straight
-		if void[j.Name] {
+		if lo.void[j.Name] {
 			straight = "(none)"
 		}
 		t.Append(j.Name, fmt.Sprint(j.Isolates), fmt.Sprint(j.Completed), fmt.Sprint(j.Correct), known, straight,
@@ -319,7 +328,7 @@ func writeLoadReport(w io.Writer, o *options, r *cluster.LoadReport, verdict str
 	fmt.Fprintln(w)
 	t = newTable(w)
 	t.Header("machine", "")
-	for _, l := range lines {
+	for _, l := range lo.lines {
 		t.Append(l.Key, l.Value)
 	}
 	t.Append("quantum", fmt.Sprintf("%d instructions (%s at %.2f instructions/ns)", r.Quantum, fmtDur(cluster.QuantumDuration(cluster.CacheGeometry())), cluster.StepRate()))
@@ -342,14 +351,14 @@ func writeLoadReport(w io.Writer, o *options, r *cluster.LoadReport, verdict str
 		fmt.Fprintf(w, "unfinished: %d of %d isolates did not complete before the run was stopped; their results were not checked\n", n, r.Isolates)
 	}
 	fmt.Fprintf(w, "\nverdict:  %s (every isolate accounted for: %d completed, %d correct, %d unfinished, %d lost, %d duplicated)\n",
-		verdict, r.Completed, r.Correct, r.Unfinished, len(r.Lost), len(r.Duplicated))
+		lo.verdict, r.Completed, r.Correct, r.Unfinished, len(r.Lost), len(r.Duplicated))
 }
 
 // writeBenchFormat writes the figures as one Go benchmark result line,
 // preceded by the machine's configuration lines, for benchstat.
-func writeBenchFormat(w io.Writer, o *options, r *cluster.LoadReport, lines []machine.Line) {
-	machine.Write(w, lines)
-	m := r.Metrics
+func writeBenchFormat(w io.Writer, o *options, lo *loadOut) {
+	machine.Write(w, lo.lines)
+	r, m := lo.r, lo.r.Metrics
 	steal := "on"
 	if r.NoSteal {
 		steal = "off"
