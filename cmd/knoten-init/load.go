@@ -31,6 +31,12 @@ type loadJSON struct {
 	// VoidJobs names the jobs whose main returns nothing: their
 	// straight_result "" is no result, (none) in the text report.
 	VoidJobs []string `json:"void_jobs,omitempty"`
+	// Transport is sim or nats; over NATS, Server is the server's URL,
+	// NATS what the transport did, and the embedded report's net is
+	// empty (there is no simulated network).
+	Transport string     `json:"transport"`
+	Server    string     `json:"server,omitempty"`
+	NATS      *natsStats `json:"nats,omitempty"`
 }
 
 // The phases of a load run that take no context, so that a test can stand
@@ -79,7 +85,7 @@ func inPhase[T any](ctx context.Context, o *options, phase string, f func() (T, 
 	}
 }
 
-func runLoad(ctx context.Context, o *options, w io.Writer) error {
+func runLoad(ctx context.Context, o *options, w io.Writer) (err error) {
 	var jobs []*cluster.Job
 	if o.program != "" {
 		j, err := fileJob(ctx, o, o.program, 3)
@@ -101,6 +107,17 @@ func runLoad(ctx context.Context, o *options, w io.Writer) error {
 			}
 		}
 	}
+	// Over NATS the server and the nodes' connections come up before the
+	// load's cluster and go down after it, on every path. RunLoad closes
+	// its cluster before it returns; one that --timeout abandons finds
+	// its connections closed.
+	var nn *natsNet
+	if o.transport == transportNATS {
+		if nn, err = startNATS(ctx, o, o.nodes); err != nil {
+			return err
+		}
+		defer func() { err = errors.Join(err, nn.close()) }()
+	}
 	// Spawning takes no context either (seconds for many isolates): the
 	// events say how far it got, and how many isolates completed since.
 	var spawned, completed atomic.Int64
@@ -119,6 +136,9 @@ func runLoad(ctx context.Context, o *options, w io.Writer) error {
 		},
 		Jobs: jobs, Isolates: o.isolates, SpawnNodes: o.spawnNodes, Duration: o.duration,
 		MigrateRate: o.migrateRate, Seed: o.seed,
+	}
+	if nn != nil {
+		lc.Cluster.Transport = nn.tr
 	}
 	if o.progress != nil {
 		lc.Progress = func(done, total int) { drawProgress(o.progress, done, total) }
@@ -146,7 +166,10 @@ func runLoad(ctx context.Context, o *options, w io.Writer) error {
 	for _, j := range jobs {
 		void[j.Name] = j.Prog.Result() == engine.KindVoid
 	}
-	lo := &loadOut{r: r, verdict: verdict, lines: lines, void: void}
+	lo := &loadOut{r: r, verdict: verdict, lines: lines, void: void, transport: o.transport, network: "link " + linkString(r.Link)}
+	if nn != nil {
+		lo.server, lo.network, lo.nats = nn.url, "transport "+nn.describe(), nn.stats()
+	}
 	if o.json {
 		if err := writeLoadJSON(w, o, lo); err != nil {
 			return err
@@ -212,6 +235,11 @@ type loadOut struct {
 	verdict string
 	lines   []machine.Line  // the machine's
 	void    map[string]bool // the jobs whose main returns nothing, whose result shows as (none)
+
+	transport string     // sim or nats
+	server    string     // with nats: the server's URL
+	network   string     // the header's account of the network: the simulated link, or the NATS server
+	nats      *natsStats // with nats: what the transport did
 }
 
 func writeLoadJSON(w io.Writer, o *options, lo *loadOut) error {
@@ -220,7 +248,8 @@ func writeLoadJSON(w io.Writer, o *options, lo *loadOut) error {
 	for _, l := range lo.lines {
 		m[l.Key] = l.Value
 	}
-	j := loadJSON{LoadReport: r, Size: o.size, Verdict: lo.verdict, Machine: m, NotCompleted: notCompleted(r)}
+	j := loadJSON{LoadReport: r, Size: o.size, Verdict: lo.verdict, Machine: m, NotCompleted: notCompleted(r),
+		Transport: lo.transport, Server: lo.server, NATS: lo.nats}
 	for _, js := range r.Jobs {
 		if lo.void[js.Name] {
 			j.VoidJobs = append(j.VoidJobs, js.Name)
@@ -269,7 +298,7 @@ func writeLoadReport(w io.Writer, o *options, lo *loadOut) {
 	}
 	fmt.Fprintf(w, "knoten-init --cluster-sim --load: %d isolates (%s) on %d nodes x %d workers, spawned on %d node(s), seed %d\n",
 		r.Isolates, what, r.Nodes, r.Workers, min(o.spawnNodes, r.Nodes), r.Seed)
-	fmt.Fprintf(w, "link %s; stealing %s; forced migrations %g/s; quantum %d instructions\n\n", linkString(r.Link), steal, r.MigrateRate, r.Quantum)
+	fmt.Fprintf(w, "%s; stealing %s; forced migrations %g/s; quantum %d instructions\n\n", lo.network, steal, r.MigrateRate, r.Quantum)
 
 	t := newTable(w)
 	t.Header("figure", "value")
@@ -285,7 +314,12 @@ func writeLoadReport(w io.Writer, o *options, lo *loadOut) {
 	row("steals between nodes (ok / tried, isolates)", "%d / %d, %d", m.InterStealOK, m.InterStealTried, m.InterStolen)
 	row("bytes moved (offers, mean size)", "%s (%d, %s)", fmtBytes(m.BytesMoved), m.OfferBytes.Count, fmtBytes(int64(m.OfferBytes.Mean)))
 	row("programs fetched by hash", "%d", m.ProgramFetches)
-	row("network messages (sent / dropped)", "%d / %d", r.Net.Sent, r.Net.Dropped)
+	if n := lo.nats; n != nil {
+		row("NATS messages (sent / delivered / send errors / dropped)", "%d / %d / %d / %d", n.Sent, n.Delivered, n.SendErrors, n.Dropped)
+		row("NATS bytes (sent / delivered, chunks)", "%s / %s, %d", fmtBytes(int64(n.SentBytes)), fmtBytes(int64(n.DeliveredBytes)), n.SentChunks)
+	} else {
+		row("network messages (sent / dropped)", "%d / %d", r.Net.Sent, r.Net.Dropped)
+	}
 	row("messages dropped by full node inboxes", "%d", r.EventDrops)
 	row("total work (straight runs)", "%s", fmtDur(r.TotalWork))
 	row("makespan", "%s", fmtDur(r.Makespan))
@@ -350,6 +384,11 @@ func writeLoadReport(w io.Writer, o *options, lo *loadOut) {
 	if n := notCompleted(r); n > 0 {
 		fmt.Fprintf(w, "unfinished: %d of %d isolates did not complete before the run was stopped; their results were not checked\n", n, r.Isolates)
 	}
+	if lo.nats != nil {
+		for _, e := range lo.nats.AsyncErrors {
+			fmt.Fprintf(w, "nats:     asynchronous error on %s\n", e)
+		}
+	}
 	fmt.Fprintf(w, "\nverdict:  %s (every isolate accounted for: %d completed, %d correct, %d unfinished, %d lost, %d duplicated)\n",
 		lo.verdict, r.Completed, r.Correct, r.Unfinished, len(r.Lost), len(r.Duplicated))
 }
@@ -363,8 +402,14 @@ func writeBenchFormat(w io.Writer, o *options, lo *loadOut) {
 	if r.NoSteal {
 		steal = "off"
 	}
-	name := fmt.Sprintf("BenchmarkClusterLoad/nodes=%d/workers=%d/isolates=%d/steal=%s/size=%s-%d",
-		r.Nodes, r.Workers, r.Isolates, steal, o.size, runtime.GOMAXPROCS(0))
+	// A run over NATS names its transport; a simulated one keeps the
+	// name its baselines have.
+	via := ""
+	if lo.transport == transportNATS {
+		via = "/transport=nats"
+	}
+	name := fmt.Sprintf("BenchmarkClusterLoad/nodes=%d/workers=%d/isolates=%d/steal=%s/size=%s%s-%d",
+		r.Nodes, r.Workers, r.Isolates, steal, o.size, via, runtime.GOMAXPROCS(0))
 	fmt.Fprintf(w, "%s 1 %d ns/op", name, r.Elapsed.Nanoseconds())
 	metric := func(v float64, unit string) { fmt.Fprintf(w, " %.6g %s", v, unit) }
 	metric(r.Throughput, "isolates/s")

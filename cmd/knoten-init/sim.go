@@ -104,6 +104,8 @@ const (
 // simReport is the outcome of --cluster-sim.
 type simReport struct {
 	Nodes        int      `json:"nodes"`
+	Transport    string   `json:"transport"`        // sim or nats
+	Server       string   `json:"server,omitempty"` // with nats: the server's URL
 	Program      string   `json:"program"`
 	Description  string   `json:"description"`
 	Known        string   `json:"known_result"`
@@ -117,8 +119,13 @@ type simReport struct {
 	Notes        []string `json:"notes"`
 	Problems     []string `json:"problems"`
 	Verdict      string   `json:"verdict"`
+	// NATS is, with nats, what the transport did. Its connections'
+	// asynchronous errors (a permissions violation, say) are listed, not
+	// problems: the hops' checks decide whether the run passes.
+	NATS *natsStats `json:"nats,omitempty"`
 
-	void bool // main returns nothing: results print as (none)
+	void    bool   // main returns nothing: results print as (none)
+	network string // the header's account of the network: the simulated link, or the NATS server
 }
 
 // MarshalJSON gives a main that returns nothing "void": true and null
@@ -248,7 +255,7 @@ const (
 	settleProbes = 1000
 )
 
-func runSim(ctx context.Context, o *options, w io.Writer) error {
+func runSim(ctx context.Context, o *options, w io.Writer) (err error) {
 	job, desc, err := simJob(ctx, o)
 	if err != nil {
 		return err
@@ -256,6 +263,15 @@ func runSim(ctx context.Context, o *options, w io.Writer) error {
 	hops, err := planHops(ctx, o, job)
 	if err != nil {
 		return err
+	}
+	// Over NATS the server and the nodes' connections come up before the
+	// cluster and go down after it (defers run last first), on every path.
+	var nn *natsNet
+	if o.transport == transportNATS {
+		if nn, err = startNATS(ctx, o, o.nodes); err != nil {
+			return err
+		}
+		defer func() { err = errors.Join(err, nn.close()) }()
 	}
 
 	events := make(chan cluster.Event, 4096)
@@ -269,6 +285,9 @@ func runSim(ctx context.Context, o *options, w io.Writer) error {
 			default:
 			}
 		},
+	}
+	if nn != nil {
+		cfg.Transport = nn.tr
 	}
 	// Starting, spawning on and closing a cluster of thousands of nodes
 	// takes seconds and no context: under --timeout each runs in a
@@ -287,8 +306,12 @@ func runSim(ctx context.Context, o *options, w io.Writer) error {
 		}
 		c.Close()
 	}()
-	r := &simReport{Nodes: o.nodes, Program: job.Name, Description: desc, Known: job.Known, Straight: job.Result,
-		StraightHash: shortHash(job.Hash), Steps: job.Steps, Hops: hops, void: job.Prog.Result() == engine.KindVoid}
+	r := &simReport{Nodes: o.nodes, Transport: o.transport, Program: job.Name, Description: desc, Known: job.Known, Straight: job.Result,
+		StraightHash: shortHash(job.Hash), Steps: job.Steps, Hops: hops, void: job.Prog.Result() == engine.KindVoid,
+		network: "link " + linkString(o.link())}
+	if nn != nil {
+		r.Server, r.network = nn.url, "transport "+nn.describe()
+	}
 	problem := func(format string, args ...any) { r.Problems = append(r.Problems, fmt.Sprintf(format, args...)) }
 
 	var route []simHop // the possible hops
@@ -355,6 +378,9 @@ func runSim(ctx context.Context, o *options, w io.Writer) error {
 		}
 	}
 	checkHops(ctx, o, r, job, done, late, problem)
+	if nn != nil {
+		r.NATS = nn.stats()
+	}
 
 	r.Verdict = "PASS"
 	if len(r.Problems) > 0 {
@@ -771,7 +797,7 @@ func writeSimReport(w io.Writer, o *options, r *simReport) {
 		}
 		return s
 	}
-	fmt.Fprintf(w, "knoten-init --cluster-sim: %d nodes, link %s\n", r.Nodes, linkString(o.link()))
+	fmt.Fprintf(w, "knoten-init --cluster-sim: %d nodes, %s\n", r.Nodes, r.network)
 	fmt.Fprintf(w, "program:  %s (%s), %d instructions\n", r.Program, r.Description, r.Steps)
 	known := r.Known
 	if known == "" {
@@ -805,6 +831,12 @@ func writeSimReport(w io.Writer, o *options, r *simReport) {
 		res = fmt.Sprintf("%s on %s, final state hash %s", result(r.Result), r.ResultNode, r.FinalHash)
 	}
 	fmt.Fprintf(w, "\nresult:   %s\n", res)
+	if r.NATS != nil {
+		fmt.Fprintf(w, "nats:     %s\n", r.NATS)
+		for _, e := range r.NATS.AsyncErrors {
+			fmt.Fprintf(w, "nats:     asynchronous error on %s\n", e)
+		}
+	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "note:     %s\n", n)
 	}
