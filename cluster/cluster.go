@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/knotencore/knoten/cluster/ledger"
 	"github.com/knotencore/knoten/engine"
 )
 
@@ -49,6 +50,32 @@ type Config struct {
 	// nothing, Net returns nil, and the timing defaults are those for a
 	// real network (see DefaultRealRTO). A Sim ignores it.
 	Transport Transport
+
+	// Local lists the nodes this process runs, out of 0..Nodes-1; nil runs
+	// them all. The others run in other processes, reached through
+	// Transport, which a Local that leaves any node out requires. Every
+	// node outside Local starts down, and a node in Local hands nothing to
+	// it until the failure detector reports it up (SetPeer); a process
+	// node (cluster/member) wires its detector there.
+	Local []NodeID
+
+	// Ledger, if set, is the cluster-wide ownership ledger: a target runs
+	// an offered isolate only once the ledger moved it there, a source
+	// drops its parked copy only once the ledger shows it moved, and an
+	// owner publishes a completion only once the ledger records it (see
+	// the package documentation, "The ledger"). Isolate ids are then
+	// node-qualified and reserved through it (ledger.MakeID), so that ids
+	// are unique across processes. Nil keeps ownership in the protocol's
+	// messages alone, which is sound only while every node is in this
+	// process and the failure oracle is exact. A Sim ignores it.
+	Ledger ledger.Ledger
+
+	// OnComplete, if set, is called with each completion a node of this
+	// process publishes (with a Ledger, after the ledger recorded it),
+	// from the goroutine that drives the node; like OnEvent it must be
+	// quick and must not call the Cluster's methods. It is how a process
+	// node reports results to the rest of the cluster.
+	OnComplete func(Completion)
 
 	Limits  engine.Limits // for every isolate
 	OnEvent func(Event)   // called for every event, from whichever goroutine drives a node; must be quick and must not call the Cluster's methods
@@ -109,13 +136,18 @@ type Cluster struct {
 	col     *collector
 	metrics *Metrics
 	nextID  atomic.Uint64
+	local   []bool // local[id]: node id runs in this process
 	mu      sync.Mutex
 	crashed map[NodeID]bool
 	closed  bool
 }
 
-// New starts a cluster.
+// New starts a cluster. It panics on a Config that cannot work (see
+// Config.Check), as a misuse of the API.
 func New(cfg Config) *Cluster {
+	if err := cfg.Check(); err != nil {
+		panic(err)
+	}
 	if cfg.Transport != nil {
 		cfg.Link = LinkConfig{} // no simulated link: the core must not model one
 		if cfg.RTO <= 0 {
@@ -134,21 +166,104 @@ func New(cfg Config) *Cluster {
 		c.tr = c.net
 	}
 	c.col = newCollector(c.metrics, c.clock, cfg.OnEvent)
-	for i := 0; i < cfg.Nodes; i++ {
-		c.nodes = append(c.nodes, newLiveNode(c, NodeID(i)))
+	c.col.onComplete = cfg.OnComplete
+	c.local = make([]bool, cfg.Nodes)
+	if cfg.Local == nil {
+		for i := range c.local {
+			c.local[i] = true
+		}
+	}
+	for _, id := range cfg.Local {
+		c.local[id] = true
+	}
+	c.nodes = make([]*liveNode, cfg.Nodes)
+	for _, n := range c.localIDs() {
+		c.nodes[n] = newLiveNode(c, n)
 	}
 	c.metrics.intraSteals = func() (tried, ok int64) {
-		for _, n := range c.nodes {
+		for _, n := range c.localNodes() {
 			t, o := n.intraSteals()
 			tried += t
 			ok += o
 		}
 		return
 	}
-	for _, n := range c.nodes {
+	for _, n := range c.localNodes() {
 		n.start()
 	}
 	return c
+}
+
+// Check reports what makes the configuration unusable: a Local naming a
+// node twice or one outside 0..Nodes-1, or leaving nodes out without a
+// Transport to reach them.
+func (c Config) Check() error {
+	nodes := c.Nodes
+	if nodes <= 0 {
+		nodes = 3
+	}
+	seen := make(map[NodeID]bool, len(c.Local))
+	for _, id := range c.Local {
+		if int(id) >= nodes {
+			return fmt.Errorf("cluster: Config.Local names node %v of %d", id, nodes)
+		}
+		if seen[id] {
+			return fmt.Errorf("cluster: Config.Local names node %v twice", id)
+		}
+		seen[id] = true
+	}
+	if c.Local != nil && len(c.Local) == 0 {
+		return errors.New("cluster: Config.Local is empty: this process would run no node")
+	}
+	if c.Local != nil && len(c.Local) < nodes && c.Transport == nil {
+		return errors.New("cluster: Config.Local leaves nodes out but there is no Transport to reach them")
+	}
+	return nil
+}
+
+// localIDs returns the ids of the nodes this process runs, in order.
+func (c *Cluster) localIDs() []NodeID {
+	var ids []NodeID
+	for i, l := range c.local {
+		if l {
+			ids = append(ids, NodeID(i))
+		}
+	}
+	return ids
+}
+
+// localNodes returns the nodes this process runs, in id order.
+func (c *Cluster) localNodes() []*liveNode {
+	var ns []*liveNode
+	for _, n := range c.nodes {
+		if n != nil {
+			ns = append(ns, n)
+		}
+	}
+	return ns
+}
+
+// Local reports whether node runs in this process.
+func (c *Cluster) Local(node NodeID) bool { return int(node) < len(c.local) && c.local[node] }
+
+// SetPeer is the failure detector's report that node is up or down, for
+// every node of this process. A node reported down gets no more work from
+// them, and each handoff to it or from it that is in flight ends (see
+// proto.peerDown); up undoes the first and lets work flow again. Without a
+// Ledger a down report must be true, as the Cluster's own crash oracle's
+// are: a node reported down that is alive could run an isolate whose
+// handoff to it was given up. With a Ledger a wrong report costs only the
+// handoffs it ends.
+func (c *Cluster) SetPeer(node NodeID, up bool) {
+	kind := evPeerDown
+	if up {
+		kind = evPeerUp
+	}
+	for _, n := range c.localNodes() {
+		if n.id != node && !n.down.Load() {
+			n.post(&event{kind: kind, to: node})
+		}
+	}
 }
 
 func (c *Cluster) clock() time.Duration { return time.Since(c.start) }
@@ -175,6 +290,9 @@ func (c *Cluster) node(id NodeID) (*liveNode, error) {
 		return nil, ErrNoSuchNode
 	}
 	n := c.nodes[id]
+	if n == nil {
+		return nil, ErrNotLocal
+	}
 	if n.down.Load() {
 		return nil, ErrNodeDown
 	}
@@ -194,7 +312,14 @@ func (c *Cluster) Spawn(node NodeID, prog *engine.Program) (IsolateID, error) {
 	if err != nil {
 		return 0, err
 	}
-	t := &task{id: IsolateID(c.nextID.Add(1)), iso: iso, prog: prog}
+	t := &task{iso: iso, prog: prog}
+	if c.cfg.Ledger != nil {
+		if err := n.register(t); err != nil {
+			return 0, err
+		}
+	} else {
+		t.id = IsolateID(c.nextID.Add(1))
+	}
 	reply := make(chan error, 1)
 	n.post(&event{kind: evSpawn, t: t, prog: prog, reply: reply})
 	select {
@@ -325,6 +450,35 @@ func (c *Cluster) Steps(id IsolateID) uint64 {
 	}
 }
 
+// IsolateInfo describes an isolate a node holds.
+type IsolateInfo struct {
+	ID    IsolateID
+	Node  NodeID
+	Epoch uint64
+	Steps uint64 // as of its last quantum
+	// State is "running" (queued or running), "moving" (parked in a
+	// handoff), "arriving" (taken, waiting for the ledger's commit) or
+	// "finishing" (finished, its completion not yet published).
+	State string
+}
+
+// Isolates lists the isolates node holds, by id. The node must run in this
+// process.
+func (c *Cluster) Isolates(node NodeID) ([]IsolateInfo, error) {
+	n, err := c.node(node)
+	if err != nil {
+		return nil, err
+	}
+	ch := make(chan []IsolateInfo, 1)
+	n.post(&event{kind: evList, list: ch})
+	select {
+	case l := <-ch:
+		return l, nil
+	case <-n.stop:
+		return nil, ErrNodeDown
+	}
+}
+
 // Where returns the node that last took or spawned isolate id.
 func (c *Cluster) Where(id IsolateID) (NodeID, bool) { return c.col.whereIs(id) }
 
@@ -376,13 +530,7 @@ func (c *Cluster) Crash(node NodeID) {
 	c.mu.Lock()
 	c.crashed[node] = true
 	c.mu.Unlock()
-	time.AfterFunc(c.cfg.DetectDelay, func() {
-		for _, o := range c.nodes {
-			if o.id != node && !o.down.Load() {
-				o.post(&event{kind: evPeerDown, to: node})
-			}
-		}
-	})
+	time.AfterFunc(c.cfg.DetectDelay, func() { c.SetPeer(node, false) })
 }
 
 // Wait waits until every spawned isolate has completed or was held by a
@@ -421,12 +569,12 @@ func (c *Cluster) Close() {
 	}
 	c.closed = true
 	c.mu.Unlock()
-	for _, n := range c.nodes {
+	for _, n := range c.localNodes() {
 		if n.down.CompareAndSwap(false, true) {
-			close(n.stop)
+			n.halt()
 		}
 	}
-	for _, n := range c.nodes {
+	for _, n := range c.localNodes() {
 		// Wait out the node's current driver, which may be any goroutine
 		// that posted an event, and keep the core from then on: no event
 		// runs on it, and no callback comes, after Close returns.

@@ -3,6 +3,7 @@ package cluster
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync/atomic"
 	"time"
 
@@ -77,10 +78,16 @@ type nodeCore struct {
 	lastSentAt    time.Duration // when it went out
 	rr            int
 	buf           []byte
+	gossip        []NodeID   // beat's scratch
+	rng           *rand.Rand // gossip targets; seeded from Config.Seed and the node id
 
 	// mem is the bytes reserved by the isolates the node holds: the sum of
 	// their tasks' mem. Workers add to it after each quantum (account).
 	mem atomic.Int64
+
+	// async runs a ledger call off the core (see ledgerOp); set by the
+	// live runtime when Config.Ledger is.
+	async func(ledgerOp)
 
 	resumed   []*task // deferred proto hook work, done after the machine returns
 	confirms  []*task
@@ -93,6 +100,7 @@ func newNodeCore(id NodeID, n int, cfg *Config, send func(NodeID, []byte), p poo
 		tasks: make(map[IsolateID]*task),
 		progs: make(map[[32]byte]*progEntry),
 		peers: make([]peerState, n),
+		rng:   rand.New(rand.NewPCG(cfg.Seed, uint64(id)+0x9e3779b97f4a7c15)),
 		// nodeCore is single-threaded, so one checker serves every decode
 		// and keeps decoding allocation-free.
 		decodeOpt: codec.DecodeOptions{Limits: cfg.Limits, Checker: new(engine.StateChecker)},
@@ -114,6 +122,11 @@ func (c *nodeCore) send(to NodeID, msg []byte) { c.sendFn(to, msg) }
 func (c *nodeCore) haveProgram(h [32]byte) bool { return c.progs[h] != nil }
 
 func (c *nodeCore) holds(id IsolateID) bool { return c.tasks[id] != nil }
+
+func (c *nodeCore) holdAck(id IsolateID) bool {
+	t := c.tasks[id]
+	return t != nil && t.committing
+}
 
 func (c *nodeCore) programBytes(h [32]byte) []byte {
 	if e := c.progs[h]; e != nil {
@@ -201,12 +214,7 @@ func (c *nodeCore) accept(from NodeID, m *message) error {
 	if err != nil {
 		return err
 	}
-	t := &task{id: m.id, iso: iso, prog: pe.prog, epoch: m.epoch, trace: m.trace, buf: m.raw, arrived: int64(c.now)}
-	var down time.Duration
-	if m.trace != 0 { // halted for this move: its downtime ends here, runnable on this node
-		down = c.now - time.Duration(m.trace)
-		c.col.m.recordDowntime(down)
-	}
+	t := &task{id: m.id, iso: iso, prog: pe.prog, epoch: m.epoch, trace: m.trace, buf: m.raw}
 	t.steps.Store(chk.Steps())
 	if route := m.routeStops(); len(route) > 0 && int(route[0].To) < c.n && route[0].To != c.id {
 		// The next planned stop, set before any worker sees the task.
@@ -216,13 +224,35 @@ func (c *nodeCore) accept(from NodeID, m *message) error {
 	}
 	c.tasks[m.id] = t
 	c.account(t)
-	c.col.event(Event{Kind: EvArrived, Node: c.id, Peer: from, ID: m.id, Epoch: m.epoch, PC: chk.PC(), Steps: chk.Steps(), Hash: meta.Hash, Bytes: len(m.raw), Downtime: down})
-	c.pool.inject(t)
+	t.arrival = Event{Kind: EvArrived, Node: c.id, Peer: from, ID: m.id, Epoch: m.epoch, PC: chk.PC(), Steps: chk.Steps(), Hash: meta.Hash, Bytes: len(m.raw)}
+	if c.cfg.Ledger != nil {
+		c.commit(t, from)
+		return nil
+	}
+	c.arrive(t)
 	return nil
 }
 
+// arrive makes an accepted (and, with a ledger, committed) isolate
+// runnable here: its downtime ends now.
+func (c *nodeCore) arrive(t *task) {
+	t.arrived = int64(c.now)
+	ev := t.arrival
+	t.arrival = Event{}
+	if t.trace != 0 { // halted for this move: its downtime ends here, runnable on this node
+		ev.Downtime = c.now - time.Duration(t.trace)
+		c.col.m.recordDowntime(ev.Downtime)
+	}
+	c.col.event(ev)
+	c.pool.inject(t)
+}
+
 func (c *nodeCore) resume(id IsolateID, epoch uint64) {
-	if t := c.tasks[id]; t != nil && t.parked && t.epoch == epoch {
+	if t := c.tasks[id]; t != nil && t.parked && !t.settling && t.epoch == epoch {
+		if c.cfg.Ledger != nil {
+			c.settle(t, 0, false)
+			return
+		}
 		c.resumed = append(c.resumed, t)
 		return
 	}
@@ -231,9 +261,19 @@ func (c *nodeCore) resume(id IsolateID, epoch uint64) {
 
 func (c *nodeCore) drop(id IsolateID, epoch uint64, to NodeID) {
 	t := c.tasks[id]
-	if t == nil || !t.parked || t.epoch != epoch {
+	if t == nil || !t.parked || t.settling || t.epoch != epoch {
 		panic(fmt.Sprintf("BUG: cluster: %v drops %d@%d, which it does not hold parked", c.id, id, epoch))
 	}
+	if c.cfg.Ledger != nil {
+		c.settle(t, to, true)
+		return
+	}
+	c.dropCopy(t, to)
+}
+
+// dropCopy lets the parked copy t go: node to owns the isolate now.
+func (c *nodeCore) dropCopy(t *task, to NodeID) {
+	id, epoch := t.id, t.epoch
 	delete(c.tasks, id)
 	c.col.m.migrations.Add(1)
 	c.col.event(Event{Kind: EvMigrated, Node: c.id, Peer: to, ID: id, Epoch: epoch})
@@ -293,6 +333,9 @@ func (c *nodeCore) flush() {
 				continue
 			}
 			t.confirmed = true
+			if t.committing {
+				continue // committed picks up from here
+			}
 			switch {
 			case t.heldDone:
 				c.publish(t)
@@ -416,6 +459,15 @@ func (c *nodeCore) finished(t *task) {
 }
 
 func (c *nodeCore) publish(t *task) {
+	if c.cfg.Ledger != nil {
+		c.finish(t)
+		return
+	}
+	c.completed(t)
+}
+
+// completed publishes t's end and lets it go.
+func (c *nodeCore) completed(t *task) {
 	delete(c.tasks, t.id)
 	c.col.complete(c.id, t)
 	c.giveBack(t)
@@ -465,11 +517,11 @@ func (c *nodeCore) movable(id IsolateID, to NodeID) (*task, error) {
 	switch {
 	case t == nil:
 		return nil, ErrNotHere
-	case t.heldDone:
+	case t.heldDone || t.finishing:
 		// It finished; it completes here once its confirm comes. Saying so
 		// now beats accepting a move that can never happen.
 		return nil, ErrNoSuchIsolate
-	case t.parked || t.waitConfirm:
+	case t.parked || t.waitConfirm || t.committing:
 		return nil, ErrBusy
 	case int(to) >= c.n:
 		return nil, ErrNoSuchNode
@@ -521,6 +573,9 @@ func (c *nodeCore) handoff(t *task, to NodeID, trace int64) {
 	c.col.event(Event{Kind: EvHalted, Node: c.id, Peer: to, ID: t.id, Epoch: e, PC: st.PC, Steps: st.Steps, Hash: sum, Bytes: len(msg)})
 	if !c.proto.startHandoff(c.now, t.id, e, to, msg) {
 		c.released(msg)
+		if c.cfg.Ledger != nil {
+			t.epoch = e - 1 // never offered: the ledger still holds it at e-1
+		}
 		t.parked = false
 		c.pool.inject(t)
 	}
@@ -608,6 +663,18 @@ func (c *nodeCore) peerDown(n NodeID) {
 	c.flush()
 }
 
+// peerUp is the failure detector's word that node n is up, after it was
+// reported down or before it was ever heard of. Only a live runtime whose
+// detector can report a suspected node alive again calls it: a simulated
+// crash is final.
+func (c *nodeCore) peerUp(n NodeID) {
+	if int(n) >= c.n || n == c.id || !c.peers[n].down {
+		return
+	}
+	c.peers[n] = peerState{}
+	c.proto.peerUp(n)
+}
+
 // tick runs timers: protocol resends, heartbeats and steal requests.
 func (c *nodeCore) tick() {
 	if c.stopped {
@@ -662,15 +729,38 @@ func (c *nodeCore) myLoad() Load {
 // load stays silent.
 const idleBeats = 50
 
+// gossipFanout is how many peers one heartbeat goes to. Sending to every
+// peer made a node's message rate grow with the cluster (256 in-process
+// nodes sent 10.2 M messages for 1000 small isolates); a fixed sample keeps
+// it constant, and the loads still spread: a loaded node beats every
+// period, so within k periods about 2k peers have heard it, and a thief
+// learns of a victim's empty queue from the victim's STEAL reply anyway.
+// Clusters of up to gossipFanout+1 nodes still hear everyone.
+const gossipFanout = 2
+
+// beat sends the node's load to gossipFanout live peers, chosen at random
+// (from the core's seeded generator, so that a Sim stays deterministic).
 func (c *nodeCore) beat() {
 	l := c.myLoad()
 	c.lastSent, c.lastSentAt = l, c.now
 	c.buf = appendHeartbeat(c.buf[:0], l)
+	up := c.gossip[:0]
 	for i := 0; i < c.n; i++ {
 		if NodeID(i) != c.id && !c.peers[i].down {
-			c.send(NodeID(i), c.buf)
+			up = append(up, NodeID(i))
 		}
 	}
+	if len(up) > gossipFanout {
+		for i := 0; i < gossipFanout; i++ { // a partial Fisher-Yates shuffle
+			j := i + c.rng.IntN(len(up)-i)
+			up[i], up[j] = up[j], up[i]
+		}
+		up = up[:gossipFanout]
+	}
+	for _, to := range up {
+		c.send(to, c.buf)
+	}
+	c.gossip = up
 }
 
 // maybeSteal asks the most loaded node for work when this one has an idle
@@ -730,6 +820,25 @@ func (c *nodeCore) serveSteal(to NodeID, max int) {
 	c.col.m.interStolen.Add(int64(n))
 	c.buf = appendU32(c.buf[:0], mStealReply, uint32(n))
 	c.send(to, c.buf)
+}
+
+// isolates lists the isolates the node holds, by id.
+func (c *nodeCore) isolates() []IsolateInfo {
+	l := make([]IsolateInfo, 0, len(c.tasks))
+	for _, id := range sortedKeys(c.tasks) {
+		t := c.tasks[id]
+		st := "running"
+		switch {
+		case t.committing:
+			st = "arriving"
+		case t.parked || t.waitConfirm:
+			st = "moving"
+		case t.heldDone || t.finishing:
+			st = "finishing"
+		}
+		l = append(l, IsolateInfo{ID: id, Node: c.id, Epoch: t.epoch, Steps: t.steps.Load(), State: st})
+	}
+	return l
 }
 
 // crash stops the core for good and returns the isolates it held.

@@ -295,7 +295,7 @@ loop:
 	if l := c.Net(); l != nil {
 		r.Net = l.Stats()
 	}
-	for _, n := range c.nodes {
+	for _, n := range c.localNodes() {
 		r.EventDrops += n.dropped.Load()
 	}
 	r.Makespan = r.Metrics.Makespan
@@ -349,7 +349,7 @@ func (c *Cluster) Audit() *Audit {
 	a := &Audit{Outcome: o, Duplicated: o.Duplicated}
 	running := map[IsolateID]int{}
 	held := map[IsolateID]bool{}
-	for _, n := range c.nodes {
+	for _, n := range c.localNodes() {
 		if n.core.stopped { // crashed
 			continue
 		}

@@ -27,6 +27,7 @@ type Metrics struct {
 	interStealOK     atomic.Int64 // STEAL requests answered with at least one isolate
 	interStolen      atomic.Int64 // isolates handed off in answer to STEAL
 	completions      atomic.Int64
+	fenced           atomic.Int64 // copies the ledger refused: an offer not committed, a completion not published
 	intraStealTried  atomic.Int64 // filled in from the workers at Snapshot
 	intraStealOK     atomic.Int64
 	intraSteals      func() (tried, ok int64)
@@ -161,6 +162,7 @@ type Snapshot struct {
 	InterStealOK    int64 `json:"inter_steals_ok"`
 	InterStolen     int64 `json:"inter_stolen_isolates"`
 	Completions     int64 `json:"completions"`
+	Fenced          int64 `json:"fenced,omitempty"` // copies the ledger refused (only with Config.Ledger): offers not committed, completions not published
 	// Makespan is the time from the first spawn to the last completion.
 	Makespan time.Duration `json:"makespan_ns"`
 	// DowntimeSamples holds every recorded downtime, at the histogram's
@@ -180,6 +182,7 @@ func (m *Metrics) Snapshot() Snapshot {
 		InterStealOK:    m.interStealOK.Load(),
 		InterStolen:     m.interStolen.Load(),
 		Completions:     m.completions.Load(),
+		Fenced:          m.fenced.Load(),
 		IntraStealTried: m.intraStealTried.Load(),
 		IntraStealOK:    m.intraStealOK.Load(),
 	}

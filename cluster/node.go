@@ -1,11 +1,14 @@
 package cluster
 
 import (
+	"context"
+	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/knotencore/knoten/cluster/ledger"
 	"github.com/knotencore/knoten/engine"
 	"github.com/knotencore/knoten/queue"
 )
@@ -48,6 +51,9 @@ const (
 	evCrash
 	evSteps
 	evMoveAt
+	evPeerUp
+	evApply // a ledger call's answer (see ledgerOp)
+	evList
 )
 
 // event is what enters a live node's control side through its event inbox:
@@ -65,6 +71,8 @@ type event struct {
 	reply   chan error
 	steps   chan uint64
 	drained chan struct{}
+	apply   func(*nodeCore)
+	list    chan []IsolateInfo
 }
 
 // liveNode runs one node with goroutines: its workers, and a ticker for the
@@ -84,6 +92,8 @@ type liveNode struct {
 	workers []*worker
 	events  *queue.Inbox[event]
 	stop    chan struct{}
+	ctx     context.Context // ends with stop: ledger calls in flight give up
+	cancel  context.CancelFunc
 	down    atomic.Bool
 	dropped atomic.Int64 // network messages dropped because the inbox was full
 	quantum int64
@@ -111,6 +121,11 @@ type liveNode struct {
 	// never waits out a doze for its timers.
 	quiet, dozing atomic.Bool
 	injected      bool // the driver handed a worker a task in this drive
+
+	// ids is the block of isolate ids the node reserved through the
+	// ledger and has not handed out yet: [next, end).
+	idMu          sync.Mutex
+	idNext, idEnd IsolateID
 }
 
 // workerInboxSize is the capacity of a worker's inbox; a variable so that
@@ -138,6 +153,7 @@ func newLiveNode(cl *Cluster, id NodeID) *liveNode {
 		kick:    make(chan struct{}, 1),
 		quantum: cl.cfg.Quantum,
 	}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
 	for i := 0; i < cl.cfg.Workers; i++ {
 		n.workers = append(n.workers, &worker{
 			dq:    queue.NewDeque[task](64),
@@ -155,6 +171,17 @@ func newLiveNode(cl *Cluster, id NodeID) *liveNode {
 	}, n, cl.col)
 	if r, ok := tr.(Recycler); ok {
 		n.core.recycle = r.Recycle
+	}
+	n.core.async = n.async
+	if cl.cfg.Local != nil {
+		// Nodes of other processes are down until the detector reports
+		// them up: nothing is handed to a node nobody has heard of.
+		for i := 0; i < cl.cfg.Nodes; i++ {
+			if !cl.local[i] {
+				n.core.peers[i].down = true
+				n.core.proto.down[NodeID(i)] = true
+			}
+		}
 	}
 	tr.Listen(id, n.receive)
 	return n
@@ -341,6 +368,13 @@ func (n *liveNode) handle(ev *event) {
 		ev.reply <- c.drain(func() { close(done) })
 	case evPeerDown:
 		c.peerDown(ev.to)
+	case evPeerUp:
+		c.peerUp(ev.to)
+	case evList:
+		ev.list <- c.isolates()
+	case evApply:
+		ev.apply(c)
+		c.flush()
 	case evSteps:
 		if t := c.tasks[ev.id]; t != nil {
 			ev.steps <- t.steps.Load()
@@ -350,9 +384,59 @@ func (n *liveNode) handle(ev *event) {
 	case evCrash:
 		n.cl.col.lostWith(c.crash())
 		if n.down.CompareAndSwap(false, true) {
-			close(n.stop)
+			n.halt()
 		}
 	}
+}
+
+// halt stops the node's goroutines and its ledger calls. The caller has
+// just set down.
+func (n *liveNode) halt() {
+	close(n.stop)
+	n.cancel()
+}
+
+// async runs a ledger call on a goroutine of its own and posts its answer
+// to the core. The caller is the driver.
+func (n *liveNode) async(op ledgerOp) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if apply := op(n.ctx); apply != nil {
+			n.post(&event{kind: evApply, apply: apply})
+		}
+	}()
+}
+
+// idBlock is how many isolate ids a node reserves through the ledger at a
+// time: one ledger write per idBlock spawns.
+const idBlock = 1024
+
+// register gives the new isolate t a cluster-wide id and records it in the
+// ledger, owned by this node at epoch 0. The caller is Spawn, on its own
+// goroutine.
+func (n *liveNode) register(t *task) error {
+	l := n.cl.cfg.Ledger
+	ctx, cancel := context.WithTimeout(n.ctx, ledgerCallTimeout)
+	defer cancel()
+	n.idMu.Lock()
+	if n.idNext == n.idEnd {
+		first, err := l.ReserveIDs(ctx, ledger.NodeID(n.id), idBlock)
+		if err != nil {
+			n.idMu.Unlock()
+			return fmt.Errorf("cluster: reserve isolate ids: %w", err)
+		}
+		n.idNext, n.idEnd = IsolateID(first), IsolateID(first)+idBlock
+	}
+	t.id = n.idNext
+	n.idNext++
+	n.idMu.Unlock()
+	e, err := l.Create(ctx, ledger.IsolateID(t.id), ledger.NodeID(n.id))
+	if err != nil {
+		return fmt.Errorf("cluster: record isolate %v in the ledger: %w", ledger.IsolateID(t.id), err)
+	}
+	t.entry = e
+	return nil
 }
 
 // --- pool ---

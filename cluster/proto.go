@@ -43,6 +43,10 @@ type protoHooks interface {
 	// holds reports whether the node holds isolate id (running, queued,
 	// parked or finished but unpublished).
 	holds(id IsolateID) bool
+	// holdAck reports whether the ACK of an accepted isolate must wait:
+	// the node is still committing it in the ledger. The node sends it
+	// with ackNow once committed.
+	holdAck(id IsolateID) bool
 }
 
 type protoConfig struct {
@@ -621,6 +625,9 @@ func (p *proto) confirm(id IsolateID, r *inRec) {
 func (p *proto) answer(from NodeID, id IsolateID, e uint64, d decision) {
 	switch d {
 	case accepted:
+		if p.h.holdAck(id) {
+			return
+		}
 		p.stats.Acks++
 		p.sendIDEpoch(from, mAck, id, e)
 	case aborted:
@@ -762,8 +769,10 @@ func (p *proto) tryAccept(now time.Duration, from NodeID, r *inRec, m *message) 
 	r.unconfirmed, r.uEpoch, r.uFrom = true, m.epoch, from
 	r.nextAck, r.ackTries = now+p.backoff(0), 0
 	p.unc[m.id] = true
-	p.stats.Acks++
-	p.sendIDEpoch(from, mAck, m.id, m.epoch)
+	if !p.h.holdAck(m.id) {
+		p.stats.Acks++
+		p.sendIDEpoch(from, mAck, m.id, m.epoch)
+	}
 	if p.down[from] {
 		p.confirm(m.id, r)
 	}
@@ -964,7 +973,7 @@ func (p *proto) tick(now time.Duration) {
 	}
 	for _, id := range sortedKeys(p.unc) {
 		r := p.in[id]
-		if now >= r.nextAck {
+		if now >= r.nextAck && !p.h.holdAck(id) {
 			r.ackTries++
 			r.nextAck = now + p.backoff(r.ackTries)
 			p.stats.Resends++
@@ -972,6 +981,23 @@ func (p *proto) tick(now time.Duration) {
 		}
 	}
 }
+
+// ackNow sends the ACK of isolate id that holdAck held, if the node still
+// waits for its CONFIRM.
+func (p *proto) ackNow(id IsolateID) {
+	if r := p.in[id]; r != nil && r.unconfirmed {
+		r.nextAck = p.now + p.backoff(r.ackTries)
+		p.stats.Acks++
+		p.sendIDEpoch(r.uFrom, mAck, id, r.uEpoch)
+	}
+}
+
+// peerUp is the failure detector's word that node n, reported down, is up
+// again (a paused process resumed, a partition healed): handoffs to it may
+// start again. What peerDown decided stays decided; with a ledger nothing
+// it decided was unsafe, since the ledger, not the report, settled every
+// handoff (see ledgered.go).
+func (p *proto) peerUp(n NodeID) { delete(p.down, n) }
 
 // peerDown is the failure oracle's word that node n has crashed: every
 // handoff to it fails (its copy, if it took one, died with it), and every

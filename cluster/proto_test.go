@@ -95,6 +95,7 @@ func (f *fakeNode) discarded(raw []byte) {
 }
 func (f *fakeNode) haveProgram(h [32]byte) bool    { return f.progs[h] != nil }
 func (f *fakeNode) holds(id IsolateID) bool        { return f.held[id] != nil }
+func (f *fakeNode) holdAck(IsolateID) bool         { return false }
 func (f *fakeNode) programBytes(h [32]byte) []byte { return f.progs[h] }
 func (f *fakeNode) addProgram(h [32]byte, b []byte) error {
 	if h != f.w.prog || !bytes.Equal(b, []byte("program")) {

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/knotencore/knoten/cluster/ledger"
 	"github.com/knotencore/knoten/engine"
 )
 
@@ -17,6 +18,7 @@ var (
 	ErrBusy          = errors.New("cluster: isolate is being handed off")
 	ErrNoSuchNode    = errors.New("cluster: no such node")
 	ErrNodeDown      = errors.New("cluster: node is down")
+	ErrNotLocal      = errors.New("cluster: node runs in another process")
 	ErrNoTarget      = errors.New("cluster: no live node to move isolates to")
 	// ErrNodeFull: taking the isolate would put the node past
 	// Config.MemoryBudget. A target refuses such an OFFER (NACK refused),
@@ -59,6 +61,14 @@ type task struct {
 	waitConfirm bool   // parked while unconfirmed: hand off on confirm
 	route       []Stop // stops planned after the current one; they travel in the OFFER
 	carryRoute  bool   // parked for its planned stop: the handoff carries route on
+
+	// With a ledger (see ledgered.go): the entry the node holds the
+	// isolate by, and which ledger call it waits for, if any.
+	entry      ledger.Entry
+	committing bool  // accepted, not runnable until the ledger moves it here
+	arrival    Event // committing: the EvArrived to report once it is here
+	settling   bool  // parked after a handoff, until the ledger says who owns it
+	finishing  bool  // finished, published once the ledger records it
 }
 
 // budget returns the instruction budget of t's next quantum, given the
@@ -115,9 +125,10 @@ const (
 	EvMigrated                       // Node dropped its copy: Peer owns the isolate
 	EvResumed                        // the handoff to Peer failed; Node runs the isolate again
 	EvCompleted                      // the isolate finished or faulted on Node and its result was published
+	EvFenced                         // the ledger refused Node the isolate at Epoch (from Peer, if it was an offer): Node dropped its copy unrun or unpublished
 )
 
-var evNames = [...]string{"?", "spawned", "halted", "arrived", "running", "migrated", "resumed", "completed"}
+var evNames = [...]string{"?", "spawned", "halted", "arrived", "running", "migrated", "resumed", "completed", "fenced"}
 
 func (k EventKind) String() string {
 	if int(k) < len(evNames) {
@@ -152,6 +163,7 @@ type Completion struct {
 	Err     string // the fault, if Faulted
 	Steps   uint64
 	Hash    [32]byte // final state hash
+	Epoch   uint64   // the epoch it completed at: its ledger epoch, with a Ledger
 	Latency time.Duration
 	Count   int // times published: anything but 1 is a bug
 }
@@ -160,9 +172,10 @@ type Completion struct {
 // isolate, keeps the metrics and forwards events. Nodes share nothing
 // through it; it only watches.
 type collector struct {
-	m       *Metrics
-	onEvent func(Event)
-	clock   func() time.Duration
+	m          *Metrics
+	onEvent    func(Event)
+	onComplete func(Completion)
+	clock      func() time.Duration
 
 	mu        sync.Mutex
 	spawnAt   map[IsolateID]time.Duration
@@ -208,7 +221,7 @@ func (c *collector) spawned(id IsolateID, node NodeID) {
 func (c *collector) complete(node NodeID, t *task) {
 	now := c.clock()
 	st := t.iso.State()
-	r := &Completion{ID: t.id, Node: node, Status: st.Status, Result: engine.FormatResult(t.prog, st), Steps: st.Steps, Hash: st.Hash(), Count: 1}
+	r := &Completion{ID: t.id, Node: node, Status: st.Status, Result: engine.FormatResult(t.prog, st), Steps: st.Steps, Hash: st.Hash(), Epoch: t.epoch, Count: 1}
 	if err := t.iso.Err(); err != nil {
 		r.Err = err.Error()
 	}
@@ -226,7 +239,10 @@ func (c *collector) complete(node NodeID, t *task) {
 	c.mu.Unlock()
 	close(ch)
 	c.m.recordCompletion(r.Latency, now)
-	c.event(Event{Kind: EvCompleted, Node: node, ID: t.id, Steps: st.Steps, Hash: r.Hash})
+	c.event(Event{Kind: EvCompleted, Node: node, ID: t.id, Epoch: t.epoch, Steps: st.Steps, Hash: r.Hash})
+	if c.onComplete != nil {
+		c.onComplete(*r)
+	}
 }
 
 func (c *collector) lostWith(ids []IsolateID) {

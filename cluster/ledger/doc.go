@@ -8,9 +8,11 @@
 // checked by one conformance suite: Memory, in-process and deterministic,
 // for the simulator and tests; and JetStream, on a JetStream KV bucket,
 // with one replica on a single (embedded) server or three on a NATS
-// cluster. The package imports nothing of the cluster, so that cluster can
-// import it: NodeID and IsolateID have cluster.NodeID's and
-// cluster.IsolateID's representations (uint32, uint64).
+// cluster. The package imports nothing of the cluster, its tests included
+// (they start nats-server themselves, not through natsnet, which imports
+// cluster), so that cluster can import it: NodeID and IsolateID have
+// cluster.NodeID's and cluster.IsolateID's representations (uint32,
+// uint64).
 //
 // # Entries, states and transitions
 //
@@ -187,7 +189,7 @@
 //     reply inbox); pass it to natsnet.StartEmbedded as
 //     EmbeddedOptions.MemberExtra, and connect each node with
 //     nats.CustomInboxPrefix(InboxPrefix(node)), so that no member reads
-//     another's replies (TestJetStreamMembers). A member may create or
+//     another's replies (natsnet's TestJetStreamMembers). A member may create or
 //     update only the ledger's bucket. KV permissions are per bucket, not
 //     per key: a member can write any entry, so members stay trusted to
 //     run the protocol (DESIGN.md's threat model); non-members cannot.

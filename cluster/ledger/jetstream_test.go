@@ -14,8 +14,6 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/knotencore/knoten/cluster/natsnet"
 )
 
 // startJetStream starts one embedded server with JetStream, its store in
@@ -23,11 +21,7 @@ import (
 // it.
 func startJetStream(t testing.TB) (*server.Server, jetstream.JetStream) {
 	t.Helper()
-	s, url, err := natsnet.StartEmbedded(natsnet.EmbeddedOptions{JetStream: true, StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	s, url := startServer(t, serverOptions{})
 	return s, connectJS(t, url)
 }
 
@@ -151,24 +145,28 @@ func startCluster(t testing.TB) ([]*server.Server, []string) {
 	urls := make([]string, 3)
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
+	// Started together, so that their startups overlap.
 	for i := range servers {
+		dir := t.TempDir()
 		wg.Go(func() {
-			servers[i], urls[i], errs[i] = natsnet.StartEmbedded(natsnet.EmbeddedOptions{
-				JetStream:    true,
-				StoreDir:     t.TempDir(),
-				ServerName:   fmt.Sprintf("s%d", i),
-				RouteCluster: "knoten-test",
-				RoutePort:    ports[i],
-				Routes:       routes,
+			servers[i], errs[i] = newServer(dir, serverOptions{
+				Name:      fmt.Sprintf("s%d", i),
+				RoutePort: ports[i],
+				Routes:    routes,
 			})
 		})
 	}
 	wg.Wait()
 	for i, s := range servers {
-		if errs[i] != nil {
-			t.Fatal(errs[i])
+		if s != nil {
+			t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+			urls[i] = s.ClientURL()
 		}
-		t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	}
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	// Wait for the JetStream meta leader's election (an event no
 	// callback reports: poll it, bounded by the hang guard).

@@ -1,4 +1,4 @@
-package ledger
+package natsnet
 
 import (
 	"context"
@@ -9,47 +9,49 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/knotencore/knoten/cluster"
-	"github.com/knotencore/knoten/cluster/natsnet"
+	"github.com/knotencore/knoten/cluster/ledger"
 )
 
+// This test lives here, not in package ledger, because it needs natsnet's
+// members and server: package cluster imports ledger, and natsnet imports
+// cluster, so ledger's tests cannot import natsnet.
+
+// testCtx bounds a test's ledger calls by the hang guard.
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 // TestJetStreamMembers: on a server that admits only member NKeys, each
-// with its transport's permissions plus MemberSubjects, members use the
-// ledger; a member cannot read another's replies or reach another bucket.
+// with its transport's permissions plus ledger.MemberSubjects, members use
+// the ledger; a member cannot read another's replies or reach another
+// bucket.
 func TestJetStreamMembers(t *testing.T) {
-	members, err := natsnet.NewMembers(1, 2)
+	members, err := NewMembers(1, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, url, err := natsnet.StartEmbedded(natsnet.EmbeddedOptions{
-		Cluster:   "c",
+	url := startServer(t, EmbeddedOptions{
+		Cluster:   testCluster,
 		Members:   members,
 		JetStream: true,
 		StoreDir:  t.TempDir(),
 		MemberExtra: func(n cluster.NodeID) ([]string, []string) {
-			return MemberSubjects("", NodeID(n))
+			return ledger.MemberSubjects("", ledger.NodeID(n))
 		},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
 	ctx := testCtx(t)
-	// connect returns a member's connection and the errors its handler
-	// reports (permission violations among them).
-	connect := func(m natsnet.Member, inbox string) (jetstream.JetStream, *nats.Conn, chan error) {
-		errs := make(chan error, 16)
-		nc, err := natsnet.Connect(url, natsnet.Credentials{Member: &m}, nats.CustomInboxPrefix(inbox),
-			nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
-				select {
-				case errs <- err:
-				default:
-				}
-			}))
+	// member returns a member's connection with its inbox prefix, and the
+	// errors its handler reports (permission violations among them).
+	member := func(m Member, inbox string) (jetstream.JetStream, *nats.Conn, chan error) {
+		errs, handler := asyncErrors()
+		nc := connect(t, url, Credentials{Member: &m}, nats.CustomInboxPrefix(inbox), handler)
+		js, err := jetstream.New(nc)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(nc.Close)
-		return jsOf(t, nc), nc, errs
+		return js, nc, errs
 	}
 	// refused runs a ledger call that the server must refuse: the refusal
 	// arrives as a permission violation on the connection, and the call,
@@ -72,13 +74,13 @@ func TestJetStreamMembers(t *testing.T) {
 			t.Fatalf("%s succeeded", what)
 		}
 	}
-	js1, _, _ := connect(members[0], InboxPrefix(1))
-	js2, nc2, errs2 := connect(members[1], InboxPrefix(2))
-	l1, err := OpenJetStream(ctx, js1, JetStreamConfig{})
+	js1, _, _ := member(members[0], ledger.InboxPrefix(1))
+	js2, nc2, errs2 := member(members[1], ledger.InboxPrefix(2))
+	l1, err := ledger.OpenJetStream(ctx, js1, ledger.JetStreamConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	l2, err := OpenJetStream(ctx, js2, JetStreamConfig{})
+	l2, err := ledger.OpenJetStream(ctx, js2, ledger.JetStreamConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,19 +92,19 @@ func TestJetStreamMembers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Commit(ctx, l2, first, 1, 1, 2); err != nil {
+	if _, err := ledger.Commit(ctx, l2, first, 1, 1, 2); err != nil {
 		t.Fatal(err)
 	}
-	if keep, _, err := Settle(ctx, l1, first, held); err != nil || keep {
+	if keep, _, err := ledger.Settle(ctx, l1, first, held); err != nil || keep {
 		t.Fatalf("Settle: keep %v, %v", keep, err)
 	}
-	if h, err := l1.KV().History(ctx, Key(first)); err != nil || len(h) != 1 {
+	if h, err := l1.KV().History(ctx, ledger.Key(first)); err != nil || len(h) != 1 {
 		t.Fatalf("History as a member: %d entries, %v", len(h), err)
 	}
 
 	// A subscription is refused asynchronously: the violation is the
 	// answer, and the subscription receives nothing.
-	if _, err := nc2.SubscribeSync(InboxPrefix(1) + ".>"); err != nil {
+	if _, err := nc2.SubscribeSync(ledger.InboxPrefix(1) + ".>"); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -114,20 +116,12 @@ func TestJetStreamMembers(t *testing.T) {
 		t.Fatal("subscribing to another member's inbox: no permission violation")
 	}
 	refused("a bucket outside the permissions", errs2, func(ctx context.Context) error {
-		_, err := OpenJetStream(ctx, js2, JetStreamConfig{Bucket: "other"})
+		_, err := ledger.OpenJetStream(ctx, js2, ledger.JetStreamConfig{Bucket: "other"})
 		return err
 	})
-	jsBad, _, errsBad := connect(members[1], InboxPrefix(1))
+	jsBad, _, errsBad := member(members[1], ledger.InboxPrefix(1))
 	refused("the ledger through another member's inbox", errsBad, func(ctx context.Context) error {
-		_, err := OpenJetStream(ctx, jsBad, JetStreamConfig{})
+		_, err := ledger.OpenJetStream(ctx, jsBad, ledger.JetStreamConfig{})
 		return err
 	})
-}
-
-func jsOf(t *testing.T, nc *nats.Conn) jetstream.JetStream {
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return js
 }

@@ -1,0 +1,371 @@
+package member
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/knotencore/knoten/cluster"
+	"github.com/knotencore/knoten/cluster/ledger"
+	"github.com/knotencore/knoten/cluster/natsnet"
+	"github.com/knotencore/knoten/engine"
+)
+
+// Options configure a member node.
+type Options struct {
+	URL     string // the NATS server
+	Cluster string // names the cluster's subjects and buckets; default "knoten"
+	Name    string // a label for ps; default "n<id>"
+	// Creds authenticate the connection. With a Member, the node's id is
+	// the member's; without, the node takes the next free id from the
+	// cluster's nodes bucket.
+	Creds   natsnet.Credentials
+	Workers int   // default 1
+	Quantum int64 // default cluster.DefaultQuantum()
+	// MaxNodes bounds the node ids of the cluster (ids 0..MaxNodes-1),
+	// default 64: a node keeps a few words of state per possible peer.
+	MaxNodes int
+	// Replicas is how many servers hold the ledger: 1 on one server, 3 on
+	// a NATS cluster. Default 1.
+	Replicas int
+	// DetectPeriod and DetectTimeout configure the failure detector:
+	// a heartbeat every period, a peer silent for the timeout is down.
+	// Defaults 100 ms and 1 s.
+	DetectPeriod, DetectTimeout time.Duration
+	// Limits apply to every isolate the node runs.
+	Limits engine.Limits
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.Cluster == "" {
+		o.Cluster = "knoten"
+	}
+	if err := CheckClusterName(o.Cluster); err != nil {
+		return o, err
+	}
+	if o.Workers <= 0 {
+		o.Workers = 1
+	}
+	if o.MaxNodes <= 0 {
+		o.MaxNodes = DefaultMaxNodes
+	}
+	if o.Replicas <= 0 {
+		o.Replicas = 1
+	}
+	if o.DetectPeriod <= 0 {
+		o.DetectPeriod = 100 * time.Millisecond
+	}
+	if o.DetectTimeout <= 0 {
+		o.DetectTimeout = time.Second
+	}
+	return o, nil
+}
+
+// DefaultMaxNodes is Options.MaxNodes' default.
+const DefaultMaxNodes = 64
+
+// Node is a member node running in this process.
+type Node struct {
+	ID   cluster.NodeID
+	Name string
+
+	opts Options
+	nc   *nats.Conn
+	tr   *natsnet.Transport
+	led  *ledger.JetStream
+	cl   *cluster.Cluster
+	det  *natsnet.Detector
+	subs []*nats.Subscription
+
+	mu       sync.Mutex
+	draining bool
+	closed   bool
+}
+
+// Start joins the cluster at o.URL as a new node and returns once the node
+// runs and answers its control subjects.
+func Start(ctx context.Context, o Options) (*Node, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{opts: o}
+	ok := false
+	defer func() {
+		if !ok {
+			n.Close()
+		}
+	}()
+	var extra []nats.Option
+	if m := o.Creds.Member; m != nil {
+		if int(m.Node) >= o.MaxNodes {
+			return nil, fmt.Errorf("member: node id %d from the credentials, but the cluster has at most %d nodes", m.Node, o.MaxNodes)
+		}
+		n.ID = m.Node
+		// The member's permissions let it read replies on its own
+		// inbox only.
+		extra = append(extra, nats.CustomInboxPrefix(ledger.InboxPrefix(ledger.NodeID(m.Node))))
+	}
+	if o.Creds.Name == "" {
+		o.Creds.Name = "knoten node " + o.Name
+	}
+	if n.nc, err = natsnet.Connect(o.URL, o.Creds, extra...); err != nil {
+		return nil, err
+	}
+	js, err := jetstream.New(n.nc)
+	if err != nil {
+		return nil, err
+	}
+	if o.Creds.Member == nil {
+		if n.ID, err = allocateID(ctx, js, o); err != nil {
+			return nil, err
+		}
+	}
+	n.Name = o.Name
+	if n.Name == "" {
+		n.Name = "n" + strconv.Itoa(int(n.ID))
+	}
+	if n.led, err = ledger.OpenJetStream(ctx, js, ledger.JetStreamConfig{Bucket: LedgerBucket(o.Cluster), Replicas: o.Replicas}); err != nil {
+		return nil, fmt.Errorf("member: open the ledger: %w", err)
+	}
+	if n.tr, err = natsnet.New(natsnet.Config{Cluster: o.Cluster}); err != nil {
+		return nil, err
+	}
+	if err := n.tr.Join(n.ID, n.nc); err != nil {
+		return nil, err
+	}
+	n.cl = cluster.New(cluster.Config{
+		Nodes: o.MaxNodes, Local: []cluster.NodeID{n.ID}, Workers: o.Workers, Quantum: o.Quantum,
+		Transport: n.tr, Ledger: n.led, Limits: o.Limits,
+		OnComplete: n.publishResult, OnEvent: n.publishEvent,
+	})
+	n.det, err = natsnet.StartDetector(n.nc, natsnet.DetectorConfig{
+		Cluster: o.Cluster, Self: n.ID, Name: n.Name, Period: o.DetectPeriod, Timeout: o.DetectTimeout,
+	}, func(peer cluster.NodeID, up bool) {
+		if int(peer) < o.MaxNodes {
+			n.cl.SetPeer(peer, up)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	self := strconv.Itoa(int(n.ID))
+	for _, s := range []struct {
+		subj, queue string
+		h           nats.MsgHandler
+	}{
+		{ctlSubject(o.Cluster, "any", "submit"), "submit", n.onSubmit},
+		{ctlSubject(o.Cluster, self, "submit"), "", n.onSubmit},
+		{ctlSubject(o.Cluster, "any", "ps"), "", n.onPS},
+		{ctlSubject(o.Cluster, "any", "migrate"), "", n.onMigrate},
+		{ctlSubject(o.Cluster, self, "drain"), "", n.onDrain},
+	} {
+		sub, err := n.nc.QueueSubscribe(s.subj, s.queue, s.h)
+		if err != nil {
+			return nil, fmt.Errorf("member: subscribe %s: %w", s.subj, err)
+		}
+		n.subs = append(n.subs, sub)
+	}
+	if err := n.nc.FlushTimeout(5 * time.Second); err != nil {
+		return nil, fmt.Errorf("member: subscribe: %w", err)
+	}
+	ok = true
+	return n, nil
+}
+
+// allocateID takes the next free node id from the cluster's nodes bucket,
+// by compare-and-set on a counter, so that two nodes joining at once never
+// share one. Ids are never reused: a restarted node is a new node.
+func allocateID(ctx context.Context, js jetstream.JetStream, o Options) (cluster.NodeID, error) {
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: NodesBucket(o.Cluster), Description: "KnotenCore node ids", Replicas: o.Replicas, MaxValueSize: 64,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("member: nodes bucket: %w", err)
+	}
+	for {
+		e, err := kv.Get(ctx, "next")
+		var next uint64
+		var rev uint64
+		switch {
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+		case err != nil:
+			return 0, fmt.Errorf("member: read the node counter: %w", err)
+		default:
+			if len(e.Value()) != 8 {
+				return 0, fmt.Errorf("member: node counter of %d bytes", len(e.Value()))
+			}
+			next, rev = binary.LittleEndian.Uint64(e.Value()), e.Revision()
+		}
+		if next >= uint64(o.MaxNodes) {
+			return 0, fmt.Errorf("member: all %d node ids are taken (ids are never reused; start a new cluster name or raise the maximum)", o.MaxNodes)
+		}
+		val := binary.LittleEndian.AppendUint64(nil, next+1)
+		if rev == 0 {
+			_, err = kv.Create(ctx, "next", val)
+		} else {
+			_, err = kv.Update(ctx, "next", val, rev)
+		}
+		if err == nil {
+			return cluster.NodeID(next), nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) && !isWrongSequence(err) {
+			return 0, fmt.Errorf("member: take a node id: %w", err)
+		}
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+	}
+}
+
+func isWrongSequence(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
+}
+
+// Cluster returns the node's runtime.
+func (n *Node) Cluster() *cluster.Cluster { return n.cl }
+
+// Close stops the node: its subscriptions, detector, runtime and
+// connection. Isolates it held are gone with it, as with a crash; drain
+// first to keep them.
+func (n *Node) Close() error {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return nil
+	}
+	n.closed = true
+	n.mu.Unlock()
+	for _, s := range n.subs {
+		s.Unsubscribe()
+	}
+	if n.det != nil {
+		n.det.Close()
+	}
+	if n.cl != nil {
+		n.cl.Close()
+	}
+	if n.tr != nil {
+		n.tr.Close()
+	}
+	if n.nc != nil {
+		n.nc.Close()
+	}
+	return nil
+}
+
+func (n *Node) publishResult(c cluster.Completion) {
+	b, _ := json.Marshal(resultOf(c))
+	n.nc.Publish(DoneSubject(n.opts.Cluster, FormatID(c.ID)), b)
+}
+
+func (n *Node) publishEvent(e cluster.Event) {
+	switch e.Kind {
+	case cluster.EvHalted, cluster.EvArrived, cluster.EvMigrated, cluster.EvResumed, cluster.EvFenced:
+		b, _ := json.Marshal(eventOf(e))
+		n.nc.Publish(EventSubject(n.opts.Cluster, strconv.Itoa(int(n.ID))), b)
+	}
+}
+
+func (n *Node) respond(m *nats.Msg, v any) {
+	if m.Reply == "" {
+		return
+	}
+	b, _ := json.Marshal(v)
+	m.Respond(b)
+}
+
+func (n *Node) onSubmit(m *nats.Msg) {
+	var req SubmitRequest
+	reply := SubmitReply{Node: uint32(n.ID)}
+	if err := json.Unmarshal(m.Data, &req); err != nil {
+		reply.Error = "bad request: " + err.Error()
+		n.respond(m, reply)
+		return
+	}
+	prog, err := engine.UnmarshalProgram(req.Program)
+	if err != nil {
+		reply.Error = err.Error()
+		n.respond(m, reply)
+		return
+	}
+	id, err := n.cl.Spawn(n.ID, prog)
+	if err == nil && len(req.Route) > 0 {
+		first := req.Route[0]
+		err = n.cl.MigrateAt(id, first.To, first.At, req.Route[1:]...)
+	}
+	if err != nil {
+		reply.Error = err.Error()
+	}
+	if id != 0 {
+		reply.ID = FormatID(id)
+	}
+	n.respond(m, reply)
+}
+
+func (n *Node) onPS(m *nats.Msg) {
+	l, err := n.cl.Isolates(n.ID)
+	if err != nil {
+		return
+	}
+	n.mu.Lock()
+	r := PSReply{Node: uint32(n.ID), Name: n.Name, Draining: n.draining, Isolates: make([]Isolate, len(l))}
+	n.mu.Unlock()
+	for i, x := range l {
+		r.Isolates[i] = Isolate{ID: FormatID(x.ID), Node: uint32(x.Node), Epoch: x.Epoch, Steps: x.Steps, State: x.State}
+	}
+	n.respond(m, r)
+}
+
+func (n *Node) onMigrate(m *nats.Msg) {
+	var req MigrateRequest
+	if json.Unmarshal(m.Data, &req) != nil {
+		return
+	}
+	id, err := ParseID(req.ID)
+	if err != nil {
+		return
+	}
+	l, err := n.cl.Isolates(n.ID)
+	if err != nil {
+		return
+	}
+	for _, x := range l {
+		if x.ID == id { // only the holder answers
+			r := Reply{Node: uint32(n.ID)}
+			if err := n.cl.Migrate(id, cluster.NodeID(req.To)); err != nil {
+				r.Error = err.Error()
+			}
+			n.respond(m, r)
+			return
+		}
+	}
+}
+
+// drainTimeout bounds how long a drain request waits for the node to
+// empty before it answers with the error.
+const drainTimeout = 2 * time.Minute
+
+func (n *Node) onDrain(m *nats.Msg) {
+	n.mu.Lock()
+	n.draining = true
+	n.mu.Unlock()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+		defer cancel()
+		r := Reply{Node: uint32(n.ID)}
+		if err := n.cl.Drain(ctx, n.ID); err != nil {
+			r.Error = err.Error()
+		}
+		n.respond(m, r)
+	}()
+}
