@@ -14,7 +14,6 @@ import (
 
 	"github.com/knotencore/knoten/cluster"
 	"github.com/knotencore/knoten/engine"
-	"github.com/knotencore/knoten/engine/lang"
 	"github.com/knotencore/knoten/engine/workloads"
 )
 
@@ -227,20 +226,19 @@ func simHeartbeat(n int) time.Duration {
 	return max(time.Millisecond, time.Duration(n*n)*2500*time.Nanosecond)
 }
 
-// settle waits, within ctx, until n0's driver answers a spawn within
-// settleRTT, spawning an empty probe isolate at a time (at most
-// settleProbes): a new cluster's nodes start with a burst of heartbeats,
-// and a request that waits behind it reaches n0 after the isolate has run
-// past its first stop. It gives up quietly: the hops then halt late, and
-// the notes say by how much.
+// settle waits, within ctx, until n0's driver answers a request within
+// settleRTT, asking it for the isolates it holds (none yet) at a time, at
+// most settleProbes times: a new cluster's nodes start with a burst of
+// heartbeats, and a request that waits behind it reaches n0 after the
+// isolate has run past its first stop. The probe is the path the hops'
+// request takes, an event posted to n0 and answered by its driver, and
+// nothing else: a spawn would time the ledger's round trip too, over
+// NATS. It gives up quietly: the hops then halt late, and the notes say
+// by how much.
 func settle(ctx context.Context, c *cluster.Cluster) error {
-	probe, err := lang.Compile("probe.kn", []byte("func main() {\n}\n"))
-	if err != nil {
-		return err
-	}
 	for i := 0; i < settleProbes && ctx.Err() == nil; i++ {
 		t0 := time.Now()
-		if _, err := c.Spawn(0, probe); err != nil {
+		if _, err := c.Isolates(0); err != nil {
 			return err
 		}
 		if time.Since(t0) < settleRTT {
