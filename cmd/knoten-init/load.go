@@ -138,7 +138,7 @@ func runLoad(ctx context.Context, o *options, w io.Writer) (err error) {
 		MigrateRate: o.migrateRate, Seed: o.seed,
 	}
 	if nn != nil {
-		lc.Cluster.Transport = nn.tr
+		lc.Cluster.Transport, lc.Cluster.Ledger = nn.tr, nn.led
 	}
 	if o.progress != nil {
 		lc.Progress = func(done, total int) { drawProgress(o.progress, done, total) }

@@ -13,11 +13,16 @@
 // and --loss configure and --seed seeds. nats is NATS core over real
 // sockets: an embedded server with JetStream listens on a loopback port,
 // its data in a temporary directory, and each node joins the transport
-// (natsnet) on its own connection; the report's header names the server's
-// URL and a line counts what the transport sent and delivered. --nats URL
-// uses that server instead of an embedded one and implies --transport
-// nats. --auth gives each node an NKey and the embedded server admits only
-// them, each with its member permissions; --tls makes it require TLS with
+// (natsnet) on its own connection. Ownership then lives in a JetStream
+// ledger (cluster/ledger, one replica, bucket knoten-init-ledger), which
+// the cluster shares and reaches through n0's connection; --cluster-sim
+// checks that it ends with the isolate finished on the node it completed
+// on, at the last hop's epoch. The report's header names the server's URL
+// and a line counts what the transport sent and delivered. --nats URL uses
+// that server instead of an embedded one (it needs JetStream, for the
+// ledger) and implies --transport nats. --auth gives each node an NKey and
+// the embedded server admits only them, each with its member permissions
+// and the ledger's subjects; --tls makes it require TLS with
 // a self-signed certificate generated into the temporary directory, which
 // the nodes trust. The simulated network's flags are refused over NATS,
 // and so is --seed without --load (it then seeds only the network's

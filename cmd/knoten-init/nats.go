@@ -8,11 +8,14 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/knotencore/knoten/cluster"
+	"github.com/knotencore/knoten/cluster/ledger"
 	"github.com/knotencore/knoten/cluster/natsnet"
 )
 
@@ -22,8 +25,13 @@ const (
 	transportNATS = "nats" // NATS core over loopback sockets (or --nats URL)
 )
 
-// natsClusterName is the cluster's subject token: knoten.knoten-init.to.…
-const natsClusterName = "knoten-init"
+// natsClusterName is the cluster's subject token (knoten.init.to.…), and
+// natsLedgerBucket its ledger's KV bucket, named as cluster/member names a
+// cluster's.
+const (
+	natsClusterName  = "init"
+	natsLedgerBucket = "knoten-" + natsClusterName + "-ledger"
+)
 
 // simOnly are the flags that configure the simulated network, which a run
 // over NATS does not have: its sockets decide.
@@ -35,9 +43,17 @@ const maxAsyncErrors = 10
 
 // natsNet is what a run over NATS sets up around its cluster: a server
 // (embedded, unless --nats names one), one connection per node, the
-// transport they joined, and the temporary directory that holds the
-// server's JetStream data and, with --tls, its certificate. close takes
-// all of it down again.
+// transport they joined, the ownership ledger (a JetStream KV bucket with
+// one replica), and the temporary directory that holds the server's
+// JetStream data and, with --tls, its certificate. close takes all of it
+// down again.
+//
+// A Cluster takes one ledger for all its nodes, so the ledger goes
+// through n0's connection: with --auth its writes are n0's, which the
+// members' permissions allow (they are per bucket, not per key: members
+// are trusted to run the protocol). Every node's connection reads its
+// replies on its own inbox (ledger.InboxPrefix), as the permissions
+// require.
 type natsNet struct {
 	url      string
 	embedded bool
@@ -48,6 +64,7 @@ type natsNet struct {
 	srv   *server.Server // nil with --nats
 	conns []*nats.Conn
 	tr    *natsnet.Transport
+	led   *ledger.JetStream
 
 	mu        sync.Mutex
 	asyncErrs []string // the connections' asynchronous errors (a permissions violation, a slow consumer)
@@ -73,7 +90,10 @@ func startNATS(ctx context.Context, o *options, nodes int) (n *natsNet, err erro
 		if n.dir, err = os.MkdirTemp("", "knoten-init-nats-*"); err != nil {
 			return n, fmt.Errorf("nats: %w", err)
 		}
-		eo := natsnet.EmbeddedOptions{Cluster: natsClusterName, JetStream: true, StoreDir: filepath.Join(n.dir, "jetstream")}
+		eo := natsnet.EmbeddedOptions{Cluster: natsClusterName, JetStream: true, StoreDir: filepath.Join(n.dir, "jetstream"),
+			MemberExtra: func(node cluster.NodeID) (publish, subscribe []string) {
+				return ledger.MemberSubjects(natsLedgerBucket, ledger.NodeID(node))
+			}}
 		if o.auth {
 			ids := make([]cluster.NodeID, nodes)
 			for i := range ids {
@@ -108,9 +128,10 @@ func startNATS(ctx context.Context, o *options, nodes int) (n *natsNet, err erro
 	}
 	for i, cr := range creds {
 		id := cluster.NodeID(i)
-		nc, err := natsnet.Connect(n.url, cr, nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
-			n.asyncError(id, err)
-		}))
+		nc, err := natsnet.Connect(n.url, cr, nats.CustomInboxPrefix(ledger.InboxPrefix(ledger.NodeID(id))),
+			nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+				n.asyncError(id, err)
+			}))
 		if err != nil {
 			return n, fmt.Errorf("connecting %v to NATS: %w", id, err)
 		}
@@ -121,6 +142,20 @@ func startNATS(ctx context.Context, o *options, nodes int) (n *natsNet, err erro
 		if ctx.Err() != nil {
 			return n, timedOut(o, "while connecting the nodes to NATS", fmt.Sprintf(" (%d of %d connected)", i+1, nodes))
 		}
+	}
+	js, err := jetstream.New(n.conns[0])
+	if err != nil {
+		return n, fmt.Errorf("opening the ledger: %w", err)
+	}
+	if n.led, err = ledger.OpenJetStream(ctx, js, ledger.JetStreamConfig{Bucket: natsLedgerBucket, Replicas: 1}); err != nil {
+		if ctx.Err() != nil {
+			return n, timedOut(o, "while opening the ledger", "")
+		}
+		hint := ""
+		if !n.embedded {
+			hint = " (the server needs JetStream)"
+		}
+		return n, fmt.Errorf("opening the ledger on %s: %w%s", n.url, err, hint)
 	}
 	return n, nil
 }
@@ -180,10 +215,10 @@ func (n *natsNet) close() error {
 // and how the run reaches it.
 func (n *natsNet) describe() string {
 	if !n.embedded {
-		return fmt.Sprintf("nats, server %s (external)", n.url)
+		return fmt.Sprintf("nats, server %s (external, JetStream ledger)", n.url)
 	}
 	var how []string
-	how = append(how, "embedded, JetStream")
+	how = append(how, "embedded, JetStream ledger")
 	if n.auth {
 		how = append(how, "NKey per node")
 	}
@@ -223,4 +258,42 @@ func (n *natsNet) stats() *natsStats {
 func (s *natsStats) String() string {
 	return fmt.Sprintf("%d messages sent (%s, %d chunks), %d delivered (%s), %d send errors, %d dropped on receipt",
 		s.Sent, fmtBytes(int64(s.SentBytes)), s.SentChunks, s.Delivered, fmtBytes(int64(s.DeliveredBytes)), s.SendErrors, s.Dropped)
+}
+
+// ledgerEntry is an isolate's entry in the ledger, as the report shows it.
+type ledgerEntry struct {
+	Isolate string `json:"isolate"` // "<spawning node>-<seq>"
+	State   string `json:"state"`
+	Owner   string `json:"owner"` // n2
+	Epoch   uint64 `json:"epoch"`
+}
+
+func (e *ledgerEntry) String() string {
+	return fmt.Sprintf("isolate %s %s on %s at epoch %d", e.Isolate, e.State, e.Owner, e.Epoch)
+}
+
+// checkLedger reads the completed isolate's entry from the ledger and
+// checks it against the completion and the hops: finished, by the node
+// it completed on, at the epoch it completed at, which is the last hop
+// attempt's (every attempt moves the entry on, to the target that took
+// the isolate or back to the source that reclaimed it).
+func checkLedger(ctx context.Context, nn *natsNet, done *cluster.Completion, hops []simHop, problem func(string, ...any)) *ledgerEntry {
+	// The read comes after the run, --timeout or not: the isolate is done.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	id := ledger.IsolateID(done.ID)
+	e, err := nn.led.Get(ctx, id)
+	if err != nil {
+		problem("ledger: reading isolate %v: %v", id, err)
+		return nil
+	}
+	var last uint64
+	for _, h := range hops {
+		last = max(last, h.Epoch)
+	}
+	if e.State != ledger.Finished || cluster.NodeID(e.Owner) != done.Node || e.Epoch != done.Epoch || e.Epoch != last {
+		problem("ledger: isolate %v is %s by %v at epoch %d; it completed on %v at epoch %d, and the last hop attempt's epoch is %d",
+			id, e.State, cluster.NodeID(e.Owner), e.Epoch, done.Node, done.Epoch, last)
+	}
+	return &ledgerEntry{Isolate: id.String(), State: e.State.String(), Owner: cluster.NodeID(e.Owner).String(), Epoch: e.Epoch}
 }

@@ -103,9 +103,8 @@ func TestClusterSimNATSMatchesSim(t *testing.T) {
 	if err != nil || sim.Verdict != "PASS" || sim.Transport != "sim" || sim.Server != "" || sim.NATS != nil {
 		t.Fatalf("over the simulated network: error %v, report %+v", err, sim)
 	}
-	// An external server: one without JetStream, so that it makes no
-	// temporary directory of its own.
-	srv, url, err := natsnet.StartEmbedded(natsnet.EmbeddedOptions{})
+	// An external server, with JetStream for the ledger.
+	srv, url, err := natsnet.StartEmbedded(natsnet.EmbeddedOptions{JetStream: true, StoreDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,6 +133,11 @@ func TestClusterSimNATSMatchesSim(t *testing.T) {
 			}
 			if n := r.NATS; n == nil || n.Delivered == 0 || n.SendErrors != 0 || len(n.AsyncErrors) != 0 {
 				t.Errorf("nats stats %+v", n)
+			}
+			// The ledger has the isolate finished where it completed, at
+			// the epoch of the second hop (the run checks that too).
+			if l := r.Ledger; l == nil || l.State != "finished" || l.Owner != "n2" || l.Epoch != 2 {
+				t.Errorf("ledger entry %+v, want finished on n2 at epoch 2", l)
 			}
 			if r.Result != sim.Result || r.FinalHash != sim.FinalHash || r.StraightHash != sim.StraightHash || r.FinalHash != r.StraightHash ||
 				r.ResultNode != "n2" {
@@ -180,11 +184,25 @@ func TestClusterSimNATSCleanupOnError(t *testing.T) {
 	clean()
 }
 
-// A server that cannot be reached is one line of error, before any report.
-func TestClusterSimNATSUnreachable(t *testing.T) {
-	out, _, err := runCmd(t, "--cluster-sim", "--nats", "nats://127.0.0.1:1", "--program", "testdata/return42.kn")
-	if err == nil || !strings.HasPrefix(err.Error(), "connecting n0 to NATS: ") || strings.Contains(err.Error(), "\n") || out != "" {
-		t.Fatalf("error %v, output %q", err, out)
+// A server that cannot be reached, or that has no JetStream for the
+// ledger, is one line of error, before any report.
+func TestClusterSimNATSUnusable(t *testing.T) {
+	srv, url, err := natsnet.StartEmbedded(natsnet.EmbeddedOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+	})
+	for _, tc := range []struct{ url, want string }{
+		{"nats://127.0.0.1:1", "connecting n0 to NATS: "},
+		{url, "opening the ledger on " + url + ": "},
+	} {
+		out, _, err := runCmd(t, "--cluster-sim", "--nats", tc.url, "--program", "testdata/return42.kn")
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") || out != "" {
+			t.Errorf("--nats %s: error %v, output %q; want one line %q...", tc.url, err, out, tc.want)
+		}
 	}
 }
 

@@ -122,6 +122,9 @@ type simReport struct {
 	// asynchronous errors (a permissions violation, say) are listed, not
 	// problems: the hops' checks decide whether the run passes.
 	NATS *natsStats `json:"nats,omitempty"`
+	// Ledger is, with nats, the isolate's entry in the ownership ledger
+	// once it completed.
+	Ledger *ledgerEntry `json:"ledger,omitempty"`
 
 	void    bool   // main returns nothing: results print as (none)
 	network string // the header's account of the network: the simulated link, or the NATS server
@@ -285,7 +288,7 @@ func runSim(ctx context.Context, o *options, w io.Writer) (err error) {
 		},
 	}
 	if nn != nil {
-		cfg.Transport = nn.tr
+		cfg.Transport, cfg.Ledger = nn.tr, nn.led
 	}
 	// Starting, spawning on and closing a cluster of thousands of nodes
 	// takes seconds and no context: under --timeout each runs in a
@@ -378,6 +381,9 @@ func runSim(ctx context.Context, o *options, w io.Writer) (err error) {
 	checkHops(ctx, o, r, job, done, late, problem)
 	if nn != nil {
 		r.NATS = nn.stats()
+		if done != nil {
+			r.Ledger = checkLedger(ctx, nn, done, r.Hops, problem)
+		}
 	}
 
 	r.Verdict = "PASS"
@@ -829,6 +835,9 @@ func writeSimReport(w io.Writer, o *options, r *simReport) {
 		res = fmt.Sprintf("%s on %s, final state hash %s", result(r.Result), r.ResultNode, r.FinalHash)
 	}
 	fmt.Fprintf(w, "\nresult:   %s\n", res)
+	if r.Ledger != nil {
+		fmt.Fprintf(w, "ledger:   %s\n", r.Ledger)
+	}
 	if r.NATS != nil {
 		fmt.Fprintf(w, "nats:     %s\n", r.NATS)
 		for _, e := range r.NATS.AsyncErrors {
