@@ -369,3 +369,7 @@ func (n *Node) onDrain(m *nats.Msg) {
 		n.respond(m, r)
 	}()
 }
+
+// Peers returns the other members as the node's failure detector sees
+// them.
+func (n *Node) Peers() []natsnet.Peer { return n.det.Members() }

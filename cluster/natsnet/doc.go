@@ -17,6 +17,50 @@
 // of each message it receives; a subject outside the scheme is dropped and
 // counted (Stats.BadSubject). The bytes never name their sender.
 //
+// # Failure detection
+//
+// A Detector (StartDetector) gives a node its view of the membership:
+// which peers are up, by id, with their names. Every node publishes a
+// heartbeat every Period (100 ms by default) on
+//
+//	knoten.<C>.alive.<X>               X's heartbeat
+//
+// and subscribes to knoten.<C>.alive.*. As for messages, the sender is the
+// subject's last token, never the payload's: a heartbeat carries only the
+// sender's name (a label, at most 64 bytes of printable UTF-8) and its
+// incarnation (its start time by default), ten bytes and the name. A
+// peer is up from its first heartbeat, down after Timeout (1 s by
+// default) without one, and up again at its next; one that comes back
+// with a higher incarnation, even within Timeout, restarted: it is
+// reported down and up, so that whatever the cluster knew of its previous
+// life is let go. A heartbeat of a lower incarnation than the peer's
+// current one (a previous life's, late, or a second process started with
+// the same id) is ignored and counted, and so is anything that is not a
+// heartbeat (DetectorStats). The detector reports from one goroutine, in
+// order; down is a suspicion, not a fact: a node reported down may be
+// alive and cut off, which is why the ledger's revisions, not the
+// detector, decide who owns an isolate (cluster/ledger: Fencing).
+//
+// Why heartbeats on a subject, and not
+//
+//   - the server's connection events: a paused process (SIGSTOP, a long
+//     GC or swap storm, a VM frozen by its host) keeps its TCP connection
+//     open (the kernel still acknowledges), and the server notices only
+//     after pings go unanswered, two of them at its ping interval of
+//     2 min by default; a heartbeat stops the moment the process stops. They also need the system account, which
+//     members should not reach.
+//   - a JetStream KV bucket with a TTL per key: every heartbeat would be a
+//     replicated write, a Raft round per node per period stored on disk,
+//     competing with the ledger's commits on the same meta and stream
+//     leaders, and the TTL's expiry is coarse and the server's, not the
+//     observer's.
+//
+// A heartbeat on NATS core costs each node one publish per Period
+// whatever the cluster's size: the server fans it out. Each node receives
+// n-1 per Period, about 20 bytes each; a few hundred nodes stay far below
+// what one connection carries. Silence is measured on the receiver's
+// clock (monotonic), never the sender's, so clocks need not agree.
+//
 // # Who a sender is
 //
 // With members configured (EmbeddedOptions.Members), the server admits only

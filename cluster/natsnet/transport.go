@@ -433,19 +433,27 @@ func parseFrom(subject, inbound string) (from cluster.NodeID, chunked, ok bool) 
 	if r, c := strings.CutSuffix(rest, chunkSuffix); c {
 		rest, chunked = r, true
 	}
-	if rest == "" || len(rest) > 10 || (rest[0] == '0' && len(rest) > 1) {
-		return 0, false, false
+	from, ok = parseID(rest)
+	return from, chunked, ok
+}
+
+// parseID reads a node id as the subjects write it: decimal, without sign
+// or leading zeros, below 2^32. Anything else is refused, so that one node
+// has one subject.
+func parseID(s string) (cluster.NodeID, bool) {
+	if s == "" || len(s) > 10 || (s[0] == '0' && len(s) > 1) {
+		return 0, false
 	}
 	var n uint64
-	for i := 0; i < len(rest); i++ {
-		c := rest[i]
+	for i := 0; i < len(s); i++ {
+		c := s[i]
 		if c < '0' || c > '9' {
-			return 0, false, false
+			return 0, false
 		}
 		n = n*10 + uint64(c-'0')
 	}
 	if n > 1<<32-1 {
-		return 0, false, false
+		return 0, false
 	}
-	return cluster.NodeID(n), chunked, true
+	return cluster.NodeID(n), true
 }
