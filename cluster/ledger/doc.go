@@ -183,19 +183,21 @@
 //     quantum.
 //   - Unknown outcomes: keep the copy, retry, resolve as above, off the
 //     node's event loop (a ledger call blocks for a network round trip).
-//   - Permissions under authentication: natsnet.MemberPermissions allows
-//     no JetStream. MemberSubjects lists what a member needs for the
-//     ledger (the bucket's JetStream API and $KV subjects, and its own
-//     reply inbox); pass it to natsnet.StartEmbedded as
-//     EmbeddedOptions.MemberExtra, and connect each node with
-//     nats.CustomInboxPrefix(InboxPrefix(node)), so that no member reads
-//     another's replies (natsnet's TestJetStreamMembers). A member may create or
-//     update only the ledger's bucket. KV permissions are per bucket, not
-//     per key: a member can write any entry, so members stay trusted to
-//     run the protocol (DESIGN.md's threat model); non-members cannot.
+//   - Permissions under authentication: natsnet.FullMemberPermissions
+//     includes MemberSubjects, what a member needs for the ledger (the
+//     bucket's JetStream API and $KV subjects, and its own reply inbox,
+//     InboxPrefix), and natsnet.Connect sets that inbox prefix for a
+//     member, so that no member reads another's replies (natsnet's
+//     TestJetStreamMembers). A member may create or update only the
+//     ledger's bucket. KV permissions are per bucket, not per key: a
+//     member can write any entry, so members stay trusted to run the
+//     protocol (DESIGN.md's threat model); non-members cannot. A client
+//     reads through BindJetStream under ReaderSubjects, which hold no
+//     write (natsnet.ClientPermissions).
 //   - Finished entries are never deleted here. Deleting one later is safe
 //     for ids (never reused) and for late messages (Commit of an absent
 //     key fails, ErrNotFound), once its result is delivered.
-//   - Failure detection and takeover from checkpoints are later steps; a
-//     takeover is Transfer(cur, self), which fences the old owner.
+//   - Failure detection is natsnet.Detector's (a suspicion, never proof
+//     of death); takeover from checkpoints is a later step. A takeover is
+//     Transfer(cur, self), which fences the old owner.
 package ledger

@@ -83,6 +83,22 @@ func OpenJetStream(ctx context.Context, js jetstream.JetStream, cfg JetStreamCon
 	return &JetStream{kv: kv}, nil
 }
 
+// BindJetStream returns a ledger on bucket (DefaultBucket if empty), which
+// must exist already: it neither creates the bucket nor changes its
+// configuration. It is how a reader opens the ledger (a client listing
+// isolates, under ReaderSubjects): its reads work, and its writes are
+// refused by the server.
+func BindJetStream(ctx context.Context, js jetstream.JetStream, bucket string) (*JetStream, error) {
+	if bucket == "" {
+		bucket = DefaultBucket
+	}
+	kv, err := js.KeyValue(ctx, bucket)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: bucket %s: %w", bucket, err)
+	}
+	return &JetStream{kv: kv}, nil
+}
+
 // KV is the bucket, for inspection (knoten ps, audits).
 func (j *JetStream) KV() jetstream.KeyValue { return j.kv }
 
@@ -214,10 +230,29 @@ func MemberSubjects(bucket string, node NodeID) (publish, subscribe []string) {
 	}
 	stream := "KV_" + bucket
 	api := "$JS.API."
-	publish = []string{
+	publish = append(ReaderSubjects(bucket),
+		api+"STREAM.CREATE."+stream,
+		api+"STREAM.UPDATE."+stream,
+		"$KV."+bucket+".>",
+	)
+	return publish, []string{InboxPrefix(node) + ".>"}
+}
+
+// ReaderSubjects are the subjects a connection must be allowed to publish
+// on to read the ledger in bucket (DefaultBucket if empty) and nothing
+// more: look the bucket up (BindJetStream), get entries directly or
+// through a consumer (History, Watch, Keys). Not the bucket's creation or
+// configuration, nor its $KV subjects, through which every write (put,
+// delete, purge) goes. The reader must also subscribe to its own reply
+// inbox, which the caller chooses.
+func ReaderSubjects(bucket string) []string {
+	if bucket == "" {
+		bucket = DefaultBucket
+	}
+	stream := "KV_" + bucket
+	api := "$JS.API."
+	return []string{
 		api + "INFO",
-		api + "STREAM.CREATE." + stream,
-		api + "STREAM.UPDATE." + stream,
 		api + "STREAM.INFO." + stream,
 		api + "STREAM.MSG.GET." + stream,
 		api + "DIRECT.GET." + stream,
@@ -227,7 +262,5 @@ func MemberSubjects(bucket string, node NodeID) (publish, subscribe []string) {
 		api + "CONSUMER.INFO." + stream + ".>",
 		api + "CONSUMER.DELETE." + stream + ".>",
 		"$JS.FC." + stream + ".>",
-		"$KV." + bucket + ".>",
 	}
-	return publish, []string{InboxPrefix(node) + ".>"}
 }

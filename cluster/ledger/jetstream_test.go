@@ -504,3 +504,36 @@ func TestJetStreamClusterServerLoss(t *testing.T) {
 	}
 	t.Logf("%d transfers committed, %d with an unknown outcome (resolved by the history); server %s shut down after %d", keys*capEpoch, unknown, dead, keys*capEpoch/3)
 }
+
+// TestBindJetStream: binding needs the bucket to exist, changes nothing
+// about it, and reads what the writers wrote.
+func TestBindJetStream(t *testing.T) {
+	_, js := startJetStream(t)
+	ctx := testCtx(t)
+	if _, err := BindJetStream(ctx, js, ""); !errors.Is(err, jetstream.ErrBucketNotFound) {
+		t.Fatalf("binding a missing bucket: %v, want ErrBucketNotFound", err)
+	}
+	l, err := OpenJetStream(ctx, js, JetStreamConfig{History: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := MakeID(1, 1)
+	e, err := l.Create(ctx, id, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := BindJetStream(ctx, js, DefaultBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := r.Get(ctx, id); err != nil || got != e {
+		t.Fatalf("bound Get: %v, %v; want %v", got, err, e)
+	}
+	st, err := r.KV().Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.History() != 3 {
+		t.Fatalf("bound bucket's history %d; want the writer's 3", st.History())
+	}
+}

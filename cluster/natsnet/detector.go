@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -121,7 +120,7 @@ type DetectorStats struct {
 	SendErrors uint64 // heartbeats the connection refused (closed, ...)
 	Received   uint64 // valid heartbeats from peers
 	BadSubject uint64 // messages on a subject outside the scheme
-	Malformed  uint64 // heartbeats whose payload is not one
+	Malformed  uint64 // messages that are not heartbeats (payload, reply subject, headers)
 	Stale      uint64 // heartbeats of an older incarnation than the peer's current one
 	SameID     uint64 // heartbeats on this node's own subject from another incarnation
 }
@@ -151,7 +150,7 @@ type Detector struct {
 
 // StartDetector subscribes nc to the heartbeats of cfg.Cluster, publishes
 // this node's first heartbeat and returns once the server has confirmed
-// the subscription. report learns of each peer going up (its first
+// both (or refused one: the error says so). report learns of each peer going up (its first
 // heartbeat, or the first after it went down or restarted) and down
 // (Timeout without a heartbeat). report is called from one goroutine, in
 // the order of the changes, never concurrently with itself and never for
@@ -195,13 +194,17 @@ func startDetector(nc *nats.Conn, cfg DetectorConfig, report func(cluster.NodeID
 	if err != nil {
 		return nil, fmt.Errorf("natsnet: detector: %w", err)
 	}
-	// As in Join: a refusal of the subscription arrives before the flush's
-	// answer.
+	// The first heartbeat goes before the flush: as in Join, a refusal of
+	// the subscription, or of the heartbeat (a node started with another
+	// member's credentials), arrives before the flush's answer.
+	d.send()
 	if err := nc.FlushTimeout(cfg.FlushTimeout); err != nil {
 		sub.Unsubscribe()
 		return nil, fmt.Errorf("natsnet: detector: server did not confirm the subscription: %w", err)
 	}
-	if err := nc.LastError(); err != nil && errors.Is(err, nats.ErrPermissionViolation) && strings.Contains(err.Error(), `"`+subject+`"`) {
+	self := AliveSubject(cfg.Cluster, cfg.Self)
+	if err := nc.LastError(); err != nil && errors.Is(err, nats.ErrPermissionViolation) &&
+		(strings.Contains(err.Error(), `"`+subject+`"`) || strings.Contains(err.Error(), `"`+self+`"`)) {
 		sub.Unsubscribe()
 		return nil, fmt.Errorf("natsnet: detector: %w", err)
 	}
@@ -210,7 +213,6 @@ func startDetector(nc *nats.Conn, cfg DetectorConfig, report func(cluster.NodeID
 	// knows of them as soon as StartDetector returns.
 	beatC, stopBeat := clk.NewTicker(cfg.Period)
 	checkC, stopCheck := clk.NewTicker(cfg.Period)
-	d.send()
 	d.wg.Add(2)
 	go d.beatLoop(beatC, stopBeat)
 	go d.loop(checkC, stopCheck)
@@ -275,7 +277,7 @@ func (d *Detector) beatLoop(tick <-chan time.Time, stop func()) {
 }
 
 func (d *Detector) send() {
-	if err := d.nc.Publish(d.prefix+strconv.FormatUint(uint64(d.cfg.Self), 10), d.beat); err != nil {
+	if err := d.nc.Publish(AliveSubject(d.cfg.Cluster, d.cfg.Self), d.beat); err != nil {
 		d.sendErrors.Add(1)
 		return
 	}
@@ -321,7 +323,7 @@ func (d *Detector) heard(m *nats.Msg, changes []change) []change {
 		return changes
 	}
 	inc, name, ok := parseHeartbeat(m.Data)
-	if !ok {
+	if !ok || foreign(m) {
 		d.malformed.Add(1)
 		return changes
 	}

@@ -1,7 +1,6 @@
 package natsnet
 
 import (
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -122,7 +121,7 @@ func startTestDetector(t *testing.T, url string, self cluster.NodeID, name strin
 // without members may.
 func beat(t *testing.T, nc *nats.Conn, id cluster.NodeID, payload []byte) {
 	t.Helper()
-	if err := nc.Publish(alivePrefix(testCluster)+strconv.FormatUint(uint64(id), 10), payload); err != nil {
+	if err := nc.Publish(AliveSubject(testCluster, id), payload); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -246,6 +245,14 @@ func TestDetectorForgedAndMalformed(t *testing.T) {
 	for _, p := range bad {
 		beat(t, nc, 4, p)
 	}
+	// A valid heartbeat with what no detector sends, a reply subject or
+	// headers (see foreign).
+	if err := nc.PublishRequest(AliveSubject(testCluster, 4), "_INBOX.x", good); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.PublishMsg(&nats.Msg{Subject: AliveSubject(testCluster, 4), Header: nats.Header{"X": {"y"}}, Data: good}); err != nil {
+		t.Fatal(err)
+	}
 	badSubjects := []string{"04", "x", "4294967296", "-1", "+4"}
 	for _, s := range badSubjects {
 		if err := nc.Publish(alivePrefix(testCluster)+s, good); err != nil {
@@ -257,8 +264,8 @@ func TestDetectorForgedAndMalformed(t *testing.T) {
 	now := ca.Now()
 	members(t, a, Peer{2, "b", 20, t0, false}, Peer{3, "b", 21, now, true}, Peer{5, "sentinel", 50, now, true})
 	s := a.Stats()
-	if s.Malformed != uint64(len(bad)) || s.BadSubject != uint64(len(badSubjects)) || s.Received != 3 {
-		t.Errorf("malformed %d, bad subjects %d, received %d; want %d, %d, 3", s.Malformed, s.BadSubject, s.Received, len(bad), len(badSubjects))
+	if s.Malformed != uint64(len(bad)+2) || s.BadSubject != uint64(len(badSubjects)) || s.Received != 3 {
+		t.Errorf("malformed %d, bad subjects %d, received %d; want %d, %d, 3", s.Malformed, s.BadSubject, s.Received, len(bad)+2, len(badSubjects))
 	}
 }
 

@@ -1,8 +1,9 @@
 // Package natsnet carries cluster messages over NATS core: a
 // cluster.Transport (and cluster.Recycler) for nodes in separate processes,
-// plus what an authenticated deployment needs around it: member NKeys,
-// per-member subject permissions, a self-signed TLS certificate and an
-// embedded server.
+// a failure detector (Detector), and what an authenticated deployment
+// needs around them: NKey identities for members and clients, their
+// credentials files and subject permissions, a self-signed TLS certificate
+// and an embedded server.
 //
 // # Subjects
 //
@@ -15,7 +16,24 @@
 // with node ids in decimal (no sign, no leading zeros, below 2^32). Node D
 // subscribes once, to knoten.<C>.to.<D>.>, and reads S out of the subject
 // of each message it receives; a subject outside the scheme is dropped and
-// counted (Stats.BadSubject). The bytes never name their sender.
+// counted (Stats.BadSubject). The bytes never name their sender. A message
+// with a reply subject or headers is dropped too (Stats.BadEnvelope): no
+// transport sends one, and the server does, on subjects others choose
+// (see the threat model).
+//
+// Around the transport, all under knoten.<C>.:
+//
+//	alive.<X>          X's heartbeat (Detector)
+//	ctl.<X>.<verb>     a client's request to node X (ControlPrefix)
+//	ctl.any.<verb>     a client's request to any one member (ControlAnyPrefix,
+//	                   queue group ControlQueue)
+//	done.<…>           completions, published by members (DonePrefix)
+//
+// and the reply inboxes: _INBOX_<X> for member X (ledger.InboxPrefix),
+// _INBOX_client.<public key> for a client (ClientInboxPrefix). Connect
+// sets the one its identity may read. The ownership ledger's JetStream
+// subjects are the ledger package's (ledger.MemberSubjects,
+// ledger.ReaderSubjects).
 //
 // # Failure detection
 //
@@ -64,20 +82,42 @@
 // # Who a sender is
 //
 // With members configured (EmbeddedOptions.Members), the server admits only
-// connections that sign its nonce with a member's NKey, and gives member X
-// these permissions (MemberPermissions):
+// connections that sign its nonce with a member's or a client's NKey
+// (EmbeddedOptions.Clients), and gives each these permissions:
 //
-//	publish    knoten.<C>.to.*.from.X, knoten.<C>.to.*.from.X.chunk
-//	subscribe  knoten.<C>.to.X.>
+//	                 member X (FullMemberPermissions)      client (ClientPermissions)
+//	publish          knoten.<C>.to.*.from.X[.chunk]         knoten.<C>.ctl.>
+//	                 knoten.<C>.alive.X                     ledger.ReaderSubjects (read only)
+//	                 knoten.<C>.done.>
+//	                 _INBOX_client.>
+//	                 ledger.MemberSubjects (read, write)
+//	subscribe        knoten.<C>.to.X.>                      _INBOX_client.<its key>.>
+//	                 knoten.<C>.alive.*                     knoten.<C>.done.>
+//	                 knoten.<C>.ctl.X.>
+//	                 knoten.<C>.ctl.any.> in queue knoten
+//	                 _INBOX_X.>
 //
-// So a message on ...from.X was published by whoever holds X's seed, and
-// only X reads what is addressed to X. A member that publishes on another's
-// from subject, or subscribes to another's messages, is refused by the
-// server: the message goes nowhere, and the member's connection reports a
-// permissions violation (nats.ErrPermissionViolation) to its error handler.
-// There are no request/reply inboxes in these permissions: the transport
-// does not use them. The ledger (JetStream KV) will need its API subjects
-// added, scoped per member.
+// (MemberPermissions is the transport's part alone, what
+// EmbeddedOptions.TransportOnly gives.) So a message on ...from.X, or a
+// heartbeat on alive.X, was published by whoever holds X's seed, and only
+// X reads what is addressed to X. A member that publishes on another's
+// subjects, or subscribes to another's messages or requests, is refused
+// by the server: the message goes nowhere, and the member's connection
+// reports a permissions violation (nats.ErrPermissionViolation) to its
+// error handler. A client can ask and read, not act as a node.
+//
+// Members answer requests only into clients' inboxes, not to whatever
+// reply subject a request names (the server's allow_responses): the
+// server does not check a reply subject against the requester's
+// permissions, so with allow_responses a client could name
+// knoten.<C>.to.X.from.Y and have a member's answer delivered to X as Y's
+// message (TestAttackReplySubject).
+//
+// Credentials files (WriteCreds, ReadCreds) carry an identity's role, a
+// member's node id and its seed, in two lines:
+//
+//	knoten-member 3          knoten-client
+//	SU…                      SU…
 //
 // # Threat model, as far as the transport goes
 //
@@ -88,11 +128,25 @@
 //   - Without credentials a connection is refused. Without members
 //     configured the server admits anyone, who can then claim any sender:
 //     that mode is for a single process on loopback.
+//   - A client can ask members (ctl), read the ledger and hear
+//     completions; it cannot send a cluster message, beat, answer a
+//     request, or write the ledger.
 //   - A member can send only as itself, so it cannot forge another's ACK,
-//     NACK or OFFER. It can still resend, as itself, what it legitimately
+//     NACK, OFFER or heartbeat. It can still resend, as itself, what it legitimately
 //     received (a replayed OFFER to a third node comes from the replayer,
 //     not from the isolate's owner); stopping that takes the ownership
 //     ledger's epochs, not the transport.
+//   - The server publishes on subjects its requesters choose, unchecked by
+//     their permissions: a JetStream answer goes to the request's reply
+//     subject, a push consumer delivers where its creator said. Anyone
+//     allowed to read the ledger, a client included, can thus have the
+//     server publish on knoten.<C>.to.X.from.Y. A direct get's answer has
+//     headers and a consumer's delivery a reply subject: the transport and
+//     the detector drop both (Stats.BadEnvelope, DetectorStats.Malformed).
+//     What passes is the API's JSON
+//     answers, which start with '{', no message kind of the cluster and no
+//     heartbeat version, and which, on a chunk subject, claim a length
+//     far above MaxMessage: noise, dropped and counted.
 //   - Beyond one machine, use TLS (EmbeddedOptions.TLS, Credentials.CAFile):
 //     without it anyone on the path reads the states and can tamper with
 //     the TCP stream; the NKey handshake authenticates the connection, not

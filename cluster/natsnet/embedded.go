@@ -24,15 +24,37 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/knotencore/knoten/cluster"
+	"github.com/knotencore/knoten/cluster/ledger"
 )
 
-// A Member is one node's identity in a cluster: its NodeID and the NKey
-// user key pair it authenticates with. The server knows only the public
-// key; the seed is the node's secret.
+// A Member is an identity in a cluster: the NKey user key pair it
+// authenticates with, its role and, for a node, its NodeID. The server
+// knows only the public key; the seed is the holder's secret.
 type Member struct {
-	Node      cluster.NodeID
-	PublicKey string // "U…", what the server's configuration lists
-	Seed      []byte // "SU…", the private key; keep it secret
+	Role      Role           // RoleMember (the zero value) or RoleClient
+	Node      cluster.NodeID // a member's node; 0 for a client
+	PublicKey string         // "U…", what the server's configuration lists
+	Seed      []byte         // "SU…", the private key; keep it secret
+}
+
+// Role says what an identity may do: run a node (FullMemberPermissions),
+// or ask the nodes (ClientPermissions).
+type Role uint8
+
+// The roles.
+const (
+	RoleMember Role = iota // a node of the cluster
+	RoleClient             // a command such as knoten submit, ps, migrate, drain
+)
+
+func (r Role) String() string {
+	switch r {
+	case RoleMember:
+		return "member"
+	case RoleClient:
+		return "client"
+	}
+	return "role(" + strconv.Itoa(int(r)) + ")"
 }
 
 // NewMember generates a fresh NKey user key pair for node.
@@ -54,10 +76,11 @@ func NewMember(node cluster.NodeID) (Member, error) {
 	return Member{Node: node, PublicKey: pub, Seed: append([]byte(nil), seed...)}, nil
 }
 
-// WriteSeedFile writes m's seed to path, readable only by its owner: the
-// file a node process is started with (knoten node --creds FILE).
+// WriteSeedFile writes m's seed alone to path, readable only by its
+// owner. WriteCreds writes the seed with the role and node id, which
+// ReadCreds needs nothing else to read.
 func (m Member) WriteSeedFile(path string) error {
-	return os.WriteFile(path, append(append([]byte(nil), m.Seed...), '\n'), 0o600)
+	return writeSecret(path, append(append([]byte(nil), m.Seed...), '\n'))
 }
 
 // ReadMember reads node's seed from a file written by WriteSeedFile and
@@ -83,6 +106,16 @@ func ReadMember(node cluster.NodeID, path string) (Member, error) {
 	return Member{Node: node, PublicKey: pub, Seed: seed}, nil
 }
 
+// NewClient generates a fresh NKey user key pair for a client.
+func NewClient() (Member, error) {
+	m, err := NewMember(0)
+	if err != nil {
+		return Member{}, fmt.Errorf("natsnet: client nkey: %w", errors.Unwrap(err))
+	}
+	m.Role = RoleClient
+	return m, nil
+}
+
 // NewMembers generates a member for each node.
 func NewMembers(nodes ...cluster.NodeID) ([]Member, error) {
 	ms := make([]Member, 0, len(nodes))
@@ -96,12 +129,13 @@ func NewMembers(nodes ...cluster.NodeID) ([]Member, error) {
 	return ms, nil
 }
 
-// MemberPermissions returns what node may do on the server of cluster
-// clusterName: publish only as itself (knoten.<c>.to.*.from.<node>, and
-// its chunks), and subscribe only to what is addressed to it
-// (knoten.<c>.to.<node>.>). Nothing else: no request/reply inboxes, since
-// the transport has none (the ledger will need JetStream's API subjects),
-// and no other member's traffic.
+// MemberPermissions returns what the transport of node needs on the
+// server of cluster clusterName: publish only as itself
+// (knoten.<c>.to.*.from.<node>, and its chunks), and subscribe only to
+// what is addressed to it (knoten.<c>.to.<node>.>). Nothing else: no
+// request/reply inboxes, since the transport has none, and no other
+// member's traffic. A node needs more (its heartbeats, control requests,
+// the ledger): FullMemberPermissions.
 func MemberPermissions(clusterName string, node cluster.NodeID) *server.Permissions {
 	prefix := subjectPrefix(clusterName)
 	id := strconv.FormatUint(uint64(node), 10)
@@ -167,9 +201,19 @@ type EmbeddedOptions struct {
 	// Cluster names the cluster whose subjects the members' permissions
 	// cover; required with Members.
 	Cluster string
-	// Members, if any, are the only users the server admits, each with
-	// MemberPermissions. Without members the server admits anyone.
+	// Members, if any, are with Clients the only users the server admits,
+	// each with FullMemberPermissions. Without members the server admits
+	// anyone, with no limits.
 	Members []Member
+	// Clients are admitted with ClientPermissions, if there are Members.
+	// Each must have RoleClient.
+	Clients []Member
+	// LedgerBucket names the ownership ledger's KV bucket that members
+	// may write and clients read; ledger.DefaultBucket if empty.
+	LedgerBucket string
+	// TransportOnly gives members MemberPermissions instead of
+	// FullMemberPermissions: the transport's subjects and nothing else.
+	TransportOnly bool
 	// JetStream enables JetStream, storing in StoreDir.
 	JetStream bool
 	// StoreDir is where JetStream keeps its data. If empty, StartEmbedded
@@ -196,10 +240,10 @@ type EmbeddedOptions struct {
 	RouteCluster string
 	RoutePort    int
 	Routes       []string
-	// MemberExtra, if set, adds to each member's MemberPermissions the
-	// subjects it returns for that node: what another package on the same
-	// connection needs (the ownership ledger's JetStream subjects, see
-	// ledger.MemberSubjects).
+	// MemberExtra, if set, adds to each member's permissions the subjects
+	// it returns for that node: what another package on the same
+	// connection needs beyond FullMemberPermissions (or MemberPermissions,
+	// with TransportOnly).
 	MemberExtra func(node cluster.NodeID) (publish, subscribe []string)
 }
 
@@ -235,12 +279,21 @@ func StartEmbedded(o EmbeddedOptions) (*server.Server, string, error) {
 			opts.Routes = append(opts.Routes, u)
 		}
 	}
+	if len(o.Members) == 0 && len(o.Clients) > 0 {
+		// Without members the server admits anyone: the clients'
+		// limits would mean nothing.
+		return nil, "", errors.New("natsnet: clients without members")
+	}
 	if len(o.Members) > 0 {
 		if err := checkToken(o.Cluster); err != nil {
 			return nil, "", fmt.Errorf("natsnet: cluster name: %w", err)
 		}
 		seen := make(map[cluster.NodeID]bool, len(o.Members))
+		keys := make(map[string]bool, len(o.Members)+len(o.Clients))
 		for _, m := range o.Members {
+			if m.Role != RoleMember {
+				return nil, "", fmt.Errorf("natsnet: node %d: a %v among the members", m.Node, m.Role)
+			}
 			if seen[m.Node] {
 				return nil, "", fmt.Errorf("natsnet: node %d listed twice among the members", m.Node)
 			}
@@ -248,13 +301,33 @@ func StartEmbedded(o EmbeddedOptions) (*server.Server, string, error) {
 			if !nkeys.IsValidPublicUserKey(m.PublicKey) {
 				return nil, "", fmt.Errorf("natsnet: node %d: %q is not an NKey user public key", m.Node, m.PublicKey)
 			}
-			perms := MemberPermissions(o.Cluster, m.Node)
+			if keys[m.PublicKey] {
+				return nil, "", fmt.Errorf("natsnet: node %d: key %s listed twice", m.Node, m.PublicKey)
+			}
+			keys[m.PublicKey] = true
+			perms := FullMemberPermissions(o.Cluster, m.Node, o.LedgerBucket)
+			if o.TransportOnly {
+				perms = MemberPermissions(o.Cluster, m.Node)
+			}
 			if o.MemberExtra != nil {
 				pub, sub := o.MemberExtra(m.Node)
 				perms.Publish.Allow = append(perms.Publish.Allow, pub...)
 				perms.Subscribe.Allow = append(perms.Subscribe.Allow, sub...)
 			}
 			opts.Nkeys = append(opts.Nkeys, &server.NkeyUser{Nkey: m.PublicKey, Permissions: perms})
+		}
+		for _, c := range o.Clients {
+			if c.Role != RoleClient {
+				return nil, "", fmt.Errorf("natsnet: a %v among the clients", c.Role)
+			}
+			if !nkeys.IsValidPublicUserKey(c.PublicKey) {
+				return nil, "", fmt.Errorf("natsnet: client %q is not an NKey user public key", c.PublicKey)
+			}
+			if keys[c.PublicKey] {
+				return nil, "", fmt.Errorf("natsnet: client key %s listed twice", c.PublicKey)
+			}
+			keys[c.PublicKey] = true
+			opts.Nkeys = append(opts.Nkeys, &server.NkeyUser{Nkey: c.PublicKey, Permissions: ClientPermissions(o.Cluster, c.PublicKey, o.LedgerBucket)})
 		}
 	}
 	if o.TLS != nil {
@@ -305,9 +378,12 @@ func StartEmbedded(o EmbeddedOptions) (*server.Server, string, error) {
 	return s, s.ClientURL(), nil
 }
 
-// Credentials are what a node connects with.
+// Credentials are what a node or a client connects with.
 type Credentials struct {
-	// Member, if set, authenticates the connection with its NKey seed.
+	// Member, if set, authenticates the connection with its NKey seed,
+	// and sets the reply-inbox prefix its permissions allow:
+	// ledger.InboxPrefix(Node) for a member, ClientInboxPrefix for a
+	// client.
 	Member *Member
 	// CAFile, if set, is the root certificate the server's must chain to
 	// (for a self-signed one, its CertFile); it turns TLS on.
@@ -317,7 +393,7 @@ type Credentials struct {
 }
 
 // Connect opens a connection to the NATS server at url with creds. extra
-// options follow the transport's own, so they can override them (an
+// options follow Connect's own, so they can override them (an
 // ErrorHandler, to see permission violations, for instance).
 func Connect(url string, creds Credentials, extra ...nats.Option) (*nats.Conn, error) {
 	opts := []nats.Option{
@@ -343,6 +419,14 @@ func Connect(url string, creds Credentials, extra ...nats.Option) (*nats.Conn, e
 		// The connection signs the server's nonce whenever it (re)connects,
 		// so it keeps the key pair for its life.
 		opts = append(opts, nats.Nkey(pub, kp.Sign))
+		// nats.go's default inbox, _INBOX.<random>, is outside every
+		// identity's permissions: the answers to its requests go to the
+		// one inbox it may read.
+		inbox := ledger.InboxPrefix(ledger.NodeID(m.Node))
+		if m.Role == RoleClient {
+			inbox = ClientInboxPrefix(pub)
+		}
+		opts = append(opts, nats.CustomInboxPrefix(inbox))
 	}
 	if creds.CAFile != "" {
 		pem, err := os.ReadFile(creds.CAFile)

@@ -8,7 +8,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/knotencore/knoten/cluster"
 	"github.com/knotencore/knoten/cluster/ledger"
 )
 
@@ -23,10 +22,33 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
+// refused runs a ledger call that the server must refuse: the refusal
+// arrives as a permission violation on the connection (errs, from
+// asyncErrors), and the call, whose request went nowhere, is then
+// cancelled.
+func refused(t *testing.T, ctx context.Context, what string, errs chan error, call func(context.Context) error) {
+	t.Helper()
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- call(cctx) }()
+	select {
+	case err := <-errs:
+		if !errors.Is(err, nats.ErrPermissionViolation) {
+			t.Fatalf("%s: %v, want a permission violation", what, err)
+		}
+	case <-ctx.Done():
+		t.Fatalf("%s: no permission violation", what)
+	}
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatalf("%s succeeded", what)
+	}
+}
+
 // TestJetStreamMembers: on a server that admits only member NKeys, each
-// with its transport's permissions plus ledger.MemberSubjects, members use
-// the ledger; a member cannot read another's replies or reach another
-// bucket.
+// with FullMemberPermissions (which include ledger.MemberSubjects), members
+// use the ledger, connected as Connect sets them up; a member cannot read
+// another's replies or reach another bucket.
 func TestJetStreamMembers(t *testing.T) {
 	members, err := NewMembers(1, 2)
 	if err != nil {
@@ -37,45 +59,22 @@ func TestJetStreamMembers(t *testing.T) {
 		Members:   members,
 		JetStream: true,
 		StoreDir:  t.TempDir(),
-		MemberExtra: func(n cluster.NodeID) ([]string, []string) {
-			return ledger.MemberSubjects("", ledger.NodeID(n))
-		},
 	})
 	ctx := testCtx(t)
-	// member returns a member's connection with its inbox prefix, and the
-	// errors its handler reports (permission violations among them).
-	member := func(m Member, inbox string) (jetstream.JetStream, *nats.Conn, chan error) {
+	// member returns a member's connection, with Connect's options and
+	// extra's, and the errors its handler reports (permission violations
+	// among them).
+	member := func(m Member, extra ...nats.Option) (jetstream.JetStream, *nats.Conn, chan error) {
 		errs, handler := asyncErrors()
-		nc := connect(t, url, Credentials{Member: &m}, nats.CustomInboxPrefix(inbox), handler)
+		nc := connect(t, url, Credentials{Member: &m}, append(extra, handler)...)
 		js, err := jetstream.New(nc)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return js, nc, errs
 	}
-	// refused runs a ledger call that the server must refuse: the refusal
-	// arrives as a permission violation on the connection, and the call,
-	// whose request went nowhere, is then cancelled.
-	refused := func(what string, errs chan error, call func(context.Context) error) {
-		t.Helper()
-		cctx, cancel := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() { done <- call(cctx) }()
-		select {
-		case err := <-errs:
-			if !errors.Is(err, nats.ErrPermissionViolation) {
-				t.Fatalf("%s: %v, want a permission violation", what, err)
-			}
-		case <-ctx.Done():
-			t.Fatalf("%s: no permission violation", what)
-		}
-		cancel()
-		if err := <-done; err == nil {
-			t.Fatalf("%s succeeded", what)
-		}
-	}
-	js1, _, _ := member(members[0], ledger.InboxPrefix(1))
-	js2, nc2, errs2 := member(members[1], ledger.InboxPrefix(2))
+	js1, _, _ := member(members[0])
+	js2, nc2, errs2 := member(members[1])
 	l1, err := ledger.OpenJetStream(ctx, js1, ledger.JetStreamConfig{})
 	if err != nil {
 		t.Fatal(err)
@@ -115,12 +114,12 @@ func TestJetStreamMembers(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("subscribing to another member's inbox: no permission violation")
 	}
-	refused("a bucket outside the permissions", errs2, func(ctx context.Context) error {
+	refused(t, ctx, "a bucket outside the permissions", errs2, func(ctx context.Context) error {
 		_, err := ledger.OpenJetStream(ctx, js2, ledger.JetStreamConfig{Bucket: "other"})
 		return err
 	})
-	jsBad, _, errsBad := member(members[1], ledger.InboxPrefix(1))
-	refused("the ledger through another member's inbox", errsBad, func(ctx context.Context) error {
+	jsBad, _, errsBad := member(members[1], nats.CustomInboxPrefix(ledger.InboxPrefix(1)))
+	refused(t, ctx, "the ledger through another member's inbox", errsBad, func(ctx context.Context) error {
 		_, err := ledger.OpenJetStream(ctx, jsBad, ledger.JetStreamConfig{})
 		return err
 	})

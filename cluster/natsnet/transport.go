@@ -92,6 +92,7 @@ type Stats struct {
 	Delivered      uint64 // messages handed to a receiver
 	DeliveredBytes uint64
 	BadSubject     uint64 // messages on a subject outside the scheme
+	BadEnvelope    uint64 // messages with a reply subject or headers, which a transport never sends
 	NoReceiver     uint64 // messages for a node with no Listen yet
 
 	DropMalformed  uint64 // chunks whose header contradicts itself or its message
@@ -119,6 +120,7 @@ type Transport struct {
 	sent, sentChunks, sentBytes, sendErrors, noConn   atomic.Uint64
 	sendTooLarge                                      atomic.Uint64
 	delivered, deliveredBytes, badSubject, noReceiver atomic.Uint64
+	badEnvelope                                       atomic.Uint64
 }
 
 var (
@@ -359,6 +361,10 @@ func (ep *endpoint) receive(m *nats.Msg) {
 		t.badSubject.Add(1)
 		return
 	}
+	if foreign(m) {
+		t.badEnvelope.Add(1)
+		return
+	}
 	msg := m.Data
 	if chunked {
 		ep.reMu.Lock()
@@ -371,9 +377,10 @@ func (ep *endpoint) receive(m *nats.Msg) {
 	if uintptr(unsafe.Pointer(unsafe.SliceData(msg)))&7 != 0 {
 		// nats.go hands over a fresh allocation, 8-aligned, and a
 		// reassembled message or a lone chunk's piece (after a 24-byte
-		// header) is too; only a message that carried NATS headers (ours
-		// never do) can be off. The codec needs the alignment to view an
-		// OFFER's state in place.
+		// header) is too; only a message that carried NATS headers could
+		// be off, and those were dropped above. The check stays, cheap,
+		// since the codec needs the alignment to view an OFFER's state in
+		// place.
 		msg = append(make([]byte, 0, len(msg)), msg...)
 	}
 	deliver := ep.deliver.Load()
@@ -398,6 +405,7 @@ func (t *Transport) Stats() Stats {
 		Delivered:      t.delivered.Load(),
 		DeliveredBytes: t.deliveredBytes.Load(),
 		BadSubject:     t.badSubject.Load(),
+		BadEnvelope:    t.badEnvelope.Load(),
 		NoReceiver:     t.noReceiver.Load(),
 	}
 	t.mu.RLock()
@@ -414,6 +422,17 @@ func (t *Transport) Stats() Stats {
 	}
 	return s
 }
+
+// foreign reports whether m carries what no transport or detector
+// publishes: a reply subject or headers. The server publishes such
+// messages on subjects its requesters choose, unchecked by their
+// permissions: a JetStream API request's answer goes to the request's
+// reply subject (a direct get's with headers), a push consumer delivers
+// to the subject its creator named (with a reply subject for acks). So a
+// member or client allowed to read the ledger could have the server
+// publish on knoten.<C>.to.X.from.Y; dropping these leaves it only the
+// API's JSON answers, which parse as no cluster message or heartbeat.
+func foreign(m *nats.Msg) bool { return m.Reply != "" || len(m.Header) > 0 }
 
 // chunkSuffix ends the subject of a chunk.
 const chunkSuffix = ".chunk"

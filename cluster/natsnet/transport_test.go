@@ -2,10 +2,14 @@ package natsnet
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"testing"
 	"unsafe"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/knotencore/knoten/cluster"
 )
@@ -263,5 +267,55 @@ func TestTamperedChunksOnTheWire(t *testing.T) {
 	}
 	if s := tr.Stats(); s.ReassemblyBytes > int64(tr.cfg.MaxReassembly) {
 		t.Errorf("reassembly holds %d bytes, over its cap %d", s.ReassemblyBytes, tr.cfg.MaxReassembly)
+	}
+}
+
+// Messages with a reply subject or headers are dropped: no transport sends
+// them, and the server sends them on subjects its requesters choose. Here
+// a JetStream direct get answers, with headers, on node 2's subject as if
+// node 1 had sent the value.
+func TestForeignEnvelopeDropped(t *testing.T) {
+	url := startServer(t, EmbeddedOptions{JetStream: true})
+	tr := newTransport(t, Config{})
+	in := inbox(tr, 2)
+	join(t, tr, 2, url, Credentials{})
+	raw := connect(t, url, Credentials{})
+	js, err := jetstream.New(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	defer cancel()
+	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, "k", []byte{byte(1), 2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	forged := "knoten.test.to.2.from.1"
+	if err := raw.PublishRequest("$JS.API.DIRECT.GET.KV_b.$KV.b.k", forged, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.PublishRequest(forged+".chunk", "_INBOX.x", []byte("with a reply subject")); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.PublishMsg(&nats.Msg{Subject: forged, Header: nats.Header{"X": {"y"}}, Data: []byte("with headers")}); err != nil {
+		t.Fatal(err)
+	}
+	// The direct get's answer comes from the server, not from raw: no
+	// order holds between it and raw's messages. It has come once the
+	// same request, to raw's own inbox, has been answered.
+	if _, err := raw.Request("$JS.API.DIRECT.GET.KV_b.$KV.b.k", nil, hangGuard); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.Publish("knoten.test.to.2.from.7", []byte("sentinel")); err != nil {
+		t.Fatal(err)
+	}
+	if d := receive(t, in); d.from != 7 || string(d.msg) != "sentinel" {
+		t.Fatalf("got %q from %d first, want the sentinel from 7", d.msg, d.from)
+	}
+	if s := tr.Stats(); s.BadEnvelope != 3 || s.Delivered != 1 {
+		t.Errorf("BadEnvelope %d, Delivered %d; want 3, 1", s.BadEnvelope, s.Delivered)
 	}
 }
