@@ -149,7 +149,7 @@ func (c *Client) PS(ctx context.Context) ([]PSReply, error) {
 		return nil, err
 	}
 	defer sub.Unsubscribe()
-	if err := c.nc.PublishRequest(ctlSubject(c.cluster, "any", "ps"), inbox, []byte("{}")); err != nil {
+	if err := c.nc.PublishRequest(ctlSubject(c.cluster, "all", "ps"), inbox, []byte("{}")); err != nil {
 		return nil, err
 	}
 	var out []PSReply
@@ -195,7 +195,7 @@ func (c *Client) Migrate(ctx context.Context, id string, to cluster.NodeID) erro
 		return err
 	}
 	var r Reply
-	if err := c.request(ctx, ctlSubject(c.cluster, "any", "migrate"), MigrateRequest{ID: id, To: uint32(to)}, &r); err != nil {
+	if err := c.request(ctx, ctlSubject(c.cluster, "all", "migrate"), MigrateRequest{ID: id, To: uint32(to)}, &r); err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			return fmt.Errorf("migrate %s: no member holds it (it finished, or never existed)", id)
 		}

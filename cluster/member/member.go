@@ -109,15 +109,15 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 		if int(m.Node) >= o.MaxNodes {
 			return nil, fmt.Errorf("member: node id %d from the credentials, but the cluster has at most %d nodes", m.Node, o.MaxNodes)
 		}
-		n.ID = m.Node
-		// The member's permissions let it read replies on its own
-		// inbox only.
-		extra = append(extra, nats.CustomInboxPrefix(ledger.InboxPrefix(ledger.NodeID(m.Node))))
+		n.ID = m.Node // natsnet.Connect sets the inbox its permissions allow
 	}
 	if o.Creds.Name == "" {
 		o.Creds.Name = "knoten node " + o.Name
 	}
 	if n.nc, err = natsnet.Connect(o.URL, o.Creds, extra...); err != nil {
+		return nil, err
+	}
+	if err := checkPermissions(n.nc); err != nil {
 		return nil, err
 	}
 	js, err := jetstream.New(n.nc)
@@ -165,10 +165,10 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 		subj, queue string
 		h           nats.MsgHandler
 	}{
-		{ctlSubject(o.Cluster, "any", "submit"), "submit", n.onSubmit},
+		{ctlSubject(o.Cluster, "any", "submit"), natsnet.ControlQueue, n.onSubmit},
 		{ctlSubject(o.Cluster, self, "submit"), "", n.onSubmit},
-		{ctlSubject(o.Cluster, "any", "ps"), "", n.onPS},
-		{ctlSubject(o.Cluster, "any", "migrate"), "", n.onMigrate},
+		{ctlSubject(o.Cluster, "all", "ps"), "", n.onPS},
+		{ctlSubject(o.Cluster, "all", "migrate"), "", n.onMigrate},
 		{ctlSubject(o.Cluster, self, "drain"), "", n.onDrain},
 	} {
 		sub, err := n.nc.QueueSubscribe(s.subj, s.queue, s.h)
@@ -182,6 +182,27 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 	}
 	ok = true
 	return n, nil
+}
+
+// checkPermissions fails at once if the server refuses the connection
+// the subscriptions its identity needs (its reply inbox): credentials
+// presented for another node's id, or a server configured for another
+// cluster. Without this check every JetStream call would time out instead.
+func checkPermissions(nc *nats.Conn) error {
+	sub, err := nc.SubscribeSync(nc.NewRespInbox())
+	if err != nil {
+		return err
+	}
+	defer sub.Unsubscribe()
+	// The server answers the flush's PING after it has refused the
+	// subscription, so the refusal is in by then.
+	if err := nc.FlushTimeout(10 * time.Second); err != nil {
+		return fmt.Errorf("member: %w", err)
+	}
+	if err := nc.LastError(); errors.Is(err, nats.ErrPermissionViolation) {
+		return fmt.Errorf("member: the server refuses this identity its own inbox (%v): are the credentials this node's, for this cluster?", err)
+	}
+	return nil
 }
 
 // allocateID takes the next free node id from the cluster's nodes bucket,

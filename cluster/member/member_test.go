@@ -44,12 +44,45 @@ func straight(t *testing.T, src string) (*engine.Program, string, [32]byte, uint
 	return p, engine.FormatResult(p, st), st.Hash(), st.Steps
 }
 
+// secured is an embedded server's configuration with authentication: n
+// member identities, one client, and (with tls) a self-signed certificate.
+type secured struct {
+	members []natsnet.Member
+	client  natsnet.Member
+	caFile  string
+}
+
+func (s *secured) creds(m *natsnet.Member) natsnet.Credentials {
+	return natsnet.Credentials{Member: m, CAFile: s.caFile}
+}
+
 // startCluster starts an embedded server and n member nodes on it, each on
 // its own connection, and waits until every node sees every other up.
-func startCluster(t *testing.T, n int, o natsnet.EmbeddedOptions) (string, []*Node) {
+// With sec, the server admits only sec's identities.
+func startCluster(t *testing.T, n int, sec *secured, tls bool) (string, []*Node) {
 	t.Helper()
-	o.JetStream = true
-	o.StoreDir = t.TempDir()
+	o := natsnet.EmbeddedOptions{JetStream: true, StoreDir: t.TempDir()}
+	if sec != nil {
+		ids := make([]cluster.NodeID, n)
+		for i := range ids {
+			ids[i] = cluster.NodeID(i)
+		}
+		var err error
+		if sec.members, err = natsnet.NewMembers(ids...); err != nil {
+			t.Fatal(err)
+		}
+		if sec.client, err = natsnet.NewClient(); err != nil {
+			t.Fatal(err)
+		}
+		o.Cluster, o.Members, o.Clients, o.LedgerBucket = "knoten", sec.members, []natsnet.Member{sec.client}, LedgerBucket("knoten")
+		if tls {
+			files, err := natsnet.GenerateTLS(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.TLS, sec.caFile = &files, files.CertFile
+		}
+	}
 	s, url, err := natsnet.StartEmbedded(o)
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +90,11 @@ func startCluster(t *testing.T, n int, o natsnet.EmbeddedOptions) (string, []*No
 	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
 	var nodes []*Node
 	for i := 0; i < n; i++ {
-		nd, err := Start(testCtx(t), Options{URL: url, DetectPeriod: 20 * time.Millisecond, DetectTimeout: 2 * time.Second, MaxNodes: 8})
+		opts := Options{URL: url, DetectPeriod: 20 * time.Millisecond, DetectTimeout: 2 * time.Second, MaxNodes: 8}
+		if sec != nil {
+			opts.Creds = sec.creds(&sec.members[i])
+		}
+		nd, err := Start(testCtx(t), opts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -95,9 +132,37 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // result and final state hash that come back over NATS are the straight
 // run's, the isolate having moved twice.
 func TestSubmitMigrateAcrossMembers(t *testing.T) {
-	url, nodes := startCluster(t, 3, natsnet.EmbeddedOptions{})
+	for _, tc := range []struct {
+		name      string
+		auth, tls bool
+	}{{"open", false, false}, {"auth", true, false}, {"auth+tls", true, true}} {
+		t.Run(tc.name, func(t *testing.T) { testSubmitMigrate(t, tc.auth, tc.tls) })
+	}
+}
+
+func testSubmitMigrate(t *testing.T, auth, tls bool) {
+	var sec *secured
+	if auth {
+		sec = &secured{}
+	}
+	url, nodes := startCluster(t, 3, sec, tls)
 	prog, result, hash, steps := straight(t, loopSrc)
-	c, err := Dial(url, "", natsnet.Credentials{})
+	var creds natsnet.Credentials
+	if sec != nil {
+		creds = sec.creds(&sec.client)
+		// Without credentials the server refuses the connection.
+		if _, err := Dial(url, "", natsnet.Credentials{CAFile: sec.caFile}); err == nil {
+			t.Fatal("a client without credentials was admitted")
+		}
+		// A member cannot join as another: its key does not sign for
+		// the other's id (the server knows each id's public key).
+		impostor := sec.members[1]
+		impostor.Node = 0
+		if _, err := Start(testCtx(t), Options{URL: url, Creds: sec.creds(&impostor), MaxNodes: 8}); err == nil {
+			t.Fatal("member 1 joined as node 0")
+		}
+	}
+	c, err := Dial(url, "", creds)
 	if err != nil {
 		t.Fatal(err)
 	}

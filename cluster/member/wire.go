@@ -9,29 +9,31 @@ import (
 
 	"github.com/knotencore/knoten/cluster"
 	"github.com/knotencore/knoten/cluster/ledger"
+	"github.com/knotencore/knoten/cluster/natsnet"
 )
 
-// Control subjects of cluster C (see the package documentation):
+// Control subjects of cluster C (natsnet's permissions admit exactly
+// these; see natsnet's package documentation):
 //
-//	knoten.C.ctl.any.submit     queue group "submit": one member spawns
+//	knoten.C.ctl.any.submit     queue group natsnet.ControlQueue: one member spawns
 //	knoten.C.ctl.<node>.submit  that node spawns
-//	knoten.C.ctl.any.ps         every member answers with what it holds
-//	knoten.C.ctl.any.migrate    the member holding the isolate answers
+//	knoten.C.ctl.all.ps         every member answers with what it holds
+//	knoten.C.ctl.all.migrate    the member holding the isolate answers
 //	knoten.C.ctl.<node>.drain   that node drains, and answers when done
 //	knoten.C.done.<isolate>     a completion, published once, after the ledger's Finish
 //	knoten.C.event.<node>       the node's migration events (halted, arrived, migrated, resumed, fenced)
 //
-// Every payload is JSON.
+// Every payload is JSON. Members answer only into clients' inboxes.
 
 func ctlSubject(c, to, verb string) string { return "knoten." + c + ".ctl." + to + "." + verb }
 
 // DoneSubject is where the completion of isolate id is published; id "*"
 // gives the wildcard for every isolate.
-func DoneSubject(c, id string) string { return "knoten." + c + ".done." + id }
+func DoneSubject(c, id string) string { return natsnet.DonePrefix(c) + "." + id }
 
 // EventSubject is where node publishes its migration events; node "*"
 // gives the wildcard for every node.
-func EventSubject(c, node string) string { return "knoten." + c + ".event." + node }
+func EventSubject(c, node string) string { return natsnet.EventPrefix(c) + "." + node }
 
 // SubmitRequest asks for a program to be spawned.
 type SubmitRequest struct {

@@ -27,7 +27,9 @@
 //	ctl.<X>.<verb>     a client's request to node X (ControlPrefix)
 //	ctl.any.<verb>     a client's request to any one member (ControlAnyPrefix,
 //	                   queue group ControlQueue)
+//	ctl.all.<verb>     a client's request every member receives (ControlAllPrefix)
 //	done.<…>           completions, published by members (DonePrefix)
+//	event.<X>          X's migration events (EventPrefix)
 //
 // and the reply inboxes: _INBOX_<X> for member X (ledger.InboxPrefix),
 // _INBOX_client.<public key> for a client (ClientInboxPrefix). Connect
@@ -89,12 +91,14 @@
 //	publish          knoten.<C>.to.*.from.X[.chunk]         knoten.<C>.ctl.>
 //	                 knoten.<C>.alive.X                     ledger.ReaderSubjects (read only)
 //	                 knoten.<C>.done.>
+//	                 knoten.<C>.event.X
 //	                 _INBOX_client.>
 //	                 ledger.MemberSubjects (read, write)
 //	subscribe        knoten.<C>.to.X.>                      _INBOX_client.<its key>.>
 //	                 knoten.<C>.alive.*                     knoten.<C>.done.>
-//	                 knoten.<C>.ctl.X.>
+//	                 knoten.<C>.ctl.X.>                     knoten.<C>.event.>
 //	                 knoten.<C>.ctl.any.> in queue knoten
+//	                 knoten.<C>.ctl.all.>
 //	                 _INBOX_X.>
 //
 // (MemberPermissions is the transport's part alone, what

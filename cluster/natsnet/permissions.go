@@ -27,6 +27,16 @@ func ControlPrefix(clusterName string, node cluster.NodeID) string {
 // to ControlAnyPrefix(c)+".>" in the queue group ControlQueue.
 func ControlAnyPrefix(clusterName string) string { return "knoten." + clusterName + ".ctl.any" }
 
+// ControlAllPrefix is the prefix of the control subjects every member
+// answers, "knoten.<C>.ctl.all" (ps gathers from all; a migrate request
+// is answered by whichever holds the isolate).
+func ControlAllPrefix(clusterName string) string { return "knoten." + clusterName + ".ctl.all" }
+
+// EventPrefix is the prefix of the migration-event subjects,
+// "knoten.<C>.event": member X publishes on EventPrefix(c)+".X" only,
+// clients subscribe to EventPrefix(c)+".>".
+func EventPrefix(clusterName string) string { return "knoten." + clusterName + ".event" }
+
 // DonePrefix is the prefix of the completion subjects, "knoten.<C>.done":
 // members publish below it, clients subscribe to DonePrefix(c)+".>".
 func DonePrefix(clusterName string) string { return "knoten." + clusterName + ".done" }
@@ -73,6 +83,7 @@ func FullMemberPermissions(clusterName string, node cluster.NodeID, bucket strin
 	p.Publish.Allow = append(p.Publish.Allow,
 		AliveSubject(clusterName, node),
 		DonePrefix(clusterName)+".>",
+		EventPrefix(clusterName)+"."+strconv.FormatUint(uint64(node), 10),
 		clientInboxRoot+".>",
 	)
 	p.Publish.Allow = append(p.Publish.Allow, lpub...)
@@ -80,6 +91,7 @@ func FullMemberPermissions(clusterName string, node cluster.NodeID, bucket strin
 		alivePrefix(clusterName)+"*",
 		ControlPrefix(clusterName, node)+".>",
 		ControlAnyPrefix(clusterName)+".> "+ControlQueue,
+		ControlAllPrefix(clusterName)+".>",
 	)
 	p.Subscribe.Allow = append(p.Subscribe.Allow, lsub...)
 	return p
@@ -104,6 +116,7 @@ func ClientPermissions(clusterName, publicKey, bucket string) *server.Permission
 		Subscribe: &server.SubjectPermission{Allow: []string{
 			ClientInboxPrefix(publicKey) + ".>",
 			DonePrefix(clusterName) + ".>",
+			EventPrefix(clusterName) + ".>",
 		}},
 	}
 }
