@@ -159,6 +159,14 @@ func New(cfg Config) *Cluster {
 		cfg.Quantum = DefaultQuantum()
 	}
 	c := &Cluster{cfg: cfg, start: time.Now(), metrics: NewMetrics(), crashed: make(map[NodeID]bool)}
+	if cfg.Local != nil {
+		// Nodes in other processes read this clock too: a halt's clock
+		// reading travels in the OFFER, and the target subtracts it from
+		// its own for the downtime. So the clock is the wall clock (time
+		// since the Unix epoch), good across machines to their clock
+		// sync, on one machine exact.
+		c.start = time.Unix(0, 0)
+	}
 	if cfg.Transport != nil {
 		c.tr = cfg.Transport
 	} else {

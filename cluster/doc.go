@@ -320,10 +320,10 @@
 // due time by less than the horizon's slack; a process stalled for longer
 // than that could break it.
 // It does not hold on a network without a delay bound, such as NATS.
-// There the cluster-wide ledger (issue 13) decides:
-// an isolate's epoch in the ledger, not a node's memory, says who owns it,
-// so a late OFFER of an old epoch cannot be committed, and the tombstones
-// become an optimisation. The other messages that can name a pruned
+// There the cluster-wide ledger decides (see "The ledger"): an isolate's
+// epoch in the ledger, not a node's memory, says who owns it, so a late
+// OFFER of an old epoch cannot be committed, and the tombstones become an
+// optimisation. The other messages that can name a pruned
 // record are harmless without it:
 //   - an ACK for a handoff this node made: the node keeps no record of
 //     handoffs it finished; it answers CONFIRM to any ACK of an isolate it
@@ -362,6 +362,66 @@
 // its isolates do. An eighth of the budget bounds the offers waiting for
 // their program (above).
 //
+// # The ledger
+//
+// Everything above keeps ownership in the messages and in each node's
+// memory, and is exact only while the failure oracle is: a node reported
+// crashed must be dead, or a source resumes a copy its target runs
+// (TestLedgerFalseSuspicion shows it). Between processes no detector is
+// exact (a paused process, a partition) and any member could replay what
+// it received. So a multi-process cluster sets Config.Ledger (package
+// ledger: a JetStream KV bucket, compare-and-set on each key's revision)
+// and the protocol's messages only carry states; the ledger decides who
+// owns each isolate. Its entry is (owner, epoch, running|finished). The
+// epochs are the protocol's: a handoff offers epoch e+1 of an isolate the
+// ledger holds at e, and a reclaim by the source takes e+1 itself.
+//
+//	spawn    Create(id, self): RUNNING(self, 0); ids node-qualified and
+//	         reserved through the ledger (ReserveIDs), unique cluster-wide
+//	target   OFFER(e+1) from S verified ─▶ ARRIVING: Commit, a CAS that
+//	         moves RUNNING(S, e) to RUNNING(T, e+1), with S the sender the
+//	         transport authenticated. Committed ─▶ runnable, and only now
+//	         the ACK goes out (holdAck). Refused ─▶ dropped unrun (EvFenced).
+//	source   the handoff ends, by ACK, NACK, ABORTED, timeout or the
+//	         detector ─▶ SETTLING: Settle reads the entry; moved on ─▶ drop
+//	         the parked copy; not ─▶ reclaim, a CAS to RUNNING(S, e+1),
+//	         and resume. A lost CAS answer is resolved by reading again.
+//	finish   the isolate ends ─▶ FINISHING: Finish, a CAS to
+//	         FINISHED(self, e); only then is the completion published.
+//	         Refused (the entry moved on) ─▶ nothing published (EvFenced).
+//
+// Every ledger call runs on a goroutine of its own (ledgerOp) and its
+// answer comes back to the core as an event, so the deterministic core
+// never waits on the network; the task waits in its ARRIVING, SETTLING or
+// FINISHING state, which nothing else moves (movable reports it busy).
+//
+// Exactly once. An entry's history is one chain of revisions, each written
+// by a CAS on the one before, so for each epoch exactly one node ever
+// holds the entry RUNNING at it. A node runs an isolate only at an epoch
+// the ledger gave it (a Create, a Commit or a reclaim it made), and while
+// it runs the isolate the entry cannot move on without it: the only CASes
+// on its revision are its own reclaim or Finish, or the Commit of a target
+// it offered the isolate to, which happens only while its copy is parked.
+// A parked copy runs again only after a reclaim succeeded, which fences
+// any Commit of that offer (same revision); it is dropped only once a read
+// shows the entry moved. So at most one copy runs at a time, none is
+// dropped before another is committed, and a completion is published at
+// most once (Finish is a CAS and FINISHED is final). A replayed or forged
+// OFFER cannot be committed (the entry does not name its sender at the
+// epoch before), a forged ACK or NACK makes the source only settle
+// (TestLedgerHostileMember), and a node suspected dead that is alive
+// (paused, cut off) finds, when it wakes, every handoff it made settled by
+// the ledger: its parked copies are dropped or reclaimed by a CAS, never
+// guessed (TestLedgerFalseSuspicion). What a dead node held it loses; the
+// ledger names it the owner, which is how a loss is told apart from a bug
+// (knoten-init --chaos counts them so).
+//
+// Failure detection and membership come from outside the core: a process
+// node's detector (natsnet.Detector, heartbeats on a NATS subject; its
+// package documentation says why) calls SetPeer, which Config.Local's
+// remote nodes start down awaiting. The in-process Cluster's Crash is its
+// own exact oracle.
+//
 // # Drain and stealing
 //
 // Drain marks the node draining (it refuses offers with NACK and advertises
@@ -373,7 +433,11 @@
 // TestSimDrainIntoFullNodeFinishes). Drain ends when the node holds
 // nothing.
 //
-// Nodes gossip their load (queued, running, idle workers) in heartbeats.
+// Nodes gossip their load (queued, running, idle workers) in heartbeats,
+// each to gossipFanout (2) live peers drawn from the node's seeded
+// generator, so a node's message rate does not grow with the cluster
+// (TestGossipRateIndependentOfClusterSize); a loaded node beats every
+// period, so its load spreads to most peers within a few periods.
 // A node with an idle worker and nothing queued sends STEAL to the node with
 // the largest surplus (queued + running − workers); that node takes up to
 // half its surplus, at most StealBatch, from the top of its workers' deques

@@ -78,26 +78,28 @@ func (c *nodeCore) commit(t *task, from NodeID) {
 		ok := false
 		retryLedger(ctx, func(ctx context.Context) bool {
 			e, err := ledger.Commit(ctx, l, ledger.IsolateID(id), ledger.NodeID(from), epoch, ledger.NodeID(self))
-			switch {
-			case err == nil:
+			if err == nil {
 				got, ok = e, true
 				return true
-			case definite(err):
-				// A spurious conflict of a replicated ledger refuses the
-				// write too: the source then reclaims, and the isolate
-				// lives on there.
-				return true
 			}
-			// Unknown: the transfer may have happened. A read tells.
+			// Refused or unknown. A refusal may be of a retry whose first
+			// attempt's answer was lost and which did move it here, or
+			// spurious (a replicated ledger changing leaders): a read
+			// tells whether the isolate is ours, still the sender's at
+			// the epoch before, or gone on elsewhere.
 			cur, gerr := l.Get(ctx, ledger.IsolateID(id))
-			if gerr == nil && cur.Owns(ledger.NodeID(self), epoch) {
+			switch {
+			case gerr != nil:
+				return errors.Is(gerr, ledger.ErrNotFound) // no such isolate: refuse
+			case cur.Owns(ledger.NodeID(self), epoch):
 				got, ok = cur, true
 				return true
+			case !cur.Owns(ledger.NodeID(from), epoch-1):
+				return true // stale, forged, or reclaimed first: refuse
+			case definite(err) && !errors.Is(err, ledger.ErrConflict):
+				return true
 			}
-			if gerr == nil && !cur.Owns(ledger.NodeID(from), epoch-1) {
-				return true // moved on without us
-			}
-			return false
+			return false // the sender's still, at the epoch before: try again
 		})
 		return func(c *nodeCore) { c.committed(t, from, got, ok) }
 	})

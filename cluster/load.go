@@ -219,6 +219,7 @@ func RunLoad(ctx context.Context, lc LoadConfig) (*LoadReport, error) {
 	cfg := c.Config()
 	rng := rand.New(rand.NewPCG(lc.Seed, 0x10ad))
 	jobOf := make(map[IsolateID]*Job, lc.Isolates)
+	ids := make([]IsolateID, 0, lc.Isolates) // in spawn order: a forced migration picks one
 	order := rng.Perm(lc.Isolates)
 	var work time.Duration
 	// Elapsed runs from the first spawn: isolates already run while the
@@ -231,6 +232,7 @@ func RunLoad(ctx context.Context, lc LoadConfig) (*LoadReport, error) {
 			return nil, err
 		}
 		jobOf[id] = j
+		ids = append(ids, id)
 		work += j.Duration
 		if lc.afterSpawn != nil {
 			lc.afterSpawn(c, i, id)
@@ -265,7 +267,7 @@ loop:
 				lc.Progress(lc.Isolates-pending, lc.Isolates)
 			}
 		case <-migrate:
-			id := IsolateID(1 + rng.IntN(lc.Isolates))
+			id := ids[rng.IntN(len(ids))] // not 1..n: with a ledger, ids are node-qualified
 			to := NodeID(rng.IntN(cfg.Nodes))
 			if from, ok := c.Where(id); ok && from != to {
 				if c.Migrate(id, to) == nil {

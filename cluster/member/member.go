@@ -125,7 +125,7 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 		return nil, err
 	}
 	if o.Creds.Member == nil {
-		if n.ID, err = allocateID(ctx, js, o); err != nil {
+		if err = whileForming(ctx, func() (err error) { n.ID, err = allocateID(ctx, js, o); return }); err != nil {
 			return nil, err
 		}
 	}
@@ -133,7 +133,10 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 	if n.Name == "" {
 		n.Name = "n" + strconv.Itoa(int(n.ID))
 	}
-	if n.led, err = ledger.OpenJetStream(ctx, js, ledger.JetStreamConfig{Bucket: LedgerBucket(o.Cluster), Replicas: o.Replicas}); err != nil {
+	if err = whileForming(ctx, func() (err error) {
+		n.led, err = ledger.OpenJetStream(ctx, js, ledger.JetStreamConfig{Bucket: LedgerBucket(o.Cluster), Replicas: o.Replicas})
+		return
+	}); err != nil {
 		return nil, fmt.Errorf("member: open the ledger: %w", err)
 	}
 	if n.tr, err = natsnet.New(natsnet.Config{Cluster: o.Cluster}); err != nil {
@@ -223,6 +226,30 @@ func allocateID(ctx context.Context, js jetstream.JetStream, o Options) (cluster
 		if err := ctx.Err(); err != nil {
 			return 0, err
 		}
+	}
+}
+
+// whileForming calls f until it succeeds, or fails with an error that is
+// not a NATS cluster still forming (JetStream has too few peers yet for the
+// replicas asked, or no meta leader), or ctx ends: a node started together
+// with its servers waits for them rather than failing.
+func whileForming(ctx context.Context, f func() error) error {
+	wait := 10 * time.Millisecond
+	for {
+		err := f()
+		var apiErr *jetstream.APIError
+		forming := errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, nats.ErrNoResponders) ||
+			errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil ||
+			errors.As(err, &apiErr) && (apiErr.Code == 503 || apiErr.ErrorCode == errCodeNoSuitablePeers)
+		if err == nil || !forming {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (the NATS cluster is still forming: %v)", ctx.Err(), err)
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Second)
 	}
 }
 
@@ -373,3 +400,7 @@ func (n *Node) onDrain(m *nats.Msg) {
 // Peers returns the other members as the node's failure detector sees
 // them.
 func (n *Node) Peers() []natsnet.Peer { return n.det.Members() }
+
+// errCodeNoSuitablePeers is JetStream's "no suitable peers for placement":
+// the servers a replicated bucket needs have not all joined yet.
+const errCodeNoSuitablePeers jetstream.ErrorCode = 10005

@@ -31,6 +31,12 @@ type loadJSON struct {
 	// VoidJobs names the jobs whose main returns nothing: their
 	// straight_result "" is no result, (none) in the text report.
 	VoidJobs []string `json:"void_jobs,omitempty"`
+	// Transport is sim or nats; over NATS, Server is the server's URL,
+	// NATS what the transport did, and the embedded report's net is
+	// empty (there is no simulated network).
+	Transport string     `json:"transport"`
+	Server    string     `json:"server,omitempty"`
+	NATS      *natsStats `json:"nats,omitempty"`
 }
 
 // The phases of a load run that take no context, so that a test can stand
@@ -79,7 +85,7 @@ func inPhase[T any](ctx context.Context, o *options, phase string, f func() (T, 
 	}
 }
 
-func runLoad(ctx context.Context, o *options, w io.Writer) error {
+func runLoad(ctx context.Context, o *options, w io.Writer) (err error) {
 	var jobs []*cluster.Job
 	if o.program != "" {
 		j, err := fileJob(ctx, o, o.program, 3)
@@ -101,6 +107,17 @@ func runLoad(ctx context.Context, o *options, w io.Writer) error {
 			}
 		}
 	}
+	// Over NATS the server and the nodes' connections come up before the
+	// load's cluster and go down after it, on every path. RunLoad closes
+	// its cluster before it returns; one that --timeout abandons finds
+	// its connections closed.
+	var nn *natsNet
+	if o.transport == transportNATS {
+		if nn, err = startNATS(ctx, o, o.nodes); err != nil {
+			return err
+		}
+		defer func() { err = errors.Join(err, nn.close()) }()
+	}
 	// Spawning takes no context either (seconds for many isolates): the
 	// events say how far it got, and how many isolates completed since.
 	var spawned, completed atomic.Int64
@@ -119,6 +136,9 @@ func runLoad(ctx context.Context, o *options, w io.Writer) error {
 		},
 		Jobs: jobs, Isolates: o.isolates, SpawnNodes: o.spawnNodes, Duration: o.duration,
 		MigrateRate: o.migrateRate, Seed: o.seed,
+	}
+	if nn != nil {
+		lc.Cluster.Transport, lc.Cluster.Ledger = nn.tr, nn.led
 	}
 	if o.progress != nil {
 		lc.Progress = func(done, total int) { drawProgress(o.progress, done, total) }
@@ -146,24 +166,28 @@ func runLoad(ctx context.Context, o *options, w io.Writer) error {
 	for _, j := range jobs {
 		void[j.Name] = j.Prog.Result() == engine.KindVoid
 	}
+	lo := &loadOut{r: r, verdict: verdict, lines: lines, void: void, transport: o.transport, network: "link " + linkString(r.Link)}
+	if nn != nil {
+		lo.server, lo.network, lo.nats = nn.url, "transport "+nn.describe(), nn.stats()
+	}
 	if o.json {
-		if err := writeLoadJSON(w, r, o, verdict, lines, void); err != nil {
+		if err := writeLoadJSON(w, o, lo); err != nil {
 			return err
 		}
 	} else {
-		writeLoadReport(w, o, r, verdict, lines, void)
+		writeLoadReport(w, o, lo)
 	}
 	if o.out != "" {
 		if err := os.MkdirAll(o.out, 0o755); err != nil {
 			return err
 		}
 		var b bytes.Buffer
-		writeBenchFormat(&b, o, r, lines)
+		writeBenchFormat(&b, o, lo)
 		if err := os.WriteFile(filepath.Join(o.out, "cluster-load.txt"), b.Bytes(), 0o644); err != nil {
 			return err
 		}
 		b.Reset()
-		if err := writeLoadJSON(&b, r, o, verdict, lines, void); err != nil {
+		if err := writeLoadJSON(&b, o, lo); err != nil {
 			return err
 		}
 		if err := os.WriteFile(filepath.Join(o.out, "cluster-load.json"), b.Bytes(), 0o644); err != nil {
@@ -205,14 +229,29 @@ func drawProgress(w io.Writer, done, total int) {
 	fmt.Fprintf(w, "\r[%s%s] %d/%d isolates", strings.Repeat("#", n), strings.Repeat(".", width-n), done, total)
 }
 
-func writeLoadJSON(w io.Writer, r *cluster.LoadReport, o *options, verdict string, lines []machine.Line, void map[string]bool) error {
+// loadOut is what a load's reports are written from.
+type loadOut struct {
+	r       *cluster.LoadReport
+	verdict string
+	lines   []machine.Line  // the machine's
+	void    map[string]bool // the jobs whose main returns nothing, whose result shows as (none)
+
+	transport string     // sim or nats
+	server    string     // with nats: the server's URL
+	network   string     // the header's account of the network: the simulated link, or the NATS server
+	nats      *natsStats // with nats: what the transport did
+}
+
+func writeLoadJSON(w io.Writer, o *options, lo *loadOut) error {
+	r := lo.r
 	m := map[string]string{}
-	for _, l := range lines {
+	for _, l := range lo.lines {
 		m[l.Key] = l.Value
 	}
-	j := loadJSON{LoadReport: r, Size: o.size, Verdict: verdict, Machine: m, NotCompleted: notCompleted(r)}
+	j := loadJSON{LoadReport: r, Size: o.size, Verdict: lo.verdict, Machine: m, NotCompleted: notCompleted(r),
+		Transport: lo.transport, Server: lo.server, NATS: lo.nats}
 	for _, js := range r.Jobs {
-		if void[js.Name] {
+		if lo.void[js.Name] {
 			j.VoidJobs = append(j.VoidJobs, js.Name)
 		}
 	}
@@ -246,10 +285,9 @@ func fmtBytes(n int64) string {
 	return fmt.Sprintf("%d B", n)
 }
 
-// writeLoadReport writes the text report. void names the jobs whose main
-// returns nothing, whose result shows as (none).
-func writeLoadReport(w io.Writer, o *options, r *cluster.LoadReport, verdict string, lines []machine.Line, void map[string]bool) {
-	m := r.Metrics
+// writeLoadReport writes the text report.
+func writeLoadReport(w io.Writer, o *options, lo *loadOut) {
+	r, m := lo.r, lo.r.Metrics
 	steal := "on"
 	if r.NoSteal {
 		steal = "off"
@@ -260,7 +298,7 @@ func writeLoadReport(w io.Writer, o *options, r *cluster.LoadReport, verdict str
 	}
 	fmt.Fprintf(w, "knoten-init --cluster-sim --load: %d isolates (%s) on %d nodes x %d workers, spawned on %d node(s), seed %d\n",
 		r.Isolates, what, r.Nodes, r.Workers, min(o.spawnNodes, r.Nodes), r.Seed)
-	fmt.Fprintf(w, "link %s; stealing %s; forced migrations %g/s; quantum %d instructions\n\n", linkString(r.Link), steal, r.MigrateRate, r.Quantum)
+	fmt.Fprintf(w, "%s; stealing %s; forced migrations %g/s; quantum %d instructions\n\n", lo.network, steal, r.MigrateRate, r.Quantum)
 
 	t := newTable(w)
 	t.Header("figure", "value")
@@ -276,7 +314,12 @@ func writeLoadReport(w io.Writer, o *options, r *cluster.LoadReport, verdict str
 	row("steals between nodes (ok / tried, isolates)", "%d / %d, %d", m.InterStealOK, m.InterStealTried, m.InterStolen)
 	row("bytes moved (offers, mean size)", "%s (%d, %s)", fmtBytes(m.BytesMoved), m.OfferBytes.Count, fmtBytes(int64(m.OfferBytes.Mean)))
 	row("programs fetched by hash", "%d", m.ProgramFetches)
-	row("network messages (sent / dropped)", "%d / %d", r.Net.Sent, r.Net.Dropped)
+	if n := lo.nats; n != nil {
+		row("NATS messages (sent / delivered / send errors / dropped)", "%d / %d / %d / %d", n.Sent, n.Delivered, n.SendErrors, n.Dropped)
+		row("NATS bytes (sent / delivered, chunks)", "%s / %s, %d", fmtBytes(int64(n.SentBytes)), fmtBytes(int64(n.DeliveredBytes)), n.SentChunks)
+	} else {
+		row("network messages (sent / dropped)", "%d / %d", r.Net.Sent, r.Net.Dropped)
+	}
 	row("messages dropped by full node inboxes", "%d", r.EventDrops)
 	row("total work (straight runs)", "%s", fmtDur(r.TotalWork))
 	row("makespan", "%s", fmtDur(r.Makespan))
@@ -308,7 +351,7 @@ func writeLoadReport(w io.Writer, o *options, r *cluster.LoadReport, verdict str
 			known = "-"
 		}
 		straight := j.Straight
-		if void[j.Name] {
+		if lo.void[j.Name] {
 			straight = "(none)"
 		}
 		t.Append(j.Name, fmt.Sprint(j.Isolates), fmt.Sprint(j.Completed), fmt.Sprint(j.Correct), known, straight,
@@ -319,7 +362,7 @@ func writeLoadReport(w io.Writer, o *options, r *cluster.LoadReport, verdict str
 	fmt.Fprintln(w)
 	t = newTable(w)
 	t.Header("machine", "")
-	for _, l := range lines {
+	for _, l := range lo.lines {
 		t.Append(l.Key, l.Value)
 	}
 	t.Append("quantum", fmt.Sprintf("%d instructions (%s at %.2f instructions/ns)", r.Quantum, fmtDur(cluster.QuantumDuration(cluster.CacheGeometry())), cluster.StepRate()))
@@ -341,21 +384,32 @@ func writeLoadReport(w io.Writer, o *options, r *cluster.LoadReport, verdict str
 	if n := notCompleted(r); n > 0 {
 		fmt.Fprintf(w, "unfinished: %d of %d isolates did not complete before the run was stopped; their results were not checked\n", n, r.Isolates)
 	}
+	if lo.nats != nil {
+		for _, e := range lo.nats.AsyncErrors {
+			fmt.Fprintf(w, "nats:     asynchronous error on %s\n", e)
+		}
+	}
 	fmt.Fprintf(w, "\nverdict:  %s (every isolate accounted for: %d completed, %d correct, %d unfinished, %d lost, %d duplicated)\n",
-		verdict, r.Completed, r.Correct, r.Unfinished, len(r.Lost), len(r.Duplicated))
+		lo.verdict, r.Completed, r.Correct, r.Unfinished, len(r.Lost), len(r.Duplicated))
 }
 
 // writeBenchFormat writes the figures as one Go benchmark result line,
 // preceded by the machine's configuration lines, for benchstat.
-func writeBenchFormat(w io.Writer, o *options, r *cluster.LoadReport, lines []machine.Line) {
-	machine.Write(w, lines)
-	m := r.Metrics
+func writeBenchFormat(w io.Writer, o *options, lo *loadOut) {
+	machine.Write(w, lo.lines)
+	r, m := lo.r, lo.r.Metrics
 	steal := "on"
 	if r.NoSteal {
 		steal = "off"
 	}
-	name := fmt.Sprintf("BenchmarkClusterLoad/nodes=%d/workers=%d/isolates=%d/steal=%s/size=%s-%d",
-		r.Nodes, r.Workers, r.Isolates, steal, o.size, runtime.GOMAXPROCS(0))
+	// A run over NATS names its transport; a simulated one keeps the
+	// name its baselines have.
+	via := ""
+	if lo.transport == transportNATS {
+		via = "/transport=nats"
+	}
+	name := fmt.Sprintf("BenchmarkClusterLoad/nodes=%d/workers=%d/isolates=%d/steal=%s/size=%s%s-%d",
+		r.Nodes, r.Workers, r.Isolates, steal, o.size, via, runtime.GOMAXPROCS(0))
 	fmt.Fprintf(w, "%s 1 %d ns/op", name, r.Elapsed.Nanoseconds())
 	metric := func(v float64, unit string) { fmt.Fprintf(w, " %.6g %s", v, unit) }
 	metric(r.Throughput, "isolates/s")

@@ -1,4 +1,5 @@
-// Command knoten-init drives a simulated KnotenCore cluster.
+// Command knoten-init drives a KnotenCore cluster in this process, over
+// the simulated network or over NATS.
 //
 // Usage:
 //
@@ -6,6 +7,30 @@
 //	knoten-init --cluster-sim --load [flags]   stress a cluster and report
 //
 // Every flag is checked before any work starts; each error is one line.
+//
+// --transport says what carries the nodes' messages. sim (the default) is
+// the Live simulated network, whose links --latency, --jitter, --bandwidth
+// and --loss configure and --seed seeds. nats is NATS core over real
+// sockets: an embedded server with JetStream listens on a loopback port,
+// its data in a temporary directory, and each node joins the transport
+// (natsnet) on its own connection. Ownership then lives in a JetStream
+// ledger (cluster/ledger, one replica, bucket knoten-init-ledger), which
+// the cluster shares and reaches through n0's connection; --cluster-sim
+// checks that it ends with the isolate finished on the node it completed
+// on, at the last hop's epoch. The report's header names the server's URL
+// and a line counts what the transport sent and delivered. --nats URL uses
+// that server instead of an embedded one (it needs JetStream, for the
+// ledger) and implies --transport nats. --auth gives each node an NKey and
+// the embedded server admits only them, each with its member permissions
+// and the ledger's subjects; --tls makes it require TLS with
+// a self-signed certificate generated into the temporary directory, which
+// the nodes trust. The simulated network's flags are refused over NATS,
+// and so is --seed without --load (it then seeds only the network's
+// faults); --auth and --tls are refused with --nats URL, whose server
+// knoten-init cannot configure. The cluster is closed first, then the
+// subscriptions, the connections and the server, and the temporary
+// directory is removed, on every path, errors and --timeout included (a
+// signal that kills the process skips it).
 //
 // --cluster-sim spawns at least 3 nodes, starts a computation with a known
 // result on node A (by default the loop workload; --program runs a .kn file
@@ -20,8 +45,10 @@
 // and the straight run's, that the final state hash equals the straight
 // run's, and that at every hop that took place the target verified the
 // state hash the source sent and that state is the straight run's at the
-// same instruction. It exits non-zero on any mismatch, and, with the
-// default workload, if no hop took place: the check is of a migration. A
+// same instruction. Over NATS the same hops and checks run on real
+// sockets, each hop's bytes and downtime measured there. It exits
+// non-zero on any mismatch, and, with the default workload, if no hop
+// took place: the check is of a migration. A
 // hop whose request reached the node late is explained by how late. A
 // hop's handoff may fail safely (under loss its OFFER or answers can be
 // lost until the offer timeout; the source then resumes the isolate): the
@@ -41,15 +68,17 @@
 // (--program: of one file) spawned on node 0 (or over --spawn-nodes
 // nodes), with cross-node stealing (unless --no-steal) and forced
 // migrations at --migrate-rate per second, until all finish or --duration
-// passes. It prints a table of throughput, migrations, steals, percentiles
-// (each beside its sample count), bytes moved, makespan against ideal,
-// correctness of every result and the machine; --json prints JSON (with
-// snake_case keys; every duration in ns, its key ending in _ns) instead, and --out DIR also writes DIR/cluster-load.txt
-// (Go benchmark format, for benchstat), DIR/cluster-load.json and
-// DIR/downtime-us.txt (one migration downtime per line, for `knoten-bench
-// plot --latencies`). It exits non-zero if any isolate was lost,
-// duplicated, ended with a wrong result, or did not complete before
-// --duration or --timeout.
+// passes, over either transport. It prints a table of throughput,
+// migrations, steals, percentiles (each beside its sample count), bytes
+// moved, messages sent (over NATS: the transport's counts), makespan
+// against ideal, correctness of every result and the machine; --json
+// prints JSON (with snake_case keys; every duration in ns, its key ending
+// in _ns) instead, and --out DIR also writes DIR/cluster-load.txt (Go
+// benchmark format, for benchstat; a run over NATS has /transport=nats in
+// its name), DIR/cluster-load.json and DIR/downtime-us.txt (one migration
+// downtime per line, for `knoten-bench plot --latencies`). It exits
+// non-zero if any isolate was lost, duplicated, ended with a wrong result,
+// or did not complete before --duration or --timeout.
 package main
 
 import (
@@ -109,6 +138,8 @@ type options struct {
 	maxSteps                        uint64
 	timeout                         time.Duration
 	hopAttempts                     int
+	transport, natsURL              string // --transport sim|nats; --nats: an external server's URL
+	auth, tls                       bool
 
 	progress io.Writer // where the progress bar goes; nil for none
 }
@@ -152,6 +183,10 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	fs.Int64Var(&o.quantum, "quantum", 0, "instructions per quantum (0: chosen from the cache geometry)")
 	fs.Uint64Var(&o.maxSteps, "max-steps", defaultMaxSteps, "instruction quota of every run of the program, the straight runs included (0: none); 1e9 takes about 2 s at 0.45 instructions/ns, so a program that never ends is reported within seconds; checked at safepoints (calls and backward branches), so a tail without them may run past it by its length")
 	fs.IntVar(&o.hopAttempts, "hop-attempts", defaultHopAttempts, "without --load: handoff attempts per planned hop; a hop whose handoff fails safely (the source resumes the isolate) is asked for again, up to this many times")
+	fs.StringVar(&o.transport, "transport", transportSim, "what carries the nodes' messages: sim (the simulated network, in this process) or nats (an embedded NATS server with JetStream on a loopback port, each node on its own connection)")
+	fs.StringVar(&o.natsURL, "nats", "", "use the NATS server at this URL instead of an embedded one (implies --transport nats)")
+	fs.BoolVar(&o.auth, "auth", false, "with --transport nats: generate an NKey per node; the embedded server admits only them, each with its member permissions")
+	fs.BoolVar(&o.tls, "tls", false, "with --transport nats: the embedded server requires TLS with a self-signed certificate generated into its temporary directory, which the nodes trust")
 	fs.DurationVar(&o.timeout, "timeout", defaultTimeout, "wall-clock limit of the whole command (0: none); a run it stops fails, and says so")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -180,6 +215,7 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	if o.bandwidth, err = parseBandwidth(*bw); err != nil {
 		errs = append(errs, err)
 	}
+	checkTransport(o, set, bad)
 	minNodes := 3
 	if o.load {
 		minNodes = 1
@@ -266,6 +302,51 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 		return nil, errors.Join(errs...)
 	}
 	return o, nil
+}
+
+// checkTransport checks --transport and the flags that go with it: --nats
+// implies nats; the simulated network's flags mean nothing over NATS, and
+// neither does --seed without --load (it seeds only the network's faults
+// then); --auth and --tls configure the embedded server, so they need
+// nats and no --nats URL.
+func checkTransport(o *options, set map[string]bool, bad func(string, ...any)) {
+	switch {
+	case o.transport != transportSim && o.transport != transportNATS:
+		bad("--transport %q: want sim or nats", o.transport)
+		return
+	case set["nats"] && o.natsURL == "":
+		bad("--nats: empty URL (leave --nats out for an embedded server)")
+	case set["nats"] && set["transport"] && o.transport != transportNATS:
+		bad("--nats: not with --transport %s (--nats implies --transport nats)", o.transport)
+		return
+	}
+	if set["nats"] {
+		o.transport = transportNATS
+	}
+	if o.transport != transportNATS {
+		for _, name := range []string{"auth", "tls"} {
+			if set[name] {
+				bad("--%s: only with --transport nats", name)
+			}
+		}
+		return
+	}
+	for _, name := range simOnly {
+		if set[name] {
+			bad("--%s: only with --transport sim (it configures the simulated network; over NATS the sockets decide)", name)
+		}
+	}
+	if set["seed"] && !o.load {
+		bad("--seed: only with --transport sim or --load (without --load it seeds only the simulated network's faults)")
+	}
+	if o.natsURL != "" {
+		if o.auth {
+			bad("--auth: not with --nats (knoten-init cannot give an external server its nodes' keys)")
+		}
+		if o.tls {
+			bad("--tls: not with --nats (knoten-init cannot give an external server a certificate)")
+		}
+	}
 }
 
 func parseBandwidth(in string) (float64, error) {

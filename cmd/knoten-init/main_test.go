@@ -446,6 +446,13 @@ func TestFlagErrors(t *testing.T) {
 		{"--cluster-sim", "--bandwidth", "-5k"},
 		{"--cluster-sim", "--hop-attempts", "0"},
 		{"--cluster-sim", "--load", "--hop-attempts", "2"},
+		{"--cluster-sim", "--transport", "tcp"},
+		{"--cluster-sim", "--transport", "nats", "--latency", "1ms", "--jitter", "1ms", "--bandwidth", "1M", "--loss", "0.1", "--seed", "2"},
+		{"--cluster-sim", "--load", "--nats", "nats://127.0.0.1:4222", "--loss", "0.1", "--seed", "2"},
+		{"--cluster-sim", "--nats", "nats://127.0.0.1:4222", "--auth", "--tls"},
+		{"--cluster-sim", "--transport", "sim", "--nats", "nats://127.0.0.1:4222"},
+		{"--cluster-sim", "--auth", "--tls"},
+		{"--cluster-sim", "--load", "--nats", ""},
 	} {
 		for i, a := range args {
 			switch a {

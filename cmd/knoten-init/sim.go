@@ -14,7 +14,6 @@ import (
 
 	"github.com/knotencore/knoten/cluster"
 	"github.com/knotencore/knoten/engine"
-	"github.com/knotencore/knoten/engine/lang"
 	"github.com/knotencore/knoten/engine/workloads"
 )
 
@@ -104,6 +103,8 @@ const (
 // simReport is the outcome of --cluster-sim.
 type simReport struct {
 	Nodes        int      `json:"nodes"`
+	Transport    string   `json:"transport"`        // sim or nats
+	Server       string   `json:"server,omitempty"` // with nats: the server's URL
 	Program      string   `json:"program"`
 	Description  string   `json:"description"`
 	Known        string   `json:"known_result"`
@@ -117,8 +118,16 @@ type simReport struct {
 	Notes        []string `json:"notes"`
 	Problems     []string `json:"problems"`
 	Verdict      string   `json:"verdict"`
+	// NATS is, with nats, what the transport did. Its connections'
+	// asynchronous errors (a permissions violation, say) are listed, not
+	// problems: the hops' checks decide whether the run passes.
+	NATS *natsStats `json:"nats,omitempty"`
+	// Ledger is, with nats, the isolate's entry in the ownership ledger
+	// once it completed.
+	Ledger *ledgerEntry `json:"ledger,omitempty"`
 
-	void bool // main returns nothing: results print as (none)
+	void    bool   // main returns nothing: results print as (none)
+	network string // the header's account of the network: the simulated link, or the NATS server
 }
 
 // MarshalJSON gives a main that returns nothing "void": true and null
@@ -220,20 +229,19 @@ func simHeartbeat(n int) time.Duration {
 	return max(time.Millisecond, time.Duration(n*n)*2500*time.Nanosecond)
 }
 
-// settle waits, within ctx, until n0's driver answers a spawn within
-// settleRTT, spawning an empty probe isolate at a time (at most
-// settleProbes): a new cluster's nodes start with a burst of heartbeats,
-// and a request that waits behind it reaches n0 after the isolate has run
-// past its first stop. It gives up quietly: the hops then halt late, and
-// the notes say by how much.
+// settle waits, within ctx, until n0's driver answers a request within
+// settleRTT, asking it for the isolates it holds (none yet) at a time, at
+// most settleProbes times: a new cluster's nodes start with a burst of
+// heartbeats, and a request that waits behind it reaches n0 after the
+// isolate has run past its first stop. The probe is the path the hops'
+// request takes, an event posted to n0 and answered by its driver, and
+// nothing else: a spawn would time the ledger's round trip too, over
+// NATS. It gives up quietly: the hops then halt late, and the notes say
+// by how much.
 func settle(ctx context.Context, c *cluster.Cluster) error {
-	probe, err := lang.Compile("probe.kn", []byte("func main() {\n}\n"))
-	if err != nil {
-		return err
-	}
 	for i := 0; i < settleProbes && ctx.Err() == nil; i++ {
 		t0 := time.Now()
-		if _, err := c.Spawn(0, probe); err != nil {
+		if _, err := c.Isolates(0); err != nil {
 			return err
 		}
 		if time.Since(t0) < settleRTT {
@@ -248,7 +256,7 @@ const (
 	settleProbes = 1000
 )
 
-func runSim(ctx context.Context, o *options, w io.Writer) error {
+func runSim(ctx context.Context, o *options, w io.Writer) (err error) {
 	job, desc, err := simJob(ctx, o)
 	if err != nil {
 		return err
@@ -256,6 +264,15 @@ func runSim(ctx context.Context, o *options, w io.Writer) error {
 	hops, err := planHops(ctx, o, job)
 	if err != nil {
 		return err
+	}
+	// Over NATS the server and the nodes' connections come up before the
+	// cluster and go down after it (defers run last first), on every path.
+	var nn *natsNet
+	if o.transport == transportNATS {
+		if nn, err = startNATS(ctx, o, o.nodes); err != nil {
+			return err
+		}
+		defer func() { err = errors.Join(err, nn.close()) }()
 	}
 
 	events := make(chan cluster.Event, 4096)
@@ -269,6 +286,9 @@ func runSim(ctx context.Context, o *options, w io.Writer) error {
 			default:
 			}
 		},
+	}
+	if nn != nil {
+		cfg.Transport, cfg.Ledger = nn.tr, nn.led
 	}
 	// Starting, spawning on and closing a cluster of thousands of nodes
 	// takes seconds and no context: under --timeout each runs in a
@@ -287,8 +307,12 @@ func runSim(ctx context.Context, o *options, w io.Writer) error {
 		}
 		c.Close()
 	}()
-	r := &simReport{Nodes: o.nodes, Program: job.Name, Description: desc, Known: job.Known, Straight: job.Result,
-		StraightHash: shortHash(job.Hash), Steps: job.Steps, Hops: hops, void: job.Prog.Result() == engine.KindVoid}
+	r := &simReport{Nodes: o.nodes, Transport: o.transport, Program: job.Name, Description: desc, Known: job.Known, Straight: job.Result,
+		StraightHash: shortHash(job.Hash), Steps: job.Steps, Hops: hops, void: job.Prog.Result() == engine.KindVoid,
+		network: "link " + linkString(o.link())}
+	if nn != nil {
+		r.Server, r.network = nn.url, "transport "+nn.describe()
+	}
 	problem := func(format string, args ...any) { r.Problems = append(r.Problems, fmt.Sprintf(format, args...)) }
 
 	var route []simHop // the possible hops
@@ -355,6 +379,12 @@ func runSim(ctx context.Context, o *options, w io.Writer) error {
 		}
 	}
 	checkHops(ctx, o, r, job, done, late, problem)
+	if nn != nil {
+		r.NATS = nn.stats()
+		if done != nil {
+			r.Ledger = checkLedger(ctx, nn, done, r.Hops, problem)
+		}
+	}
 
 	r.Verdict = "PASS"
 	if len(r.Problems) > 0 {
@@ -771,7 +801,7 @@ func writeSimReport(w io.Writer, o *options, r *simReport) {
 		}
 		return s
 	}
-	fmt.Fprintf(w, "knoten-init --cluster-sim: %d nodes, link %s\n", r.Nodes, linkString(o.link()))
+	fmt.Fprintf(w, "knoten-init --cluster-sim: %d nodes, %s\n", r.Nodes, r.network)
 	fmt.Fprintf(w, "program:  %s (%s), %d instructions\n", r.Program, r.Description, r.Steps)
 	known := r.Known
 	if known == "" {
@@ -805,6 +835,15 @@ func writeSimReport(w io.Writer, o *options, r *simReport) {
 		res = fmt.Sprintf("%s on %s, final state hash %s", result(r.Result), r.ResultNode, r.FinalHash)
 	}
 	fmt.Fprintf(w, "\nresult:   %s\n", res)
+	if r.Ledger != nil {
+		fmt.Fprintf(w, "ledger:   %s\n", r.Ledger)
+	}
+	if r.NATS != nil {
+		fmt.Fprintf(w, "nats:     %s\n", r.NATS)
+		for _, e := range r.NATS.AsyncErrors {
+			fmt.Fprintf(w, "nats:     asynchronous error on %s\n", e)
+		}
+	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "note:     %s\n", n)
 	}
