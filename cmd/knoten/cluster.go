@@ -441,7 +441,10 @@ func migrateCmd(ctx context.Context, args []string, stdout io.Writer) error {
 			}
 			switch {
 			case e.Kind == "arrived" && e.Node == uint32(to):
-				_, err := fmt.Fprintf(stdout, "%s moved from node %d to node %d at instruction %d (%d bytes)\n", id, e.Peer, e.Node, e.Steps, e.Bytes)
+				// The downtime spans two processes' wall clocks: exact on
+				// one machine, good to their sync across machines.
+				_, err := fmt.Fprintf(stdout, "%s moved from node %d to node %d at instruction %d (%d bytes, %v down)\n",
+					id, e.Peer, e.Node, e.Steps, e.Bytes, time.Duration(e.DowntimeNS).Round(time.Microsecond))
 				return err
 			case e.Kind == "resumed":
 				return fmt.Errorf("migrate %s: the handoff to node %d failed; node %d runs it on", id, e.Peer, e.Node)

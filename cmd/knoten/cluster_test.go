@@ -215,7 +215,7 @@ func TestClusterCommands(t *testing.T) {
 	out = mustKnoten(t, "submit", "--nats", url, "--detach", "--node", "alpha", "testdata/endless.kn")
 	id := match(t, out, `^id: (0-\d+)\n$`)[1]
 	out = mustKnoten(t, "migrate", "--nats", url, id, "beta")
-	match(t, out, `^`+id+` moved from node 0 to node 1 at instruction \d+ \(\d+ bytes\)\n$`)
+	match(t, out, `^`+id+` moved from node 0 to node 1 at instruction \d+ \(\d+ bytes, [0-9.]+[µm]?s down\)\n$`)
 	out = mustKnoten(t, "ps", "--nats", url)
 	match(t, out, `(?m)^1 +beta +`+id+` +1 +\d+ +running$`)
 
