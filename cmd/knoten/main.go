@@ -1,14 +1,21 @@
-// Command knoten runs and inspects one Knoten program on one machine.
+// Command knoten runs and inspects one Knoten program on one machine, and
+// runs and drives a cluster of member nodes over NATS.
 //
 //	knoten run [--halt-every N] [--max-steps N] [--stats] FILE.kn
 //	knoten disasm FILE.kn
+//	knoten nats [--store DIR]
+//	knoten node (--nats URL | --embedded [--store DIR]) [--name NAME] [--workers N] [--creds FILE --id N] [--cluster C]
+//	knoten submit --nats URL [--detach] [--node NODE] [--timeout D] FILE.kn
+//	knoten ps --nats URL
+//	knoten migrate --nats URL ID NODE
+//	knoten drain --nats URL NODE
 //
 // run prints what the program prints as it prints it, and then its result
 // ("(none)" when main returns nothing). It runs the program in slices of
 // about a million instructions and writes what each slice printed before
 // it runs the next, so output streams; on a fault, the instruction quota
-// or an interrupt (SIGINT) it writes what was printed so far, says why it
-// stopped and exits non-zero. --max-steps bounds the run, 1e10
+// or an interrupt (SIGINT, SIGTERM) it writes what was printed so far,
+// says why it stopped and exits non-zero. --max-steps bounds the run, 1e10
 // instructions by default (about 20 s at 0.45 instructions/ns); 0 means
 // no bound. The bound is checked at safepoints (calls and backward
 // branches): a tail without them may run past it by its length. With --halt-every N the isolate is halted at the first
@@ -17,6 +24,31 @@
 // halting anywhere changes nothing. --stats adds the instruction count,
 // the number of halts, the bytes snapshotted and the final state hash on
 // stderr. Flags may come before or after the file.
+//
+// # A cluster
+//
+// nats runs an embedded NATS server with JetStream on a loopback port the
+// kernel picks, prints its client URL and runs until SIGINT or SIGTERM.
+// node joins the cluster at that URL as a member (cluster/member), prints
+// its node id and name, and runs until SIGINT or SIGTERM; the isolates it
+// holds then are lost, so drain it first. node --embedded starts the
+// server in the same process first and prints its URL, so the first node
+// needs no separate knoten nats. Without --creds a node takes the next
+// free id, never reused on that server; with --creds FILE (an NKey seed,
+// natsnet.Member.WriteSeedFile) it is the node --id N the server's
+// permissions tie the key to.
+//
+// submit compiles FILE.kn, hands it to a member (--node: that one, by id
+// or name) and prints the isolate's id; unless --detach, it waits for the
+// result and prints it with the status, the instruction count, the final
+// state hash and the node it completed on, and exits non-zero if the
+// program faulted. What the program prints stays on the node. ps lists
+// each member and the isolates it holds. migrate moves an isolate to a
+// node (by id or name) and waits until it arrived there; drain moves every
+// isolate off a node and waits until it is empty; the node takes no new
+// ones after. The client commands (submit, ps, migrate, drain) accept
+// --creds FILE, --cluster C (default "knoten") and --timeout D (default
+// 60 s).
 package main
 
 import (
@@ -29,6 +61,7 @@ import (
 	"os/signal"
 	"strings"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/knotencore/knoten/codec"
 	"github.com/knotencore/knoten/engine"
@@ -50,6 +83,13 @@ var errUsage = errors.New("usage")
 const usage = `usage:
   knoten run [--halt-every N] [--max-steps N] [--stats] FILE.kn
   knoten disasm FILE.kn
+  knoten nats [--store DIR]
+  knoten node (--nats URL | --embedded) [--name NAME] [--workers N] [--creds FILE --id N] [--cluster C]
+  knoten submit --nats URL [--detach] [--node NODE] [--timeout D] FILE.kn
+  knoten ps --nats URL
+  knoten migrate --nats URL ID NODE
+  knoten drain --nats URL NODE
+(knoten COMMAND --help shows a command's flags)
 `
 
 // defaultMaxSteps is run's instruction quota: about 20 s of a program that
@@ -60,10 +100,10 @@ const defaultMaxSteps = 10_000_000_000
 // the output: about 2 ms.
 const sliceSteps = 1 << 20
 
-// run is the whole command: main only calls it. An interrupt (SIGINT)
-// halts a running program.
+// run is the whole command: main only calls it. An interrupt (SIGINT) or
+// SIGTERM halts a running program, and stops a server or a node.
 func run(args []string, stdout, stderr io.Writer) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return runContext(ctx, args, stdout, stderr)
 }
@@ -78,6 +118,18 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return runCmd(ctx, args[1:], stdout, stderr)
 	case "disasm":
 		return disasmCmd(args[1:], stdout)
+	case "nats":
+		return natsCmd(ctx, args[1:], stdout)
+	case "node":
+		return nodeCmd(ctx, args[1:], stdout, stderr)
+	case "submit":
+		return submitCmd(ctx, args[1:], stdout)
+	case "ps":
+		return psCmd(ctx, args[1:], stdout)
+	case "migrate":
+		return migrateCmd(ctx, args[1:], stdout)
+	case "drain":
+		return drainCmd(ctx, args[1:], stdout)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
