@@ -227,6 +227,12 @@ type EmbeddedOptions struct {
 	MaxPayload int32
 	// Logs enables the server's log on stderr (off by default).
 	Logs bool
+	// Host and Port are where the server listens for clients (and Host
+	// for routes too): 127.0.0.1 and a port the kernel picks by default.
+	// Another machine's nodes need a Host they can reach (0.0.0.0 for
+	// every interface); use TLS and members then.
+	Host string
+	Port int
 
 	// ServerName names the server. Each server of a NATS cluster that
 	// runs JetStream needs its own; empty lets the server make one up.
@@ -248,13 +254,19 @@ type EmbeddedOptions struct {
 }
 
 // StartEmbedded starts a NATS server in this process, listening on
-// 127.0.0.1 on a port the kernel picks, and returns it with its client URL
-// once it accepts connections. The caller shuts it down (Shutdown, then
-// WaitForShutdown).
+// o.Host:o.Port (127.0.0.1 on a port the kernel picks by default), and
+// returns it with its client URL once it accepts connections. The caller
+// shuts it down (Shutdown, then WaitForShutdown).
 func StartEmbedded(o EmbeddedOptions) (*server.Server, string, error) {
+	if o.Host == "" {
+		o.Host = "127.0.0.1"
+	}
+	if o.Port == 0 {
+		o.Port = server.RANDOM_PORT
+	}
 	opts := &server.Options{
-		Host:       "127.0.0.1",
-		Port:       server.RANDOM_PORT,
+		Host:       o.Host,
+		Port:       o.Port,
 		NoLog:      !o.Logs,
 		NoSigs:     true,
 		MaxPayload: o.MaxPayload,
@@ -267,7 +279,7 @@ func StartEmbedded(o EmbeddedOptions) (*server.Server, string, error) {
 	}
 	if o.RouteCluster != "" {
 		opts.NoSystemAccount = false
-		opts.Cluster = server.ClusterOpts{Name: o.RouteCluster, Host: "127.0.0.1", Port: o.RoutePort}
+		opts.Cluster = server.ClusterOpts{Name: o.RouteCluster, Host: o.Host, Port: o.RoutePort}
 		if o.RoutePort == 0 {
 			opts.Cluster.Port = server.RANDOM_PORT
 		}
