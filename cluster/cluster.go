@@ -312,15 +312,40 @@ func (c *Cluster) node(id NodeID) (*liveNode, error) {
 // never existed; an isolate spawned just before a crash is lost with the node
 // (Outcome.CrashLost), like any other it held.
 func (c *Cluster) Spawn(node NodeID, prog *engine.Program) (IsolateID, error) {
+	return c.SpawnRoute(node, prog)
+}
+
+// SpawnRoute is Spawn with a route planned from the start: the isolate
+// parks at the first safepoint at or after route[0].At instructions and
+// moves to route[0].To, and so on, as MigrateAt plans it, but with no
+// race between the isolate's first quanta and the request (MigrateAt
+// after Spawn finds a short program already past its stop).
+func (c *Cluster) SpawnRoute(node NodeID, prog *engine.Program, route ...Stop) (IsolateID, error) {
 	n, err := c.node(node)
 	if err != nil {
 		return 0, err
+	}
+	if len(route) > 0 {
+		if route[0].To == node {
+			return 0, fmt.Errorf("cluster: a route's first stop is %v, where the isolate is spawned", node)
+		}
+		if int(route[0].To) >= len(c.nodes) {
+			return 0, ErrNoSuchNode
+		}
+		if err := checkRoute(len(c.nodes), route[0].To, route[0].At, route[1:]); err != nil {
+			return 0, err
+		}
 	}
 	iso, err := engine.New(prog, c.cfg.Limits)
 	if err != nil {
 		return 0, err
 	}
 	t := &task{iso: iso, prog: prog}
+	if len(route) > 0 { // set before any worker sees the task
+		t.stopTo.Store(uint32(route[0].To) + 1)
+		t.stopAt.Store(max(route[0].At, 1))
+		t.route = append([]Stop(nil), route[1:]...)
+	}
 	if c.cfg.Ledger != nil {
 		if err := n.register(t); err != nil {
 			return 0, err

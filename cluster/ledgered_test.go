@@ -177,3 +177,40 @@ func TestLedgerFalseSuspicion(t *testing.T) {
 		}
 	}
 }
+
+// TestSpawnRoute: a route planned at spawn halts the isolate at its first
+// stop however soon that comes (here after 1000 instructions, which a
+// MigrateAt after Spawn would race), and bad routes are refused before
+// anything is spawned.
+func TestSpawnRoute(t *testing.T) {
+	p := testProgs(t)["loop"]
+	log := newEventLog()
+	c := New(Config{Nodes: 3, Quantum: 5000, NoSteal: true, OnEvent: log.on})
+	defer c.Close()
+	for _, bad := range [][]Stop{{{To: 0, At: 10}}, {{To: 7, At: 10}}, {{To: 1, At: 10}, {To: 2, At: 5}}} {
+		if _, err := c.SpawnRoute(0, p.prog, bad...); err == nil {
+			t.Errorf("route %v accepted", bad)
+		}
+	}
+	id, err := c.SpawnRoute(0, p.prog, Stop{To: 1, At: 1000}, Stop{To: 2, At: 2000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, hop := range []struct {
+		to NodeID
+		at uint64
+	}{{1, 1000}, {2, 2000}} {
+		a := log.waitFor(t, "arrival", func(e Event) bool { return e.Kind == EvArrived && e.ID == id })
+		if a.Node != hop.to || a.Steps < hop.at || a.Steps > hop.at+100 {
+			t.Fatalf("arrived %+v, want on %v just past %d instructions", a, hop.to, hop.at)
+		}
+	}
+	o, err := c.Wait(waitCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkOutcome(t, o, map[IsolateID]*testProg{id: p}, false)
+	if c.Pending() != 0 || len(o.Completed) != 1 {
+		t.Fatalf("outcome %+v", o)
+	}
+}

@@ -346,11 +346,7 @@ func (n *Node) onSubmit(m *nats.Msg) {
 		n.respond(m, reply)
 		return
 	}
-	id, err := n.cl.Spawn(n.ID, prog)
-	if err == nil && len(req.Route) > 0 {
-		first := req.Route[0]
-		err = n.cl.MigrateAt(id, first.To, first.At, req.Route[1:]...)
-	}
+	id, err := n.cl.SpawnRoute(n.ID, prog, req.Route...)
 	if err != nil {
 		reply.Error = err.Error()
 	}

@@ -182,11 +182,8 @@ func waitCtx(tb testing.TB) context.Context {
 // hash). It returns the arrivals.
 func migrateRoute(t *testing.T, c *cluster.Cluster, log *eventLog, s straight, hops []cluster.Stop) []cluster.Event {
 	t.Helper()
-	id, err := c.Spawn(0, s.prog)
+	id, err := c.SpawnRoute(0, s.prog, hops...)
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.MigrateAt(id, hops[0].To, hops[0].At, hops[1:]...); err != nil {
 		t.Fatal(err)
 	}
 	var arrivals []cluster.Event

@@ -19,10 +19,10 @@ func TestPermissionTables(t *testing.T) {
 	m := FullMemberPermissions("c", 7, "b")
 	wantPub := append([]string{
 		"knoten.c.to.*.from.7", "knoten.c.to.*.from.7.chunk",
-		"knoten.c.alive.7", "knoten.c.done.>", "_INBOX_client.>",
+		"knoten.c.alive.7", "knoten.c.done.>", "knoten.c.event.7", "_INBOX_client.>",
 	}, lpub...)
 	wantSub := append([]string{
-		"knoten.c.to.7.>", "knoten.c.alive.*", "knoten.c.ctl.7.>", "knoten.c.ctl.any.> knoten",
+		"knoten.c.to.7.>", "knoten.c.alive.*", "knoten.c.ctl.7.>", "knoten.c.ctl.any.> knoten", "knoten.c.ctl.all.>",
 	}, lsub...)
 	if !slices.Equal(m.Publish.Allow, wantPub) || !slices.Equal(m.Subscribe.Allow, wantSub) ||
 		m.Publish.Deny != nil || m.Subscribe.Deny != nil || m.Response != nil {
@@ -30,7 +30,7 @@ func TestPermissionTables(t *testing.T) {
 	}
 	c := ClientPermissions("c", "UKEY", "b")
 	wantPub = append([]string{"knoten.c.ctl.>"}, ledger.ReaderSubjects("b")...)
-	wantSub = []string{"_INBOX_client.UKEY.>", "knoten.c.done.>"}
+	wantSub = []string{"_INBOX_client.UKEY.>", "knoten.c.done.>", "knoten.c.event.>"}
 	if !slices.Equal(c.Publish.Allow, wantPub) || !slices.Equal(c.Subscribe.Allow, wantSub) ||
 		c.Publish.Deny != nil || c.Subscribe.Deny != nil || c.Response != nil {
 		t.Errorf("client: %+v %+v %+v\nwant publish %q\n     subscribe %q", c.Publish, c.Subscribe, c.Response, wantPub, wantSub)
