@@ -115,6 +115,7 @@ func (c *nodeCore) committed(t *task, from NodeID, e ledger.Entry, ok bool) {
 		// Stale, replayed or forged, or reclaimed by its source first:
 		// never ran here, and now never will.
 		delete(c.tasks, t.id)
+		c.proto.forgetAcceptance(t.id)
 		t.state.Store(tsClaimed) // never queued: no worker can hold it
 		c.col.m.fenced.Add(1)
 		c.col.event(Event{Kind: EvFenced, Node: c.id, Peer: from, ID: t.id, Epoch: t.epoch})
@@ -180,7 +181,17 @@ func (c *nodeCore) settled(t *task, to NodeID, keep bool, e ledger.Entry) {
 		c.resumed = append(c.resumed, t)
 		return
 	}
+	if e.State != 0 {
+		// Whoever the ledger names took it (the handoff's target, unless
+		// this node was reported down and the target moved it on).
+		to = NodeID(e.Owner)
+	}
+	epoch := t.epoch
 	c.dropCopy(t, to)
+	// Only now does the target hear that no other copy exists: until
+	// then it may not move the isolate on (back here, say, where the
+	// copy still waits for the ledger's word).
+	c.proto.confirmDrop(to, t.id, epoch)
 }
 
 // finish is the owner's step when t finished: its completion is published

@@ -577,8 +577,11 @@ func (p *proto) onMessage(now time.Duration, from NodeID, m *message, raw []byte
 			delete(p.out, m.id)
 			p.h.drop(m.id, m.epoch, from)
 			p.h.released(o.offer)
-			p.stats.Confirms++
-			p.sendIDEpoch(from, mConfirm, m.id, m.epoch)
+			if !p.h.holds(m.id) {
+				// Dropped. (With a ledger the node first settles, and
+				// confirms once it has dropped its copy: see confirmDrop.)
+				p.confirmDrop(from, m.id, m.epoch)
+			}
 		} else if p.out[m.id] == nil && !p.h.holds(m.id) {
 			// Our CONFIRM was lost and the target keeps asking; or the
 			// ACK is stale. Either way this node holds no copy, which is
@@ -979,6 +982,23 @@ func (p *proto) tick(now time.Duration) {
 			p.stats.Resends++
 			p.sendIDEpoch(r.uFrom, mAck, id, r.uEpoch)
 		}
+	}
+}
+
+// confirmDrop tells target to that this node has dropped its copy of
+// isolate id, handed off at epoch.
+func (p *proto) confirmDrop(to NodeID, id IsolateID, epoch uint64) {
+	p.stats.Confirms++
+	p.sendIDEpoch(to, mConfirm, id, epoch)
+}
+
+// forgetAcceptance ends the acceptance of isolate id that the node could
+// not commit in the ledger: it holds no copy, so no CONFIRM is awaited,
+// and no ACK is resent.
+func (p *proto) forgetAcceptance(id IsolateID) {
+	if r := p.in[id]; r != nil && r.unconfirmed {
+		r.unconfirmed = false
+		delete(p.unc, id)
 	}
 }
 

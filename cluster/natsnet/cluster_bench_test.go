@@ -21,24 +21,26 @@ func quantile(d []time.Duration, q float64) time.Duration {
 
 // BenchmarkMigrationNATS moves one running isolate back and forth between
 // two idle nodes, one migration per iteration, over NATS (an embedded
-// server on loopback, each node on its own authenticated connection) and,
-// side by side in the same run, over the simulated Live network with a
-// zero-latency link. Downtime is measured as cluster's
+// server on loopback, each node on its own authenticated connection), with
+// the JetStream ownership ledger (nats+ledger: the path a cluster of
+// processes takes; each migration then commits and settles in the ledger)
+// and without it (nats), and, side by side in the same run, over the
+// simulated Live network with a zero-latency link. Downtime is measured as cluster's
 // BenchmarkMigrationRoundTrip measures it: halt request to the first
 // quantum on the target (the EvRunning event's Downtime plus QueueWait).
 // It reports its p50/p90/p99, the state's size on the wire and
 // migrations/s.
 func BenchmarkMigrationNATS(b *testing.B) {
 	for _, words := range []int{16, 8192, 1 << 17} { // heap 128 B, 64 KiB, 1 MiB
-		for _, over := range []string{"nats", "live"} {
+		for _, over := range []string{"nats+ledger", "nats", "live"} {
 			b.Run(fmt.Sprintf("heap=%dB/%s", words*8, over), func(b *testing.B) {
-				migrationRoundTrip(b, words, over == "nats")
+				migrationRoundTrip(b, words, over)
 			})
 		}
 	}
 }
 
-func migrationRoundTrip(b *testing.B, words int, overNATS bool) {
+func migrationRoundTrip(b *testing.B, words int, over string) {
 	running := make(chan cluster.Event, 16)
 	cfg := cluster.Config{Nodes: 2, NoSteal: true, OnEvent: func(e cluster.Event) {
 		if e.Kind == cluster.EvRunning {
@@ -49,8 +51,8 @@ func migrationRoundTrip(b *testing.B, words int, overNATS bool) {
 		}
 	}}
 	var c *cluster.Cluster
-	if overNATS {
-		c, _ = natsCluster(b, cfg)
+	if over != "live" {
+		c, _ = natsClusterLedger(b, cfg, over == "nats+ledger")
 	} else {
 		c = cluster.New(cfg)
 		defer c.Close()

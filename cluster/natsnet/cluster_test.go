@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/knotencore/knoten/cluster"
+	"github.com/knotencore/knoten/cluster/ledger"
 	"github.com/knotencore/knoten/cluster/natsnet"
 	"github.com/knotencore/knoten/engine"
 	"github.com/knotencore/knoten/engine/lang"
@@ -27,6 +29,14 @@ const clusterName = "it"
 // it is shut down when tb ends, cluster first.
 func natsCluster(tb testing.TB, cfg cluster.Config) (*cluster.Cluster, *natsnet.Transport) {
 	tb.Helper()
+	return natsClusterLedger(tb, cfg, false)
+}
+
+// natsClusterLedger is natsCluster, with the ownership ledger on the
+// embedded server's JetStream (one replica) if withLedger: the path a
+// cluster of processes takes.
+func natsClusterLedger(tb testing.TB, cfg cluster.Config, withLedger bool) (*cluster.Cluster, *natsnet.Transport) {
+	tb.Helper()
 	ids := make([]cluster.NodeID, cfg.Nodes)
 	for i := range ids {
 		ids[i] = cluster.NodeID(i)
@@ -35,7 +45,11 @@ func natsCluster(tb testing.TB, cfg cluster.Config) (*cluster.Cluster, *natsnet.
 	if err != nil {
 		tb.Fatal(err)
 	}
-	srv, url, err := natsnet.StartEmbedded(natsnet.EmbeddedOptions{Cluster: clusterName, Members: members})
+	o := natsnet.EmbeddedOptions{Cluster: clusterName, Members: members}
+	if withLedger {
+		o.JetStream, o.StoreDir = true, tb.TempDir()
+	}
+	srv, url, err := natsnet.StartEmbedded(o)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -59,6 +73,17 @@ func natsCluster(tb testing.TB, cfg cluster.Config) (*cluster.Cluster, *natsnet.
 		tb.Cleanup(nc.Close)
 		if err := tr.Join(m.Node, nc); err != nil {
 			tb.Fatal(err)
+		}
+		if withLedger && cfg.Ledger == nil { // on node 0's connection, as a member may
+			js, err := jetstream.New(nc)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			l, err := ledger.OpenJetStream(context.Background(), js, ledger.JetStreamConfig{})
+			if err != nil {
+				tb.Fatal(err)
+			}
+			cfg.Ledger = l
 		}
 	}
 	tb.Cleanup(func() { tr.Close() })
