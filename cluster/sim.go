@@ -2,8 +2,10 @@ package cluster
 
 import (
 	"container/heap"
+	"context"
 	"time"
 
+	"github.com/knotencore/knoten/cluster/ledger"
 	"github.com/knotencore/knoten/engine"
 )
 
@@ -18,6 +20,11 @@ const simSwitchCost = 100 * time.Nanosecond
 // (encoding, decoding, protocol steps) takes no virtual time. Given the
 // same Config (and so the same seed) and the same calls, a Sim makes the
 // same decisions and produces the same events at the same virtual times.
+//
+// With Config.Ledger (an in-memory ledger.Memory: its calls must not
+// block) the Sim gates handoffs and completions with it as a Cluster does;
+// each ledger call takes simLedgerDelay of virtual time, and isolate ids
+// are node-qualified.
 //
 // A Sim is not safe for concurrent use.
 type Sim struct {
@@ -99,6 +106,7 @@ func NewSim(cfg Config) *Sim {
 		n.core.proto.cfg.maxDelay = s.net.MaxDelay // links set later with SetLink count too
 		n.core.recycle = s.net.Recycle
 		n.core.nextBeat = time.Duration(i) * cfg.Heartbeat / time.Duration(cfg.Nodes) // stagger
+		n.core.async = n.ledgerCall
 		s.net.Listen(n.id, func(from NodeID, msg []byte) {
 			n.core.now = s.now
 			n.core.message(from, msg)
@@ -115,6 +123,29 @@ func NewSim(cfg Config) *Sim {
 		return
 	}
 	return s
+}
+
+// simLedgerDelay is the virtual time a ledger call takes in a Sim: about
+// a replicated write's round trip on a LAN.
+const simLedgerDelay = 200 * time.Microsecond
+
+// ledgerCall runs a ledger call of the node's core at once (the ledger is
+// in memory) and applies its answer simLedgerDelay later, unless the node
+// crashed in between.
+func (n *simNode) ledgerCall(op ledgerOp) {
+	apply := op(context.Background())
+	if apply == nil {
+		return
+	}
+	s := n.s
+	s.At(s.now+simLedgerDelay, func() {
+		if n.crashed {
+			return
+		}
+		n.core.now = s.now
+		apply(n.core)
+		n.core.flush()
+	})
 }
 
 // Now returns the virtual time.
@@ -152,6 +183,16 @@ func (s *Sim) Spawn(node NodeID, prog *engine.Program) (IsolateID, error) {
 		return 0, err
 	}
 	t := &task{id: s.nextID + 1, iso: iso, prog: prog}
+	if l := s.cfg.Ledger; l != nil {
+		first, err := l.ReserveIDs(context.Background(), ledger.NodeID(node), 1)
+		if err != nil {
+			return 0, err
+		}
+		t.id = IsolateID(first)
+		if t.entry, err = l.Create(context.Background(), ledger.IsolateID(t.id), ledger.NodeID(node)); err != nil {
+			return 0, err
+		}
+	}
 	if err := n.core.admit(t); err != nil {
 		return 0, err
 	}

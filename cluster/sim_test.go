@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/knotencore/knoten/cluster/ledger"
 )
 
 // tinySource is a small workload for sweeps: an array on the heap, a loop,
@@ -269,16 +271,27 @@ func longRoute(n int) []Stop {
 }
 
 func TestSimDeterministic(t *testing.T) {
+	for _, withLedger := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ledger=%v", withLedger), func(t *testing.T) { testSimDeterministic(t, withLedger) })
+	}
+}
+
+func testSimDeterministic(t *testing.T, withLedger bool) {
 	run := func() string {
 		var b strings.Builder
 		cfg := Config{Nodes: 3, Workers: 2, Seed: 3, Quantum: 4000,
 			Link:    LinkConfig{Latency: 300 * time.Microsecond, Jitter: 200 * time.Microsecond, Loss: 0.1, Duplicate: 0.05, Reorder: 0.1},
 			OnEvent: func(e Event) { fmt.Fprintf(&b, "%v\n", e) }}
-		s := NewSim(cfg)
-		for i := 0; i < 8; i++ {
-			s.Spawn(0, tinyProg(t).prog)
+		if withLedger {
+			cfg.Ledger = ledger.NewMemory()
 		}
-		s.At(100*time.Microsecond, func() { s.Migrate(3, 2) })
+		s := NewSim(cfg)
+		var ids []IsolateID
+		for i := 0; i < 8; i++ {
+			id, _ := s.Spawn(0, tinyProg(t).prog)
+			ids = append(ids, id)
+		}
+		s.At(100*time.Microsecond, func() { s.Migrate(ids[2], 2) })
 		s.At(200*time.Microsecond, func() { s.Crash(1) })
 		if !s.Run(10 * time.Second) {
 			t.Fatal("did not settle")
@@ -306,44 +319,50 @@ func TestSimCrashAtEachStep(t *testing.T) {
 	if testing.Short() {
 		step = 300 * time.Microsecond
 	}
-	for _, victim := range []NodeID{0, 1} {
-		for _, loss := range []float64{0, 0.25} {
-			for _, cached := range []bool{false, true} {
-				for at := time.Duration(0); at <= 9*time.Millisecond; at += step {
-					name := fmt.Sprintf("victim=%v/loss=%v/cached=%v/at=%v", victim, loss, cached, at)
-					s := NewSim(Config{Nodes: 3, Seed: uint64(at), Quantum: 2000, NoSteal: true,
-						Link: LinkConfig{Latency: time.Millisecond, Loss: loss}})
-					want := map[IsolateID]*testProg{}
-					id, _ := s.Spawn(0, tp.prog)
-					want[id] = tp
-					if cached {
-						id2, _ := s.Spawn(1, tp.prog)
-						want[id2] = tp
-					}
-					s.RunFor(5 * time.Microsecond)
-					if err := s.Migrate(id, 1); err != nil {
-						t.Fatal(err)
-					}
-					s.RunFor(at)
-					s.Crash(victim)
-					if !s.Run(10 * time.Second) {
-						t.Fatalf("%s: did not settle", name)
-					}
-					o := s.Outcome()
-					t.Run(name, func(t *testing.T) { checkOutcome(t, o, want, true) })
-					if len(o.Missing) > 1 {
-						t.Fatalf("%s: %d missing", name, len(o.Missing))
-					}
-					snap := s.Metrics().Snapshot()
-					switch {
-					case len(o.Missing) > 0:
-						outcomes["lost with the crashed owner"]++
-					case snap.FailedHandoffs > 0:
-						outcomes["source resumed"]++
-					case snap.Migrations > 0:
-						outcomes["target took it"]++
-					default:
-						outcomes["target kept it, source crashed"]++
+	for _, withLedger := range []bool{false, true} {
+		for _, victim := range []NodeID{0, 1} {
+			for _, loss := range []float64{0, 0.25} {
+				for _, cached := range []bool{false, true} {
+					for at := time.Duration(0); at <= 9*time.Millisecond; at += step {
+						name := fmt.Sprintf("ledger=%v/victim=%v/loss=%v/cached=%v/at=%v", withLedger, victim, loss, cached, at)
+						cfg := Config{Nodes: 3, Seed: uint64(at), Quantum: 2000, NoSteal: true,
+							Link: LinkConfig{Latency: time.Millisecond, Loss: loss}}
+						if withLedger {
+							cfg.Ledger = ledger.NewMemory()
+						}
+						s := NewSim(cfg)
+						want := map[IsolateID]*testProg{}
+						id, _ := s.Spawn(0, tp.prog)
+						want[id] = tp
+						if cached {
+							id2, _ := s.Spawn(1, tp.prog)
+							want[id2] = tp
+						}
+						s.RunFor(5 * time.Microsecond)
+						if err := s.Migrate(id, 1); err != nil {
+							t.Fatal(err)
+						}
+						s.RunFor(at)
+						s.Crash(victim)
+						if !s.Run(10 * time.Second) {
+							t.Fatalf("%s: did not settle", name)
+						}
+						o := s.Outcome()
+						t.Run(name, func(t *testing.T) { checkOutcome(t, o, want, true) })
+						if len(o.Missing) > 1 {
+							t.Fatalf("%s: %d missing", name, len(o.Missing))
+						}
+						snap := s.Metrics().Snapshot()
+						switch {
+						case len(o.Missing) > 0:
+							outcomes["lost with the crashed owner"]++
+						case snap.FailedHandoffs > 0:
+							outcomes["source resumed"]++
+						case snap.Migrations > 0:
+							outcomes["target took it"]++
+						default:
+							outcomes["target kept it, source crashed"]++
+						}
 					}
 				}
 			}
@@ -461,9 +480,11 @@ func TestSimScenarios(t *testing.T) {
 		}
 		for k := 0; k < seeds; k++ {
 			seed := sc.cfg.Seed + uint64(k)
-			t.Run(fmt.Sprintf("%s/seed=%d", filepath.Base(f), seed), func(t *testing.T) {
-				sc.run(t, seed)
-			})
+			for _, withLedger := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/seed=%d/ledger=%v", filepath.Base(f), seed, withLedger), func(t *testing.T) {
+					sc.run(t, seed, withLedger)
+				})
+			}
 		}
 	}
 }
@@ -601,11 +622,15 @@ func parseScenario(path string) (*scenario, error) {
 	return sc, in.Err()
 }
 
-func (sc *scenario) run(t *testing.T, seed uint64) {
+func (sc *scenario) run(t *testing.T, seed uint64, withLedger bool) {
 	cfg := sc.cfg
 	cfg.Seed = seed
+	if withLedger {
+		cfg.Ledger = ledger.NewMemory()
+	}
 	s := NewSim(cfg)
 	want := map[IsolateID]*testProg{}
+	var ids []IsolateID // in spawn order: a scenario's isolate k is ids[k-1]
 	for _, sp := range sc.spawns {
 		p := tinyProg(t)
 		if sp.prog != "tiny" {
@@ -620,6 +645,7 @@ func (sc *scenario) run(t *testing.T, seed uint64) {
 				t.Fatal(err)
 			}
 			want[id] = p
+			ids = append(ids, id)
 		}
 	}
 	atoi := func(s string) int { n, _ := strconv.Atoi(s); return n }
@@ -628,7 +654,9 @@ func (sc *scenario) run(t *testing.T, seed uint64) {
 		s.At(st.at, func() {
 			switch a[0] {
 			case "migrate":
-				s.Migrate(IsolateID(atoi(a[1])), NodeID(atoi(a[2])))
+				if k := atoi(a[1]); k >= 1 && k <= len(ids) {
+					s.Migrate(ids[k-1], NodeID(atoi(a[2])))
+				}
 			case "migrate-all":
 				for _, id := range s.Holds(NodeID(atoi(a[1]))) {
 					s.Migrate(id, NodeID(atoi(a[2])))
