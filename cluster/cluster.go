@@ -67,7 +67,8 @@ type Config struct {
 	// node-qualified and reserved through it (ledger.MakeID), so that ids
 	// are unique across processes. Nil keeps ownership in the protocol's
 	// messages alone, which is sound only while every node is in this
-	// process and the failure oracle is exact. A Sim ignores it.
+	// process and the failure oracle is exact. A Sim uses it too, with
+	// calls that must not block (ledger.Memory).
 	Ledger ledger.Ledger
 
 	// OnComplete, if set, is called with each completion a node of this
