@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -23,17 +24,19 @@ import (
 // defaultTimeout bounds a client command (submit, ps, migrate, drain).
 const defaultTimeout = 60 * time.Second
 
-// startNATS starts an embedded NATS server with JetStream storing in store,
-// or in a temporary directory if store is empty. stop shuts the server down
-// and removes the temporary directory, if any, before it returns.
-func startNATS(store string) (url string, stop func(), err error) {
+// startNATS starts an embedded NATS server with o and JetStream storing in
+// store, or in a temporary directory if store is empty. stop shuts the
+// server down and removes the temporary directory, if any, before it
+// returns.
+func startNATS(o natsnet.EmbeddedOptions, store string) (url string, stop func(), err error) {
 	dir := store
 	if dir == "" {
 		if dir, err = os.MkdirTemp("", "knoten-nats-*"); err != nil {
 			return "", nil, err
 		}
 	}
-	s, url, err := natsnet.StartEmbedded(natsnet.EmbeddedOptions{JetStream: true, StoreDir: dir})
+	o.JetStream, o.StoreDir = true, dir
+	s, url, err := natsnet.StartEmbedded(o)
 	if err != nil {
 		if store == "" {
 			os.RemoveAll(dir)
@@ -63,28 +66,6 @@ func listArgs(args []string) string {
 	return strings.Join(q, " ")
 }
 
-// optID is a node id flag that may be absent.
-type optID struct {
-	id  cluster.NodeID
-	set bool
-}
-
-func (o *optID) String() string {
-	if o == nil || !o.set {
-		return ""
-	}
-	return strconv.Itoa(int(o.id))
-}
-
-func (o *optID) Set(s string) error {
-	n, err := strconv.ParseUint(s, 10, 31)
-	if err != nil {
-		return errors.New("want a node id, 0 or more")
-	}
-	o.id, o.set = cluster.NodeID(n), true
-	return nil
-}
-
 // noArgs checks that a command that takes no arguments got none.
 func noArgs(cmd string, args []string) error {
 	if len(args) > 0 {
@@ -93,10 +74,17 @@ func noArgs(cmd string, args []string) error {
 	return nil
 }
 
-func natsCmd(ctx context.Context, args []string, stdout io.Writer) error {
+const natsSynopsis = "knoten nats [--listen HOST:PORT] [--store DIR] [--auth DIR --members N [--cluster C] [--tls]]"
+
+func natsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("nats", flag.ContinueOnError)
+	listen := fs.String("listen", defaultListen, "listen for nodes and clients on `HOST:PORT`: 0.0.0.0 for every interface (then give --auth and --tls), port 0 for one the kernel picks")
 	store := fs.String("store", "", "keep JetStream's data in `DIR` (default: a temporary directory, removed on exit)")
-	rest, err := parse(fs, "knoten nats [--store DIR]", args, stdout)
+	auth := fs.String("auth", "", "admit only the nodes and the client whose credentials are in `DIR` (n<id>.creds, client.creds), made there if missing")
+	members := fs.Int("members", 0, "with --auth: admit the nodes with ids 0 to `N`-1")
+	clusterName := fs.String("cluster", "knoten", "with --auth: the name `C` of the cluster whose subjects the credentials allow")
+	withTLS := fs.Bool("tls", false, "with --auth: require TLS, with a self-signed certificate kept in DIR (cert.pem: the nodes' and clients' --ca)")
+	rest, err := parse(fs, natsSynopsis, args, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
@@ -106,43 +94,124 @@ func natsCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := noArgs("nats", rest); err != nil {
 		return err
 	}
-	url, stop, err := startNATS(*store)
+	if *auth == "" {
+		for _, name := range []string{"members", "cluster", "tls"} {
+			if isSet(fs, name) {
+				return fmt.Errorf("nats: --%s is for --auth DIR; without it the server admits anyone, to any cluster", name)
+			}
+		}
+	} else {
+		switch {
+		case *members < 1:
+			return fmt.Errorf("nats: --auth needs --members N, at least 1: the server admits nodes 0 to N-1")
+		case *members > maxMembers:
+			return fmt.Errorf("nats: --members %d: at most %d (a node's ids are 0 to %d)", *members, maxMembers, maxMembers-1)
+		}
+		if err := member.CheckClusterName(*clusterName); err != nil {
+			return fmt.Errorf("nats: --cluster: %w", err)
+		}
+	}
+	addr, err := parseListen("nats", *listen)
 	if err != nil {
 		return err
 	}
+	o := natsnet.EmbeddedOptions{Host: addr.host, Port: addr.port}
+	var dir *authDir
+	if *auth != "" {
+		if dir, err = openAuthDir(*auth, *members, *withTLS); err != nil {
+			return err
+		}
+		o.Cluster, o.Members, o.Clients = *clusterName, dir.members, []natsnet.Member{dir.client}
+		o.LedgerBucket, o.TLS = member.LedgerBucket(*clusterName), dir.tls
+	}
+	url, stop, err := startNATS(o, *store)
+	if err != nil {
+		return fmt.Errorf("nats: %w", err)
+	}
 	defer stop()
+	url = localURL(url, addr)
 	if _, err := fmt.Fprintln(stdout, url); err != nil {
 		return err
+	}
+	if addr.everywhere() {
+		scheme, hostPort, _ := strings.Cut(url, "://")
+		_, port, _ := net.SplitHostPort(hostPort)
+		fmt.Fprintf(stdout, "listening on every interface: other machines use %s://ADDRESS:%s, with this machine's address\n", scheme, port)
+		if dir == nil {
+			fmt.Fprintln(stderr, "knoten nats: warning: the server admits anyone who reaches it, unencrypted: use --auth DIR --tls")
+		} else if dir.tls == nil {
+			fmt.Fprintln(stderr, "knoten nats: warning: without --tls what the cluster sends, programs and states too, crosses the network unencrypted")
+		} else {
+			fmt.Fprintln(stderr, "knoten nats: warning: the certificate names only 127.0.0.1, ::1 and localhost, so other machines cannot verify it; reach the server through a tunnel to localhost")
+		}
+	}
+	if dir != nil {
+		if err := printNext(stdout, dir, url, *clusterName); err != nil {
+			return err
+		}
 	}
 	<-ctx.Done()
 	return nil
 }
 
-// readCreds reads the NKey seed file at path (natsnet.Member.WriteSeedFile)
-// as the credentials of node.
-func readCreds(cmd, path string, node cluster.NodeID) (natsnet.Credentials, error) {
-	if path == "" {
-		return natsnet.Credentials{}, nil
-	}
-	m, err := natsnet.ReadMember(node, path)
-	if err != nil {
-		return natsnet.Credentials{}, fmt.Errorf("%s: --creds: %w", cmd, err)
-	}
-	return natsnet.Credentials{Member: &m}, nil
+// isSet reports whether the flag name was given.
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
-const nodeSynopsis = "knoten node (--nats URL | --embedded [--store DIR]) [--name NAME] [--workers N] [--creds FILE --id N] [--cluster C]"
+// printNext says what knoten nats --auth admits and how to start the
+// nodes and the clients.
+func printNext(w io.Writer, d *authDir, url, clusterName string) error {
+	nodes := "node 0"
+	if n := len(d.members); n > 1 {
+		nodes = fmt.Sprintf("nodes 0 to %d", n-1)
+	}
+	files := 1 + len(d.members)
+	if d.tls != nil {
+		files += 2
+	}
+	made := "made now"
+	switch {
+	case d.made == 0:
+		made = "reused"
+	case d.made < files:
+		made = fmt.Sprintf("%d files made now, %d reused", d.made, files-d.made)
+	}
+	fmt.Fprintf(w, "admitting only %s of cluster %s and its client: credentials in %s (%s)\n", nodes, clusterName, d.dir, made)
+	conn := " --nats " + url
+	if clusterName != "knoten" {
+		conn += " --cluster " + clusterName
+	}
+	tail := ""
+	if d.tls != nil {
+		fmt.Fprintf(w, "TLS certificate: %s (the nodes' and clients' --ca)\n", d.tls.CertFile)
+		tail = " --ca " + d.tls.CertFile
+	}
+	fmt.Fprintln(w, "start each node:")
+	for _, m := range d.members {
+		fmt.Fprintf(w, "  knoten node%s --creds %s%s\n", conn, d.memberFile(m.Node), tail)
+	}
+	fmt.Fprintln(w, "then submit, ps, migrate and drain with:")
+	_, err := fmt.Fprintf(w, " %s --creds %s%s\n", conn, d.clientFile(), tail)
+	return err
+}
+
+const nodeSynopsis = "knoten node (--nats URL [--creds FILE] [--ca FILE] | --embedded [--listen HOST:PORT] [--store DIR]) [--name NAME] [--workers N] [--max-steps N] [--cluster C]"
 
 func nodeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("node", flag.ContinueOnError)
 	natsURL := fs.String("nats", "", "the NATS server's `URL` (knoten nats prints it)")
 	embedded := fs.Bool("embedded", false, "start an embedded NATS server with JetStream in this process first, print its URL and join it")
+	listen := fs.String("listen", defaultListen, "with --embedded: the server listens on `HOST:PORT`, port 0 for one the kernel picks")
 	store := fs.String("store", "", "with --embedded: keep JetStream's data in `DIR` (default: a temporary directory, removed on exit)")
 	name := fs.String("name", "", "the node's `NAME` in knoten ps (default n<id>)")
 	workers := fs.Int("workers", 1, "how many isolates (`N`) the node runs at once")
-	creds := fs.String("creds", "", "authenticate with the NKey seed in `FILE`")
-	var id optID
-	fs.Var(&id, "id", "with --creds: the node id `N` the seed was issued for, which the server's permissions tie it to")
+	maxSteps := fs.Uint64("max-steps", defaultMaxSteps, "each isolate's instruction quota `N`, as knoten run's: about 20 s by default (0: none)")
+	cf := connFlags{cmd: "node"}
+	fs.StringVar(&cf.creds, "creds", "", "join as the node in credentials `FILE` (n<id>.creds from knoten nats --auth); without, take the next free id")
+	fs.StringVar(&cf.ca, "ca", "", "trust the server's TLS certificate in `FILE` (cert.pem from knoten nats --tls)")
 	clusterName := fs.String("cluster", "knoten", "the cluster's name `C`: its subjects and buckets")
 	rest, err := parse(fs, nodeSynopsis, args, stdout)
 	if errors.Is(err, flag.ErrHelp) {
@@ -159,33 +228,43 @@ func nodeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return errors.New("node: --embedded starts its own server: give it or --nats URL, not both")
 	case !*embedded && *natsURL == "":
 		return errors.New("node: no --nats URL given (knoten nats prints one; --embedded starts a server here)")
+	case !*embedded && isSet(fs, "listen"):
+		return errors.New("node: --listen is for --embedded's server")
 	case *store != "" && !*embedded:
 		return errors.New("node: --store is for --embedded's server")
+	case *embedded && (cf.creds != "" || cf.ca != ""):
+		return errors.New("node: --embedded's server admits anyone, without TLS: --creds and --ca are for a server of knoten nats --auth")
 	case *workers < 1:
 		return fmt.Errorf("node: --workers %d: want at least 1", *workers)
-	case *creds != "" && !id.set:
-		return errors.New("node: --creds needs --id N, the node id the seed was issued for (the seed file does not say it)")
-	case *creds == "" && id.set:
-		return errors.New("node: --id is for --creds; without credentials the node takes the next free id")
 	}
-	c, err := readCreds("node", *creds, id.id)
+	c, err := cf.credentials(natsnet.RoleMember)
 	if err != nil {
 		return err
 	}
 	if *embedded {
-		url, stop, err := startNATS(*store)
+		addr, err := parseListen("node", *listen)
 		if err != nil {
 			return err
 		}
+		url, stop, err := startNATS(natsnet.EmbeddedOptions{Host: addr.host, Port: addr.port}, *store)
+		if err != nil {
+			return fmt.Errorf("node: %w", err)
+		}
 		defer stop()
-		*natsURL = url
-		if _, err := fmt.Fprintln(stdout, url); err != nil {
+		*natsURL = localURL(url, addr)
+		if _, err := fmt.Fprintln(stdout, *natsURL); err != nil {
 			return err
 		}
+		if addr.everywhere() {
+			fmt.Fprintln(stderr, "knoten node: warning: the server admits anyone who reaches it, unencrypted: knoten nats --auth DIR --tls serves one that does not")
+		}
 	}
-	n, err := member.Start(ctx, member.Options{URL: *natsURL, Cluster: *clusterName, Name: *name, Creds: c, Workers: *workers})
+	n, err := member.Start(ctx, member.Options{
+		URL: *natsURL, Cluster: *clusterName, Name: *name, Creds: c, Workers: *workers,
+		Limits: engine.Limits{MaxSteps: *maxSteps},
+	})
 	if err != nil {
-		return fmt.Errorf("node: %w", err)
+		return cf.connErr(*natsURL, err)
 	}
 	defer n.Close()
 	if _, err := fmt.Fprintf(stdout, "node %d (%s) in cluster %s at %s\n", n.ID, n.Name, *clusterName, *natsURL); err != nil {
@@ -205,17 +284,17 @@ func nodeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 // clientFlags are the flags of every command that talks to the cluster as
 // a client.
 type clientFlags struct {
-	cmd     string
+	connFlags
 	nats    string
-	creds   string
 	cluster string
 	timeout time.Duration
 }
 
 func addClientFlags(fs *flag.FlagSet) *clientFlags {
-	f := &clientFlags{cmd: fs.Name()}
+	f := &clientFlags{connFlags: connFlags{cmd: fs.Name()}}
 	fs.StringVar(&f.nats, "nats", "", "the NATS server's `URL` (knoten nats prints it)")
-	fs.StringVar(&f.creds, "creds", "", "authenticate with the NKey seed in `FILE`")
+	fs.StringVar(&f.creds, "creds", "", "authenticate with the client credentials in `FILE` (client.creds from knoten nats --auth)")
+	fs.StringVar(&f.ca, "ca", "", "trust the server's TLS certificate in `FILE` (cert.pem from knoten nats --tls)")
 	fs.StringVar(&f.cluster, "cluster", "knoten", "the cluster's name `C`: its subjects and buckets")
 	fs.DurationVar(&f.timeout, "timeout", defaultTimeout, "give up after `D`")
 	return f
@@ -229,13 +308,13 @@ func (f *clientFlags) dial(ctx context.Context) (context.Context, *member.Client
 	if f.timeout <= 0 {
 		return nil, nil, nil, fmt.Errorf("%s: --timeout %v: want a positive duration", f.cmd, f.timeout)
 	}
-	creds, err := readCreds(f.cmd, f.creds, 0)
+	creds, err := f.credentials(natsnet.RoleClient)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	c, err := member.Dial(f.nats, f.cluster, creds)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%s: %w", f.cmd, err)
+		return nil, nil, nil, f.connErr(f.nats, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	return ctx, c, func() { cancel(); c.Close() }, nil
@@ -249,7 +328,7 @@ func (f *clientFlags) waitErr(ctx context.Context, what string) error {
 	return fmt.Errorf("%s: %s: interrupted", f.cmd, what)
 }
 
-const submitSynopsis = "knoten submit --nats URL [--detach] [--node NODE] [--timeout D] [--creds FILE] [--cluster C] FILE.kn"
+const submitSynopsis = "knoten submit --nats URL [--detach] [--node NODE] [--timeout D] [--creds FILE] [--ca FILE] [--cluster C] FILE.kn"
 
 func submitCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("submit", flag.ContinueOnError)
@@ -316,6 +395,9 @@ func submitCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if r.Status != engine.Finished.String() {
+		if strings.Contains(r.Err, engine.ErrInstructionQuota.Error()) {
+			return fmt.Errorf("isolate %s %s on node %d: %s: not finished within the node's --max-steps; it may loop forever", id, r.Status, r.Node, r.Err)
+		}
 		return fmt.Errorf("isolate %s %s on node %d: %s", id, r.Status, r.Node, r.Err)
 	}
 	return nil
@@ -324,7 +406,7 @@ func submitCmd(ctx context.Context, args []string, stdout io.Writer) error {
 func psCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("ps", flag.ContinueOnError)
 	cf := addClientFlags(fs)
-	rest, err := parse(fs, "knoten ps --nats URL [--timeout D] [--creds FILE] [--cluster C]", args, stdout)
+	rest, err := parse(fs, "knoten ps --nats URL [--timeout D] [--creds FILE] [--ca FILE] [--cluster C]", args, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
@@ -369,7 +451,7 @@ func psCmd(ctx context.Context, args []string, stdout io.Writer) error {
 func migrateCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	cf := addClientFlags(fs)
-	rest, err := parse(fs, "knoten migrate --nats URL [--timeout D] [--creds FILE] [--cluster C] ID NODE", args, stdout)
+	rest, err := parse(fs, "knoten migrate --nats URL [--timeout D] [--creds FILE] [--ca FILE] [--cluster C] ID NODE", args, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
@@ -491,7 +573,7 @@ func holder(members []member.PSReply, id string) (cluster.NodeID, bool) {
 func drainCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("drain", flag.ContinueOnError)
 	cf := addClientFlags(fs)
-	rest, err := parse(fs, "knoten drain --nats URL [--timeout D] [--creds FILE] [--cluster C] NODE", args, stdout)
+	rest, err := parse(fs, "knoten drain --nats URL [--timeout D] [--creds FILE] [--ca FILE] [--cluster C] NODE", args, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}

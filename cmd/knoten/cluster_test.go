@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/knotencore/knoten/cluster"
 	"github.com/knotencore/knoten/cluster/member"
 	"github.com/knotencore/knoten/cluster/natsnet"
 )
@@ -190,17 +190,11 @@ func TestClusterCommands(t *testing.T) {
 		t.Fatalf("node ids %d, %d: want 0, 1", nodes[0].ID, nodes[1].ID)
 	}
 
-	var straight, stats bytes.Buffer
-	if err := run([]string{"run", "--stats", "testdata/sum.kn"}, &straight, &stats); err != nil {
-		t.Fatal(err)
-	}
-	wantResult := match(t, straight.String(), `result: (\d+)\n$`)[1]
-	want := match(t, stats.String(), `steps (\d+) .* state ([0-9a-f]{64})`)
-
+	result, steps, state := straightRun(t, "testdata/sum.kn")
 	out := mustKnoten(t, "submit", "--nats", url, "testdata/sum.kn")
 	got := match(t, out, `^id: \d-\d+\nresult: (\d+)\nstatus: finished\nsteps: (\d+)\nstate: ([0-9a-f]{64})\nnode: [01]\n$`)
-	if got[1] != wantResult || got[2] != want[1] || got[3] != want[2] {
-		t.Fatalf("submit printed\n%swant result %s, steps %s, state %s", out, wantResult, want[1], want[2])
+	if got[1] != result || got[2] != steps || got[3] != state {
+		t.Fatalf("submit printed\n%swant result %s, steps %s, state %s", out, result, steps, state)
 	}
 
 	out, err := knoten(t, "submit", "--nats", url, "--node", "beta", "testdata/divzero.kn")
@@ -236,9 +230,9 @@ func TestClusterCommands(t *testing.T) {
 
 // knoten node: --embedded serves NATS in the process and joins it; a second
 // node joins it with --nats; both stop when cancelled, and the server with
-// the first.
+// the first. An isolate past the node's --max-steps faults.
 func TestNodeCommand(t *testing.T) {
-	a := startBackground(t, "node", "--embedded", "--name", "alpha", "--workers", "2")
+	a := startBackground(t, "node", "--embedded", "--listen", "127.0.0.1:0", "--name", "alpha", "--workers", "2", "--max-steps", "1000000")
 	m := a.waitFor(t, `^(nats://127\.0\.0\.1:\d+)\nnode 0 \(alpha\) in cluster knoten at (\S+)\n`)
 	url := m[1]
 	if m[2] != url {
@@ -249,6 +243,12 @@ func TestNodeCommand(t *testing.T) {
 
 	out := mustKnoten(t, "ps", "--nats", url)
 	match(t, out, `\n0 +alpha +- .*\n1 +beta +- .*\n$`)
+
+	out, err := knoten(t, "submit", "--nats", url, "--node", "alpha", "testdata/endless.kn")
+	match(t, out, `(?m)^status: faulted\nsteps: \d{7,}\n`)
+	if err == nil || !regexp.MustCompile(`^isolate 0-\d+ faulted on node 0: .*instruction quota exceeded.*: not finished within the node's --max-steps; it may loop forever$`).MatchString(err.Error()) {
+		t.Fatalf("submit of an endless program to a node with --max-steps: error %v", err)
+	}
 
 	if err := b.stop(); err != nil {
 		t.Fatalf("node beta: %v", err)
@@ -261,36 +261,140 @@ func TestNodeCommand(t *testing.T) {
 	}
 }
 
-// --creds: a server that admits only its members takes a node and a client
-// with their seeds, and refuses a client without.
-func TestCreds(t *testing.T) {
-	node, client := cluster.NodeID(0), cluster.NodeID(5)
-	ms, err := natsnet.NewMembers(node, client)
+// straightRun runs file with knoten run and returns its result, its
+// instruction count and its final state hash: what a cluster must give.
+func straightRun(t *testing.T, file string) (result, steps, state string) {
+	t.Helper()
+	var out, stats bytes.Buffer
+	if err := run([]string{"run", "--stats", file}, &out, &stats); err != nil {
+		t.Fatal(err)
+	}
+	m := match(t, stats.String(), `steps (\d+) .* state ([0-9a-f]{64})`)
+	return match(t, out.String(), `result: (\d+)\n$`)[1], m[1], m[2]
+}
+
+// --auth --tls: knoten nats makes the nodes' and the client's credentials
+// and a certificate, admits only them and says how to start the nodes;
+// nodes join with their files, and submit with the client's gives the
+// straight run's result. A client without credentials or without the
+// certificate, a client with a node's credentials, a node with the
+// client's, and a node whose file claims another node's id are refused at
+// once, each in one line. A server restarted on the same directory reuses
+// the files.
+func TestAuthTLS(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "auth")
+	s := startBackground(t, "nats", "--listen", "127.0.0.1:0", "--auth", dir, "--members", "2", "--tls")
+	out := s.waitFor(t, `(?s)^.*\n  --nats [^\n]*\n$`)[0]
+	url := match(t, out, `^tls://127\.0\.0\.1:\d+`)[0]
+	ca := filepath.Join(dir, "cert.pem")
+	creds := func(name string) string { return filepath.Join(dir, name+".creds") }
+	want := url + "\n" +
+		"admitting only nodes 0 to 1 of cluster knoten and its client: credentials in " + dir + " (made now)\n" +
+		"TLS certificate: " + ca + " (the nodes' and clients' --ca)\n" +
+		"start each node:\n" +
+		"  knoten node --nats " + url + " --creds " + creds("n0") + " --ca " + ca + "\n" +
+		"  knoten node --nats " + url + " --creds " + creds("n1") + " --ca " + ca + "\n" +
+		"then submit, ps, migrate and drain with:\n" +
+		"  --nats " + url + " --creds " + creds("client") + " --ca " + ca + "\n"
+	if out != want {
+		t.Fatalf("knoten nats printed\n%s\nwant\n%s", out, want)
+	}
+	for _, f := range []string{creds("n0"), creds("n1"), creds("client"), filepath.Join(dir, "key.pem")} {
+		if fi, err := os.Stat(f); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: %v, mode %v: want 0600", f, err, fi.Mode())
+		}
+	}
+
+	n0 := startBackground(t, "node", "--nats", url, "--creds", creds("n0"), "--ca", ca, "--name", "alpha")
+	n1 := startBackground(t, "node", "--nats", url, "--creds", creds("n1"), "--ca", ca, "--name", "beta")
+	n0.waitFor(t, `^node 0 \(alpha\) in cluster knoten at `)
+	n1.waitFor(t, `^node 1 \(beta\) in cluster knoten at `)
+
+	result, steps, state := straightRun(t, "testdata/sum.kn")
+	client := []string{"--nats", url, "--creds", creds("client"), "--ca", ca}
+	out = mustKnoten(t, append(append([]string{"submit"}, client...), "testdata/sum.kn")...)
+	got := match(t, out, `^id: \d-\d+\nresult: (\d+)\nstatus: finished\nsteps: (\d+)\nstate: ([0-9a-f]{64})\nnode: [01]\n$`)
+	if got[1] != result || got[2] != steps || got[3] != state {
+		t.Fatalf("submit printed\n%swant result %s, steps %s, state %s", out, result, steps, state)
+	}
+	out = mustKnoten(t, append([]string{"ps"}, client...)...)
+	match(t, out, `\n0 +alpha +- .*\n1 +beta +- .*\n$`)
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"submit", "--nats", url, "--ca", ca, "testdata/sum.kn"},
+			"submit: the server at " + url + " admits only the identities it knows: give --creds FILE (knoten nats --auth made them)"},
+		{[]string{"submit", "--nats", url, "--creds", creds("client"), "testdata/sum.kn"},
+			"submit: the server at " + url + " uses TLS with a certificate nothing here trusts: give --ca FILE (the certificate knoten nats --tls printed)"},
+		{[]string{"submit", "--nats", url, "--creds", creds("n0"), "--ca", ca, "testdata/sum.kn"},
+			"submit: --creds " + creds("n0") + " holds node 0's member credentials; knoten submit needs a client's, client.creds (knoten nats --auth made both)"},
+		{[]string{"node", "--nats", url, "--creds", creds("client"), "--ca", ca},
+			"node: --creds " + creds("client") + " holds a client's credentials; knoten node needs its node's, n<id>.creds (knoten nats --auth made both)"},
+	} {
+		if _, err := knoten(t, c.args...); err == nil || err.Error() != c.want {
+			t.Errorf("knoten %q: error\n%v\nwant\n%s", c.args, err, c.want)
+		}
+	}
+
+	// n1's file, edited to claim node 0's id: the server ties n1's key to
+	// node 1, so node 0's subjects are refused to it, and member.Start
+	// finds out at once instead of at the first JetStream timeout.
+	b, err := os.ReadFile(creds("n1"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Member permissions for every subject the commands use: what a
-	// server's configuration grants is its business, not knoten's.
-	url := startServer(t, natsnet.EmbeddedOptions{Cluster: "knoten", Members: ms, MemberExtra: func(cluster.NodeID) ([]string, []string) {
-		return []string{">"}, []string{">"}
-	}})
-	dir := t.TempDir()
-	nodeCreds, clientCreds := filepath.Join(dir, "node0.seed"), filepath.Join(dir, "client.seed")
-	if err := ms[0].WriteSeedFile(nodeCreds); err != nil {
+	forged := filepath.Join(t.TempDir(), "forged.creds")
+	if err := os.WriteFile(forged, bytes.Replace(b, []byte("knoten-member 1\n"), []byte("knoten-member 0\n"), 1), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := ms[1].WriteSeedFile(clientCreds); err != nil {
+	start := time.Now()
+	_, err = knoten(t, "node", "--nats", url, "--creds", forged, "--ca", ca)
+	if err == nil || !strings.Contains(err.Error(), "the server refuses this identity its own inbox") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("node with a forged id: error %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("node with a forged id failed after %v, not at once", d)
+	}
+
+	// Restarted on the same directory, the server admits the same nodes.
+	key, err := os.ReadFile(creds("n0"))
+	if err != nil {
 		t.Fatal(err)
 	}
-	n := startBackground(t, "node", "--nats", url, "--creds", nodeCreds, "--id", "0", "--name", "keyed")
-	n.waitFor(t, `^node 0 \(keyed\) in cluster knoten at `)
-	out := mustKnoten(t, "ps", "--nats", url, "--creds", clientCreds)
-	match(t, out, `\n0 +keyed +- .*\n$`)
-	if _, err := knoten(t, "ps", "--nats", url); err == nil || !strings.Contains(err.Error(), "Authorization Violation") {
-		t.Fatalf("ps without credentials: error %v", err)
-	}
-	if err := n.stop(); err != nil {
+	cert, err := os.ReadFile(ca)
+	if err != nil {
 		t.Fatal(err)
+	}
+	for _, b := range []*background{n0, n1, s} {
+		if err := b.stop(); err != nil {
+			t.Fatalf("knoten %q: %v", b.args, err)
+		}
+	}
+	s = startBackground(t, "nats", "--listen", "127.0.0.1:0", "--auth", dir, "--members", "2", "--tls")
+	m := s.waitFor(t, `^(tls://127\.0\.0\.1:\d+)\n.* credentials in \S+ \(reused\)\n`)
+	if b, err := os.ReadFile(creds("n0")); err != nil || !bytes.Equal(b, key) {
+		t.Fatalf("n0.creds changed over the restart (%v)", err)
+	}
+	if b, err := os.ReadFile(ca); err != nil || !bytes.Equal(b, cert) {
+		t.Fatalf("cert.pem changed over the restart (%v)", err)
+	}
+	n0 = startBackground(t, "node", "--nats", m[1], "--creds", creds("n0"), "--ca", ca)
+	n0.waitFor(t, `^node 0 \(n0\) in cluster knoten at `)
+}
+
+// localURL: a server listening on every interface is reached on loopback.
+func TestLocalURL(t *testing.T) {
+	for _, c := range []struct{ url, host, want string }{
+		{"nats://127.0.0.1:4222", "127.0.0.1", "nats://127.0.0.1:4222"},
+		{"tls://0.0.0.0:4222", "0.0.0.0", "tls://127.0.0.1:4222"},
+		{"nats://[::]:5000", "::", "nats://[::1]:5000"},
+		{"nats://192.0.2.7:4222", "192.0.2.7", "nats://192.0.2.7:4222"},
+	} {
+		if got := localURL(c.url, listenAddr{host: c.host}); got != c.want {
+			t.Errorf("localURL(%q, %q) = %q, want %q", c.url, c.host, got, c.want)
+		}
 	}
 }
 
@@ -298,7 +402,7 @@ func TestCreds(t *testing.T) {
 // until cancelled; a node joins it.
 func TestNatsCommand(t *testing.T) {
 	store := t.TempDir()
-	s := startBackground(t, "nats", "--store", store)
+	s := startBackground(t, "nats", "--listen", "127.0.0.1:0", "--store", store)
 	url := s.waitFor(t, `^(nats://127\.0\.0\.1:\d+)\n$`)[1]
 	n := startBackground(t, "node", "--nats", url)
 	n.waitFor(t, `^node 0 \(n0\) in cluster knoten at `)
@@ -313,5 +417,24 @@ func TestNatsCommand(t *testing.T) {
 	}
 	if _, err := knoten(t, "ps", "--nats", url); err == nil || !strings.Contains(err.Error(), "no servers available") {
 		t.Fatalf("ps after the server stopped: error %v", err)
+	}
+}
+
+// --listen on a port that is taken fails at once, saying so.
+func TestListenTaken(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for _, args := range [][]string{
+		{"nats", "--listen", l.Addr().String()},
+		{"node", "--embedded", "--listen", l.Addr().String()},
+	} {
+		_, err := knoten(t, args...)
+		want := args[0] + ": --listen " + l.Addr().String() + ": the port is taken (another server? --listen 127.0.0.1:0 takes a free one)"
+		if err == nil || err.Error() != want {
+			t.Errorf("knoten %q: error %v, want %s", args, err, want)
+		}
 	}
 }

@@ -3,12 +3,13 @@
 //
 //	knoten run [--halt-every N] [--max-steps N] [--stats] FILE.kn
 //	knoten disasm FILE.kn
-//	knoten nats [--store DIR]
-//	knoten node (--nats URL | --embedded [--store DIR]) [--name NAME] [--workers N] [--creds FILE --id N] [--cluster C]
-//	knoten submit --nats URL [--detach] [--node NODE] [--timeout D] FILE.kn
-//	knoten ps --nats URL
-//	knoten migrate --nats URL ID NODE
-//	knoten drain --nats URL NODE
+//	knoten nats [--listen HOST:PORT] [--store DIR] [--auth DIR --members N [--cluster C] [--tls]]
+//	knoten node (--nats URL [--creds FILE] [--ca FILE] | --embedded [--listen HOST:PORT] [--store DIR])
+//	            [--name NAME] [--workers N] [--max-steps N] [--cluster C]
+//	knoten submit --nats URL [--creds FILE] [--ca FILE] [--detach] [--node NODE] [--timeout D] FILE.kn
+//	knoten ps --nats URL [--creds FILE] [--ca FILE]
+//	knoten migrate --nats URL [--creds FILE] [--ca FILE] ID NODE
+//	knoten drain --nats URL [--creds FILE] [--ca FILE] NODE
 //
 // run prints what the program prints as it prints it, and then its result
 // ("(none)" when main returns nothing). It runs the program in slices of
@@ -27,16 +28,36 @@
 //
 // # A cluster
 //
-// nats runs an embedded NATS server with JetStream on a loopback port the
-// kernel picks, prints its client URL and runs until SIGINT or SIGTERM.
-// node joins the cluster at that URL as a member (cluster/member), prints
+// nats runs an embedded NATS server with JetStream listening on --listen
+// HOST:PORT (127.0.0.1:4222 by default; port 0 takes a free one, 0.0.0.0
+// every interface), prints its client URL and runs until SIGINT or
+// SIGTERM. Without --auth it admits anyone, to any cluster. With --auth
+// DIR --members N it admits only nodes 0 to N-1 of cluster --cluster C
+// (default "knoten") and one client, by the credentials files it keeps in
+// DIR: n<id>.creds for each node, client.creds for the client commands
+// (natsnet.Member.WriteCreds, readable by their owner only). It makes the
+// files DIR lacks and reuses those it holds, so a server restarted on the
+// same DIR admits the same nodes and clients. A node may do what a member
+// of C does and nothing else, the client may ask the members and read the
+// ledger (natsnet.FullMemberPermissions, ClientPermissions). --tls makes
+// the server require TLS, with a self-signed certificate kept (and reused)
+// in DIR, cert.pem and key.pem; it names 127.0.0.1, ::1 and localhost only
+// (natsnet.GenerateTLS), so nodes on other machines cannot verify it yet.
+// Nodes and clients trust it with --ca DIR/cert.pem. With --auth, nats
+// also prints the command that starts each node and the flags the client
+// commands need.
+//
+// node joins the cluster at --nats URL as a member (cluster/member), prints
 // its node id and name, and runs until SIGINT or SIGTERM; the isolates it
-// holds then are lost, so drain it first. node --embedded starts the
-// server in the same process first and prints its URL, so the first node
-// needs no separate knoten nats. Without --creds a node takes the next
-// free id, never reused on that server; with --creds FILE (an NKey seed,
-// natsnet.Member.WriteSeedFile) it is the node --id N the server's
-// permissions tie the key to.
+// holds then are lost, so drain it first. With --creds FILE (a node's
+// n<id>.creds) it is the node the file names; without, it takes the next
+// free id, never reused on that server. A node refuses a client's
+// credentials, and the client commands a node's. --max-steps N is each
+// isolate's instruction quota, 1e10 by default as for run, 0 for none: an
+// isolate past it faults, so a program that never ends does not run
+// forever. node --embedded starts a server that admits anyone, without
+// TLS, in the same process first (on --listen, as nats) and prints its
+// URL, so the first node needs no separate knoten nats.
 //
 // submit compiles FILE.kn, hands it to a member (--node: that one, by id
 // or name) and prints the isolate's id; unless --detach, it waits for the
@@ -47,8 +68,8 @@
 // node (by id or name) and waits until it arrived there; drain moves every
 // isolate off a node and waits until it is empty; the node takes no new
 // ones after. The client commands (submit, ps, migrate, drain) accept
-// --creds FILE, --cluster C (default "knoten") and --timeout D (default
-// 60 s).
+// --creds FILE (client.creds), --ca FILE, --cluster C (default "knoten")
+// and --timeout D (default 60 s).
 package main
 
 import (
@@ -83,12 +104,13 @@ var errUsage = errors.New("usage")
 const usage = `usage:
   knoten run [--halt-every N] [--max-steps N] [--stats] FILE.kn
   knoten disasm FILE.kn
-  knoten nats [--store DIR]
-  knoten node (--nats URL | --embedded) [--name NAME] [--workers N] [--creds FILE --id N] [--cluster C]
-  knoten submit --nats URL [--detach] [--node NODE] [--timeout D] FILE.kn
-  knoten ps --nats URL
-  knoten migrate --nats URL ID NODE
-  knoten drain --nats URL NODE
+  knoten nats [--listen HOST:PORT] [--store DIR] [--auth DIR --members N [--cluster C] [--tls]]
+  knoten node (--nats URL [--creds FILE] [--ca FILE] | --embedded [--listen HOST:PORT])
+              [--name NAME] [--workers N] [--max-steps N] [--cluster C]
+  knoten submit --nats URL [--creds FILE] [--ca FILE] [--detach] [--node NODE] FILE.kn
+  knoten ps --nats URL [--creds FILE] [--ca FILE]
+  knoten migrate --nats URL [--creds FILE] [--ca FILE] ID NODE
+  knoten drain --nats URL [--creds FILE] [--ca FILE] NODE
 (knoten COMMAND --help shows a command's flags)
 `
 
@@ -119,7 +141,7 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	case "disasm":
 		return disasmCmd(args[1:], stdout)
 	case "nats":
-		return natsCmd(ctx, args[1:], stdout)
+		return natsCmd(ctx, args[1:], stdout, stderr)
 	case "node":
 		return nodeCmd(ctx, args[1:], stdout, stderr)
 	case "submit":

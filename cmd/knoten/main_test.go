@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/knotencore/knoten/cluster/natsnet"
 	"github.com/knotencore/knoten/internal/golden"
 )
 
@@ -43,16 +44,29 @@ func TestGolden(t *testing.T) {
 		{"disasm-two-files", []string{"disasm", "testdata/sum.kn", "testdata/void.kn"}},
 		{"nats-help", []string{"nats", "--help"}},
 		{"nats-extra-arg", []string{"nats", "somewhere"}},
+		{"nats-bad-listen", []string{"nats", "--listen", "4222"}},
+		{"nats-listen-bad-port", []string{"nats", "--listen", "127.0.0.1:70000"}},
+		{"nats-members-without-auth", []string{"nats", "--members", "2"}},
+		{"nats-tls-without-auth", []string{"nats", "--tls"}},
+		{"nats-auth-without-members", []string{"nats", "--auth", "$TMP/auth"}},
+		{"nats-too-many-members", []string{"nats", "--auth", "$TMP/auth", "--members", "65"}},
+		{"nats-auth-bad-cluster", []string{"nats", "--auth", "$TMP/auth", "--members", "1", "--cluster", "a.b"}},
+		{"nats-auth-misplaced", []string{"nats", "--listen", "127.0.0.1:0", "--auth", "$TMP/misplaced", "--members", "1"}},
 		{"node-help", []string{"node", "--help"}},
 		{"node-no-nats", []string{"node", "--name", "alpha"}},
 		{"node-embedded-and-nats", []string{"node", "--embedded", "--nats", "nats://127.0.0.1:1"}},
 		{"node-store-without-embedded", []string{"node", "--nats", "nats://127.0.0.1:1", "--store", "dir"}},
-		{"node-creds-without-id", []string{"node", "--nats", "nats://127.0.0.1:1", "--creds", "testdata/nope.seed"}},
-		{"node-id-without-creds", []string{"node", "--nats", "nats://127.0.0.1:1", "--id", "3"}},
-		{"node-bad-id", []string{"node", "--nats", "nats://127.0.0.1:1", "--creds", "f", "--id", "-2"}},
+		{"node-id-gone", []string{"node", "--nats", "nats://127.0.0.1:1", "--id", "3"}},
 		{"migrate-three-args", []string{"migrate", "--nats", "nats://127.0.0.1:1", "0-1", "beta", "gamma"}},
 		{"node-zero-workers", []string{"node", "--nats", "nats://127.0.0.1:1", "--workers", "0"}},
-		{"node-missing-creds", []string{"node", "--nats", "nats://127.0.0.1:1", "--creds", "testdata/nope.seed", "--id", "3"}},
+		{"node-missing-creds", []string{"node", "--nats", "nats://127.0.0.1:1", "--creds", "testdata/nope.creds"}},
+		{"node-listen-without-embedded", []string{"node", "--nats", "nats://127.0.0.1:1", "--listen", "127.0.0.1:0"}},
+		{"node-embedded-creds", []string{"node", "--embedded", "--creds", "$TMP/n0.creds"}},
+		{"node-client-creds", []string{"node", "--nats", "nats://127.0.0.1:1", "--creds", "$TMP/client.creds"}},
+		{"node-seed-file", []string{"node", "--nats", "nats://127.0.0.1:1", "--creds", "$TMP/old.seed"}},
+		{"node-bad-max-steps", []string{"node", "--nats", "nats://127.0.0.1:1", "--max-steps", "-1"}},
+		{"node-missing-ca", []string{"node", "--nats", "nats://127.0.0.1:1", "--ca", "testdata/nope.pem"}},
+		{"node-bad-listen", []string{"node", "--embedded", "--listen", "localhost"}},
 		{"node-unreachable", []string{"node", "--nats", "nats://127.0.0.1:1"}},
 		{"node-bad-cluster", []string{"node", "--nats", "nats://127.0.0.1:1", "--cluster", "a.b"}},
 		{"submit-help", []string{"submit", "--help"}},
@@ -63,21 +77,61 @@ func TestGolden(t *testing.T) {
 		{"submit-zero-timeout", []string{"submit", "--nats", "nats://127.0.0.1:1", "--timeout", "0s", "testdata/sum.kn"}},
 		{"ps-help", []string{"ps", "--help"}},
 		{"ps-extra-arg", []string{"ps", "--nats", "nats://127.0.0.1:1", "all"}},
-		{"ps-missing-creds", []string{"ps", "--nats", "nats://127.0.0.1:1", "--creds", "testdata/nope.seed"}},
+		{"ps-missing-creds", []string{"ps", "--nats", "nats://127.0.0.1:1", "--creds", "testdata/nope.creds"}},
+		{"ps-bad-ca", []string{"ps", "--nats", "nats://127.0.0.1:1", "--ca", "testdata/sum.kn"}},
+		{"submit-member-creds", []string{"submit", "--nats", "nats://127.0.0.1:1", "--creds", "$TMP/n0.creds", "testdata/sum.kn"}},
 		{"migrate-help", []string{"migrate", "--help"}},
 		{"migrate-one-arg", []string{"migrate", "--nats", "nats://127.0.0.1:1", "0-1"}},
 		{"migrate-bad-id", []string{"migrate", "--nats", "nats://127.0.0.1:1", "first", "beta"}},
 		{"drain-help", []string{"drain", "--help"}},
 		{"drain-no-node", []string{"drain", "--nats", "nats://127.0.0.1:1"}},
 	}
+	tmp := credsFiles(t)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			args := make([]string, len(c.args))
+			for i, a := range c.args {
+				args[i] = strings.ReplaceAll(a, "$TMP", tmp)
+			}
 			var stdout, stderr bytes.Buffer
-			err := run(c.args, &stdout, &stderr)
+			err := run(args, &stdout, &stderr)
 			got := fmt.Sprintf("$ knoten %q\n-- stdout --\n%s-- stderr --\n%s-- error --\n%v\n", c.args, stdout.String(), stderr.String(), err)
+			got = strings.ReplaceAll(got, tmp, "$TMP")
 			golden.Check(t, filepath.Join("testdata", c.name+".golden"), []byte(got))
 		})
 	}
+}
+
+// credsFiles makes, in a directory of the test's, a node's credentials
+// (n0.creds), a client's (client.creds), a bare seed (old.seed), and an
+// --auth directory whose n0.creds is a client's (misplaced), and returns
+// the directory: the golden files show it as $TMP. Keys are made afresh,
+// never kept in testdata.
+func credsFiles(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	node, err := natsnet.NewMember(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := natsnet.NewClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "misplaced"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, err := range []error{
+		node.WriteCreds(filepath.Join(dir, "n0.creds")),
+		client.WriteCreds(filepath.Join(dir, "client.creds")),
+		node.WriteSeedFile(filepath.Join(dir, "old.seed")),
+		client.WriteCreds(filepath.Join(dir, "misplaced", "n0.creds")),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
 }
 
 // Halting every N instructions must not change the output, the result or the
