@@ -34,7 +34,7 @@ func Dial(url, c string, creds natsnet.Credentials) (*Client, error) {
 	if creds.Name == "" {
 		creds.Name = "knoten client"
 	}
-	nc, err := natsnet.Connect(url, creds, nats.MaxReconnects(5))
+	nc, err := natsnet.Connect(url, creds, nats.MaxReconnects(5), quietErrors)
 	if err != nil {
 		return nil, err
 	}

@@ -104,7 +104,7 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 			n.Close()
 		}
 	}()
-	var extra []nats.Option
+	extra := []nats.Option{quietErrors}
 	if m := o.Creds.Member; m != nil {
 		if int(m.Node) >= o.MaxNodes {
 			return nil, fmt.Errorf("member: node id %d from the credentials, but the cluster has at most %d nodes", m.Node, o.MaxNodes)
@@ -184,6 +184,16 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 	return n, nil
 }
 
+// ErrCredentials: the server admitted the connection but refuses it what
+// its identity needs: credentials presented for another node's id, or for
+// another cluster.
+var ErrCredentials = errors.New("member: the server refuses this identity its own inbox: are the credentials this node's, for this cluster?")
+
+// quietErrors keeps nats.go from printing asynchronous errors on stderr:
+// the one that matters here, a permission violation, becomes
+// ErrCredentials, and the rest show as failed calls.
+var quietErrors = nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {})
+
 // checkPermissions fails at once if the server refuses the connection
 // the subscriptions its identity needs (its reply inbox): credentials
 // presented for another node's id, or a server configured for another
@@ -200,7 +210,7 @@ func checkPermissions(nc *nats.Conn) error {
 		return fmt.Errorf("member: %w", err)
 	}
 	if err := nc.LastError(); errors.Is(err, nats.ErrPermissionViolation) {
-		return fmt.Errorf("member: the server refuses this identity its own inbox (%v): are the credentials this node's, for this cluster?", err)
+		return fmt.Errorf("%w (%v)", ErrCredentials, err)
 	}
 	return nil
 }
@@ -366,6 +376,11 @@ func (n *Node) onPS(m *nats.Msg) {
 	n.mu.Unlock()
 	for i, x := range l {
 		r.Isolates[i] = Isolate{ID: FormatID(x.ID), Node: uint32(x.Node), Epoch: x.Epoch, Steps: x.Steps, State: x.State}
+	}
+	for _, p := range n.det.Members() {
+		if p.Up {
+			r.PeersUp = append(r.PeersUp, uint32(p.ID))
+		}
 	}
 	n.respond(m, r)
 }

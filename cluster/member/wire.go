@@ -66,6 +66,9 @@ type PSReply struct {
 	Name     string    `json:"name"`
 	Draining bool      `json:"draining,omitempty"`
 	Isolates []Isolate `json:"isolates"`
+	// PeersUp are the members this one's failure detector reports up:
+	// it hands work only to them.
+	PeersUp []uint32 `json:"peers_up"`
 }
 
 // MigrateRequest asks the member holding ID to move it to node To.

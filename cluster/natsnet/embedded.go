@@ -153,10 +153,20 @@ type TLSFiles struct {
 }
 
 // GenerateTLS writes a self-signed ECDSA P-256 certificate for 127.0.0.1,
-// ::1 and localhost, valid for a year, and its key into dir (cert.pem,
-// key.pem, the key readable only by its owner). The certificate is its own
-// CA: a client trusts it by loading CertFile as a root.
-func GenerateTLS(dir string) (TLSFiles, error) {
+// ::1 and localhost, and for hosts (IP addresses or DNS names: what nodes
+// on other machines dial), valid for a year, and its key into dir
+// (cert.pem, key.pem, the key readable only by its owner). The
+// certificate is its own CA: a client trusts it by loading CertFile as a
+// root.
+func GenerateTLS(dir string, hosts ...string) (TLSFiles, error) {
+	ips, names := []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}, []string{"localhost"}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			ips = append(ips, ip)
+		} else if h != "" {
+			names = append(names, h)
+		}
+	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return TLSFiles{}, err
@@ -175,8 +185,8 @@ func GenerateTLS(dir string) (TLSFiles, error) {
 		BasicConstraintsValid: true,
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-		DNSNames:              []string{"localhost"},
+		IPAddresses:           ips,
+		DNSNames:              names,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {

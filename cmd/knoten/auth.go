@@ -54,6 +54,27 @@ func parseListen(cmd, s string) (listenAddr, error) {
 	return listenAddr{host: host, port: int(n)}, nil
 }
 
+// certHosts are the names a certificate for a server listening at a must
+// carry besides loopback: its host, or, listening on every interface,
+// this machine's name and every address of its interfaces.
+func certHosts(a listenAddr) []string {
+	if !a.everywhere() {
+		return []string{a.host}
+	}
+	var hosts []string
+	if name, err := os.Hostname(); err == nil {
+		hosts = append(hosts, name)
+	}
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, ad := range addrs {
+			if ipn, ok := ad.(*net.IPNet); ok && !ipn.IP.IsLoopback() && !ipn.IP.IsLinkLocalUnicast() {
+				hosts = append(hosts, ipn.IP.String())
+			}
+		}
+	}
+	return hosts
+}
+
 // everywhere reports whether the server listens on every interface.
 func (a listenAddr) everywhere() bool {
 	ip := net.ParseIP(a.host)
@@ -101,7 +122,7 @@ func (d *authDir) clientFile() string { return filepath.Join(d.dir, "client.cred
 // withTLS the server's certificate too: a server restarted on the same
 // dir admits the same nodes and clients, which trust the same
 // certificate.
-func openAuthDir(dir string, members int, withTLS bool) (*authDir, error) {
+func openAuthDir(dir string, members int, withTLS bool, hosts []string) (*authDir, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("nats: --auth %s: %w", dir, err)
@@ -128,7 +149,7 @@ func openAuthDir(dir string, members int, withTLS bool) (*authDir, error) {
 		return nil, fmt.Errorf("nats: --auth: %s holds %s, not a client's: move it away to have a new one made", d.clientFile(), whose(d.client))
 	}
 	if withTLS {
-		if d.tls, err = d.certificate(); err != nil {
+		if d.tls, err = d.certificate(hosts); err != nil {
 			return nil, err
 		}
 	}
@@ -155,14 +176,14 @@ func (d *authDir) creds(path string, fresh func() (natsnet.Member, error)) (nats
 }
 
 // certificate returns the server's certificate in the directory, made now
-// if it has none.
-func (d *authDir) certificate() (*natsnet.TLSFiles, error) {
+// for hosts (besides loopback) if it has none.
+func (d *authDir) certificate(hosts []string) (*natsnet.TLSFiles, error) {
 	files := natsnet.TLSFiles{CertFile: filepath.Join(d.dir, "cert.pem"), KeyFile: filepath.Join(d.dir, "key.pem")}
 	_, certErr := os.Stat(files.CertFile)
 	_, keyErr := os.Stat(files.KeyFile)
 	switch {
 	case errors.Is(certErr, fs.ErrNotExist) && errors.Is(keyErr, fs.ErrNotExist):
-		made, err := natsnet.GenerateTLS(d.dir)
+		made, err := natsnet.GenerateTLS(d.dir, hosts...)
 		if err != nil {
 			return nil, fmt.Errorf("nats: --tls: %w", err)
 		}
@@ -180,6 +201,12 @@ func (d *authDir) certificate() (*natsnet.TLSFiles, error) {
 	if pair.Leaf != nil && time.Now().After(pair.Leaf.NotAfter) {
 		return nil, fmt.Errorf("nats: --tls: %s expired on %s: remove it and %s to have a new pair made (and give the nodes the new one)",
 			files.CertFile, pair.Leaf.NotAfter.Format(time.DateOnly), files.KeyFile)
+	}
+	for _, h := range hosts {
+		if pair.Leaf != nil && pair.Leaf.VerifyHostname(h) != nil {
+			return nil, fmt.Errorf("nats: --tls: %s does not name %s, where nodes will dial: remove it and %s to have a new pair made (and give the nodes the new one)",
+				files.CertFile, h, files.KeyFile)
+		}
 	}
 	return &files, nil
 }

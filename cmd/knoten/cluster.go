@@ -118,7 +118,7 @@ func natsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	o := natsnet.EmbeddedOptions{Host: addr.host, Port: addr.port}
 	var dir *authDir
 	if *auth != "" {
-		if dir, err = openAuthDir(*auth, *members, *withTLS); err != nil {
+		if dir, err = openAuthDir(*auth, *members, *withTLS, certHosts(addr)); err != nil {
 			return err
 		}
 		o.Cluster, o.Members, o.Clients = *clusterName, dir.members, []natsnet.Member{dir.client}
@@ -142,7 +142,7 @@ func natsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		} else if dir.tls == nil {
 			fmt.Fprintln(stderr, "knoten nats: warning: without --tls what the cluster sends, programs and states too, crosses the network unencrypted")
 		} else {
-			fmt.Fprintln(stderr, "knoten nats: warning: the certificate names only 127.0.0.1, ::1 and localhost, so other machines cannot verify it; reach the server through a tunnel to localhost")
+			fmt.Fprintf(stdout, "the certificate names this machine as %s\n", strings.Join(certHosts(addr), ", "))
 		}
 	}
 	if dir != nil {

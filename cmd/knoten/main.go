@@ -41,8 +41,10 @@
 // of C does and nothing else, the client may ask the members and read the
 // ledger (natsnet.FullMemberPermissions, ClientPermissions). --tls makes
 // the server require TLS, with a self-signed certificate kept (and reused)
-// in DIR, cert.pem and key.pem; it names 127.0.0.1, ::1 and localhost only
-// (natsnet.GenerateTLS), so nodes on other machines cannot verify it yet.
+// in DIR, cert.pem and key.pem; it names loopback and the --listen host
+// (listening on every interface: this machine's name and the addresses of
+// its interfaces), which other machines dial (natsnet.GenerateTLS); a
+// kept certificate that does not name them is refused.
 // Nodes and clients trust it with --ca DIR/cert.pem. With --auth, nats
 // also prints the command that starts each node and the flags the client
 // commands need.
