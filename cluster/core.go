@@ -318,7 +318,7 @@ func (c *nodeCore) flush() {
 		for _, t := range rs {
 			t.parked = false
 			c.col.m.failedHandoffs.Add(1)
-			c.col.event(Event{Kind: EvResumed, Node: c.id, ID: t.id, Epoch: t.epoch})
+			c.col.event(Event{Kind: EvResumed, Node: c.id, Peer: t.offeredTo, ID: t.id, Epoch: t.epoch})
 			c.pool.inject(t)
 			if c.draining {
 				// Offered again on the next heartbeat, not at once: on an
@@ -568,7 +568,7 @@ func (c *nodeCore) handoff(t *task, to NodeID, trace int64) {
 	msg := c.offers.get(offerHeaderLen(len(route)) + codec.EncodedSize(st))
 	msg = appendOfferHeader(msg, t.id, e, t.prog.Hash(), trace, route)
 	msg = codec.AppendEncodeSum(msg, codec.Meta{Isolate: uint64(t.id), Epoch: e}, st, &sum)
-	t.epoch, t.parked = e, true
+	t.epoch, t.parked, t.offeredTo = e, true, to
 	c.col.m.recordOffer(len(msg))
 	c.col.event(Event{Kind: EvHalted, Node: c.id, Peer: to, ID: t.id, Epoch: e, PC: st.PC, Steps: st.Steps, Hash: sum, Bytes: len(msg)})
 	if !c.proto.startHandoff(c.now, t.id, e, to, msg) {

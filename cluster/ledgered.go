@@ -90,7 +90,8 @@ func (c *nodeCore) commit(t *task, from NodeID) {
 			cur, gerr := l.Get(ctx, ledger.IsolateID(id))
 			switch {
 			case gerr != nil:
-				return errors.Is(gerr, ledger.ErrNotFound) // no such isolate: refuse
+				// No such isolate, or an entry that does not decode: refuse.
+				return errors.Is(gerr, ledger.ErrNotFound) || errors.Is(gerr, ledger.ErrCorrupt)
 			case cur.Owns(ledger.NodeID(self), epoch):
 				got, ok = cur, true
 				return true
@@ -215,7 +216,10 @@ func (c *nodeCore) finish(t *task) {
 			// earlier attempt's) stands, or the entry moved on.
 			cur, gerr := l.Get(ctx, id)
 			if gerr != nil {
-				return errors.Is(gerr, ledger.ErrNotFound)
+				// Gone, or an entry that does not decode (members are
+				// trusted with the ledger; a corrupt entry is a bug or an
+				// attack): publish nothing, rather than retry for ever.
+				return errors.Is(gerr, ledger.ErrNotFound) || errors.Is(gerr, ledger.ErrCorrupt)
 			}
 			switch {
 			case cur.State == ledger.Finished && cur.Owner == self && cur.Epoch == by.Epoch:

@@ -59,6 +59,7 @@ type task struct {
 	heldDone    bool   // finished while unconfirmed: publish on confirm
 	pendingMove uint32 // move target + 1 requested while unconfirmed
 	waitConfirm bool   // parked while unconfirmed: hand off on confirm
+	offeredTo   NodeID // the target of its last handoff, for EvResumed
 	route       []Stop // stops planned after the current one; they travel in the OFFER
 	carryRoute  bool   // parked for its planned stop: the handoff carries route on
 
@@ -123,7 +124,7 @@ const (
 	EvArrived                        // Node decoded, verified (Hash) and took the isolate from Peer at Epoch; Downtime since the halt request
 	EvRunning                        // the isolate's first quantum on Node began: Downtime (halt request → arrival) and QueueWait (arrival → this quantum)
 	EvMigrated                       // Node dropped its copy: Peer owns the isolate
-	EvResumed                        // the handoff to Peer failed; Node runs the isolate again
+	EvResumed                        // the handoff to Peer failed; Node runs the isolate again (at Epoch)
 	EvCompleted                      // the isolate finished or faulted on Node and its result was published
 	EvFenced                         // the ledger refused Node the isolate at Epoch (from Peer, if it was an offer): Node dropped its copy unrun or unpublished
 )

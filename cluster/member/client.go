@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/knotencore/knoten/cluster"
+	"github.com/knotencore/knoten/cluster/ledger"
 	"github.com/knotencore/knoten/cluster/natsnet"
 	"github.com/knotencore/knoten/engine"
 )
@@ -34,7 +37,13 @@ func Dial(url, c string, creds natsnet.Credentials) (*Client, error) {
 	if creds.Name == "" {
 		creds.Name = "knoten client"
 	}
-	nc, err := natsnet.Connect(url, creds, nats.MaxReconnects(5), quietErrors)
+	opts := []nats.Option{nats.MaxReconnects(5), quietErrors}
+	if creds.Member == nil {
+		// Members answer only into client inboxes (natsnet.IsClientInbox);
+		// with credentials natsnet.Connect sets the client's own.
+		opts = append(opts, nats.CustomInboxPrefix(natsnet.ClientInboxPrefix("anonymous")))
+	}
+	nc, err := natsnet.Connect(url, creds, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +67,14 @@ func (c *Client) Submit(ctx context.Context, prog *engine.Program, node int, rou
 		to = strconv.Itoa(node)
 	}
 	var r SubmitReply
-	if err := c.request(ctx, ctlSubject(c.cluster, to, "submit"), SubmitRequest{Program: prog.MarshalBinary(), Route: route}, &r); err != nil {
+	req := SubmitRequest{Program: prog.MarshalBinary(), Route: route}
+	if d, ok := ctx.Deadline(); ok {
+		req.DeadlineNS = d.UnixNano()
+	}
+	if err := c.request(ctx, ctlSubject(c.cluster, to, "submit"), req, &r); err != nil {
+		if ctx.Err() != nil {
+			return "", fmt.Errorf("submit: no answer in time (%w); a member that got the request after its deadline refuses it, but one that got it in time and whose answer was lost runs it: check knoten ps before submitting again", err)
+		}
 		return "", fmt.Errorf("submit: %w", err)
 	}
 	if r.Error != "" {
@@ -87,17 +103,56 @@ func (c *Client) request(ctx context.Context, subj string, req, reply any) error
 
 // Results subscribes to every completion the cluster publishes from now
 // on. Call it before Submit, so that no result can come before it
-// listens. stop ends the subscription and closes the channel.
+// listens. stop ends the subscription and closes the channel. A result
+// whose Node disagrees with the node its subject names (which the server
+// lets only that node publish on) is dropped; Verify checks the rest
+// against the ledger.
 func (c *Client) Results() (results <-chan Result, stop func(), err error) {
-	return subscribeJSON[Result](c.nc, DoneSubject(c.cluster, "*"))
+	prefix := natsnet.DonePrefix(c.cluster) + "."
+	return subscribeJSON(c.nc, DoneSubject(c.cluster, "*", "*"), func(subject string, r Result) bool {
+		node, _, _ := strings.Cut(strings.TrimPrefix(subject, prefix), ".")
+		return node == strconv.FormatUint(uint64(r.Node), 10)
+	})
 }
 
 // Events subscribes to every node's migration events from now on.
 func (c *Client) Events() (events <-chan Event, stop func(), err error) {
-	return subscribeJSON[Event](c.nc, EventSubject(c.cluster, "*"))
+	prefix := natsnet.EventPrefix(c.cluster) + "."
+	return subscribeJSON(c.nc, EventSubject(c.cluster, "*"), func(subject string, e Event) bool {
+		return strings.TrimPrefix(subject, prefix) == strconv.FormatUint(uint64(e.Node), 10)
+	})
 }
 
-func subscribeJSON[T any](nc *nats.Conn, subj string) (<-chan T, func(), error) {
+// Verify checks a result against the ownership ledger: the isolate must be
+// recorded finished, by the node the result names, at its epoch. A member
+// may publish completions only as itself, but it could still publish one
+// for an isolate it does not hold; the ledger tells.
+func (c *Client) Verify(ctx context.Context, r Result) error {
+	id, err := ParseID(r.ID)
+	if err != nil {
+		return err
+	}
+	js, err := jetstream.New(c.nc)
+	if err != nil {
+		return err
+	}
+	l, err := ledger.BindJetStream(ctx, js, LedgerBucket(c.cluster))
+	if err != nil {
+		return fmt.Errorf("verify %s: the ledger: %w", r.ID, err)
+	}
+	e, err := l.Get(ctx, ledger.IsolateID(id))
+	if err != nil {
+		return fmt.Errorf("verify %s: %w", r.ID, err)
+	}
+	if e.State != ledger.Finished || e.Owner != ledger.NodeID(r.Node) || e.Epoch != r.Epoch {
+		return fmt.Errorf("verify %s: the result claims node %d at epoch %d, the ledger has %v", r.ID, r.Node, r.Epoch, e)
+	}
+	return nil
+}
+
+// subscribeJSON delivers the messages on subj that decode as T and that
+// ok accepts given their subject.
+func subscribeJSON[T any](nc *nats.Conn, subj string, ok func(subject string, v T) bool) (<-chan T, func(), error) {
 	raw := make(chan *nats.Msg, 1<<16)
 	sub, err := nc.ChanSubscribe(subj, raw)
 	if err != nil {
@@ -115,7 +170,7 @@ func subscribeJSON[T any](nc *nats.Conn, subj string) (<-chan T, func(), error) 
 			select {
 			case m := <-raw:
 				var v T
-				if json.Unmarshal(m.Data, &v) == nil {
+				if json.Unmarshal(m.Data, &v) == nil && ok(m.Subject, v) {
 					select {
 					case out <- v:
 					case <-done:
@@ -137,11 +192,17 @@ func subscribeJSON[T any](nc *nats.Conn, subj string) (<-chan T, func(), error) 
 	}, nil
 }
 
-// psQuiet is how long PS waits after the last answer for more.
-const psQuiet = 300 * time.Millisecond
+// psQuiet is how long PS waits after the last answer for more, once it
+// has as many as the members say there are; psWait bounds the wait for
+// those.
+const (
+	psQuiet = 100 * time.Millisecond
+	psWait  = 3 * time.Second
+)
 
 // PS asks every member what it holds and returns the answers by node. It
-// gathers answers until none has come for a short while.
+// gathers answers until it has one from every member any answer reports
+// up (or psWait has passed), then until none has come for a short while.
 func (c *Client) PS(ctx context.Context) ([]PSReply, error) {
 	inbox := c.nc.NewRespInbox()
 	sub, err := c.nc.SubscribeSync(inbox)
@@ -153,8 +214,14 @@ func (c *Client) PS(ctx context.Context) ([]PSReply, error) {
 		return nil, err
 	}
 	var out []PSReply
-	wait := 2 * time.Second // the first answer may take a while
+	known := map[uint32]bool{} // every member some answer names
+	heard := map[uint32]bool{}
+	give := time.Now().Add(psWait)
 	for {
+		wait := psQuiet
+		if len(heard) == 0 || len(heard) < len(known) {
+			wait = max(time.Until(give), time.Millisecond)
+		}
 		wctx, cancel := context.WithTimeout(ctx, wait)
 		m, err := sub.NextMsgWithContext(wctx)
 		cancel()
@@ -165,10 +232,14 @@ func (c *Client) PS(ctx context.Context) ([]PSReply, error) {
 			break
 		}
 		var r PSReply
-		if json.Unmarshal(m.Data, &r) == nil {
-			out = append(out, r)
+		if json.Unmarshal(m.Data, &r) != nil || heard[r.Node] {
+			continue
 		}
-		wait = psQuiet
+		heard[r.Node], known[r.Node] = true, true
+		for _, p := range r.PeersUp {
+			known[p] = true
+		}
+		out = append(out, r)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Node < out[j].Node })
 	return out, nil

@@ -42,6 +42,11 @@ type Options struct {
 	DetectPeriod, DetectTimeout time.Duration
 	// Limits apply to every isolate the node runs.
 	Limits engine.Limits
+	// OnFatal, if set, learns why a running node stopped itself: another
+	// process runs with its id (ErrTwin), or the cluster's ledger was
+	// lost and made anew under it (ErrLedgerLost). The node has closed
+	// by then; its isolates are gone with it.
+	OnFatal func(error)
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -85,9 +90,16 @@ type Node struct {
 	det  *natsnet.Detector
 	subs []*nats.Subscription
 
+	incarnation uint64    // this life of the node: its start time, ns since 1970
+	ledgerBorn  time.Time // when the ledger's bucket was created, as the server says
+	js          jetstream.JetStream
+	twin        chan uint64 // incarnations of older processes heard on this node's id
+	submitAny   *nats.Subscription
+
 	mu       sync.Mutex
 	draining bool
 	closed   bool
+	peersUp  map[cluster.NodeID]bool // the detector's reports before the runtime started
 }
 
 // Start joins the cluster at o.URL as a new node and returns once the node
@@ -97,14 +109,14 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{opts: o}
+	n := &Node{opts: o, incarnation: uint64(time.Now().UnixNano()), twin: make(chan uint64, 1), peersUp: map[cluster.NodeID]bool{}}
 	ok := false
 	defer func() {
 		if !ok {
 			n.Close()
 		}
 	}()
-	extra := []nats.Option{quietErrors}
+	extra := []nats.Option{quietErrors, nats.ReconnectHandler(func(*nats.Conn) { go n.checkLedger() })}
 	if m := o.Creds.Member; m != nil {
 		if int(m.Node) >= o.MaxNodes {
 			return nil, fmt.Errorf("member: node id %d from the credentials, but the cluster has at most %d nodes", m.Node, o.MaxNodes)
@@ -124,6 +136,7 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	n.js = js
 	if o.Creds.Member == nil {
 		if err = whileForming(ctx, func() (err error) { n.ID, err = allocateID(ctx, js, o); return }); err != nil {
 			return nil, err
@@ -139,27 +152,44 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("member: open the ledger: %w", err)
 	}
+	if n.ledgerBorn, err = ledgerCreated(ctx, js, o.Cluster); err != nil {
+		return nil, err
+	}
+	// The detector first, and a wait of two heartbeats: a process already
+	// running with this id would be heard, and this one must not start.
+	n.det, err = natsnet.StartDetector(n.nc, natsnet.DetectorConfig{
+		Cluster: o.Cluster, Self: n.ID, Name: n.Name, Period: o.DetectPeriod, Timeout: o.DetectTimeout,
+		Incarnation: n.incarnation, OnTwin: n.onTwin,
+	}, n.report)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case inc := <-n.twin:
+		return nil, fmt.Errorf("%w (it started at %s)", ErrTwin, time.Unix(0, int64(inc)).Format(time.RFC3339))
+	case <-time.After(2*o.DetectPeriod + 50*time.Millisecond):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	if n.tr, err = natsnet.New(natsnet.Config{Cluster: o.Cluster}); err != nil {
 		return nil, err
 	}
 	if err := n.tr.Join(n.ID, n.nc); err != nil {
 		return nil, err
 	}
-	n.cl = cluster.New(cluster.Config{
+	cl := cluster.New(cluster.Config{
 		Nodes: o.MaxNodes, Local: []cluster.NodeID{n.ID}, Workers: o.Workers, Quantum: o.Quantum,
 		Transport: n.tr, Ledger: n.led, Limits: o.Limits,
 		OnComplete: n.publishResult, OnEvent: n.publishEvent,
 	})
-	n.det, err = natsnet.StartDetector(n.nc, natsnet.DetectorConfig{
-		Cluster: o.Cluster, Self: n.ID, Name: n.Name, Period: o.DetectPeriod, Timeout: o.DetectTimeout,
-	}, func(peer cluster.NodeID, up bool) {
-		if int(peer) < o.MaxNodes {
-			n.cl.SetPeer(peer, up)
-		}
-	})
-	if err != nil {
-		return nil, err
+	n.mu.Lock()
+	n.cl = cl
+	for peer, up := range n.peersUp { // what the detector said before
+		cl.SetPeer(peer, up)
 	}
+	n.peersUp = nil
+	n.mu.Unlock()
+	go n.watchTwin()
 	self := strconv.Itoa(int(n.ID))
 	for _, s := range []struct {
 		subj, queue string
@@ -176,12 +206,92 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 			return nil, fmt.Errorf("member: subscribe %s: %w", s.subj, err)
 		}
 		n.subs = append(n.subs, sub)
+		if s.queue != "" {
+			n.submitAny = sub // a draining node leaves the queue group
+		}
 	}
 	if err := n.nc.FlushTimeout(5 * time.Second); err != nil {
 		return nil, fmt.Errorf("member: subscribe: %w", err)
 	}
 	ok = true
 	return n, nil
+}
+
+// ErrTwin: another process runs with this node's id. The ledger names
+// owners by id, so two processes with one id would both believe they own
+// its isolates: the younger one stops (at start, or as soon as it hears
+// the older).
+var ErrTwin = errors.New("member: another process runs with this node's id")
+
+// ErrLedgerLost: the cluster's ledger bucket was made anew while the node
+// ran (its server restarted without its store, say). What the node holds
+// is no longer recorded anywhere, and ids would be handed out again, so
+// the node stops rather than run on without a ledger.
+var ErrLedgerLost = errors.New("member: the cluster's ledger was lost and made anew (a server restarted without its store?)")
+
+// report takes the detector's word about a peer.
+func (n *Node) report(peer cluster.NodeID, up bool) {
+	if int(peer) >= n.opts.MaxNodes {
+		return
+	}
+	n.mu.Lock()
+	cl := n.cl
+	if cl == nil {
+		n.peersUp[peer] = up
+	}
+	n.mu.Unlock()
+	if cl != nil {
+		cl.SetPeer(peer, up)
+	}
+}
+
+// onTwin hears another process on this node's id; only an older one
+// (started first) makes this one stop.
+func (n *Node) onTwin(inc uint64) {
+	if inc < n.incarnation {
+		select {
+		case n.twin <- inc:
+		default:
+		}
+	}
+}
+
+func (n *Node) watchTwin() {
+	inc, ok := <-n.twin
+	if ok {
+		n.fatal(fmt.Errorf("%w (it started at %s)", ErrTwin, time.Unix(0, int64(inc)).Format(time.RFC3339)))
+	}
+}
+
+// fatal stops the node and reports why.
+func (n *Node) fatal(err error) {
+	n.Close()
+	if n.opts.OnFatal != nil {
+		n.opts.OnFatal(err)
+	}
+}
+
+// ledgerCreated returns when the cluster's ledger bucket was created.
+func ledgerCreated(ctx context.Context, js jetstream.JetStream, c string) (time.Time, error) {
+	s, err := js.Stream(ctx, "KV_"+LedgerBucket(c))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("member: the ledger's stream: %w", err)
+	}
+	return s.CachedInfo().Created, nil
+}
+
+// checkLedger runs after every reconnection: a ledger bucket created since
+// the node started means the old one, and everything it recorded, is gone.
+func (n *Node) checkLedger() {
+	if n.ledgerBorn.IsZero() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	born, err := ledgerCreated(ctx, n.js, n.opts.Cluster)
+	if errors.Is(err, jetstream.ErrStreamNotFound) || err == nil && !born.Equal(n.ledgerBorn) {
+		n.fatal(ErrLedgerLost)
+	}
 }
 
 // ErrCredentials: the server admitted the connection but refuses it what
@@ -303,12 +413,16 @@ func (n *Node) Close() error {
 	}
 	n.closed = true
 	n.mu.Unlock()
-	for _, s := range n.subs {
+	n.mu.Lock()
+	subs := n.subs
+	n.mu.Unlock()
+	for _, s := range subs {
 		s.Unsubscribe()
 	}
 	if n.det != nil {
-		n.det.Close()
+		n.det.Close() // waits for its goroutine: no onTwin after this
 	}
+	close(n.twin) // ends watchTwin
 	if n.cl != nil {
 		n.cl.Close()
 	}
@@ -323,7 +437,7 @@ func (n *Node) Close() error {
 
 func (n *Node) publishResult(c cluster.Completion) {
 	b, _ := json.Marshal(resultOf(c))
-	n.nc.Publish(DoneSubject(n.opts.Cluster, FormatID(c.ID)), b)
+	n.nc.Publish(DoneSubject(n.opts.Cluster, strconv.Itoa(int(n.ID)), FormatID(c.ID)), b)
 }
 
 func (n *Node) publishEvent(e cluster.Event) {
@@ -334,8 +448,11 @@ func (n *Node) publishEvent(e cluster.Event) {
 	}
 }
 
+// respond answers a request, but only into a client's inbox: a member may
+// publish on the ledger's subjects, and a request naming one of those as
+// its reply subject must not make the member write there.
 func (n *Node) respond(m *nats.Msg, v any) {
-	if m.Reply == "" {
+	if !natsnet.IsClientInbox(m.Reply) {
 		return
 	}
 	b, _ := json.Marshal(v)
@@ -347,6 +464,17 @@ func (n *Node) onSubmit(m *nats.Msg) {
 	reply := SubmitReply{Node: uint32(n.ID)}
 	if err := json.Unmarshal(m.Data, &req); err != nil {
 		reply.Error = "bad request: " + err.Error()
+		n.respond(m, reply)
+		return
+	}
+	if req.DeadlineNS != 0 && time.Now().UnixNano() > req.DeadlineNS {
+		return // the client has given up: it gets no answer, and nothing runs
+	}
+	n.mu.Lock()
+	draining := n.draining
+	n.mu.Unlock()
+	if draining {
+		reply.Error = "node is draining: it takes no new isolates"
 		n.respond(m, reply)
 		return
 	}
@@ -418,15 +546,37 @@ func (n *Node) onDrain(m *nats.Msg) {
 	n.mu.Lock()
 	n.draining = true
 	n.mu.Unlock()
+	// Out of the submit queue group: submissions to any node go elsewhere.
+	if n.submitAny != nil {
+		n.submitAny.Unsubscribe()
+	}
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 		defer cancel()
 		r := Reply{Node: uint32(n.ID)}
 		if err := n.cl.Drain(ctx, n.ID); err != nil {
 			r.Error = err.Error()
+			if errors.Is(err, cluster.ErrNoTarget) { // nothing changed: the node runs and takes work as before
+				n.mu.Lock()
+				n.draining = false
+				n.mu.Unlock()
+				n.rejoinSubmit()
+			}
 		}
 		n.respond(m, r)
 	}()
+}
+
+// rejoinSubmit puts the node back in the submit queue group after a drain
+// that changed nothing.
+func (n *Node) rejoinSubmit() {
+	sub, err := n.nc.QueueSubscribe(ctlSubject(n.opts.Cluster, "any", "submit"), natsnet.ControlQueue, n.onSubmit)
+	if err == nil {
+		n.mu.Lock()
+		n.submitAny = sub
+		n.subs = append(n.subs, sub)
+		n.mu.Unlock()
+	}
 }
 
 // Peers returns the other members as the node's failure detector sees

@@ -20,16 +20,18 @@ import (
 //	knoten.C.ctl.all.ps         every member answers with what it holds
 //	knoten.C.ctl.all.migrate    the member holding the isolate answers
 //	knoten.C.ctl.<node>.drain   that node drains, and answers when done
-//	knoten.C.done.<isolate>     a completion, published once, after the ledger's Finish
+//	knoten.C.done.<node>.<isolate>  a completion, published once, after the ledger's Finish, by node only
 //	knoten.C.event.<node>       the node's migration events (halted, arrived, migrated, resumed, fenced)
 //
 // Every payload is JSON. Members answer only into clients' inboxes.
 
 func ctlSubject(c, to, verb string) string { return "knoten." + c + ".ctl." + to + "." + verb }
 
-// DoneSubject is where the completion of isolate id is published; id "*"
-// gives the wildcard for every isolate.
-func DoneSubject(c, id string) string { return natsnet.DonePrefix(c) + "." + id }
+// DoneSubject is where node publishes the completion of isolate id; "*"
+// for both gives the wildcard for every completion. The server lets only
+// node publish below done.<node>, so the subject authenticates the
+// completing node (the payload's Node must agree).
+func DoneSubject(c, node, id string) string { return natsnet.DonePrefix(c) + "." + node + "." + id }
 
 // EventSubject is where node publishes its migration events; node "*"
 // gives the wildcard for every node.
@@ -37,6 +39,11 @@ func EventSubject(c, node string) string { return natsnet.EventPrefix(c) + "." +
 
 // SubmitRequest asks for a program to be spawned.
 type SubmitRequest struct {
+	// DeadlineNS, if not 0, is when the client stops waiting for the
+	// answer (wall clock, ns since 1970): a member that gets the request
+	// later (it was paused, say) refuses it rather than spawn a program
+	// whose client has given up and may submit it again.
+	DeadlineNS int64 `json:"deadline_ns,omitempty"`
 	Program []byte `json:"program"` // engine.Program.MarshalBinary
 	// Route, if any, plans stops: the isolate is parked at the first
 	// safepoint at or after each At instructions and handed to To (see

@@ -56,6 +56,12 @@ type DetectorConfig struct {
 	// FlushTimeout bounds how long StartDetector waits for the server to
 	// confirm the subscription. Default DefaultFlushTimeout.
 	FlushTimeout time.Duration
+	// OnTwin, if set, learns of every heartbeat on this node's own
+	// subject from another incarnation: a second process running with
+	// this node's id (with credentials, its holder). It gets the other's
+	// incarnation and is called from the detector's goroutine, like
+	// report. A node must not run twice: the ledger names owners by id.
+	OnTwin func(incarnation uint64)
 }
 
 func (c DetectorConfig) withDefaults() (DetectorConfig, error) {
@@ -332,6 +338,9 @@ func (d *Detector) heard(m *nats.Msg, changes []change) []change {
 		// second process started with this node's id.
 		if inc != d.cfg.Incarnation {
 			d.sameID.Add(1)
+			if d.cfg.OnTwin != nil {
+				d.cfg.OnTwin(inc)
+			}
 		}
 		return changes
 	}

@@ -28,7 +28,7 @@
 //	ctl.any.<verb>     a client's request to any one member (ControlAnyPrefix,
 //	                   queue group ControlQueue)
 //	ctl.all.<verb>     a client's request every member receives (ControlAllPrefix)
-//	done.<…>           completions, published by members (DonePrefix)
+//	done.<X>.<…>       completions, published by member X only (DonePrefix)
 //	event.<X>          X's migration events (EventPrefix)
 //
 // and the reply inboxes: _INBOX_<X> for member X (ledger.InboxPrefix),
@@ -90,7 +90,7 @@
 //	                 member X (FullMemberPermissions)      client (ClientPermissions)
 //	publish          knoten.<C>.to.*.from.X[.chunk]         knoten.<C>.ctl.>
 //	                 knoten.<C>.alive.X                     ledger.ReaderSubjects (read only)
-//	                 knoten.<C>.done.>
+//	                 knoten.<C>.done.X.>
 //	                 knoten.<C>.event.X
 //	                 _INBOX_client.>
 //	                 ledger.MemberSubjects (read, write)

@@ -2,6 +2,7 @@ package natsnet
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/nats-io/nats-server/v2/server"
 
@@ -58,6 +59,12 @@ const clientInboxRoot = "_INBOX_client"
 // outside the cluster's own subjects, to answer.
 func ClientInboxPrefix(publicKey string) string { return clientInboxRoot + "." + publicKey }
 
+// IsClientInbox reports whether subject is in a client's reply inbox: the
+// only place a member answers a request, whatever reply subject the
+// request names (a member may publish on the ledger's and its own
+// subjects, and a request must not make it write there).
+func IsClientInbox(subject string) bool { return strings.HasPrefix(subject, clientInboxRoot+".") }
+
 // FullMemberPermissions returns everything member node of cluster
 // clusterName may do, with the ownership ledger in bucket
 // (ledger.DefaultBucket if empty):
@@ -82,7 +89,7 @@ func FullMemberPermissions(clusterName string, node cluster.NodeID, bucket strin
 	lpub, lsub := ledger.MemberSubjects(bucket, ledger.NodeID(node))
 	p.Publish.Allow = append(p.Publish.Allow,
 		AliveSubject(clusterName, node),
-		DonePrefix(clusterName)+".>",
+		DonePrefix(clusterName)+"."+strconv.FormatUint(uint64(node), 10)+".>",
 		EventPrefix(clusterName)+"."+strconv.FormatUint(uint64(node), 10),
 		clientInboxRoot+".>",
 	)

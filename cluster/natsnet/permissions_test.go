@@ -19,7 +19,7 @@ func TestPermissionTables(t *testing.T) {
 	m := FullMemberPermissions("c", 7, "b")
 	wantPub := append([]string{
 		"knoten.c.to.*.from.7", "knoten.c.to.*.from.7.chunk",
-		"knoten.c.alive.7", "knoten.c.done.>", "knoten.c.event.7", "_INBOX_client.>",
+		"knoten.c.alive.7", "knoten.c.done.7.>", "knoten.c.event.7", "_INBOX_client.>",
 	}, lpub...)
 	wantSub := append([]string{
 		"knoten.c.to.7.>", "knoten.c.alive.*", "knoten.c.ctl.7.>", "knoten.c.ctl.any.> knoten", "knoten.c.ctl.all.>",

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -79,7 +80,7 @@ const natsSynopsis = "knoten nats [--listen HOST:PORT] [--store DIR] [--auth DIR
 func natsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("nats", flag.ContinueOnError)
 	listen := fs.String("listen", defaultListen, "listen for nodes and clients on `HOST:PORT`: 0.0.0.0 for every interface (then give --auth and --tls), port 0 for one the kernel picks")
-	store := fs.String("store", "", "keep JetStream's data in `DIR` (default: a temporary directory, removed on exit)")
+	store := fs.String("store", "", "keep JetStream's data, the ownership ledger with it, in `DIR` (default: AUTHDIR/jetstream with --auth, so that a restarted server keeps the ledger; else a temporary directory, removed on exit)")
 	auth := fs.String("auth", "", "admit only the nodes and the client whose credentials are in `DIR` (n<id>.creds, client.creds), made there if missing")
 	members := fs.Int("members", 0, "with --auth: admit the nodes with ids 0 to `N`-1")
 	clusterName := fs.String("cluster", "knoten", "with --auth: the name `C` of the cluster whose subjects the credentials allow")
@@ -123,6 +124,12 @@ func natsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		o.Cluster, o.Members, o.Clients = *clusterName, dir.members, []natsnet.Member{dir.client}
 		o.LedgerBucket, o.TLS = member.LedgerBucket(*clusterName), dir.tls
+	}
+	if *store == "" && dir != nil {
+		// The ledger must outlive the server process: a server restarted
+		// on the same credentials without it would hand out ids again and
+		// forget who owns what (nodes notice and stop: member.ErrLedgerLost).
+		*store = filepath.Join(dir.dir, "jetstream")
 	}
 	url, stop, err := startNATS(o, *store)
 	if err != nil {
@@ -259,9 +266,11 @@ func nodeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			fmt.Fprintln(stderr, "knoten node: warning: the server admits anyone who reaches it, unencrypted: knoten nats --auth DIR --tls serves one that does not")
 		}
 	}
+	fatal := make(chan error, 1)
 	n, err := member.Start(ctx, member.Options{
 		URL: *natsURL, Cluster: *clusterName, Name: *name, Creds: c, Workers: *workers,
-		Limits: engine.Limits{MaxSteps: *maxSteps},
+		Limits:  engine.Limits{MaxSteps: *maxSteps},
+		OnFatal: func(err error) { fatal <- err },
 	})
 	if err != nil {
 		return cf.connErr(*natsURL, err)
@@ -270,7 +279,11 @@ func nodeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if _, err := fmt.Fprintf(stdout, "node %d (%s) in cluster %s at %s\n", n.ID, n.Name, *clusterName, *natsURL); err != nil {
 		return err
 	}
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case err := <-fatal: // the node has stopped itself
+		return fmt.Errorf("node %d stopped: %w", n.ID, err)
+	}
 	if l, err := n.Cluster().Isolates(n.ID); err == nil && len(l) > 0 {
 		what := fmt.Sprintf("%d isolates, which are", len(l))
 		if len(l) == 1 {
@@ -391,7 +404,10 @@ func submitCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if r.Status != engine.Finished.String() {
 		result = "-"
 	}
-	if _, err := fmt.Fprintf(stdout, "result: %s\nstatus: %s\nsteps: %d\nstate: %s\nnode: %d\n", result, r.Status, r.Steps, r.Hash, r.Node); err != nil {
+	if err := c.Verify(ctx, r); err != nil {
+		return fmt.Errorf("submit: a completion of %s that the ledger does not back: %w", id, err)
+	}
+	if _, err := fmt.Fprintf(stdout, "result: %s\nstatus: %s\nsteps: %d\nstate: %s\nnode: %d (the ledger has it finished there at epoch %d)\n", result, r.Status, r.Steps, r.Hash, r.Node, r.Epoch); err != nil {
 		return err
 	}
 	if r.Status != engine.Finished.String() {

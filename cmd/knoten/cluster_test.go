@@ -192,13 +192,13 @@ func TestClusterCommands(t *testing.T) {
 
 	result, steps, state := straightRun(t, "testdata/sum.kn")
 	out := mustKnoten(t, "submit", "--nats", url, "testdata/sum.kn")
-	got := match(t, out, `^id: \d-\d+\nresult: (\d+)\nstatus: finished\nsteps: (\d+)\nstate: ([0-9a-f]{64})\nnode: [01]\n$`)
+	got := match(t, out, `^id: \d-\d+\nresult: (\d+)\nstatus: finished\nsteps: (\d+)\nstate: ([0-9a-f]{64})\nnode: [01] \(the ledger has it finished there at epoch \d+\)\n$`)
 	if got[1] != result || got[2] != steps || got[3] != state {
 		t.Fatalf("submit printed\n%swant result %s, steps %s, state %s", out, result, steps, state)
 	}
 
 	out, err := knoten(t, "submit", "--nats", url, "--node", "beta", "testdata/divzero.kn")
-	match(t, out, `(?m)^status: faulted\nsteps: \d+\nstate: [0-9a-f]{64}\nnode: 1$`)
+	match(t, out, `(?m)^status: faulted\nsteps: \d+\nstate: [0-9a-f]{64}\nnode: 1 \(the ledger has it finished there at epoch \d+\)$`)
 	if err == nil || !regexp.MustCompile(`^isolate 1-\d+ faulted on node 1: .*division by zero`).MatchString(err.Error()) {
 		t.Fatalf("submit of a fault: error %v", err)
 	}
@@ -313,7 +313,7 @@ func TestAuthTLS(t *testing.T) {
 	result, steps, state := straightRun(t, "testdata/sum.kn")
 	client := []string{"--nats", url, "--creds", creds("client"), "--ca", ca}
 	out = mustKnoten(t, append(append([]string{"submit"}, client...), "testdata/sum.kn")...)
-	got := match(t, out, `^id: \d-\d+\nresult: (\d+)\nstatus: finished\nsteps: (\d+)\nstate: ([0-9a-f]{64})\nnode: [01]\n$`)
+	got := match(t, out, `^id: \d-\d+\nresult: (\d+)\nstatus: finished\nsteps: (\d+)\nstate: ([0-9a-f]{64})\nnode: [01] \(the ledger has it finished there at epoch \d+\)\n$`)
 	if got[1] != result || got[2] != steps || got[3] != state {
 		t.Fatalf("submit printed\n%swant result %s, steps %s, state %s", out, result, steps, state)
 	}
