@@ -43,8 +43,8 @@ type SubmitRequest struct {
 	// answer (wall clock, ns since 1970): a member that gets the request
 	// later (it was paused, say) refuses it rather than spawn a program
 	// whose client has given up and may submit it again.
-	DeadlineNS int64 `json:"deadline_ns,omitempty"`
-	Program []byte `json:"program"` // engine.Program.MarshalBinary
+	DeadlineNS int64  `json:"deadline_ns,omitempty"`
+	Program    []byte `json:"program"` // engine.Program.MarshalBinary
 	// Route, if any, plans stops: the isolate is parked at the first
 	// safepoint at or after each At instructions and handed to To (see
 	// cluster.Cluster.MigrateAt).
