@@ -179,7 +179,7 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	fs.StringVar(&o.out, "out", "", "with --load: a directory (created if missing) to write cluster-load.txt (benchmark format), cluster-load.json and downtime-us.txt in")
 	fs.BoolVar(&o.json, "json", false, "print the report as JSON")
 	fs.BoolVar(&o.noSteal, "no-steal", false, "with --load: switch cross-node stealing off")
-	fs.StringVar(&o.size, "size", "medium", "with --load: workload size: small (one quantum each), medium or full")
+	fs.StringVar(&o.size, "size", "medium", "with --load: workload size: small (one quantum each), medium (some 500k instructions), large (some 5M) or full (the benchmarks')")
 	fs.Int64Var(&o.quantum, "quantum", 0, "instructions per quantum (0: chosen from the cache geometry)")
 	fs.Uint64Var(&o.maxSteps, "max-steps", defaultMaxSteps, "instruction quota of every run of the program, the straight runs included (0: none); 1e9 takes about 2 s at 0.45 instructions/ns, so a program that never ends is reported within seconds; checked at safepoints (calls and backward branches), so a tail without them may run past it by its length")
 	fs.IntVar(&o.hopAttempts, "hop-attempts", defaultHopAttempts, "without --load: handoff attempts per planned hop; a hop whose handoff fails safely (the source resumes the isolate) is asked for again, up to this many times")
@@ -270,9 +270,9 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 		bad("--duration %v: not shorter than --timeout %v", o.duration, o.timeout)
 	}
 	switch o.size {
-	case "small", "medium", "full":
+	case "small", "medium", "large", "full":
 	default:
-		bad("--size %q: want small, medium or full", o.size)
+		bad("--size %q: want small, medium, large or full", o.size)
 	}
 	if set["size"] && o.program != "" {
 		bad("--size: has no effect with --program")
