@@ -17,6 +17,7 @@ import (
 	"github.com/knotencore/knoten/bench/machine"
 	"github.com/knotencore/knoten/cluster"
 	"github.com/knotencore/knoten/engine"
+	"github.com/knotencore/knoten/engine/workloads"
 )
 
 // loadJSON is what --json and --out write.
@@ -86,26 +87,9 @@ func inPhase[T any](ctx context.Context, o *options, phase string, f func() (T, 
 }
 
 func runLoad(ctx context.Context, o *options, w io.Writer) (err error) {
-	var jobs []*cluster.Job
-	if o.program != "" {
-		j, err := fileJob(ctx, o, o.program, 3)
-		if err != nil {
-			return err
-		}
-		jobs = []*cluster.Job{j}
-	} else {
-		// The workloads' straight runs take no context: up to seconds with
-		// --size full.
-		var err error
-		straight := workloadJobs
-		if jobs, err = inPhase(ctx, o, "during the straight runs", func() ([]*cluster.Job, error) { return straight(o.size) }); err != nil {
-			return err
-		}
-		for _, j := range jobs {
-			if o.maxSteps > 0 && j.Steps > o.maxSteps {
-				return fmt.Errorf("workload %s runs %d instructions, more than --max-steps %d", j.Name, j.Steps, o.maxSteps)
-			}
-		}
+	jobs, err := loadJobs(ctx, o)
+	if err != nil {
+		return err
 	}
 	// Over NATS the server and the nodes' connections come up before the
 	// load's cluster and go down after it, on every path. RunLoad closes
@@ -217,6 +201,66 @@ func runLoad(ctx context.Context, o *options, w io.Writer) (err error) {
 		return fmt.Errorf("load: %s", strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// loadJobs compiles the load's programs and runs each straight: the
+// workloads at --size, or --program.
+func loadJobs(ctx context.Context, o *options) ([]*cluster.Job, error) {
+	if o.program != "" {
+		j, err := fileJob(ctx, o, o.program, 3)
+		if err != nil {
+			return nil, err
+		}
+		return []*cluster.Job{j}, nil
+	}
+	// The workloads' straight runs take no context: up to seconds with
+	// --size full.
+	straight := workloadJobs
+	if o.size == "large" {
+		straight = largeJobs
+	}
+	jobs, err := inPhase(ctx, o, "during the straight runs", func() ([]*cluster.Job, error) { return straight(o.size) })
+	if err != nil {
+		return nil, err
+	}
+	for _, j := range jobs {
+		if o.maxSteps > 0 && j.Steps > o.maxSteps {
+			return nil, fmt.Errorf("workload %s runs %d instructions, more than --max-steps %d", j.Name, j.Steps, o.maxSteps)
+		}
+	}
+	return jobs, nil
+}
+
+// largeSizes size each workload at some 5 million instructions (10 to 30
+// ms), between cluster's medium (a few hundred thousand) and full (the
+// benchmark sizes, up to 60 million): long enough that a node killed by
+// --chaos dies with isolates in flight, short enough that a few hundred
+// of them finish in seconds on two cores.
+var largeSizes = map[string]int{
+	"fib": 28, "loop": 1_000_000, "sieve": 500_000, "nbody": 8500, "matmul": 90,
+	"strings": 75_000, "bintrees": 12, "deeprec": 40_000,
+}
+
+// largeJobs compiles the workloads at --size large and runs each
+// straight, as cluster.WorkloadJobs does the other sizes.
+func largeJobs(string) ([]*cluster.Job, error) {
+	var jobs []*cluster.Job
+	for _, name := range workloads.Names() {
+		n, ok := largeSizes[name]
+		if !ok {
+			return nil, fmt.Errorf("workload %s has no large size", name)
+		}
+		w, err := workloads.Sized(name, n)
+		if err != nil {
+			return nil, err
+		}
+		j, err := cluster.NewJob(w.Name, w.Filename(), w.Source, w.Result)
+		if err != nil {
+			return nil, err
+		}
+		jobs = append(jobs, j)
+	}
+	return jobs, nil
 }
 
 // notCompleted is how many isolates did not complete: held still

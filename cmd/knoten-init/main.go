@@ -1,10 +1,13 @@
 // Command knoten-init drives a KnotenCore cluster in this process, over
-// the simulated network or over NATS.
+// the simulated network or over NATS, or as one process per node over
+// NATS (--procs).
 //
 // Usage:
 //
 //	knoten-init --cluster-sim [flags]          verify one isolate's migration lifecycle
 //	knoten-init --cluster-sim --load [flags]   stress a cluster and report
+//	knoten-init --cluster-sim --transport nats --procs [--load [--chaos]] [flags]
+//	                                           the same, each node a process
 //
 // Every flag is checked before any work starts; each error is one line.
 //
@@ -31,6 +34,54 @@
 // subscriptions, the connections and the server, and the temporary
 // directory is removed, on every path, errors and --timeout included (a
 // signal that kills the process skips it).
+//
+// --procs (with --transport nats, on an embedded server) runs each node as
+// a child process: this program run as the hidden subcommand
+// `knoten-init member --nats URL --node N --creds FILE ...`, which starts
+// one member node (cluster/member) and runs until SIGTERM or SIGINT, or
+// until its stdin, a pipe the coordinator holds, closes; on Linux the
+// kernel also kills it when the coordinator dies (Pdeathsig). The
+// coordinator, this process, starts the server with JetStream and always
+// with authentication: an NKey for each node id from 0 to 4×nodes+3 (the
+// nodes and the replacements of killed ones), its seed in a file in the
+// temporary directory, never on a command line, with natsnet's member
+// permissions plus the ledger's subjects and member's heartbeat, control,
+// completion and event subjects; and one for itself, the id after the
+// nodes', with the ledger's subjects (it reads the entries to account
+// for lost isolates) and a client's. It waits until every node reports
+// every other up and answers ps. Without --load it runs the 2-hop
+// verification through member's client: the isolate is submitted to n0
+// with its route (n1 and n2 at the planned halts), its hops are followed
+// through the nodes' halted, arrived and migrated events and its result
+// through its completion, all checked against the straight run as below;
+// a hop has one attempt (the client cannot plan a route again). With
+// --load the isolates are submitted round robin over the running nodes,
+// forced migrations go through the client to random running nodes, and
+// the nodes steal; the report gives completions, throughput, migrations
+// (arrived events) with their downtime percentiles (wall clock across
+// processes), completion latency at the coordinator, the correctness of
+// every result against its workload's straight run, and the machine
+// (--json: as JSON). --chaos adds, at random intervals seeded by --seed,
+// a SIGKILL of a random running node (a new node with the next unused id
+// takes its place: ids are never reused) or a SIGSTOP and a SIGCONT after
+// longer than the nodes' failure-detector timeout (50 ms heartbeats, a
+// 500 ms timeout), never leaving fewer than 2 nodes running nor acting on
+// a node continued less than that timeout ago, 4 actions per node in
+// all; --size is large by default then (each workload some 5 million
+// instructions), so that nodes die with isolates in flight. The
+// load ends when every submitted isolate has completed or, as the ledger
+// has it, is owned by a node the chaos killed, or at --timeout; then the
+// nodes are stopped and every isolate accounted for: completed once with
+// the right result, lost with a killed node (running there, or finished
+// there without a published completion), or lost by the protocol
+// (anything else; listed). Submissions that failed because their node
+// was killed are counted apart: they are not isolates. It exits non-zero
+// on a duplicate, a wrong result, a loss by the protocol, any other
+// failed submission, or a node that exited on its own. On every path,
+// SIGINT and SIGTERM included, the children are stopped (SIGTERM, SIGKILL
+// after 3 s), the connections closed, the server shut down and the
+// temporary directory removed. --no-steal, --spawn-nodes, --duration,
+// --out, --hop-attempts and --nats are refused with --procs.
 //
 // --cluster-sim spawns at least 3 nodes, starts a computation with a known
 // result on node A (by default the loop workload; --program runs a .kn file
@@ -140,6 +191,7 @@ type options struct {
 	hopAttempts                     int
 	transport, natsURL              string // --transport sim|nats; --nats: an external server's URL
 	auth, tls                       bool
+	procs, chaos                    bool // --procs: each node a child process; --chaos: kill and pause them
 
 	progress io.Writer // where the progress bar goes; nil for none
 }
@@ -150,6 +202,8 @@ func (o *options) limits() engine.Limits { return engine.Limits{MaxSteps: o.maxS
 const usageHead = `usage:
   knoten-init --cluster-sim [flags]          verify one isolate's migration lifecycle
   knoten-init --cluster-sim --load [flags]   stress a cluster and report
+  knoten-init --cluster-sim --transport nats --procs [--load [--chaos]] [flags]
+                                             the same, each node a process
 
 flags:
 `
@@ -179,7 +233,7 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	fs.StringVar(&o.out, "out", "", "with --load: a directory (created if missing) to write cluster-load.txt (benchmark format), cluster-load.json and downtime-us.txt in")
 	fs.BoolVar(&o.json, "json", false, "print the report as JSON")
 	fs.BoolVar(&o.noSteal, "no-steal", false, "with --load: switch cross-node stealing off")
-	fs.StringVar(&o.size, "size", "medium", "with --load: workload size: small (one quantum each), medium or full")
+	fs.StringVar(&o.size, "size", "medium", "with --load: workload size: small (one quantum each), medium (some 500k instructions), large (some 5M) or full (the benchmarks'); with --chaos the default is large, so that nodes die with isolates in flight")
 	fs.Int64Var(&o.quantum, "quantum", 0, "instructions per quantum (0: chosen from the cache geometry)")
 	fs.Uint64Var(&o.maxSteps, "max-steps", defaultMaxSteps, "instruction quota of every run of the program, the straight runs included (0: none); 1e9 takes about 2 s at 0.45 instructions/ns, so a program that never ends is reported within seconds; checked at safepoints (calls and backward branches), so a tail without them may run past it by its length")
 	fs.IntVar(&o.hopAttempts, "hop-attempts", defaultHopAttempts, "without --load: handoff attempts per planned hop; a hop whose handoff fails safely (the source resumes the isolate) is asked for again, up to this many times")
@@ -187,6 +241,8 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	fs.StringVar(&o.natsURL, "nats", "", "use the NATS server at this URL instead of an embedded one (implies --transport nats)")
 	fs.BoolVar(&o.auth, "auth", false, "with --transport nats: generate an NKey per node; the embedded server admits only them, each with its member permissions")
 	fs.BoolVar(&o.tls, "tls", false, "with --transport nats: the embedded server requires TLS with a self-signed certificate generated into its temporary directory, which the nodes trust")
+	fs.BoolVar(&o.procs, "procs", false, "with --transport nats: run each node as a child process of this binary, on the embedded server, each with an NKey of its own")
+	fs.BoolVar(&o.chaos, "chaos", false, "with --procs --load: at random intervals (seeded by --seed) SIGKILL a node process, replaced by one with a new node id, or SIGSTOP one and SIGCONT it after the failure detector's timeout; the ledger accounts for every isolate")
 	fs.DurationVar(&o.timeout, "timeout", defaultTimeout, "wall-clock limit of the whole command (0: none); a run it stops fails, and says so")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -216,6 +272,10 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 		errs = append(errs, err)
 	}
 	checkTransport(o, set, bad)
+	checkProcs(o, set, bad)
+	if o.chaos && !set["size"] {
+		o.size = "large"
+	}
 	minNodes := 3
 	if o.load {
 		minNodes = 1
@@ -227,6 +287,8 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 		o.nodes = 3
 	case o.nodes < minNodes && o.load:
 		bad("--nodes %d: want at least %d", o.nodes, minNodes)
+	case o.nodes < minChaosNodes && o.chaos:
+		bad("--nodes %d: --chaos needs at least %d nodes (it keeps %d running)", o.nodes, minChaosNodes, minChaosNodes-1)
 	case o.nodes < minNodes:
 		bad("--nodes %d: --cluster-sim needs at least %d nodes (it moves the isolate over 3)", o.nodes, minNodes)
 	}
@@ -270,9 +332,9 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 		bad("--duration %v: not shorter than --timeout %v", o.duration, o.timeout)
 	}
 	switch o.size {
-	case "small", "medium", "full":
+	case "small", "medium", "large", "full":
 	default:
-		bad("--size %q: want small, medium or full", o.size)
+		bad("--size %q: want small, medium, large or full", o.size)
 	}
 	if set["size"] && o.program != "" {
 		bad("--size: has no effect with --program")
@@ -349,6 +411,41 @@ func checkTransport(o *options, set map[string]bool, bad func(string, ...any)) {
 	}
 }
 
+// procsRefused are the flags --procs does not take, and why.
+var procsRefused = []struct{ name, why string }{
+	{"no-steal", "member nodes always steal"},
+	{"spawn-nodes", "the isolates are submitted round robin over the running nodes"},
+	{"duration", "it waits for every isolate to be accounted for, or --timeout"},
+	{"out", "the benchmark files are the in-process load's"},
+	{"hop-attempts", "a hop has one attempt: the member client cannot plan a route again"},
+}
+
+// checkProcs checks --procs and --chaos: the node processes meet on an
+// embedded NATS server that the coordinator configures with their keys,
+// and the chaos acts on a load.
+func checkProcs(o *options, set map[string]bool, bad func(string, ...any)) {
+	if o.chaos && (!o.procs || !o.load) {
+		bad("--chaos: only with --procs --load")
+	}
+	if !o.procs {
+		return
+	}
+	switch {
+	case !procsSupported:
+		bad("--procs: not on this system (it pauses nodes with SIGSTOP)")
+	case o.transport != transportNATS:
+		bad("--procs: only with --transport nats (the node processes meet on an embedded NATS server)")
+	case o.natsURL != "":
+		bad("--procs: not with --nats (the coordinator gives its embedded server the node processes' keys)")
+	}
+	for _, f := range procsRefused {
+		if set[f.name] {
+			bad("--%s: not with --procs (%s)", f.name, f.why)
+		}
+	}
+	o.hopAttempts = 1
+}
+
 func parseBandwidth(in string) (float64, error) {
 	s := strings.TrimSuffix(strings.TrimSpace(in), "/s")
 	s = strings.TrimSuffix(s, "B")
@@ -416,6 +513,9 @@ func checkOut(dir string) error {
 
 // run is the whole command: main only calls it.
 func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == memberCommand {
+		return runMember(args[1:], stdout)
+	}
 	o, err := parseFlags(args, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil // the usage is on stdout
@@ -437,7 +537,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		ctx, cancel = context.WithTimeout(ctx, o.timeout)
 		defer cancel()
 	}
-	if o.load {
+	switch {
+	case o.procs:
+		return runProcs(ctx, o, stdout)
+	case o.load:
 		return runLoad(ctx, o, stdout)
 	}
 	return runSim(ctx, o, stdout)

@@ -453,6 +453,18 @@ func TestFlagErrors(t *testing.T) {
 		{"--cluster-sim", "--transport", "sim", "--nats", "nats://127.0.0.1:4222"},
 		{"--cluster-sim", "--auth", "--tls"},
 		{"--cluster-sim", "--load", "--nats", ""},
+		{"--cluster-sim", "--procs"},
+		{"--cluster-sim", "--procs", "--nats", "nats://127.0.0.1:4222"},
+		{"--cluster-sim", "--load", "--chaos"},
+		{"--cluster-sim", "--transport", "nats", "--procs", "--chaos"},
+		{"--cluster-sim", "--load", "--transport", "nats", "--chaos", "--nodes", "2"},
+		{"--cluster-sim", "--load", "--transport", "nats", "--procs", "--no-steal", "--spawn-nodes", "2", "--duration", "1s", "--out", "DIR"},
+		{"--cluster-sim", "--transport", "nats", "--procs", "--hop-attempts", "3"},
+		{"member"},
+		{"member", "--nats", "nats://127.0.0.1:4222", "--creds", "FILE"},
+		{"member", "--nats", "nats://127.0.0.1:4222", "--creds", "FILE", "--node", "8", "--max-nodes", "8"},
+		{"member", "--nats", "nats://127.0.0.1:4222", "--creds", "FILE", "--node", "1"},
+		{"member", "--bogus"},
 	} {
 		for i, a := range args {
 			switch a {

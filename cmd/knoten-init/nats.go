@@ -277,12 +277,12 @@ func (e *ledgerEntry) String() string {
 // it completed on, at the epoch it completed at, which is the last hop
 // attempt's (every attempt moves the entry on, to the target that took
 // the isolate or back to the source that reclaimed it).
-func checkLedger(ctx context.Context, nn *natsNet, done *cluster.Completion, hops []simHop, problem func(string, ...any)) *ledgerEntry {
+func checkLedger(ctx context.Context, led ledger.Ledger, done *cluster.Completion, hops []simHop, problem func(string, ...any)) *ledgerEntry {
 	// The read comes after the run, --timeout or not: the isolate is done.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	id := ledger.IsolateID(done.ID)
-	e, err := nn.led.Get(ctx, id)
+	e, err := led.Get(ctx, id)
 	if err != nil {
 		problem("ledger: reading isolate %v: %v", id, err)
 		return nil

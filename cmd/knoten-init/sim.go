@@ -382,10 +382,15 @@ func runSim(ctx context.Context, o *options, w io.Writer) (err error) {
 	if nn != nil {
 		r.NATS = nn.stats()
 		if done != nil {
-			r.Ledger = checkLedger(ctx, nn, done, r.Hops, problem)
+			r.Ledger = checkLedger(ctx, nn.led, done, r.Hops, problem)
 		}
 	}
 
+	return reportSim(w, o, r)
+}
+
+// reportSim gives the verdict and writes the report, as JSON with --json.
+func reportSim(w io.Writer, o *options, r *simReport) error {
 	r.Verdict = "PASS"
 	if len(r.Problems) > 0 {
 		r.Verdict = "FAIL"
