@@ -462,8 +462,6 @@ func TestFlagErrors(t *testing.T) {
 		{"--cluster-sim", "--transport", "nats", "--procs", "--hop-attempts", "3"},
 		{"member"},
 		{"member", "--nats", "nats://127.0.0.1:4222", "--creds", "FILE"},
-		{"member", "--nats", "nats://127.0.0.1:4222", "--creds", "FILE", "--node", "8", "--max-nodes", "8"},
-		{"member", "--nats", "nats://127.0.0.1:4222", "--creds", "FILE", "--node", "1"},
 		{"member", "--bogus"},
 	} {
 		for i, a := range args {

@@ -56,14 +56,14 @@ const (
 func procMaxNodes(nodes int) int { return 4*nodes + 4 }
 
 // procNet is a --procs run's world: the embedded server and its
-// temporary directory (JetStream data, one seed file per node id, the
-// certificate with --tls), the child processes, and the coordinator's
-// two connections: a member.Client's, and one for the ledger.
+// temporary directory (JetStream data, one credentials file per node id,
+// the certificate with --tls), the child processes, and the coordinator's
+// two connections: a member.Client's, and one for reading the ledger.
 //
-// The coordinator authenticates as one more member, with the id just past
-// the nodes' (maxNodes): its permissions are the ledger's (it reads the
-// entries to account for lost isolates) and a client's: requests on the
-// control subjects, and the completions and events.
+// Every node id has member credentials (natsnet.FullMemberPermissions);
+// the coordinator is a client (natsnet.ClientPermissions): it sends
+// requests on the control subjects, reads the completions, the events and
+// the ledger (to account for lost isolates), and nothing else.
 type procNet struct {
 	o        *options
 	exe      string
@@ -73,7 +73,8 @@ type procNet struct {
 	caFile   string
 	maxNodes int
 	quantum  int64
-	keys     []natsnet.Member // by node id; the last one is the coordinator's
+	keys     []natsnet.Member // by node id
+	coord    natsnet.Member   // the coordinator's client identity
 
 	client *member.Client
 	lconn  *nats.Conn
@@ -133,20 +134,23 @@ func startProcs(ctx context.Context, o *options, nodes int) (pn *procNet, err er
 	if pn.dir, err = os.MkdirTemp("", "knoten-init-procs-*"); err != nil {
 		return pn, fmt.Errorf("--procs: %w", err)
 	}
-	ids := make([]cluster.NodeID, pn.maxNodes+1)
+	ids := make([]cluster.NodeID, pn.maxNodes)
 	for i := range ids {
 		ids[i] = cluster.NodeID(i)
 	}
 	if pn.keys, err = natsnet.NewMembers(ids...); err != nil {
 		return pn, fmt.Errorf("--procs: %w", err)
 	}
-	for _, k := range pn.keys[:pn.maxNodes] {
-		if err := k.WriteSeedFile(pn.seedFile(k.Node)); err != nil {
-			return pn, fmt.Errorf("--procs: writing a seed file: %w", err)
+	if pn.coord, err = natsnet.NewClient(); err != nil {
+		return pn, fmt.Errorf("--procs: %w", err)
+	}
+	for _, k := range pn.keys {
+		if err := k.WriteCreds(pn.credsFile(k.Node)); err != nil {
+			return pn, fmt.Errorf("--procs: writing a credentials file: %w", err)
 		}
 	}
-	eo := natsnet.EmbeddedOptions{Cluster: natsClusterName, Members: pn.keys, JetStream: true,
-		StoreDir: filepath.Join(pn.dir, "jetstream"), MemberExtra: pn.permissions}
+	eo := natsnet.EmbeddedOptions{Cluster: natsClusterName, Members: pn.keys, Clients: []natsnet.Member{pn.coord},
+		LedgerBucket: member.LedgerBucket(natsClusterName), JetStream: true, StoreDir: filepath.Join(pn.dir, "jetstream")}
 	if o.tls {
 		files, err := natsnet.GenerateTLS(pn.dir)
 		if err != nil {
@@ -157,27 +161,14 @@ func startProcs(ctx context.Context, o *options, nodes int) (pn *procNet, err er
 	if pn.srv, pn.url, err = natsnet.StartEmbedded(eo); err != nil {
 		return pn, err
 	}
-	coord := &pn.keys[pn.maxNodes]
-	creds := natsnet.Credentials{Member: coord, CAFile: pn.caFile, Name: "knoten-init coordinator"}
+	creds := natsnet.Credentials{Member: &pn.coord, CAFile: pn.caFile, Name: "knoten-init coordinator"}
 	if pn.client, err = member.Dial(pn.url, natsClusterName, creds); err != nil {
 		return pn, fmt.Errorf("--procs: connecting the coordinator: %w", err)
 	}
 	creds.Name = "knoten-init coordinator (ledger)"
-	if pn.lconn, err = natsnet.Connect(pn.url, creds, nats.CustomInboxPrefix(ledger.InboxPrefix(ledger.NodeID(coord.Node)))); err != nil {
+	if pn.lconn, err = natsnet.Connect(pn.url, creds); err != nil {
 		return pn, fmt.Errorf("--procs: connecting the coordinator: %w", err)
 	}
-	js, err := jetstream.New(pn.lconn)
-	if err != nil {
-		return pn, fmt.Errorf("--procs: opening the ledger: %w", err)
-	}
-	led, err := ledger.OpenJetStream(ctx, js, ledger.JetStreamConfig{Bucket: member.LedgerBucket(natsClusterName), Replicas: 1})
-	if err != nil {
-		if ctx.Err() != nil {
-			return pn, timedOut(o, "while opening the ledger", "")
-		}
-		return pn, fmt.Errorf("--procs: opening the ledger: %w", err)
-	}
-	pn.led = led
 	var start []cluster.NodeID
 	for i := 0; i < nodes; i++ {
 		c, err := pn.spawn()
@@ -189,6 +180,17 @@ func startProcs(ctx context.Context, o *options, nodes int) (pn *procNet, err er
 	if err := pn.waitReady(ctx, start); err != nil {
 		return pn, err
 	}
+	// The nodes made the ledger's bucket; the coordinator only reads it.
+	js, err := jetstream.New(pn.lconn)
+	if err != nil {
+		return pn, fmt.Errorf("--procs: opening the ledger: %w", err)
+	}
+	if pn.led, err = ledger.BindJetStream(ctx, js, member.LedgerBucket(natsClusterName)); err != nil {
+		if ctx.Err() != nil {
+			return pn, timedOut(o, "while opening the ledger", "")
+		}
+		return pn, fmt.Errorf("--procs: opening the ledger: %w", err)
+	}
 	return pn, nil
 }
 
@@ -196,29 +198,8 @@ func startProcs(ctx context.Context, o *options, nodes int) (pn *procNet, err er
 // binary handles the member subcommand in its TestMain.
 var procExecutable = os.Executable
 
-func (pn *procNet) seedFile(id cluster.NodeID) string {
-	return filepath.Join(pn.dir, fmt.Sprintf("n%d.nk", id))
-}
-
-// permissions are what each identity may do besides its transport's
-// subjects (natsnet.MemberPermissions): a node, the ledger, its
-// heartbeats and its control subjects (member/wire.go), answering on the
-// coordinator's inboxes; the coordinator, the ledger and a client's
-// subjects.
-func (pn *procNet) permissions(id cluster.NodeID) (publish, subscribe []string) {
-	publish, subscribe = ledger.MemberSubjects(member.LedgerBucket(natsClusterName), ledger.NodeID(id))
-	pre := "knoten." + natsClusterName + "."
-	if int(id) == pn.maxNodes { // the coordinator
-		publish = append(publish, pre+"ctl.>")
-		subscribe = append(subscribe, "_INBOX.>", member.DoneSubject(natsClusterName, "*"), member.EventSubject(natsClusterName, "*"))
-		return publish, subscribe
-	}
-	self := strconv.Itoa(int(id))
-	publish = append(publish, pre+"alive."+self, member.DoneSubject(natsClusterName, "*"), member.EventSubject(natsClusterName, self),
-		"_INBOX.>") // answers to the coordinator's requests
-	subscribe = append(subscribe, pre+"alive.*",
-		pre+"ctl.any.submit", pre+"ctl."+self+".submit", pre+"ctl.any.ps", pre+"ctl.any.migrate", pre+"ctl."+self+".drain")
-	return publish, subscribe
+func (pn *procNet) credsFile(id cluster.NodeID) string {
+	return filepath.Join(pn.dir, fmt.Sprintf("n%d.creds", id))
 }
 
 // spawn starts a child with the next unused node id.
@@ -232,7 +213,7 @@ func (pn *procNet) spawn() (*child, error) {
 	pn.next++
 	pn.mu.Unlock()
 	o := pn.o
-	args := []string{memberCommand, "--nats", pn.url, "--node", strconv.Itoa(int(id)), "--creds", pn.seedFile(id),
+	args := []string{memberCommand, "--nats", pn.url, "--creds", pn.credsFile(id),
 		"--cluster", natsClusterName, "--workers", strconv.Itoa(o.workers), "--max-nodes", strconv.Itoa(pn.maxNodes),
 		"--quantum", strconv.FormatInt(pn.quantum, 10), "--max-steps", strconv.FormatUint(o.maxSteps, 10),
 		"--detect-period", procDetectPeriod.String(), "--detect-timeout", procDetectTimeout.String()}

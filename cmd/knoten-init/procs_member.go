@@ -13,7 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/knotencore/knoten/cluster"
 	"github.com/knotencore/knoten/cluster/member"
 	"github.com/knotencore/knoten/cluster/natsnet"
 	"github.com/knotencore/knoten/engine"
@@ -41,8 +40,7 @@ func runMember(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("knoten-init member", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	url := fs.String("nats", "", "the NATS server's URL")
-	node := fs.Int("node", -1, "the node id the credentials are for")
-	creds := fs.String("creds", "", "a file holding the node's NKey seed")
+	creds := fs.String("creds", "", "the node's credentials file (natsnet.ReadCreds): its id and NKey seed")
 	ca := fs.String("ca", "", "a file holding the root certificate the server's must chain to (turns TLS on)")
 	clusterName := fs.String("cluster", natsClusterName, "the cluster's name")
 	workers := fs.Int("workers", 1, "workers")
@@ -62,20 +60,19 @@ func runMember(args []string, stdout io.Writer) error {
 	case *url == "":
 		bad("--nats: want the server's URL")
 	case *creds == "":
-		bad("--creds: want the node's seed file")
-	case *node < 0:
-		bad("--node: want the node id the credentials are for")
-	case *node >= *maxNodes:
-		bad("--node %d: want an id from 0 to --max-nodes %d less one", *node, *maxNodes)
+		bad("--creds: want the node's credentials file")
 	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
-	id := cluster.NodeID(*node)
-	key, err := natsnet.ReadMember(id, *creds)
+	key, err := natsnet.ReadCreds(*creds)
 	if err != nil {
-		return fmt.Errorf("member %v: %w", id, err)
+		return fmt.Errorf("member: %w", err)
 	}
+	if key.Role != natsnet.RoleMember {
+		return fmt.Errorf("member: %s holds a client's credentials, not a node's", *creds)
+	}
+	id := key.Node
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctx, gone := context.WithCancel(ctx)

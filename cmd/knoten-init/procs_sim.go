@@ -32,7 +32,7 @@ func (pn *procNet) subscribe() (*procSub, error) {
 	for _, x := range []struct {
 		subj string
 		ch   chan *nats.Msg
-	}{{member.DoneSubject(natsClusterName, "*"), s.results}, {member.EventSubject(natsClusterName, "*"), s.events}} {
+	}{{member.DoneSubject(natsClusterName, "*", "*"), s.results}, {member.EventSubject(natsClusterName, "*"), s.events}} {
 		sub, err := nc.ChanSubscribe(x.subj, x.ch)
 		if err != nil {
 			s.stop()

@@ -222,24 +222,26 @@ func TestProcsChildFails(t *testing.T) {
 	clean()
 }
 
-// The member subcommand starts its node with the seed file the server
-// binds to its id, tells "ready", then the peers it sees up, and ends
-// when its stdin closes.
+// The member subcommand starts its node with the credentials file the
+// server binds to its id, tells "ready", then the peers it sees up, and
+// ends when its stdin closes.
 func TestMemberCommand(t *testing.T) {
-	ids := []cluster.NodeID{0, 1}
-	keys, err := natsnet.NewMembers(ids...)
+	keys, err := natsnet.NewMembers(0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pn := &procNet{maxNodes: 1} // node 0 a member, id 1 the coordinator
-	srv, url, err := natsnet.StartEmbedded(natsnet.EmbeddedOptions{Cluster: natsClusterName, Members: keys, JetStream: true,
-		StoreDir: t.TempDir(), MemberExtra: pn.permissions})
+	coord, err := natsnet.NewClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, url, err := natsnet.StartEmbedded(natsnet.EmbeddedOptions{Cluster: natsClusterName, Members: keys, Clients: []natsnet.Member{coord},
+		LedgerBucket: member.LedgerBucket(natsClusterName), JetStream: true, StoreDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
-	seed := filepath.Join(t.TempDir(), "n0.nk")
-	if err := keys[0].WriteSeedFile(seed); err != nil {
+	creds := filepath.Join(t.TempDir(), "n0.creds")
+	if err := keys[0].WriteCreds(creds); err != nil {
 		t.Fatal(err)
 	}
 	stdinR, stdinW := io.Pipe()
@@ -249,15 +251,15 @@ func TestMemberCommand(t *testing.T) {
 	outR, outW := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- runMember([]string{"--nats", url, "--node", "0", "--creds", seed, "--max-nodes", "1"}, outW)
+		done <- runMember([]string{"--nats", url, "--creds", creds, "--max-nodes", "1"}, outW)
 		outW.Close()
 	}()
 	sc := bufio.NewScanner(outR)
 	if !sc.Scan() || sc.Text() != "ready" {
 		t.Fatalf("first line %q, want ready (%v)", sc.Text(), sc.Err())
 	}
-	// The coordinator's identity may ask it, on the client's subjects.
-	c, err := member.Dial(url, natsClusterName, natsnet.Credentials{Member: &keys[1]})
+	// The coordinator's client identity may ask it.
+	c, err := member.Dial(url, natsClusterName, natsnet.Credentials{Member: &coord})
 	if err != nil {
 		t.Fatal(err)
 	}
