@@ -21,8 +21,10 @@ import (
 // and the quota, HeapCap itself no more than a run reaches with that heap:
 // twice the heap's length rounded up to InitialHeap×2^k (see the package
 // doc); a parseable sequence of objects after a zero nil word, ref
-// arrays and ref registers and ref globals pointing only at object starts,
-// elements past an array's length zero, string padding zero); the output
+// arrays (up to their capacity) and ref registers and ref globals pointing
+// only at object starts, every slice header over an array of its element
+// kind with its window inside that array's capacity, string padding
+// zero); the output
 // quota. It does not know the static element type behind a ref, so a string
 // where an array belongs, or an array of scalars where the code reads refs,
 // is not caught here; the VM checks the kind of every object it indexes,
@@ -246,14 +248,18 @@ func (c *StateChecker) check(p *Program, st *State, limits Limits) error {
 				return fmt.Errorf("array at %d: length %d, capacity %d overrun the heap", off, n, capacity)
 			}
 			size = 16 + 8*capacity
-			for i := n; i < capacity; i++ {
-				if le.Uint64(heap[off+16+8*i:]) != 0 {
-					return fmt.Errorf("array at %d: element %d past the length is not zero", off, i)
-				}
-			}
-			if kind == objRefs && n > 0 {
+			if kind == objRefs && capacity > 0 {
 				refArrays = append(refArrays, off)
 			}
+		case objSliceS, objSliceR:
+			if used-off < sliceHeaderSize {
+				return fmt.Errorf("slice at %d overruns the heap", off)
+			}
+			if n > le.Uint64(heap[off+8:]) {
+				return fmt.Errorf("slice at %d: length %d exceeds its capacity", off, n)
+			}
+			size = sliceHeaderSize
+			refArrays = append(refArrays, off) // its array is checked below
 		default:
 			return fmt.Errorf("object at %d has unknown kind %d", off, kind)
 		}
@@ -264,7 +270,13 @@ func (c *StateChecker) check(p *Program, st *State, limits Limits) error {
 		return v == 0 || v < used && v%8 == 0 && starts[v/8/64]&(1<<(v/8%64)) != 0
 	}
 	for _, off := range refArrays {
-		n := objLen(heap, off)
+		if heap[off+7] != objRefs {
+			if err := checkSlice(heap, off, isRef); err != nil {
+				return err
+			}
+			continue
+		}
+		n := le.Uint64(heap[off+8:]) // up to the capacity: slices reach there
 		for i := uint64(0); i < n; i++ {
 			if v := le.Uint64(heap[off+16+8*i:]); !isRef(v) {
 				return fmt.Errorf("array at %d: element %d = %d is not a reference", off, i, v)
@@ -292,6 +304,22 @@ func (c *StateChecker) check(p *Program, st *State, limits Limits) error {
 	}
 	if st.Status == Finished && p.Result().IsRef() && !isRef(st.Result) {
 		return fmt.Errorf("result %d is not a reference", st.Result)
+	}
+	return nil
+}
+
+// checkSlice checks the slice header at off: its array is an array object
+// of the header's element kind, and its window, element 0 onwards for the
+// header's capacity, lies inside the array's capacity.
+func checkSlice(heap []byte, off uint64, isRef func(uint64) bool) error {
+	arr, data := le.Uint64(heap[off+16:]), le.Uint64(heap[off+24:])
+	if arr == 0 || !isRef(arr) || uint64(heap[arr+7]) != uint64(heap[off+7])-(objSliceS-objScalars) {
+		return fmt.Errorf("slice at %d: array %d is not an array of its kind", off, arr)
+	}
+	capacity := le.Uint64(heap[off+8:])
+	acap := le.Uint64(heap[arr+8:])
+	if data < arr+16 || (data-arr-16)%8 != 0 || (data-arr-16)/8 > acap || capacity > acap-(data-arr-16)/8 {
+		return fmt.Errorf("slice at %d: window at %d of capacity %d is outside its array at %d", off, data, capacity, arr)
 	}
 	return nil
 }

@@ -50,6 +50,12 @@ func programFromBytes(data []byte) *Program {
 				return int(x) % (pc + 1)
 			case pformat:
 				return int(x % 3)
+			case esize:
+				return int(x) | int(x&1)<<15
+			case sreg2:
+				return int(x % 3)
+			case sreg3:
+				return int(x % 2)
 			}
 			return 0
 		}

@@ -55,8 +55,8 @@ func (i Instr) String() string {
 // its effect; R is the current frame's register window, G the globals, K the
 // numeric constant pool, S the string constant pool, imm a signed immediate.
 // Scalars (int, float, bool) are raw 64-bit words; bool is 0 or 1, float is
-// its IEEE-754 bits. Refs are heap offsets, 0 being nil (an empty string or
-// array). The operand table opInfo gives each operand's kind; Validate checks
+// its IEEE-754 bits. Refs are heap offsets, 0 being nil (the empty string,
+// the nil slice). The operand table opInfo gives each operand's kind; Validate checks
 // every instruction against it, and TestOpcodeTables keeps it in step.
 type Opcode uint8
 
@@ -86,8 +86,8 @@ const (
 	AND  // R[a] = R[b] & R[c]                  int
 	OR   // R[a] = R[b] | R[c]                  int
 	XOR  // R[a] = R[b] ^ R[c]                  int
-	SHL  // R[a] = R[b] << (R[c] & 63)          int
-	SHR  // R[a] = R[b] >> (R[c] & 63)          int, arithmetic
+	SHL  // R[a] = R[b] << R[c]                 int; 0 for counts >= 64; faults on a negative count
+	SHR  // R[a] = R[b] >> R[c]                 int, arithmetic (sign fill for counts >= 64); faults on a negative count
 
 	FADD // R[a] = R[b] + R[c]                  float
 	FSUB // R[a] = R[b] - R[c]                  float
@@ -134,20 +134,35 @@ const (
 	RETR // return R[a]                          ref result
 	RET0 // return                               no result (the caller's R[b] becomes 0)
 
-	NEWARR  // R[a] = make([]T, R[b])            T scalar; elements zero; faults on negative length
-	NEWARRR // R[a] = make([]T, R[b])            T a ref kind (string or array); elements nil
-	LEN     // R[a] = len(R[b])                  string or array
-	AGET    // R[a] = R[b][R[c]]                 scalar element; faults out of range or on a ref array
-	AGETR   // R[a] = R[b][R[c]]                 ref element; faults out of range or on a scalar array
-	ASET    // R[a][R[b]] = R[c]                 scalar element; faults out of range or on a ref array
-	ASETR   // R[a][R[b]] = R[c]                 ref element; faults out of range or on a scalar array
-	APPEND  // R[a] = append(R[b], R[c])         scalar element; may reuse R[b]'s storage
-	APPENDR // R[a] = append(R[b], R[c])         ref element; may reuse R[b]'s storage
-	SCONST  // R[a] = S[c]                       allocates a new string
-	CONCAT  // R[a] = R[b] + R[c]                string
-	SGET    // R[a] = int(R[b][R[c]])            byte of a string; faults out of range
-	ITOS    // R[a] = decimal string of R[b]     int -> string
-	FTOS    // R[a] = shortest string of R[b]    float -> string ('g' format)
+	NEWARR    // R[a] = make([]T, R[b])          T scalar; elements zero; faults on negative length
+	NEWARRR   // R[a] = make([]T, R[b])          T a ref kind; elements nil
+	NEWSLICE  // R[a] = make([]T, R[b], R[c])    T scalar; faults on negative length or R[c] < R[b]
+	NEWSLICER // R[a] = make([]T, R[b], R[c])    T a ref kind
+	LEN       // R[a] = len(R[b])                string or slice
+	CAP       // R[a] = cap(R[b])                slice
+	AGET      // R[a] = R[b][R[c]]               scalar element; faults out of range or on a ref slice
+	AGETR     // R[a] = R[b][R[c]]               ref element; faults out of range or on a scalar slice
+	ASET      // R[a][R[b]] = R[c]               scalar element; faults out of range or on a ref slice
+	ASETR     // R[a][R[b]] = R[c]               ref element; faults out of range or on a scalar slice
+	APPEND    // R[a] = append(R[a], R[c])       scalar element; b = Go element size | elemsPointers<<15, for Go's growth rule
+	APPENDR   // R[a] = append(R[a], R[c])       ref element; b as APPEND
+	APPENDSL  // R[a] = append(R[a], R[c]...)    slices of one element kind; b as APPEND
+	APPENDST  // R[a] = append(R[a], R[c]...)    R[a] a []byte, R[c] a string; b as APPEND
+	SLICE     // R[a] = R[b][R[c]:R[c+1]]        slice; faults on bad bounds
+	SLICE3    // R[a] = R[b][R[c]:R[c+1]:R[c+2]] slice; faults on bad bounds
+	SSLICE    // R[a] = R[b][R[c]:R[c+1]]        string (a copy); faults on bad bounds
+	COPY      // R[a] = copy(R[b], R[c])         slices of one element kind; overlap-safe
+	COPYS     // R[a] = copy(R[b], R[c])         R[b] a []byte, R[c] a string
+	STOB      // R[a] = []byte(R[b])             string -> new []byte
+	BTOS      // R[a] = string(R[b])             []byte -> new string (each element's low byte)
+	RTOS      // R[a] = string(rune(R[b]))       UTF-8 of a rune; U+FFFD if invalid
+	RUNE      // R[a], R[a+1] = rune, width at R[b][R[c]]  UTF-8 decoding as for range; faults out of range
+	ISNIL     // R[a] = R[b] == nil              ref -> bool
+	SCONST    // R[a] = S[c]                     allocates a new string
+	CONCAT    // R[a] = R[b] + R[c]              string
+	SGET      // R[a] = int(R[b][R[c]])          byte of a string; faults out of range
+	ITOS      // R[a] = decimal string of R[b]   int -> string
+	FTOS      // R[a] = shortest string of R[b]  float -> string ('g' format)
 
 	PRINT   // output += format(R[a])            b selects the format: PrintInt, PrintFloat, PrintBool
 	PRINTS  // output += R[a]                    string
@@ -183,6 +198,9 @@ const (
 	pformat         // PrintInt, PrintFloat or PrintBool
 	argwin          // first register of a call's argument window; checked against the callee
 	resreg          // register receiving a call's result; checked against the callee
+	esize           // Go element size and pointer flag of an append (any 16-bit value)
+	sreg2           // first of two consecutive scalar registers
+	sreg3           // first of three consecutive scalar registers
 )
 
 // opInfo describes each opcode: its name and the kinds of A, B and C.
@@ -190,90 +208,105 @@ var opInfo = [numOpcodes]struct {
 	name    string
 	a, b, c operand
 }{
-	NOP:     {"nop", none, none, none},
-	MOV:     {"mov", sreg, sreg, none},
-	MOVR:    {"movr", rreg, rreg, none},
-	LOADI:   {"loadi", sreg, none, imm},
-	LOADK:   {"loadk", sreg, none, konst},
-	LOADNIL: {"loadnil", rreg, none, none},
-	GETG:    {"getg", sreg, none, sglobal},
-	SETG:    {"setg", sreg, none, sglobal},
-	GETGR:   {"getgr", rreg, none, rglobal},
-	SETGR:   {"setgr", rreg, none, rglobal},
-	ADD:     {"add", sreg, sreg, sreg},
-	SUB:     {"sub", sreg, sreg, sreg},
-	MUL:     {"mul", sreg, sreg, sreg},
-	DIV:     {"div", sreg, sreg, sreg},
-	MOD:     {"mod", sreg, sreg, sreg},
-	ADDK:    {"addk", sreg, sreg, imm},
-	MULK:    {"mulk", sreg, sreg, imm},
-	DIVK:    {"divk", sreg, sreg, nzimm},
-	MODK:    {"modk", sreg, sreg, nzimm},
-	NEG:     {"neg", sreg, sreg, none},
-	AND:     {"and", sreg, sreg, sreg},
-	OR:      {"or", sreg, sreg, sreg},
-	XOR:     {"xor", sreg, sreg, sreg},
-	SHL:     {"shl", sreg, sreg, sreg},
-	SHR:     {"shr", sreg, sreg, sreg},
-	FADD:    {"fadd", sreg, sreg, sreg},
-	FSUB:    {"fsub", sreg, sreg, sreg},
-	FMUL:    {"fmul", sreg, sreg, sreg},
-	FDIV:    {"fdiv", sreg, sreg, sreg},
-	FNEG:    {"fneg", sreg, sreg, none},
-	SQRT:    {"sqrt", sreg, sreg, none},
-	ITOF:    {"itof", sreg, sreg, none},
-	FTOI:    {"ftoi", sreg, sreg, none},
-	EQ:      {"eq", sreg, sreg, sreg},
-	NE:      {"ne", sreg, sreg, sreg},
-	LT:      {"lt", sreg, sreg, sreg},
-	LE:      {"le", sreg, sreg, sreg},
-	FEQ:     {"feq", sreg, sreg, sreg},
-	FNE:     {"fne", sreg, sreg, sreg},
-	FLT:     {"flt", sreg, sreg, sreg},
-	FLE:     {"fle", sreg, sreg, sreg},
-	SEQ:     {"seq", sreg, rreg, rreg},
-	SLT:     {"slt", sreg, rreg, rreg},
-	SLE:     {"sle", sreg, rreg, rreg},
-	NOT:     {"not", sreg, sreg, none},
-	JMP:     {"jmp", none, none, fwd},
-	JT:      {"jt", sreg, none, fwd},
-	JF:      {"jf", sreg, none, fwd},
-	JEQ:     {"jeq", sreg, sreg, fwd},
-	JNE:     {"jne", sreg, sreg, fwd},
-	JLT:     {"jlt", sreg, sreg, fwd},
-	JLE:     {"jle", sreg, sreg, fwd},
-	JEQK:    {"jeqk", sreg, imm, fwd},
-	JNEK:    {"jnek", sreg, imm, fwd},
-	JLTK:    {"jltk", sreg, imm, fwd},
-	JLEK:    {"jlek", sreg, imm, fwd},
-	JGTK:    {"jgtk", sreg, imm, fwd},
-	JGEK:    {"jgek", sreg, imm, fwd},
-	LOOP:    {"loop", none, none, back},
-	LOOPT:   {"loopt", sreg, none, back},
-	LOOPLT:  {"looplt", sreg, sreg, back},
-	LOOPLE:  {"loople", sreg, sreg, back},
-	CALL:    {"call", argwin, resreg, fn},
-	RET:     {"ret", sreg, none, none},
-	RETR:    {"retr", rreg, none, none},
-	RET0:    {"ret0", none, none, none},
-	NEWARR:  {"newarr", rreg, sreg, none},
-	NEWARRR: {"newarrr", rreg, sreg, none},
-	LEN:     {"len", sreg, rreg, none},
-	AGET:    {"aget", sreg, rreg, sreg},
-	AGETR:   {"agetr", rreg, rreg, sreg},
-	ASET:    {"aset", rreg, sreg, sreg},
-	ASETR:   {"asetr", rreg, sreg, rreg},
-	APPEND:  {"append", rreg, rreg, sreg},
-	APPENDR: {"appendr", rreg, rreg, rreg},
-	SCONST:  {"sconst", rreg, none, str},
-	CONCAT:  {"concat", rreg, rreg, rreg},
-	SGET:    {"sget", sreg, rreg, sreg},
-	ITOS:    {"itos", rreg, sreg, none},
-	FTOS:    {"ftos", rreg, sreg, none},
-	PRINT:   {"print", sreg, pformat, none},
-	PRINTS:  {"prints", rreg, none, none},
-	PRINTSP: {"printsp", none, none, none},
-	PRINTNL: {"printnl", none, none, none},
+	NOP:       {"nop", none, none, none},
+	MOV:       {"mov", sreg, sreg, none},
+	MOVR:      {"movr", rreg, rreg, none},
+	LOADI:     {"loadi", sreg, none, imm},
+	LOADK:     {"loadk", sreg, none, konst},
+	LOADNIL:   {"loadnil", rreg, none, none},
+	GETG:      {"getg", sreg, none, sglobal},
+	SETG:      {"setg", sreg, none, sglobal},
+	GETGR:     {"getgr", rreg, none, rglobal},
+	SETGR:     {"setgr", rreg, none, rglobal},
+	ADD:       {"add", sreg, sreg, sreg},
+	SUB:       {"sub", sreg, sreg, sreg},
+	MUL:       {"mul", sreg, sreg, sreg},
+	DIV:       {"div", sreg, sreg, sreg},
+	MOD:       {"mod", sreg, sreg, sreg},
+	ADDK:      {"addk", sreg, sreg, imm},
+	MULK:      {"mulk", sreg, sreg, imm},
+	DIVK:      {"divk", sreg, sreg, nzimm},
+	MODK:      {"modk", sreg, sreg, nzimm},
+	NEG:       {"neg", sreg, sreg, none},
+	AND:       {"and", sreg, sreg, sreg},
+	OR:        {"or", sreg, sreg, sreg},
+	XOR:       {"xor", sreg, sreg, sreg},
+	SHL:       {"shl", sreg, sreg, sreg},
+	SHR:       {"shr", sreg, sreg, sreg},
+	FADD:      {"fadd", sreg, sreg, sreg},
+	FSUB:      {"fsub", sreg, sreg, sreg},
+	FMUL:      {"fmul", sreg, sreg, sreg},
+	FDIV:      {"fdiv", sreg, sreg, sreg},
+	FNEG:      {"fneg", sreg, sreg, none},
+	SQRT:      {"sqrt", sreg, sreg, none},
+	ITOF:      {"itof", sreg, sreg, none},
+	FTOI:      {"ftoi", sreg, sreg, none},
+	EQ:        {"eq", sreg, sreg, sreg},
+	NE:        {"ne", sreg, sreg, sreg},
+	LT:        {"lt", sreg, sreg, sreg},
+	LE:        {"le", sreg, sreg, sreg},
+	FEQ:       {"feq", sreg, sreg, sreg},
+	FNE:       {"fne", sreg, sreg, sreg},
+	FLT:       {"flt", sreg, sreg, sreg},
+	FLE:       {"fle", sreg, sreg, sreg},
+	SEQ:       {"seq", sreg, rreg, rreg},
+	SLT:       {"slt", sreg, rreg, rreg},
+	SLE:       {"sle", sreg, rreg, rreg},
+	NOT:       {"not", sreg, sreg, none},
+	JMP:       {"jmp", none, none, fwd},
+	JT:        {"jt", sreg, none, fwd},
+	JF:        {"jf", sreg, none, fwd},
+	JEQ:       {"jeq", sreg, sreg, fwd},
+	JNE:       {"jne", sreg, sreg, fwd},
+	JLT:       {"jlt", sreg, sreg, fwd},
+	JLE:       {"jle", sreg, sreg, fwd},
+	JEQK:      {"jeqk", sreg, imm, fwd},
+	JNEK:      {"jnek", sreg, imm, fwd},
+	JLTK:      {"jltk", sreg, imm, fwd},
+	JLEK:      {"jlek", sreg, imm, fwd},
+	JGTK:      {"jgtk", sreg, imm, fwd},
+	JGEK:      {"jgek", sreg, imm, fwd},
+	LOOP:      {"loop", none, none, back},
+	LOOPT:     {"loopt", sreg, none, back},
+	LOOPLT:    {"looplt", sreg, sreg, back},
+	LOOPLE:    {"loople", sreg, sreg, back},
+	CALL:      {"call", argwin, resreg, fn},
+	RET:       {"ret", sreg, none, none},
+	RETR:      {"retr", rreg, none, none},
+	RET0:      {"ret0", none, none, none},
+	NEWARR:    {"newarr", rreg, sreg, none},
+	NEWARRR:   {"newarrr", rreg, sreg, none},
+	NEWSLICE:  {"newslice", rreg, sreg, sreg},
+	NEWSLICER: {"newslicer", rreg, sreg, sreg},
+	LEN:       {"len", sreg, rreg, none},
+	CAP:       {"cap", sreg, rreg, none},
+	AGET:      {"aget", sreg, rreg, sreg},
+	AGETR:     {"agetr", rreg, rreg, sreg},
+	ASET:      {"aset", rreg, sreg, sreg},
+	ASETR:     {"asetr", rreg, sreg, rreg},
+	APPEND:    {"append", rreg, esize, sreg},
+	APPENDR:   {"appendr", rreg, esize, rreg},
+	APPENDSL:  {"appendsl", rreg, esize, rreg},
+	APPENDST:  {"appendst", rreg, esize, rreg},
+	SLICE:     {"slice", rreg, rreg, sreg2},
+	SLICE3:    {"slice3", rreg, rreg, sreg3},
+	SSLICE:    {"sslice", rreg, rreg, sreg2},
+	COPY:      {"copy", sreg, rreg, rreg},
+	COPYS:     {"copys", sreg, rreg, rreg},
+	STOB:      {"stob", rreg, rreg, none},
+	BTOS:      {"btos", rreg, rreg, none},
+	RTOS:      {"rtos", rreg, sreg, none},
+	RUNE:      {"rune", sreg2, rreg, sreg},
+	ISNIL:     {"isnil", sreg, rreg, none},
+	SCONST:    {"sconst", rreg, none, str},
+	CONCAT:    {"concat", rreg, rreg, rreg},
+	SGET:      {"sget", sreg, rreg, sreg},
+	ITOS:      {"itos", rreg, sreg, none},
+	FTOS:      {"ftos", rreg, sreg, none},
+	PRINT:     {"print", sreg, pformat, none},
+	PRINTS:    {"prints", rreg, none, none},
+	PRINTSP:   {"printsp", none, none, none},
+	PRINTNL:   {"printnl", none, none, none},
 }
 
 func (op Opcode) String() string {

@@ -223,6 +223,15 @@ func (p *Program) checkInstr(pc int, f *Func) error {
 			bad = fld.u > PrintBool
 		case argwin, resreg:
 			bad = fld.u >= int(f.NRegs) // the CALL check below covers the rest
+		case esize:
+		case sreg2, sreg3:
+			n := 2
+			if fld.kind == sreg3 {
+				n = 3
+			}
+			for r := fld.u; r < fld.u+n; r++ {
+				bad = bad || r >= int(f.NRegs) || f.IsRef(r)
+			}
 		default:
 			return fmt.Errorf("BUG: operand kind %d", fld.kind)
 		}
@@ -280,6 +289,7 @@ var operandNames = [...]string{
 	imm: "immediate", nzimm: "non-zero immediate", konst: "constant", str: "string constant",
 	sglobal: "scalar global", rglobal: "ref global", fwd: "forward target", back: "backward target",
 	fn: "function", pformat: "print format", argwin: "argument window", resreg: "result register",
+	esize: "element size", sreg2: "pair of scalar registers", sreg3: "triple of scalar registers",
 }
 
 // Program encoding, used for the content hash and to ship a program to a node
@@ -292,7 +302,7 @@ var operandNames = [...]string{
 // where []T is a u32 count followed by the elements and str is []byte.
 const (
 	programMagic   = "KNPG"
-	ProgramVersion = 1
+	ProgramVersion = 2
 )
 
 // MarshalBinary returns the canonical encoding of the program.
@@ -560,6 +570,15 @@ func (p *Program) operands(pc int) string {
 		case none:
 		case sreg, rreg:
 			add("r" + strconv.Itoa(fld.u))
+		case sreg2:
+			add(fmt.Sprintf("r%d:r%d", fld.u, fld.u+1))
+		case sreg3:
+			add(fmt.Sprintf("r%d:r%d:r%d", fld.u, fld.u+1, fld.u+2))
+		case esize:
+			add(fmt.Sprintf("esize=%d", fld.u&elemSizeMask))
+			if fld.u&elemsPointers != 0 {
+				add("ptrs")
+			}
 		case imm, nzimm:
 			add("#" + strconv.FormatInt(fld.s, 10))
 		case konst:

@@ -91,9 +91,17 @@ func (iso *Isolate) exec(limit uint64) {
 		case XOR:
 			r[in.A()] = r[in.B()] ^ r[in.C()]
 		case SHL:
-			r[in.A()] = r[in.B()] << (r[in.C()] & 63)
+			n := r[in.C()]
+			if int64(n) < 0 {
+				iso.trap(faultNegativeShift, pc-1, steps)
+			}
+			r[in.A()] = r[in.B()] << n // Go: 0 once n >= 64
 		case SHR:
-			r[in.A()] = uint64(int64(r[in.B()]) >> (r[in.C()] & 63))
+			n := r[in.C()]
+			if int64(n) < 0 {
+				iso.trap(faultNegativeShift, pc-1, steps)
+			}
+			r[in.A()] = uint64(int64(r[in.B()]) >> n) // Go: sign fill once n >= 64
 
 		case FADD:
 			r[in.A()] = math.Float64bits(math.Float64frombits(r[in.B()]) + math.Float64frombits(r[in.C()]))
@@ -298,8 +306,15 @@ func (iso *Isolate) exec(limit uint64) {
 				iso.trap(faultNegativeLength, pc-1, steps)
 			}
 			r[in.A()] = iso.newArray(kind, uint64(n), uint64(n), pc-1, steps)
+		case NEWSLICE:
+			r[in.A()] = iso.newSlice(objScalars, r, in.A(), int64(r[in.B()]), int64(r[in.C()]), pc-1, steps)
+		case NEWSLICER:
+			r[in.A()] = iso.newSlice(objRefs, r, in.A(), int64(r[in.B()]), int64(r[in.C()]), pc-1, steps)
 		case LEN:
 			r[in.A()] = iso.length(r[in.B()], pc-1, steps)
+		case CAP:
+			_, _, _, c := iso.anyView(r[in.B()], pc-1, steps)
+			r[in.A()] = c
 		case AGET:
 			r[in.A()] = iso.arrayGet(objScalars, r[in.B()], r[in.C()], pc-1, steps)
 		case AGETR:
@@ -309,9 +324,37 @@ func (iso *Isolate) exec(limit uint64) {
 		case ASETR:
 			iso.arraySet(objRefs, r[in.A()], r[in.B()], r[in.C()], pc-1, steps)
 		case APPEND:
-			r[in.A()] = iso.appendElem(objScalars, r, in.B(), in.C(), pc-1, steps)
+			r[in.A()] = iso.appendElem(objScalars, r, in.A(), in.B(), in.C(), pc-1, steps)
 		case APPENDR:
-			r[in.A()] = iso.appendElem(objRefs, r, in.B(), in.C(), pc-1, steps)
+			r[in.A()] = iso.appendElem(objRefs, r, in.A(), in.B(), in.C(), pc-1, steps)
+		case APPENDSL:
+			r[in.A()] = iso.appendSlice(r, in.A(), in.B(), in.C(), pc-1, steps)
+		case APPENDST:
+			r[in.A()] = iso.appendString(r, in.A(), in.B(), in.C(), pc-1, steps)
+		case SLICE:
+			c := in.C()
+			r[in.A()] = iso.sliceOf(r, in.B(), r[c], r[c+1], 0, false, pc-1, steps)
+		case SLICE3:
+			c := in.C()
+			r[in.A()] = iso.sliceOf(r, in.B(), r[c], r[c+1], r[c+2], true, pc-1, steps)
+		case SSLICE:
+			c := in.C()
+			r[in.A()] = iso.sliceString(r, in.B(), r[c], r[c+1], pc-1, steps)
+		case COPY:
+			r[in.A()] = iso.copySlice(r[in.B()], r[in.C()], pc-1, steps)
+		case COPYS:
+			r[in.A()] = iso.copyString(r[in.B()], r[in.C()], pc-1, steps)
+		case STOB:
+			r[in.A()] = iso.bytesOfString(r, in.B(), pc-1, steps)
+		case BTOS:
+			r[in.A()] = iso.stringOfBytes(r, in.B(), pc-1, steps)
+		case RTOS:
+			r[in.A()] = iso.stringOfRune(r[in.B()], pc-1, steps)
+		case RUNE:
+			a := in.A()
+			r[a], r[a+1] = iso.decodeRune(r[in.B()], r[in.C()], pc-1, steps)
+		case ISNIL:
+			r[in.A()] = b2u(r[in.B()] == 0)
 		case SCONST:
 			r[in.A()] = iso.newString(p.Strings[in.C()], pc-1, steps)
 		case CONCAT:

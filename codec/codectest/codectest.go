@@ -47,6 +47,10 @@ func Assemble(name string, entry int, consts []uint64, strs []string, globals in
 	return p, nil
 }
 
+// StringElem is the B operand of APPENDR for a []string: Go's element size
+// of a string, 16 bytes, and the flag that it holds pointers.
+const StringElem = 1<<15 | 16
+
 func must(p *engine.Program, err error) *engine.Program {
 	if err != nil {
 		panic("BUG: codectest program: " + err.Error())
@@ -105,7 +109,7 @@ func Mix(n int) *engine.Program {
 			engine.Encode(engine.LOADI, 4, 0, 0),
 			engine.Encode(engine.NEWARRR, 2, 4, 0),
 			engine.Encode(engine.ITOS, 3, 1, 0), // m+4: loop
-			engine.Encode(engine.APPENDR, 2, 2, 3),
+			engine.Encode(engine.APPENDR, 2, StringElem, 3),
 			engine.Encode(engine.SCONST, 5, 0, 0),
 			engine.Encode(engine.CONCAT, 3, 3, 5),
 			engine.Encode(engine.PRINTS, 3, 0, 0),
@@ -130,22 +134,22 @@ func Mix(n int) *engine.Program {
 func Strings(n int) *engine.Program {
 	return must(Assemble("strings.kn", 0, nil, nil, 0, nil,
 		Func{Name: "main", NRegs: 7, Refs: []int{2, 3}, Result: engine.KindInt, Code: []engine.Instr{
-			engine.Encode(engine.LOADI, 0, 0, n),   // 0: n
-			engine.Encode(engine.LOADI, 1, 0, 0),   // 1: i = 0
-			engine.Encode(engine.LOADI, 4, 0, 0),   // 2
-			engine.Encode(engine.NEWARRR, 2, 4, 0), // 3: a = make([]string, 0)
-			engine.Encode(engine.ITOS, 3, 1, 0),    // 4: loop: s = str(i)
-			engine.Encode(engine.APPENDR, 2, 2, 3), // 5: a = append(a, s)
-			engine.Encode(engine.ADDK, 1, 1, 1),    // 6: i++
-			engine.Encode(engine.LOOPLT, 1, 0, 4),  // 7
-			engine.Encode(engine.LOADI, 1, 0, 0),   // 8: i = 0
-			engine.Encode(engine.LOADI, 5, 0, 0),   // 9: sum = 0
-			engine.Encode(engine.AGETR, 3, 2, 1),   // 10: loop: s = a[i]
-			engine.Encode(engine.LEN, 6, 3, 0),     // 11: sum += len(s)
-			engine.Encode(engine.ADD, 5, 5, 6),     // 12
-			engine.Encode(engine.ADDK, 1, 1, 1),    // 13: i++
-			engine.Encode(engine.LOOPLT, 1, 0, 10), // 14
-			engine.Encode(engine.RET, 5, 0, 0),     // 15
+			engine.Encode(engine.LOADI, 0, 0, n),            // 0: n
+			engine.Encode(engine.LOADI, 1, 0, 0),            // 1: i = 0
+			engine.Encode(engine.LOADI, 4, 0, 0),            // 2
+			engine.Encode(engine.NEWARRR, 2, 4, 0),          // 3: a = make([]string, 0)
+			engine.Encode(engine.ITOS, 3, 1, 0),             // 4: loop: s = str(i)
+			engine.Encode(engine.APPENDR, 2, StringElem, 3), // 5: a = append(a, s)
+			engine.Encode(engine.ADDK, 1, 1, 1),             // 6: i++
+			engine.Encode(engine.LOOPLT, 1, 0, 4),           // 7
+			engine.Encode(engine.LOADI, 1, 0, 0),            // 8: i = 0
+			engine.Encode(engine.LOADI, 5, 0, 0),            // 9: sum = 0
+			engine.Encode(engine.AGETR, 3, 2, 1),            // 10: loop: s = a[i]
+			engine.Encode(engine.LEN, 6, 3, 0),              // 11: sum += len(s)
+			engine.Encode(engine.ADD, 5, 5, 6),              // 12
+			engine.Encode(engine.ADDK, 1, 1, 1),             // 13: i++
+			engine.Encode(engine.LOOPLT, 1, 0, 10),          // 14
+			engine.Encode(engine.RET, 5, 0, 0),              // 15
 		}}))
 }
 

@@ -1340,21 +1340,22 @@ func (f *fgen) builtin(e *CallExpr, id builtinID, dst int) int {
 		for i, a := range e.Args[1:] {
 			vals[i] = f.expr(a)
 		}
+		acc := f.alloc(kRef) // not dst: a value may live there
 		for i := len(vals) - 1; i >= 0; i-- {
 			f.free(vals[i])
 		}
+		f.mov(acc, arr.reg, t, pos)
+		op, size := engine.APPEND, 8
+		if t.elem().isRef() {
+			op, size = engine.APPENDR, 1<<15|16
+		}
+		for _, v := range vals {
+			f.emit(op, acc, size, v.reg, pos)
+		}
+		f.freeReg(acc)
 		f.free(arr)
 		d := f.dest(dst, kRef)
-		op := engine.APPEND
-		if t.elem().isRef() {
-			op = engine.APPENDR
-		}
-		src := arr.reg
-		for _, v := range vals {
-			f.emit(op, d, src, v.reg, pos)
-			src = d
-		}
-		f.mov(d, src, t, pos)
+		f.mov(d, acc, t, pos)
 		return d
 	case bPrint:
 		for i, a := range e.Args {

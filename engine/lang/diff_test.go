@@ -80,9 +80,9 @@ func (g *exprGen) int(depth int) iexpr {
 	case 7:
 		return iexpr{"(" + x.src + " ^ " + y.src + ")", func(e env) int64 { return x.eval(e) ^ y.eval(e) }}
 	case 8:
-		return iexpr{"(" + x.src + " << " + y.src + ")", func(e env) int64 { return x.eval(e) << (uint64(y.eval(e)) & 63) }}
+		return iexpr{"(" + x.src + " << (" + y.src + " & 63))", func(e env) int64 { return x.eval(e) << (uint64(y.eval(e)) & 63) }}
 	case 9:
-		return iexpr{"(" + x.src + " >> " + y.src + ")", func(e env) int64 { return x.eval(e) >> (uint64(y.eval(e)) & 63) }}
+		return iexpr{"(" + x.src + " >> (" + y.src + " & 63))", func(e env) int64 { return x.eval(e) >> (uint64(y.eval(e)) & 63) }}
 	case 10:
 		return iexpr{"(-" + x.src + ")", func(e env) int64 { return -x.eval(e) }}
 	}
