@@ -88,6 +88,7 @@ const (
 	XOR  // R[a] = R[b] ^ R[c]                  int
 	SHL  // R[a] = R[b] << R[c]                 int; 0 for counts >= 64; faults on a negative count
 	SHR  // R[a] = R[b] >> R[c]                 int, arithmetic (sign fill for counts >= 64); faults on a negative count
+	EXT  // R[a] = R[b] cut to |imm(c)| bits     sign-extended when imm(c) < 0, zero-extended when > 0: the narrow int types
 
 	FADD // R[a] = R[b] + R[c]                  float
 	FSUB // R[a] = R[b] - R[c]                  float
@@ -133,6 +134,7 @@ const (
 	RET  // return R[a]                          scalar result
 	RETR // return R[a]                          ref result
 	RET0 // return                               no result (the caller's R[b] becomes 0)
+	RETN // return R[a], ..., R[a+n-1]           n = len(Results) >= 2; the caller's R[b..b+n) receive them
 
 	NEWARR    // R[a] = make([]T, R[b])          T scalar; elements zero; faults on negative length
 	NEWARRR   // R[a] = make([]T, R[b])          T a ref kind; elements nil
@@ -233,6 +235,7 @@ var opInfo = [numOpcodes]struct {
 	XOR:       {"xor", sreg, sreg, sreg},
 	SHL:       {"shl", sreg, sreg, sreg},
 	SHR:       {"shr", sreg, sreg, sreg},
+	EXT:       {"ext", sreg, sreg, imm},
 	FADD:      {"fadd", sreg, sreg, sreg},
 	FSUB:      {"fsub", sreg, sreg, sreg},
 	FMUL:      {"fmul", sreg, sreg, sreg},
@@ -274,6 +277,7 @@ var opInfo = [numOpcodes]struct {
 	RET:       {"ret", sreg, none, none},
 	RETR:      {"retr", rreg, none, none},
 	RET0:      {"ret0", none, none, none},
+	RETN:      {"retn", argwin, none, none},
 	NEWARR:    {"newarr", rreg, sreg, none},
 	NEWARRR:   {"newarrr", rreg, sreg, none},
 	NEWSLICE:  {"newslice", rreg, sreg, sreg},

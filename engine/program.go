@@ -21,11 +21,12 @@ const (
 	KindFloat
 	KindBool
 	KindString
-	KindArray
+	KindArray // a slice
+	KindRef   // any other heap reference: a struct, pointer, map or function value
 	numKinds
 )
 
-var kindNames = [numKinds]string{"void", "int", "float", "bool", "string", "array"}
+var kindNames = [numKinds]string{"void", "int", "float", "bool", "string", "array", "ref"}
 
 func (k Kind) String() string {
 	if k < numKinds {
@@ -35,7 +36,7 @@ func (k Kind) String() string {
 }
 
 // IsRef reports whether values of the kind are heap references.
-func (k Kind) IsRef() bool { return k == KindString || k == KindArray }
+func (k Kind) IsRef() bool { return k == KindString || k == KindArray || k == KindRef }
 
 // Pos is a source position, 1-based. The zero Pos means unknown.
 type Pos struct{ Line, Col uint32 }
@@ -48,7 +49,23 @@ type Func struct {
 	NParams uint32   // parameters arrive in registers 0..NParams-1
 	NRegs   uint32   // size of the register window, at most MaxA+1
 	RefRegs []uint64 // bit i set: register i always holds a ref (guides the GC)
-	Result  Kind     // kind of the returned value
+	Result  Kind     // kind of the returned value; KindVoid for none, or when Results is set
+	// Results are the kinds of the results of a function that returns two
+	// or more (RETN returns them; a CALL receives them in consecutive
+	// registers from its B operand on). Nil for a function with one
+	// result or none.
+	Results []Kind
+}
+
+// results returns the kinds of f's results.
+func (f *Func) results() []Kind {
+	switch {
+	case len(f.Results) > 0:
+		return f.Results
+	case f.Result == KindVoid:
+		return nil
+	}
+	return []Kind{f.Result}
 }
 
 // IsRef reports whether register r of the function holds refs.
@@ -128,6 +145,8 @@ func (p *Program) check() error {
 		return fmt.Errorf("entry function %d out of range", p.Entry)
 	case p.Funcs[p.Entry].NParams != 0:
 		return fmt.Errorf("entry function %s takes parameters", p.Funcs[p.Entry].Name)
+	case len(p.Funcs[p.Entry].Results) != 0:
+		return fmt.Errorf("entry function %s has several results", p.Funcs[p.Entry].Name)
 	case len(p.Consts) > MaxC+1 || len(p.Strings) > MaxC+1 || p.NumGlobals > MaxC+1:
 		return fmt.Errorf("constant, string or global table too large")
 	case len(p.GlobalRefs) != bitWords(p.NumGlobals):
@@ -154,6 +173,15 @@ func (p *Program) check() error {
 			return fmt.Errorf("func %s ref map has %d words, want %d", f.Name, len(f.RefRegs), bitWords(f.NRegs))
 		case f.Result >= numKinds:
 			return fmt.Errorf("func %s has bad result kind %d", f.Name, f.Result)
+		case len(f.Results) == 1 || len(f.Results) > 0 && f.Result != KindVoid:
+			return fmt.Errorf("func %s has results %v and result %s: use Result for one", f.Name, f.Results, f.Result)
+		case len(f.Results) > MaxA:
+			return fmt.Errorf("func %s has %d results", f.Name, len(f.Results))
+		}
+		for _, k := range f.Results {
+			if k == KindVoid || k >= numKinds {
+				return fmt.Errorf("func %s has bad result kind %d", f.Name, k)
+			}
 		}
 		if extra := f.NRegs % 64; extra != 0 && f.RefRegs[len(f.RefRegs)-1]>>extra != 0 {
 			return fmt.Errorf("func %s ref map marks registers beyond %d", f.Name, f.NRegs)
@@ -177,7 +205,7 @@ func (p *Program) check() error {
 	for fi := range p.Funcs {
 		f := &p.Funcs[fi]
 		switch p.Code[f.End-1].Op() {
-		case RET, RETR, RET0, JMP, LOOP:
+		case RET, RETR, RET0, RETN, JMP, LOOP:
 		default:
 			return fmt.Errorf("func %s does not end in a return or jump", f.Name)
 		}
@@ -251,8 +279,25 @@ func (p *Program) checkInstr(pc int, f *Func) error {
 				return fmt.Errorf("call of %s: argument %d kind mismatch", callee.Name, i)
 			}
 		}
-		if callee.Result != KindVoid && callee.Result.IsRef() != f.IsRef(in.B()) {
-			return fmt.Errorf("call of %s: result register kind mismatch", callee.Name)
+		for i, k := range callee.results() {
+			r := in.B() + i
+			if r >= int(f.NRegs) || k.IsRef() != f.IsRef(r) {
+				return fmt.Errorf("call of %s: result register kind mismatch", callee.Name)
+			}
+		}
+	case RETN:
+		if len(f.Results) == 0 {
+			return fmt.Errorf("multiple return from a function with %s result", f.Result)
+		}
+		for i, k := range f.Results {
+			r := in.A() + i
+			if r >= int(f.NRegs) || k.IsRef() != f.IsRef(r) {
+				return fmt.Errorf("return of result %d: register kind mismatch", i)
+			}
+		}
+	case EXT:
+		if b := in.SC(); b == 0 || b > 63 || b < -63 {
+			return fmt.Errorf("extension to %d bits", b)
 		}
 	case RET:
 		if f.Result == KindVoid || f.Result.IsRef() {
@@ -263,7 +308,7 @@ func (p *Program) checkInstr(pc int, f *Func) error {
 			return fmt.Errorf("ref return from %s function", f.Result)
 		}
 	case RET0:
-		if f.Result != KindVoid {
+		if len(f.results()) != 0 {
 			return fmt.Errorf("empty return from %s function", f.Result)
 		}
 	}
@@ -297,7 +342,7 @@ var operandNames = [...]string{
 //
 //	"KNPG" version:u32 name:str entry:u32 nglobals:u32 globalrefs:[]u64
 //	code:[]u64 pos:[](u32 u32) consts:[]u64 strings:[]str
-//	funcs:[](name:str entry:u32 end:u32 nparams:u32 nregs:u32 result:u32 refregs:[]u64)
+//	funcs:[](name:str entry:u32 end:u32 nparams:u32 nregs:u32 result:u32 refregs:[]u64 results:[]u32)
 //
 // where []T is a u32 count followed by the elements and str is []byte.
 const (
@@ -338,6 +383,10 @@ func (p *Program) MarshalBinary() []byte {
 		e.u32(f.NRegs)
 		e.u32(uint32(f.Result))
 		e.u64s(f.RefRegs)
+		e.u32(uint32(len(f.Results)))
+		for _, k := range f.Results {
+			e.u32(uint32(k))
+		}
 	}
 	return e.b
 }
@@ -389,6 +438,16 @@ func UnmarshalProgram(b []byte) (*Program, error) {
 			}
 			f.Result = Kind(r)
 			f.RefRegs = d.u64s()
+			if n := d.count(4); n > 0 {
+				f.Results = make([]Kind, n)
+				for i := range f.Results {
+					r := d.u32()
+					if r >= uint32(numKinds) {
+						d.fail("bad result kind")
+					}
+					f.Results[i] = Kind(r)
+				}
+			}
 		}
 	}
 	if d.err == nil && d.off != len(b) {
@@ -514,7 +573,11 @@ func (p *Program) Disassemble(w io.Writer) error {
 	}
 	for fi := range p.Funcs {
 		f := &p.Funcs[fi]
-		ew.printf("\nfunc %s  params=%d regs=%d result=%s refs=%s\n", f.Name, f.NParams, f.NRegs, f.Result, refList(f))
+		res := f.Result.String()
+		if len(f.Results) > 0 {
+			res = fmt.Sprint(f.Results)
+		}
+		ew.printf("\nfunc %s  params=%d regs=%d result=%s refs=%s\n", f.Name, f.NParams, f.NRegs, res, refList(f))
 		for pc := f.Entry; pc < f.End && int(pc) < len(p.Code); pc++ {
 			ew.printf("  %5d  %-8s %-28s", pc, p.Code[pc].Op(), p.operands(int(pc)))
 			if ps := p.PosAt(int(pc)); ps.Line != 0 {

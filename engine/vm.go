@@ -103,6 +103,13 @@ func (iso *Isolate) exec(limit uint64) {
 			}
 			r[in.A()] = uint64(int64(r[in.B()]) >> n) // Go: sign fill once n >= 64
 
+		case EXT:
+			if b := in.SC(); b > 0 {
+				r[in.A()] = r[in.B()] & (1<<b - 1)
+			} else {
+				r[in.A()] = uint64(int64(r[in.B()]<<(64+b)) >> (64 + b))
+			}
+
 		case FADD:
 			r[in.A()] = math.Float64bits(math.Float64frombits(r[in.B()]) + math.Float64frombits(r[in.C()]))
 		case FSUB:
@@ -275,6 +282,19 @@ func (iso *Isolate) exec(limit uint64) {
 			frames = frames[:len(frames)-1]
 			iso.st.Frames = frames
 			iso.regs[fr.RetReg] = v
+			caller := frames[len(frames)-1]
+			base = int(caller.Base)
+			r = iso.regs[base : base+int(funcs[caller.Fn].NRegs)]
+			pc = int(fr.RetPC)
+		case RETN:
+			frames := iso.st.Frames
+			fr := frames[len(frames)-1]
+			// Validate admits RETN only in functions with Results, and the
+			// entry function has none: this frame has a caller.
+			n := len(funcs[fr.Fn].Results)
+			copy(iso.regs[fr.RetReg:int(fr.RetReg)+n], r[in.A():in.A()+n])
+			frames = frames[:len(frames)-1]
+			iso.st.Frames = frames
 			caller := frames[len(frames)-1]
 			base = int(caller.Base)
 			r = iso.regs[base : base+int(funcs[caller.Fn].NRegs)]
