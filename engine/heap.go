@@ -115,6 +115,18 @@ func (iso *Isolate) length(ref uint64, pc int, steps uint64) uint64 {
 // elsewhere, which CheckState cannot type (it checks that refs point at
 // objects, not what the code expects to find there).
 func (iso *Isolate) element(kind, ref, i uint64, pc int, steps uint64) uint64 {
+	// The fast path, small enough to inline into the dispatch loop: an
+	// array that is the whole slice.
+	if ref != 0 {
+		if hdr := le.Uint64(iso.heap[ref:]); hdr>>56 == kind && i < hdr&lenMask {
+			return ref + 16 + 8*i
+		}
+	}
+	return iso.elementOfSlice(kind, ref, i, pc, steps)
+}
+
+// elementOfSlice is element's path for slice headers, and its faults.
+func (iso *Isolate) elementOfSlice(kind, ref, i uint64, pc int, steps uint64) uint64 {
 	if ref != 0 {
 		hdr := le.Uint64(iso.heap[ref:])
 		if i < hdr&lenMask {
