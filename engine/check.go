@@ -23,8 +23,9 @@ import (
 // doc); a parseable sequence of objects after a zero nil word, ref
 // arrays (up to their capacity) and ref registers and ref globals pointing
 // only at object starts, every slice header over an array of its element
-// kind with its window inside that array's capacity, string padding
-// zero); the output
+// kind with its window inside that array's capacity, struct fields that
+// their ref mask marks pointing at object starts, string padding zero);
+// the output
 // quota. It does not know the static element type behind a ref, so a string
 // where an array belongs, or an array of scalars where the code reads refs,
 // is not caught here; the VM checks the kind of every object it indexes,
@@ -251,6 +252,18 @@ func (c *StateChecker) check(p *Program, st *State, limits Limits) error {
 			if kind == objRefs && capacity > 0 {
 				refArrays = append(refArrays, off)
 			}
+		case objStruct:
+			if n > maxFields || used-off < structHeader || n > (used-off-structHeader)/8 {
+				return fmt.Errorf("struct at %d: %d fields overrun the heap or the limit of %d", off, n, maxFields)
+			}
+			refMask, valMask := le.Uint64(heap[off+8:]), le.Uint64(heap[off+16:])
+			if n < 64 && refMask>>n != 0 || valMask&^refMask != 0 {
+				return fmt.Errorf("struct at %d: masks %#x, %#x do not fit %d fields", off, refMask, valMask, n)
+			}
+			size = structHeader + 8*n
+			if refMask != 0 {
+				refArrays = append(refArrays, off)
+			}
 		case objSliceS, objSliceR:
 			if used-off < sliceHeaderSize {
 				return fmt.Errorf("slice at %d overruns the heap", off)
@@ -270,6 +283,15 @@ func (c *StateChecker) check(p *Program, st *State, limits Limits) error {
 		return v == 0 || v < used && v%8 == 0 && starts[v/8/64]&(1<<(v/8%64)) != 0
 	}
 	for _, off := range refArrays {
+		if heap[off+7] == objStruct {
+			for m := le.Uint64(heap[off+8:]); m != 0; m &= m - 1 {
+				i := uint64(bits.TrailingZeros64(m))
+				if v := le.Uint64(heap[off+structHeader+8*i:]); !isRef(v) {
+					return fmt.Errorf("struct at %d: field %d = %d is not a reference", off, i, v)
+				}
+			}
+			continue
+		}
 		if heap[off+7] != objRefs {
 			if err := checkSlice(heap, off, isRef); err != nil {
 				return err

@@ -25,6 +25,7 @@ var (
 	ErrCapOutOfRange    = errors.New("makeslice: cap out of range")   // make([]T, n, c) with c < n
 	ErrSliceBounds      = errors.New("slice bounds out of range")
 	ErrNegativeShift    = errors.New("negative shift amount")
+	ErrNilDeref         = errors.New("invalid memory address or nil pointer dereference")
 	ErrInternal         = errors.New("BUG: internal error")
 
 	// API errors, returned and never stored in a state.
@@ -52,6 +53,7 @@ var faultCodes = [...]error{
 	ErrCapOutOfRange,
 	ErrSliceBounds,
 	ErrNegativeShift,
+	ErrNilDeref,
 }
 
 // NumFaultCodes bounds State.Fault: valid codes are 0 <= code < NumFaultCodes.
@@ -75,6 +77,7 @@ const (
 	faultCapOutOfRange
 	faultSliceBounds
 	faultNegativeShift
+	faultNilDeref
 )
 
 // FaultError describes how an isolate faulted: which error, where.

@@ -12,6 +12,7 @@ const (
 	objRefs    = 3    // an array of refs
 	objSliceS  = 4    // a slice header over an objScalars array
 	objSliceR  = 5    // a slice header over an objRefs array
+	objStruct  = 6    // a struct value, a pointer's cell or a closure (see struct.go)
 	objForward = 0xFF // only inside a collection: the low bits hold the new offset
 
 	lenMask = 1<<56 - 1
@@ -34,6 +35,8 @@ func objSize(heap []byte, ref uint64) uint64 {
 		return 8 + roundUp8(hdr&lenMask)
 	case objSliceS, objSliceR:
 		return sliceHeaderSize
+	case objStruct:
+		return structHeader + 8*(hdr&lenMask)
 	}
 	return 16 + 8*le.Uint64(heap[ref+8:])
 }
@@ -246,6 +249,11 @@ func (iso *Isolate) collect(need uint64, pc int, steps uint64) {
 			n := le.Uint64(g.to[scan+8:])
 			for i := uint64(0); i < n; i++ {
 				off := scan + 16 + 8*i
+				le.PutUint64(g.to[off:], g.forward(le.Uint64(g.to[off:])))
+			}
+		case objStruct:
+			for m := le.Uint64(g.to[scan+8:]); m != 0; m &= m - 1 {
+				off := scan + structHeader + 8*uint64(bits.TrailingZeros64(m))
 				le.PutUint64(g.to[off:], g.forward(le.Uint64(g.to[off:])))
 			}
 		case objSliceS, objSliceR:

@@ -160,6 +160,18 @@ const (
 	RTOS      // R[a] = string(rune(R[b]))       UTF-8 of a rune; U+FFFD if invalid
 	RUNE      // R[a], R[a+1] = rune, width at R[b][R[c]]  UTF-8 decoding as for range; faults out of range
 	ISNIL     // R[a] = R[b] == nil              ref -> bool
+	REQ       // R[a] = R[b] == R[c]             refs: the same object (pointers) -> bool
+	NEWSTRUCT // R[a] = new struct of b fields   zero fields; ref mask K[c], value mask K[c+1]
+	GETF      // R[a] = R[b].f[c]                scalar field; faults on nil or a field of another kind
+	GETFR     // R[a] = R[b].f[c]                ref field
+	SETF      // R[a].f[b] = R[c]                scalar field
+	SETFR     // R[a].f[b] = R[c]                ref field
+	CLONE     // R[a] = copy of struct R[b]      deep through the value fields
+	SCOPY     // *R[a] = *R[b]                   struct assignment: fields copied into R[a]'s objects; same shape
+	APPENDV   // R[a] = append(R[a], R[c])       slice of struct values (R[c] a copy it may keep); b as APPEND
+	APPENDSLV // R[a] = append(R[a], R[c]...)    slices of struct values; b as APPEND
+	COPYV     // R[a] = copy(R[b], R[c])         slices of struct values
+	FILLV     // every element of R[a]'s array = zero value shaped like struct R[b]  make([]T, n, c) of structs
 	SCONST    // R[a] = S[c]                     allocates a new string
 	CONCAT    // R[a] = R[b] + R[c]              string
 	SGET      // R[a] = int(R[b][R[c]])          byte of a string; faults out of range
@@ -168,6 +180,7 @@ const (
 
 	PRINT   // output += format(R[a])            b selects the format: PrintInt, PrintFloat, PrintBool
 	PRINTS  // output += R[a]                    string
+	PRINTP  // output += "0x" hex of R[a]        ref: a pointer as %v prints one inside a value (its heap offset; "<nil>" for nil)
 	PRINTSP // output += " "
 	PRINTNL // output += "\n"
 
@@ -203,6 +216,9 @@ const (
 	esize           // Go element size and pointer flag of an append (any 16-bit value)
 	sreg2           // first of two consecutive scalar registers
 	sreg3           // first of three consecutive scalar registers
+	nfields         // a struct's field count, 0 to 64
+	konst2          // index of the first of two consecutive constants
+	fieldno         // a field index, 0 to 63
 )
 
 // opInfo describes each opcode: its name and the kinds of A, B and C.
@@ -302,6 +318,18 @@ var opInfo = [numOpcodes]struct {
 	RTOS:      {"rtos", rreg, sreg, none},
 	RUNE:      {"rune", sreg2, rreg, sreg},
 	ISNIL:     {"isnil", sreg, rreg, none},
+	REQ:       {"req", sreg, rreg, rreg},
+	NEWSTRUCT: {"newstruct", rreg, nfields, konst2},
+	GETF:      {"getf", sreg, rreg, fieldno},
+	GETFR:     {"getfr", rreg, rreg, fieldno},
+	SETF:      {"setf", rreg, fieldno, sreg},
+	SETFR:     {"setfr", rreg, fieldno, rreg},
+	CLONE:     {"clone", rreg, rreg, none},
+	SCOPY:     {"scopy", rreg, rreg, none},
+	APPENDV:   {"appendv", rreg, esize, rreg},
+	APPENDSLV: {"appendslv", rreg, esize, rreg},
+	COPYV:     {"copyv", sreg, rreg, rreg},
+	FILLV:     {"fillv", rreg, rreg, none},
 	SCONST:    {"sconst", rreg, none, str},
 	CONCAT:    {"concat", rreg, rreg, rreg},
 	SGET:      {"sget", sreg, rreg, sreg},
@@ -309,6 +337,7 @@ var opInfo = [numOpcodes]struct {
 	FTOS:      {"ftos", rreg, sreg, none},
 	PRINT:     {"print", sreg, pformat, none},
 	PRINTS:    {"prints", rreg, none, none},
+	PRINTP:    {"printp", rreg, none, none},
 	PRINTSP:   {"printsp", none, none, none},
 	PRINTNL:   {"printnl", none, none, none},
 }

@@ -252,6 +252,12 @@ func (p *Program) checkInstr(pc int, f *Func) error {
 		case argwin, resreg:
 			bad = fld.u >= int(f.NRegs) // the CALL check below covers the rest
 		case esize:
+		case nfields:
+			bad = fld.u > maxFields
+		case konst2:
+			bad = fld.u+1 >= len(p.Consts)
+		case fieldno:
+			bad = fld.u >= maxFields
 		case sreg2, sreg3:
 			n := 2
 			if fld.kind == sreg3 {
@@ -299,6 +305,12 @@ func (p *Program) checkInstr(pc int, f *Func) error {
 		if b := in.SC(); b == 0 || b > 63 || b < -63 {
 			return fmt.Errorf("extension to %d bits", b)
 		}
+	case NEWSTRUCT:
+		n := in.B()
+		refMask, valMask := p.Consts[in.C()], p.Consts[in.C()+1]
+		if n < 64 && refMask>>n != 0 || valMask&^refMask != 0 {
+			return fmt.Errorf("struct masks %#x, %#x do not fit %d fields", refMask, valMask, n)
+		}
 	case RET:
 		if f.Result == KindVoid || f.Result.IsRef() {
 			return fmt.Errorf("scalar return from %s function", f.Result)
@@ -335,6 +347,7 @@ var operandNames = [...]string{
 	sglobal: "scalar global", rglobal: "ref global", fwd: "forward target", back: "backward target",
 	fn: "function", pformat: "print format", argwin: "argument window", resreg: "result register",
 	esize: "element size", sreg2: "pair of scalar registers", sreg3: "triple of scalar registers",
+	nfields: "field count", konst2: "pair of constants", fieldno: "field index",
 }
 
 // Program encoding, used for the content hash and to ship a program to a node
@@ -663,6 +676,14 @@ func (p *Program) operands(pc int) string {
 			add("->" + strconv.Itoa(fld.u))
 		case fn:
 			add(p.funcName(fld.u))
+		case nfields:
+			add(strconv.Itoa(fld.u) + " fields")
+		case konst2:
+			if fld.u+1 < len(p.Consts) {
+				add(fmt.Sprintf("refs %#x values %#x", p.Consts[fld.u], p.Consts[fld.u+1]))
+			}
+		case fieldno:
+			add("f" + strconv.Itoa(fld.u))
 		case pformat:
 			add([...]string{"int", "float", "bool"}[min(fld.u, 2)])
 		}

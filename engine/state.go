@@ -59,6 +59,8 @@ type Frame struct {
 //	kind 4, scalar slice: header, capacity word, array (a kind 2 ref), offset
 //	                      in the heap of the slice's element 0
 //	kind 5, ref slice:    the same over a kind 3 array
+//	kind 6, struct:       header (length: the field count, at most 64), ref
+//	                      mask, value mask, then the fields
 //
 // An array is also the slice of all of itself; its elements past its length
 // are reachable through slice headers (see the package doc, Slices).

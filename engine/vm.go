@@ -375,6 +375,34 @@ func (iso *Isolate) exec(limit uint64) {
 			r[a], r[a+1] = iso.decodeRune(r[in.B()], r[in.C()], pc-1, steps)
 		case ISNIL:
 			r[in.A()] = b2u(r[in.B()] == 0)
+		case REQ:
+			r[in.A()] = b2u(r[in.B()] == r[in.C()])
+		case NEWSTRUCT:
+			c := in.C()
+			r[in.A()] = iso.newStruct(in.B(), consts[c], consts[c+1], pc-1, steps)
+		case GETF:
+			r[in.A()] = le.Uint64(iso.heap[iso.field(r[in.B()], in.C(), 0, pc-1, steps):])
+		case GETFR:
+			r[in.A()] = le.Uint64(iso.heap[iso.field(r[in.B()], in.C(), 1, pc-1, steps):])
+		case SETF:
+			le.PutUint64(iso.heap[iso.field(r[in.A()], in.B(), 0, pc-1, steps):], r[in.C()])
+		case SETFR:
+			le.PutUint64(iso.heap[iso.field(r[in.A()], in.B(), 1, pc-1, steps):], r[in.C()])
+		case CLONE:
+			r[in.A()] = iso.cloneValue(r, in.B(), false, pc-1, steps)
+		case SCOPY:
+			iso.assignValue(r[in.A()], r[in.B()], 0, pc-1, steps)
+		case APPENDV:
+			r[in.A()] = iso.appendValue(r, in.A(), in.B(), in.C(), pc-1, steps)
+		case APPENDSLV:
+			r[in.A()] = iso.appendValues(r, in.A(), in.B(), in.C(), pc-1, steps)
+		case COPYV:
+			r[in.A()] = iso.copyValues(r[in.B()], r[in.C()], pc-1, steps)
+		case FILLV:
+			if r[in.A()] != 0 {
+				iso.view(objRefs, r[in.A()], pc-1, steps)
+				iso.fillValues(r, in.A(), in.B(), 0, 0, pc-1, steps)
+			}
 		case SCONST:
 			r[in.A()] = iso.newString(p.Strings[in.C()], pc-1, steps)
 		case CONCAT:
@@ -392,6 +420,8 @@ func (iso *Isolate) exec(limit uint64) {
 			iso.print(r[in.A()], in.B(), pc-1, steps)
 		case PRINTS:
 			iso.printString(r[in.A()], pc-1, steps)
+		case PRINTP:
+			iso.printPointer(r[in.A()], pc-1, steps)
 		case PRINTSP:
 			iso.printByte(' ', pc-1, steps)
 		case PRINTNL:
@@ -450,6 +480,19 @@ func (iso *Isolate) print(v uint64, format int, pc int, steps uint64) {
 func (iso *Isolate) printString(ref uint64, pc int, steps uint64) {
 	prev := len(iso.st.Output)
 	iso.st.Output = append(iso.st.Output, iso.stringBytes(ref, pc, steps)...)
+	iso.checkOutput(prev, pc, steps)
+}
+
+// printPointer prints a reference as fmt's %v prints a pointer inside a
+// value: in hex, or <nil>. It is the heap offset, where Go prints an
+// address: deterministic, and the same in a resumed isolate.
+func (iso *Isolate) printPointer(ref uint64, pc int, steps uint64) {
+	prev := len(iso.st.Output)
+	if ref == 0 {
+		iso.st.Output = append(iso.st.Output, "<nil>"...)
+	} else {
+		iso.st.Output = strconv.AppendUint(append(iso.st.Output, "0x"...), ref, 16)
+	}
 	iso.checkOutput(prev, pc, steps)
 }
 

@@ -112,7 +112,7 @@ func (f *fgen) userCall(e *ast.CallExpr, c callee, dst int, tuple bool) int {
 		f.freeTuple(t, call)
 	} else {
 		for _, a := range e.Args {
-			f.exprTo(a, base+i)
+			f.valueTo(a, base+i)
 			i++
 		}
 	}
@@ -158,11 +158,6 @@ func (f *fgen) userCall(e *ast.CallExpr, c callee, dst int, tuple bool) int {
 		return -1
 	}
 	return r
-}
-
-// receiver evaluates a method call's receiver into register r.
-func (f *fgen) receiver(c callee, r int) {
-	f.exprTo(c.recv, r)
 }
 
 // conversion compiles T(x).
@@ -243,6 +238,8 @@ func (f *fgen) builtin(e *ast.CallExpr, dst int) int {
 		return f.appendCall(e, dst)
 	case "make":
 		return f.makeCall(e, dst)
+	case "new":
+		return f.newCall(e, dst)
 	case "copy":
 		x := f.expr(e.Args[0])
 		y := f.expr(e.Args[1])
@@ -252,6 +249,8 @@ func (f *fgen) builtin(e *ast.CallExpr, dst int) int {
 		op := engine.COPY
 		if isString(f.g.typeOf(e.Args[1])) {
 			op = engine.COPYS
+		} else if isStruct(elemOf(f.g.typeOf(e.Args[0]))) {
+			op = engine.COPYV
 		}
 		f.emit(op, d, x.reg, y.reg, pos)
 		return d
@@ -269,7 +268,11 @@ func (f *fgen) appendCall(e *ast.CallExpr, dst int) int {
 	s := f.expr(e.Args[0])
 	vals := make([]operand, len(e.Args)-1)
 	for i, a := range e.Args[1:] {
-		vals[i] = f.value(a)
+		if e.Ellipsis.IsValid() {
+			vals[i] = f.expr(a) // the elements are copied
+		} else {
+			vals[i] = f.value(a)
+		}
 	}
 	// The accumulator: dst itself when dst is the slice's own register
 	// (s = append(s, v) appends in place, no move); else a fresh one, since
@@ -284,8 +287,12 @@ func (f *fgen) appendCall(e *ast.CallExpr, dst int) int {
 		switch {
 		case e.Ellipsis.IsValid() && isString(f.g.typeOf(e.Args[i+1])):
 			f.emit(engine.APPENDST, acc, size, v.reg, pos)
+		case e.Ellipsis.IsValid() && isStruct(et):
+			f.emit(engine.APPENDSLV, acc, size, v.reg, pos)
 		case e.Ellipsis.IsValid():
 			f.emit(engine.APPENDSL, acc, size, v.reg, pos)
+		case isStruct(et):
+			f.emit(engine.APPENDV, acc, size, v.reg, pos)
 		case isRef(et):
 			f.emit(engine.APPENDR, acc, size, v.reg, pos)
 		default:
@@ -312,21 +319,29 @@ func (f *fgen) makeCall(e *ast.CallExpr, dst int) int {
 	switch u := under(t).(type) {
 	case *types.Slice:
 		n := f.expr(e.Args[1])
+		var d int
 		if len(e.Args) == 3 {
 			c := f.expr(e.Args[2])
 			f.free(c)
 			f.free(n)
-			d := f.dest(dst, kRef)
+			d = f.dest(dst, kRef)
 			op := engine.NEWSLICE
 			if isRef(u.Elem()) {
 				op = engine.NEWSLICER
 			}
 			f.emit(op, d, n.reg, c.reg, pos)
-			return d
+		} else {
+			f.free(n)
+			d = f.dest(dst, kRef)
+			f.newArray(d, n.reg, u.Elem(), pos)
 		}
-		f.free(n)
-		d := f.dest(dst, kRef)
-		f.newArray(d, n.reg, u.Elem(), pos)
+		if isStruct(u.Elem()) {
+			// Every element of an array of structs is a value.
+			z := f.alloc(kRef)
+			f.newZero(z, u.Elem(), pos)
+			f.emit(engine.FILLV, d, z, 0, pos)
+			f.freeReg(z)
+		}
 		return d
 	}
 	panic("BUG: make of " + t.String())

@@ -21,8 +21,13 @@
 //     machine's quotas end the isolate as Faulted, with the source position.
 //
 // The types are bool; int, int8, int16, int32 (rune), int64, uint8 (byte),
-// uint16, uint32; float64; string; slices of any of them; and named types
-// over these. Integers wrap as in Go. A slice is Go's (array, length,
+// uint16, uint32; float64; string; slices, structs (of at most 64 fields)
+// and pointers of any of them; and named types over these, with methods
+// on value and pointer receivers. Integers wrap as in Go. A struct is a
+// value: assigning, passing, returning, appending or ranging over one
+// copies it, and &x, &s[i], &x.f, &T{...} and new(T) point at the very
+// struct, which outlives its frame. A pointer may also point at a variable
+// of any other type (&x); dereferencing nil faults, with the position. A slice is Go's (array, length,
 // capacity): slicing shares the array, append writes into spare capacity
 // and otherwise grows to the capacity Go's runtime gives, and copy, cap,
 // make([]T, n, c), x[i:j] and x[i:j:k] are Go's (see engine's Slices for
@@ -45,9 +50,10 @@
 // type switches, type assertions and the error type; goroutines, channels,
 // select; defer, panic and recover; goto; generics; variadic functions;
 // arrays ([N]T: use a slice); uint, uint64, uintptr, float32 and complex
-// numbers; embedded fields; method expressions; structs, pointers, maps and
-// function values (coming in this order). Each is reported where it
-// appears.
+// numbers; embedded fields; method expressions; comparing structs with ==;
+// pointers into slices and fields of other than struct type (&a[i] for a
+// []int); maps and function values (coming in this order). Each is
+// reported where it appears.
 //
 // # Grammar
 //
@@ -66,7 +72,8 @@
 //	MethodDecl    = "func" "(" [ identifier ] [ "*" ] TypeName ")" identifier Signature Block .
 //	Signature     = "(" [ ParameterList ] ")" [ Type | "(" ParameterList ")" ] .
 //	ParameterList = [ IdentifierList ] Type { "," [ IdentifierList ] Type } .
-//	Type          = TypeName | "[" "]" Type | "(" Type ")" .
+//	Type          = TypeName | "[" "]" Type | "*" Type | StructType | "(" Type ")" .
+//	StructType    = "struct" "{" { IdentifierList Type ";" } "}" .
 //	Block         = "{" { Statement ";" } "}" .
 //	Statement     = ConstDecl | VarDecl | TypeDecl | SimpleStmt | Block | IfStmt | ForStmt
 //	              | SwitchStmt | LabeledStmt | "return" [ ExpressionList ]
@@ -82,7 +89,7 @@
 //	CaseClause    = ( "case" ExpressionList | "default" ) ":" { Statement ";" } .
 //	LabeledStmt   = identifier ":" Statement .
 //	Expression    = UnaryExpr | Expression binary_op Expression .
-//	UnaryExpr     = PrimaryExpr | ( "+" | "-" | "!" | "^" ) UnaryExpr .
+//	UnaryExpr     = PrimaryExpr | ( "+" | "-" | "!" | "^" | "*" | "&" ) UnaryExpr .
 //	PrimaryExpr   = Operand | Conversion | PrimaryExpr Selector | PrimaryExpr Index
 //	              | PrimaryExpr Slice | PrimaryExpr Arguments .
 //	Operand       = Literal | identifier | "(" Expression ")" .

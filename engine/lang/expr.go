@@ -37,7 +37,7 @@ func (f *fgen) localReg(e ast.Expr) (int, bool) {
 		if r, ok := f.regIdents[x]; ok {
 			return r, true
 		}
-		if v, ok := f.g.info.Uses[x].(*types.Var); ok {
+		if v, ok := f.g.info.Uses[x].(*types.Var); ok && !f.g.boxed[v] {
 			r, ok := f.vars[v]
 			return r, ok
 		}
@@ -65,9 +65,6 @@ func (f *fgen) expr(e ast.Expr) operand {
 	}
 	return operand{f.compute(e, -1), true}
 }
-
-// value is expr for a value about to be stored in a new place.
-func (f *fgen) value(e ast.Expr) operand { return f.expr(e) }
 
 // exprTo compiles e into register dst. Every form reads all of its operands
 // before it first writes dst, except composite literals, so dst may be one
@@ -107,11 +104,7 @@ func (f *fgen) compute(e ast.Expr, dst int) int {
 		obj := f.g.info.Uses[x]
 		switch obj := obj.(type) {
 		case *types.Var:
-			if g, ok := f.g.globals[obj]; ok {
-				d := f.dest(dst, regKind(t))
-				f.getGlobal(d, g, t, x.Pos())
-				return d
-			}
+			return f.readVar(obj, dst, x.Pos())
 		case *types.Nil:
 			d := f.dest(dst, kRef)
 			f.emit(engine.LOADNIL, d, 0, 0, x.Pos())
@@ -119,7 +112,18 @@ func (f *fgen) compute(e ast.Expr, dst int) int {
 		}
 		panic(fmt.Sprintf("BUG: identifier %s (%T)", x.Name, obj))
 	case *ast.UnaryExpr:
+		if x.Op == token.AND {
+			a := f.addrOf(x.X)
+			f.free(a)
+			d := f.dest(dst, kRef)
+			f.mov(d, a.reg, t, x.OpPos)
+			return d
+		}
 		return f.unary(x, dst)
+	case *ast.SelectorExpr:
+		return f.selector(x, dst)
+	case *ast.StarExpr:
+		return f.deref(x, dst)
 	case *ast.BinaryExpr:
 		return f.binary(x, dst)
 	case *ast.IndexExpr:
@@ -314,17 +318,23 @@ func (f *fgen) compare(e *ast.BinaryExpr, dst int) int {
 		if f.isNil(e.Y) {
 			other, nilSide = e.X, e.Y
 		}
-		if f.isNil(nilSide) {
-			x := f.expr(other)
-			f.free(x)
-			d := f.dest(dst, kScalar)
-			f.emit(engine.ISNIL, d, x.reg, 0, e.OpPos)
-			if e.Op == token.NEQ {
-				f.emit(engine.NOT, d, d, 0, e.OpPos)
-			}
-			return d
+		x := f.expr(other)
+		var y operand
+		if !f.isNil(nilSide) {
+			y = f.expr(nilSide)
 		}
-		panic("BUG: comparison of references")
+		f.free(y)
+		f.free(x)
+		d := f.dest(dst, kScalar)
+		if f.isNil(nilSide) {
+			f.emit(engine.ISNIL, d, x.reg, 0, e.OpPos)
+		} else {
+			f.emit(engine.REQ, d, x.reg, y.reg, e.OpPos)
+		}
+		if e.Op == token.NEQ {
+			f.emit(engine.NOT, d, d, 0, e.OpPos)
+		}
+		return d
 	}
 	x := f.expr(e.X)
 	y := f.expr(e.Y)
@@ -423,11 +433,17 @@ func (f *fgen) sliceExpr(e *ast.SliceExpr, dst int) int {
 	return d
 }
 
-// compositeLit compiles a slice literal of type t.
+// compositeLit compiles a composite literal of type t. An element literal
+// whose type is elided as &T is a T literal: the pointer is its object.
 func (f *fgen) compositeLit(e *ast.CompositeLit, t types.Type, dst int) int {
+	if p, ok := under(t).(*types.Pointer); ok {
+		t = p.Elem()
+	}
 	switch under(t).(type) {
 	case *types.Slice:
 		return f.sliceLit(e, t, dst)
+	case *types.Struct:
+		return f.structLit(e, t, dst)
 	}
 	panic("BUG: composite literal of type " + t.String())
 }
@@ -465,18 +481,28 @@ func (f *fgen) sliceLit(e *ast.CompositeLit, t types.Type, dst int) int {
 		arr = f.alloc(kRef)
 	}
 	f.newArray(arr, n, et, e.Lbrace)
+	if isStruct(et) && length > int64(len(e.Elts)) {
+		// Keys leave gaps: every element of an array of structs is a value.
+		z := f.alloc(kRef)
+		f.newZero(z, et, e.Lbrace)
+		f.emit(engine.FILLV, arr, z, 0, e.Lbrace)
+		f.freeReg(z)
+	}
 	for i, elt := range e.Elts {
 		if kv, ok := elt.(*ast.KeyValueExpr); ok {
 			elt = kv.Value
 		}
 		var v operand
-		if lit, ok := elt.(*ast.CompositeLit); ok && lit.Type == nil {
+		if lit, ok := ast.Unparen(elt).(*ast.CompositeLit); ok && lit.Type == nil {
 			v = operand{f.compositeLit(lit, et, -1), true}
+		} else if u, ok := ast.Unparen(elt).(*ast.UnaryExpr); ok && u.Op == token.AND && isElidedLit(u.X) {
+			v = operand{f.compositeLit(ast.Unparen(u.X).(*ast.CompositeLit), et, -1), true}
 		} else {
 			v = f.value(elt)
 		}
 		f.loadInt(n, idx[i], elt.Pos())
 		if isRef(et) {
+			// (A struct element is the fresh value itself.)
 			f.emit(engine.ASETR, arr, n, v.reg, elt.Pos())
 		} else {
 			f.emit(engine.ASET, arr, n, v.reg, elt.Pos())
@@ -489,6 +515,12 @@ func (f *fgen) sliceLit(e *ast.CompositeLit, t types.Type, dst int) int {
 		f.mov(d, arr, t, e.Lbrace)
 	}
 	return d
+}
+
+// isElidedLit reports whether e is a composite literal without its type.
+func isElidedLit(e ast.Expr) bool {
+	lit, ok := ast.Unparen(e).(*ast.CompositeLit)
+	return ok && lit.Type == nil
 }
 
 // newArray emits make([]et, R[n]) into d.

@@ -33,6 +33,9 @@ type gen struct {
 	funcs   map[*types.Func]*funcInfo // user functions and methods
 	pending []*funcInfo               // functions in index order, generated in that order
 	printer []typedFunc               // the print function of each composite type
+
+	boxed     map[*types.Var]bool // variables that live in cells (see vars.go)
+	maskPairs map[[2]uint64]int   // struct masks in the constant pool (see masks)
 }
 
 // typedFunc is a function the compiler made for a type.
@@ -105,7 +108,9 @@ func (g *gen) constOf(e ast.Expr) constant.Value { return g.info.Types[e].Value 
 // 0; user functions and methods follow in declaration order.
 func generate(u *unit, errs *errorSink) *engine.Program {
 	g := &gen{u: u, info: u.info, errs: errs, consts: map[uint64]int{}, strs: map[string]int{},
-		globals: map[*types.Var]int{}, gpos: map[*types.Var]token.Pos{}, funcs: map[*types.Func]*funcInfo{}}
+		globals: map[*types.Var]int{}, gpos: map[*types.Var]token.Pos{}, funcs: map[*types.Func]*funcInfo{},
+		maskPairs: map[[2]uint64]int{}}
+	g.analyze()
 	g.prog = &engine.Program{Name: u.filename}
 	// Globals, in declaration order.
 	for _, d := range u.file.Decls {
@@ -131,7 +136,7 @@ func generate(u *unit, errs *errorSink) *engine.Program {
 	g.prog.NumGlobals = uint32(len(g.globals))
 	g.prog.GlobalRefs = make([]uint64, (len(g.globals)+63)/64)
 	for v, i := range g.globals {
-		if isRef(v.Type()) {
+		if isRef(v.Type()) || g.boxed[v] {
 			g.prog.GlobalRefs[i/64] |= 1 << (i % 64)
 		}
 	}
@@ -197,14 +202,33 @@ func (g *gen) newFunc(fi *funcInfo) *funcInfo {
 // initFunc generates <init>: the global initializers in the checker's
 // initialization order, the init functions in source order, then main.
 func (g *gen) initFunc(f *fgen) {
+	// Every global first holds its zero value: a struct its object, a
+	// variable that lives in a cell the cell.
+	vars := make([]*types.Var, len(g.globals))
+	for v, i := range g.globals {
+		vars[i] = v
+	}
+	for i, v := range vars {
+		if !isStruct(v.Type()) && !g.boxed[v] {
+			continue
+		}
+		r := f.alloc(kRef)
+		if g.boxed[v] {
+			f.newCell(r, v.Type(), g.gpos[v])
+		} else {
+			f.newZero(r, v.Type(), g.gpos[v])
+		}
+		f.emit(engine.SETGR, r, 0, i, g.gpos[v])
+		f.freeReg(r)
+	}
 	for _, in := range g.info.InitOrder {
 		if len(in.Lhs) == 1 {
 			v := in.Lhs[0]
 			op := f.value(in.Rhs)
-			f.free(op)
-			if i, ok := g.globals[v]; ok && v.Name() != "_" {
-				f.setGlobal(op.reg, i, v.Type(), g.gpos[v])
+			if _, ok := g.globals[v]; ok && v.Name() != "_" {
+				f.store(f.globalPlace(v), op.reg, g.gpos[v])
 			}
+			f.free(op)
 			continue
 		}
 		call, ok := ast.Unparen(in.Rhs).(*ast.CallExpr)
@@ -213,8 +237,8 @@ func (g *gen) initFunc(f *fgen) {
 		}
 		base := f.callTuple(call)
 		for i, v := range in.Lhs {
-			if gi, ok := g.globals[v]; ok && v.Name() != "_" {
-				f.setGlobal(base+i, gi, v.Type(), g.gpos[v])
+			if _, ok := g.globals[v]; ok && v.Name() != "_" {
+				f.store(f.globalPlace(v), base+i, g.gpos[v])
 			}
 		}
 		f.freeTuple(base, call)
@@ -273,11 +297,14 @@ func (g *gen) function(fi *funcInfo) {
 	for i := 0; i < fi.sig.Params().Len(); i++ {
 		params = append(params, fi.sig.Params().At(i))
 	}
-	for _, p := range params {
-		r := f.alloc(regKind(p.Type()))
+	regs := make([]int, len(params))
+	for i, p := range params {
+		regs[i] = f.alloc(regKind(p.Type()))
 		nparams++
+	}
+	for i, p := range params {
 		if p.Name() != "" && p.Name() != "_" {
-			f.declare(p, r)
+			f.declareVar(p, regs[i], d.Pos())
 		}
 	}
 	// Named results are locals that start at zero.
@@ -286,7 +313,7 @@ func (g *gen) function(fi *funcInfo) {
 		if v := res.At(i); v.Name() != "" {
 			r := f.alloc(regKind(v.Type()))
 			f.zero(r, v.Type(), d.Type.Results.Pos())
-			f.declare(v, r)
+			f.declareVar(v, r, d.Type.Results.Pos())
 			f.named = append(f.named, v)
 		}
 	}
@@ -585,6 +612,10 @@ func (f *fgen) loadConst(r int, t types.Type, v constant.Value, pos token.Pos) {
 
 // zero loads the zero value of type t into r.
 func (f *fgen) zero(r int, t types.Type, pos token.Pos) {
+	if isStruct(t) {
+		f.newZero(r, t, pos)
+		return
+	}
 	if isRef(t) {
 		f.emit(engine.LOADNIL, r, 0, 0, pos)
 	} else {

@@ -246,6 +246,9 @@ func (r *restricter) unsupported1(t types.Type) string {
 		}
 		return fmt.Sprintf("%s is not supported in Knoten", t)
 	case *types.Slice:
+		if sizes.Sizeof(t.Elem()) >= 1<<15 {
+			return fmt.Sprintf("slices of %s are not supported in Knoten: elements of 32 KiB or more", t.Elem())
+		}
 		return r.unsupported(t.Elem())
 	case *types.Tuple:
 		for i := 0; i < t.Len(); i++ {
@@ -263,9 +266,17 @@ func (r *restricter) unsupported1(t types.Type) string {
 		}
 		return r.unsupported(t.Results())
 	case *types.Struct:
-		return "structs are not supported in Knoten yet"
+		if t.NumFields() > 64 {
+			return fmt.Sprintf("a struct of %d fields: Knoten allows at most 64", t.NumFields())
+		}
+		for i := 0; i < t.NumFields(); i++ {
+			if msg := r.unsupported(t.Field(i).Type()); msg != "" {
+				return msg
+			}
+		}
+		return ""
 	case *types.Pointer:
-		return "pointers are not supported in Knoten yet"
+		return r.unsupported(t.Elem())
 	case *types.Map:
 		return "maps are not supported in Knoten yet"
 	case *types.Interface:

@@ -283,6 +283,11 @@ func TestFaults(t *testing.T) {
 		{"float to int", "func main() int {\n\tf := 1e300\n\treturn int(f)\n}", engine.ErrFloatToInt, 3, 12},
 		{"call depth", "func f(n int) int {\n\treturn f(n+1) + 1\n}\nfunc main() int { return f(0) }", engine.ErrCallDepth, 2, 9},
 		{"instruction quota", "func main() {\n\tfor {\n\t}\n}", engine.ErrInstructionQuota, 2, 2},
+		{"nil field", "type T struct{ x int }\nfunc main() int {\n\tvar p *T\n\treturn p.x\n}", engine.ErrNilDeref, 4, 11},
+		{"nil store", "type T struct{ x int }\nfunc main() {\n\tvar p *T\n\tp.x = 1\n}", engine.ErrNilDeref, 4, 4},
+		{"nil pointer", "func main() int {\n\tvar p *int\n\treturn *p\n}", engine.ErrNilDeref, 3, 9},
+		{"nil copy", "type T struct{ x int }\nfunc main() {\n\tvar p *T\n\tv := *p\n\tprint(v)\n}", engine.ErrNilDeref, 4, 7},
+		{"slice bounds", "func main() {\n\ta := []int{1, 2}\n\ti := 3\n\tprint(a[1:i])\n}", engine.ErrSliceBounds, 4, 9},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

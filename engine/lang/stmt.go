@@ -129,7 +129,7 @@ func (f *fgen) define(names []*ast.Ident, values []ast.Expr, pos token.Pos) {
 			continue
 		}
 		if v, ok := f.g.info.Defs[id].(*types.Var); ok && id.Name != "_" {
-			f.declare(v, r)
+			f.declareVar(v, r, id.Pos())
 			continue
 		}
 		if id.Name != "_" {
@@ -174,15 +174,19 @@ type lvalue struct {
 	t        types.Type
 	reg      int     // lvLocal
 	global   int     // lvGlobal
-	arr, idx operand // lvIndex
+	arr, idx operand // lvIndex; arr is the object of lvField and lvStruct, the cell of lvCell
+	field    int     // lvField
 	pos      token.Pos
 }
 
 const (
-	lvBlank uint8 = iota
-	lvLocal
-	lvGlobal
-	lvIndex
+	lvBlank  uint8 = iota
+	lvLocal        // a variable in a register
+	lvGlobal       // a global
+	lvIndex        // an element of a slice
+	lvCell         // the value in a cell: a variable that lives in one, or *p
+	lvField        // a field
+	lvStruct       // a struct place: assigning copies into its object
 )
 
 // lvalue evaluates the operands of the place e. With stable, they are
@@ -191,32 +195,56 @@ const (
 func (f *fgen) lvalue(e ast.Expr, stable bool) lvalue {
 	e = ast.Unparen(e)
 	t := f.g.info.Types[e].Type
+	if t == nil {
+		if v := f.g.varOf(e); v != nil {
+			t = v.Type() // a name that := declares anew has no recorded type
+		}
+	}
 	lv := lvalue{t: t, pos: e.Pos()}
+	if id, ok := e.(*ast.Ident); ok && id.Name == "_" {
+		return lv
+	}
+	if isStruct(t) {
+		lv.kind, lv.arr = lvStruct, f.addrOf(e)
+		return lv
+	}
 	switch x := e.(type) {
 	case *ast.Ident:
-		if x.Name == "_" {
-			return lv
+		v := f.g.varOf(x)
+		switch kind, at := f.loc(v); kind {
+		case locReg:
+			lv.kind, lv.reg = lvLocal, at
+		case locGlobal:
+			lv.kind, lv.global = lvGlobal, at
+		default:
+			lv.kind, lv.arr = lvCell, f.cellOf(v, x.Pos())
 		}
-		v, ok := f.g.info.Uses[x].(*types.Var)
-		if !ok {
-			v, _ = f.g.info.Defs[x].(*types.Var)
-		}
-		if r, ok := f.vars[v]; ok {
-			lv.kind, lv.reg = lvLocal, r
-			return lv
-		}
-		if g, ok := f.g.globals[v]; ok {
-			lv.kind, lv.global = lvGlobal, g
-			return lv
-		}
+		return lv
 	case *ast.IndexExpr:
 		lv.kind = lvIndex
 		lv.arr = f.stableExpr(x.X, stable)
 		lv.idx = f.stableExpr(x.Index, stable)
 		lv.pos = x.Lbrack
 		return lv
+	case *ast.SelectorExpr:
+		lv.kind = lvField
+		lv.arr = f.stableExpr(x.X, stable)
+		lv.field = f.g.info.Selections[x].Index()[0]
+		lv.pos = x.Sel.Pos()
+		return lv
+	case *ast.StarExpr:
+		lv.kind, lv.arr, lv.pos = lvCell, f.stableExpr(x.X, stable), x.Star
+		return lv
 	}
 	panic(fmt.Sprintf("BUG: assignment to %T", e))
+}
+
+// globalPlace is the place of global v.
+func (f *fgen) globalPlace(v *types.Var) lvalue {
+	id := &ast.Ident{Name: v.Name(), NamePos: v.Pos()}
+	f.g.info.Uses[id] = v
+	f.synth(id, v.Type())
+	return f.lvalue(id, false)
 }
 
 // stableExpr is expr, copied into a temp when stable and e is a variable.
@@ -229,6 +257,28 @@ func (f *fgen) stableExpr(e ast.Expr, stable bool) operand {
 	r := f.alloc(regKind(t))
 	f.mov(r, op.reg, t, e.Pos())
 	return operand{r, true}
+}
+
+// load reads the place lv (not a struct place) into register r.
+func (f *fgen) load(lv lvalue, r int) {
+	switch lv.kind {
+	case lvLocal:
+		f.mov(r, lv.reg, lv.t, lv.pos)
+	case lvGlobal:
+		f.getGlobal(r, lv.global, lv.t, lv.pos)
+	case lvIndex:
+		if isRef(lv.t) {
+			f.emit(engine.AGETR, r, lv.arr.reg, lv.idx.reg, lv.pos)
+		} else {
+			f.emit(engine.AGET, r, lv.arr.reg, lv.idx.reg, lv.pos)
+		}
+	case lvCell:
+		f.getField(r, lv.arr.reg, 0, lv.t, lv.pos)
+	case lvField:
+		f.getField(r, lv.arr.reg, lv.field, lv.t, lv.pos)
+	default:
+		panic("BUG: load of a place of kind " + fmt.Sprint(lv.kind))
+	}
 }
 
 // store stores register r into the place lv and frees lv's operands.
@@ -244,9 +294,15 @@ func (f *fgen) store(lv lvalue, r int, pos token.Pos) {
 		} else {
 			f.emit(engine.ASET, lv.arr.reg, lv.idx.reg, r, lv.pos)
 		}
-		f.free(lv.idx)
-		f.free(lv.arr)
+	case lvCell:
+		f.setField(lv.arr.reg, 0, r, lv.t, lv.pos)
+	case lvField:
+		f.setField(lv.arr.reg, lv.field, r, lv.t, lv.pos)
+	case lvStruct:
+		f.emit(engine.SCOPY, lv.arr.reg, r, 0, pos)
 	}
+	f.free(lv.idx)
+	f.free(lv.arr)
 }
 
 // assign1 compiles lhs = rhs.
@@ -258,6 +314,11 @@ func (f *fgen) assign1(lhs, rhs ast.Expr, pos token.Pos) {
 		f.free(f.expr(rhs))
 	case lvLocal:
 		f.exprTo(rhs, lv.reg)
+	case lvStruct:
+		// SCOPY copies: the value needs no copy of its own.
+		v := f.expr(rhs)
+		f.store(lv, v.reg, pos)
+		f.free(v)
 	default:
 		v := f.value(rhs)
 		f.store(lv, v.reg, pos)
@@ -304,24 +365,14 @@ func (f *fgen) opAssign(lhs ast.Expr, op token.Token, rhs ast.Expr, pos token.Po
 	switch lv.kind {
 	case lvLocal:
 		f.exprTo(bin(lhs), lv.reg)
-	case lvGlobal:
+	case lvBlank, lvStruct:
+		panic("BUG: op-assignment to blank or struct")
+	default:
 		r := f.alloc(regKind(t))
-		f.getGlobal(r, lv.global, t, lhs.Pos())
-		f.exprTo(bin(f.regExpr(r, t, lhs.Pos())), r)
-		f.store(lv, r, pos)
-		f.freeReg(r)
-	case lvIndex:
-		r := f.alloc(regKind(t))
-		if isRef(t) {
-			f.emit(engine.AGETR, r, lv.arr.reg, lv.idx.reg, lv.pos)
-		} else {
-			f.emit(engine.AGET, r, lv.arr.reg, lv.idx.reg, lv.pos)
-		}
+		f.load(lv, r)
 		f.exprTo(bin(f.regExpr(r, t, lv.pos)), r)
 		f.store(lv, r, pos)
 		f.freeReg(r)
-	default:
-		panic("BUG: op-assignment to blank")
 	}
 }
 
@@ -351,9 +402,32 @@ func (f *fgen) forStmt(s *ast.ForStmt, name string) {
 	if s.Init != nil {
 		f.stmt(s.Init)
 	}
+	// Go 1.22: each iteration has its own loop variables. Only those that
+	// live in a cell can tell: each iteration after the first gets a new
+	// cell, holding the value the previous one ended with.
+	var fresh []*types.Var
+	if init, ok := s.Init.(*ast.AssignStmt); ok && init.Tok == token.DEFINE {
+		for _, l := range init.Lhs {
+			if v, ok := f.g.info.Defs[l.(*ast.Ident)].(*types.Var); ok && f.g.boxed[v] {
+				fresh = append(fresh, v)
+			}
+		}
+	}
 	var post func()
-	if s.Post != nil {
-		post = func() { f.stmt(s.Post) }
+	if s.Post != nil || len(fresh) > 0 {
+		post = func() {
+			for _, v := range fresh {
+				cell := f.vars[v]
+				x := f.alloc(regKind(v.Type()))
+				f.getField(x, cell, 0, v.Type(), s.For)
+				f.newCell(cell, v.Type(), s.For)
+				f.setField(cell, 0, x, v.Type(), s.For)
+				f.freeReg(x)
+			}
+			if s.Post != nil {
+				f.stmt(s.Post)
+			}
+		}
 	}
 	f.loop(s.For, name, s.Cond, nil, func() { f.stmt(s.Body) }, post)
 	f.closeScope()
@@ -473,8 +547,12 @@ func (f *fgen) rangeAssign(s *ast.RangeStmt, e ast.Expr, r int, pos token.Pos) {
 			return
 		}
 		own := f.alloc(regKind(v.Type()))
-		f.mov(own, r, v.Type(), pos)
-		f.declare(v, own)
+		if isStruct(v.Type()) {
+			f.emit(engine.CLONE, own, r, 0, pos) // the variable is a copy
+		} else {
+			f.mov(own, r, v.Type(), pos)
+		}
+		f.declareVar(v, own, pos)
 		return
 	}
 	f.store(f.lvalue(e, false), r, pos)
@@ -646,12 +724,14 @@ func (f *fgen) returnStmt(s *ast.ReturnStmt) {
 		}
 		f.emitReturn(run, res, pos)
 		f.freeRun(run, res)
-	case len(s.Results) == 0 && len(f.named) == 1:
-		f.emitReturn(f.vars[f.named[0]], res, pos)
 	case len(s.Results) == 0:
 		run := f.resultRun(res)
 		for i, v := range f.named {
-			f.mov(run+i, f.vars[v], v.Type(), pos)
+			if isStruct(v.Type()) {
+				f.emit(engine.CLONE, run+i, f.vars[v], 0, pos)
+			} else {
+				f.readVar(v, run+i, pos)
+			}
 		}
 		f.emitReturn(run, res, pos)
 		f.freeRun(run, res)
