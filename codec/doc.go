@@ -35,7 +35,7 @@
 // end to end after a zero nil word (engine.State documents each kind).
 // Version 2 knows these kinds: 1 string, 2 array of scalars, 3 array of
 // refs, 4 slice header over a scalar array, 5 slice header over a ref
-// array, 6 struct (a struct value, a pointer's cell, a closure). A decoder refuses any other kind, and engine.CheckState checks
+// array, 6 struct (a struct value, a pointer's cell, a closure), 7 map. A decoder refuses any other kind, and engine.CheckState checks
 // each object's shape and every reference in it.
 //
 // version is Version; a decoder for another version fails with ErrVersion,

@@ -264,6 +264,12 @@ func (c *StateChecker) check(p *Program, st *State, limits Limits) error {
 			if refMask != 0 {
 				refArrays = append(refArrays, off)
 			}
+		case objMap:
+			if used-off < mapSize {
+				return fmt.Errorf("map at %d overruns the heap", off)
+			}
+			size = mapSize
+			refArrays = append(refArrays, off) // its arrays are checked below
 		case objSliceS, objSliceR:
 			if used-off < sliceHeaderSize {
 				return fmt.Errorf("slice at %d overruns the heap", off)
@@ -289,6 +295,12 @@ func (c *StateChecker) check(p *Program, st *State, limits Limits) error {
 				if v := le.Uint64(heap[off+structHeader+8*i:]); !isRef(v) {
 					return fmt.Errorf("struct at %d: field %d = %d is not a reference", off, i, v)
 				}
+			}
+			continue
+		}
+		if heap[off+7] == objMap {
+			if err := checkMap(heap, off, isRef); err != nil {
+				return err
 			}
 			continue
 		}
@@ -342,6 +354,54 @@ func checkSlice(heap []byte, off uint64, isRef func(uint64) bool) error {
 	acap := le.Uint64(heap[arr+8:])
 	if data < arr+16 || (data-arr-16)%8 != 0 || (data-arr-16)/8 > acap || capacity > acap-(data-arr-16)/8 {
 		return fmt.Errorf("slice at %d: window at %d of capacity %d is outside its array at %d", off, data, capacity, arr)
+	}
+	return nil
+}
+
+// checkMap checks the map at off: its four arrays exist and have the
+// kinds its info says, its entry arrays one capacity that holds the
+// entries used, its count at most those, its index a power of two longer
+// than the entries. What it does not check (that the index finds every
+// entry, that the hashes are the keys' hashes) can make a lookup miss, never
+// make the VM read outside an array: the VM checks every position it reads.
+func checkMap(heap []byte, off uint64, isRef func(uint64) bool) error {
+	info := le.Uint64(heap[off+mInfo:])
+	if info&^mapInfoMask != 0 {
+		return fmt.Errorf("map at %d: bad info %#x", off, info)
+	}
+	array := func(field uint64, kind byte) (uint64, error) {
+		a := le.Uint64(heap[off+field:])
+		if a == 0 || !isRef(a) || heap[a+7] != kind {
+			return 0, fmt.Errorf("map at %d: field %d = %d is not an array of kind %d", off, field, a, kind)
+		}
+		return le.Uint64(heap[a+8:]), nil
+	}
+	keyKind, valKind := byte(objScalars), byte(objScalars)
+	if info&mapStringKeys != 0 {
+		keyKind = objRefs
+	}
+	if info&mapRefValues != 0 {
+		valKind = objRefs
+	}
+	kc, err := array(mKeys, keyKind)
+	if err != nil {
+		return err
+	}
+	vc, err := array(mValues, valKind)
+	if err != nil {
+		return err
+	}
+	mc, err := array(mMeta, objScalars)
+	if err != nil {
+		return err
+	}
+	ic, err := array(mIndex, objScalars)
+	if err != nil {
+		return err
+	}
+	used, count := le.Uint64(heap[off+mUsed:]), objLen(heap, off)
+	if kc != vc || kc != mc || used > kc || count > used || ic&(ic-1) != 0 || ic <= used {
+		return fmt.Errorf("map at %d: %d entries of %d used, capacities %d, %d, %d, index %d", off, count, used, kc, vc, mc, ic)
 	}
 	return nil
 }

@@ -26,6 +26,7 @@ var (
 	ErrSliceBounds      = errors.New("slice bounds out of range")
 	ErrNegativeShift    = errors.New("negative shift amount")
 	ErrNilDeref         = errors.New("invalid memory address or nil pointer dereference")
+	ErrNilMap           = errors.New("assignment to entry in nil map")
 	ErrInternal         = errors.New("BUG: internal error")
 
 	// API errors, returned and never stored in a state.
@@ -54,6 +55,7 @@ var faultCodes = [...]error{
 	ErrSliceBounds,
 	ErrNegativeShift,
 	ErrNilDeref,
+	ErrNilMap,
 }
 
 // NumFaultCodes bounds State.Fault: valid codes are 0 <= code < NumFaultCodes.
@@ -78,6 +80,7 @@ const (
 	faultSliceBounds
 	faultNegativeShift
 	faultNilDeref
+	faultNilMap
 )
 
 // FaultError describes how an isolate faulted: which error, where.

@@ -13,6 +13,7 @@ const (
 	objSliceS  = 4    // a slice header over an objScalars array
 	objSliceR  = 5    // a slice header over an objRefs array
 	objStruct  = 6    // a struct value, a pointer's cell or a closure (see struct.go)
+	objMap     = 7    // a map (see maps.go)
 	objForward = 0xFF // only inside a collection: the low bits hold the new offset
 
 	lenMask = 1<<56 - 1
@@ -37,6 +38,8 @@ func objSize(heap []byte, ref uint64) uint64 {
 		return sliceHeaderSize
 	case objStruct:
 		return structHeader + 8*(hdr&lenMask)
+	case objMap:
+		return mapSize
 	}
 	return 16 + 8*le.Uint64(heap[ref+8:])
 }
@@ -254,6 +257,10 @@ func (iso *Isolate) collect(need uint64, pc int, steps uint64) {
 		case objStruct:
 			for m := le.Uint64(g.to[scan+8:]); m != 0; m &= m - 1 {
 				off := scan + structHeader + 8*uint64(bits.TrailingZeros64(m))
+				le.PutUint64(g.to[off:], g.forward(le.Uint64(g.to[off:])))
+			}
+		case objMap:
+			for off := scan + mKeys; off <= scan+mIndex; off += 8 {
 				le.PutUint64(g.to[off:], g.forward(le.Uint64(g.to[off:])))
 			}
 		case objSliceS, objSliceR:

@@ -172,6 +172,19 @@ const (
 	APPENDSLV // R[a] = append(R[a], R[c]...)    slices of struct values; b as APPEND
 	COPYV     // R[a] = copy(R[b], R[c])         slices of struct values
 	FILLV     // every element of R[a]'s array = zero value shaped like struct R[b]  make([]T, n, c) of structs
+	NEWMAP    // R[a] = make(map[K]V, R[c])      b: mapStringKeys | mapRefValues
+	MAPFIND   // R[a] = entry of key R[c] in map R[b], or -1    scalar key (an int or bool)
+	MAPFINDS  // R[a] = entry of key R[c] in map R[b], or -1    string key
+	MAPVAL    // R[a] = value of entry R[c] of map R[b]         scalar value; zero when R[c] < 0
+	MAPVALR   // R[a] = value of entry R[c] of map R[b]         ref value; nil when R[c] < 0
+	MAPINS    // R[a] = entry of key R[c] in map R[b]           scalar key; appends one with a zero value if absent; faults on nil
+	MAPINSS   // R[a] = entry of key R[c] in map R[b]           string key; as MAPINS
+	MAPSET    // value of entry R[b] of map R[a] = R[c]          scalar value
+	MAPSETR   // value of entry R[b] of map R[a] = R[c]          ref value
+	MAPDEL    // delete(R[a], R[b])              scalar key
+	MAPDELS   // delete(R[a], R[b])              string key
+	MAPKEYS   // R[a] = the live keys of map R[b], in entry order  a new slice: what range iterates
+	SORT      // sort the slice R[a] in place      ints, or strings bytewise (printing a map)
 	SCONST    // R[a] = S[c]                     allocates a new string
 	CONCAT    // R[a] = R[b] + R[c]              string
 	SGET      // R[a] = int(R[b][R[c]])          byte of a string; faults out of range
@@ -219,6 +232,7 @@ const (
 	nfields         // a struct's field count, 0 to 64
 	konst2          // index of the first of two consecutive constants
 	fieldno         // a field index, 0 to 63
+	mapinfo         // what a map's keys and values are: mapStringKeys | mapRefValues
 )
 
 // opInfo describes each opcode: its name and the kinds of A, B and C.
@@ -330,6 +344,19 @@ var opInfo = [numOpcodes]struct {
 	APPENDSLV: {"appendslv", rreg, esize, rreg},
 	COPYV:     {"copyv", sreg, rreg, rreg},
 	FILLV:     {"fillv", rreg, rreg, none},
+	NEWMAP:    {"newmap", rreg, mapinfo, sreg},
+	MAPFIND:   {"mapfind", sreg, rreg, sreg},
+	MAPFINDS:  {"mapfinds", sreg, rreg, rreg},
+	MAPVAL:    {"mapval", sreg, rreg, sreg},
+	MAPVALR:   {"mapvalr", rreg, rreg, sreg},
+	MAPINS:    {"mapins", sreg, rreg, sreg},
+	MAPINSS:   {"mapinss", sreg, rreg, rreg},
+	MAPSET:    {"mapset", rreg, sreg, sreg},
+	MAPSETR:   {"mapsetr", rreg, sreg, rreg},
+	MAPDEL:    {"mapdel", rreg, sreg, none},
+	MAPDELS:   {"mapdels", rreg, rreg, none},
+	MAPKEYS:   {"mapkeys", rreg, rreg, none},
+	SORT:      {"sort", rreg, none, none},
 	SCONST:    {"sconst", rreg, none, str},
 	CONCAT:    {"concat", rreg, rreg, rreg},
 	SGET:      {"sget", sreg, rreg, sreg},

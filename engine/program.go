@@ -258,6 +258,8 @@ func (p *Program) checkInstr(pc int, f *Func) error {
 			bad = fld.u+1 >= len(p.Consts)
 		case fieldno:
 			bad = fld.u >= maxFields
+		case mapinfo:
+			bad = fld.u&^mapInfoMask != 0
 		case sreg2, sreg3:
 			n := 2
 			if fld.kind == sreg3 {
@@ -348,6 +350,7 @@ var operandNames = [...]string{
 	fn: "function", pformat: "print format", argwin: "argument window", resreg: "result register",
 	esize: "element size", sreg2: "pair of scalar registers", sreg3: "triple of scalar registers",
 	nfields: "field count", konst2: "pair of constants", fieldno: "field index",
+	mapinfo: "map kind",
 }
 
 // Program encoding, used for the content hash and to ship a program to a node
@@ -684,6 +687,8 @@ func (p *Program) operands(pc int) string {
 			}
 		case fieldno:
 			add("f" + strconv.Itoa(fld.u))
+		case mapinfo:
+			add(fmt.Sprintf("strings=%v refs=%v", fld.u&mapStringKeys != 0, fld.u&mapRefValues != 0))
 		case pformat:
 			add([...]string{"int", "float", "bool"}[min(fld.u, 2)])
 		}

@@ -61,6 +61,9 @@ type Frame struct {
 //	kind 5, ref slice:    the same over a kind 3 array
 //	kind 6, struct:       header (length: the field count, at most 64), ref
 //	                      mask, value mask, then the fields
+//	kind 7, map:          header (length: the live entries), info, entries
+//	                      used, then refs to its keys, values, meta and index
+//	                      arrays (see maps.go)
 //
 // An array is also the slice of all of itself; its elements past its length
 // are reachable through slice headers (see the package doc, Slices).

@@ -398,6 +398,32 @@ func (iso *Isolate) exec(limit uint64) {
 			r[in.A()] = iso.appendValues(r, in.A(), in.B(), in.C(), pc-1, steps)
 		case COPYV:
 			r[in.A()] = iso.copyValues(r[in.B()], r[in.C()], pc-1, steps)
+		case NEWMAP:
+			r[in.A()] = iso.newMap(r, in.A(), uint64(in.B()), int64(r[in.C()]), pc-1, steps)
+		case MAPFIND:
+			r[in.A()] = uint64(iso.mapFind(iso.mapAt(r[in.B()], 0, pc-1, steps), r[in.C()], 0, pc-1, steps))
+		case MAPFINDS:
+			r[in.A()] = uint64(iso.mapFind(iso.mapAt(r[in.B()], mapStringKeys, pc-1, steps), r[in.C()], mapStringKeys, pc-1, steps))
+		case MAPVAL:
+			r[in.A()] = iso.mapValue(r[in.B()], int64(r[in.C()]), 0, pc-1, steps)
+		case MAPVALR:
+			r[in.A()] = iso.mapValue(r[in.B()], int64(r[in.C()]), mapRefValues, pc-1, steps)
+		case MAPINS:
+			r[in.A()] = iso.mapInsert(r, in.B(), in.C(), 0, pc-1, steps)
+		case MAPINSS:
+			r[in.A()] = iso.mapInsert(r, in.B(), in.C(), mapStringKeys, pc-1, steps)
+		case MAPSET:
+			iso.mapSet(r[in.A()], r[in.B()], r[in.C()], 0, pc-1, steps)
+		case MAPSETR:
+			iso.mapSet(r[in.A()], r[in.B()], r[in.C()], mapRefValues, pc-1, steps)
+		case MAPDEL:
+			iso.mapDelete(r[in.A()], r[in.B()], 0, pc-1, steps)
+		case MAPDELS:
+			iso.mapDelete(r[in.A()], r[in.B()], mapStringKeys, pc-1, steps)
+		case MAPKEYS:
+			r[in.A()] = iso.mapKeys(r, in.B(), pc-1, steps)
+		case SORT:
+			iso.sortSlice(r[in.A()], pc-1, steps)
 		case FILLV:
 			if r[in.A()] != 0 {
 				iso.view(objRefs, r[in.A()], pc-1, steps)

@@ -240,6 +240,9 @@ func (f *fgen) builtin(e *ast.CallExpr, dst int) int {
 		return f.makeCall(e, dst)
 	case "new":
 		return f.newCall(e, dst)
+	case "delete":
+		f.deleteCall(e)
+		return -1
 	case "copy":
 		x := f.expr(e.Args[0])
 		y := f.expr(e.Args[1])
@@ -343,6 +346,9 @@ func (f *fgen) makeCall(e *ast.CallExpr, dst int) int {
 			f.freeReg(z)
 		}
 		return d
+	}
+	if isMap(t) {
+		return f.makeMap(e, t, dst)
 	}
 	panic("BUG: make of " + t.String())
 }

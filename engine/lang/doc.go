@@ -27,7 +27,13 @@
 // value: assigning, passing, returning, appending or ranging over one
 // copies it, and &x, &s[i], &x.f, &T{...} and new(T) point at the very
 // struct, which outlives its frame. A pointer may also point at a variable
-// of any other type (&x); dereferencing nil faults, with the position. A slice is Go's (array, length,
+// of any other type (&x); dereferencing nil faults, with the position.
+// Maps map[K]V take integer, bool and string keys: literals, m[k], the
+// comma-ok form, delete, len, and for k, v := range m, which visits the
+// entries in insertion order (a deleted and re-inserted key moves to the
+// end). Go's order is random, so insertion order is one Go allows, and it
+// depends only on what the program did, so a resumed isolate iterates
+// exactly as the original would; print sorts the keys, as fmt does. A slice is Go's (array, length,
 // capacity): slicing shares the array, append writes into spare capacity
 // and otherwise grows to the capacity Go's runtime gives, and copy, cap,
 // make([]T, n, c), x[i:j] and x[i:j:k] are Go's (see engine's Slices for
@@ -52,7 +58,7 @@
 // arrays ([N]T: use a slice); uint, uint64, uintptr, float32 and complex
 // numbers; embedded fields; method expressions; comparing structs with ==;
 // pointers into slices and fields of other than struct type (&a[i] for a
-// []int); maps and function values (coming in this order). Each is
+// []int); maps with other keys; function values (coming next). Each is
 // reported where it appears.
 //
 // # Grammar
@@ -72,7 +78,8 @@
 //	MethodDecl    = "func" "(" [ identifier ] [ "*" ] TypeName ")" identifier Signature Block .
 //	Signature     = "(" [ ParameterList ] ")" [ Type | "(" ParameterList ")" ] .
 //	ParameterList = [ IdentifierList ] Type { "," [ IdentifierList ] Type } .
-//	Type          = TypeName | "[" "]" Type | "*" Type | StructType | "(" Type ")" .
+//	Type          = TypeName | "[" "]" Type | "*" Type | StructType
+//	              | "map" "[" Type "]" Type | "(" Type ")" .
 //	StructType    = "struct" "{" { IdentifierList Type ";" } "}" .
 //	Block         = "{" { Statement ";" } "}" .
 //	Statement     = ConstDecl | VarDecl | TypeDecl | SimpleStmt | Block | IfStmt | ForStmt

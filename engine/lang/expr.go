@@ -127,6 +127,9 @@ func (f *fgen) compute(e ast.Expr, dst int) int {
 	case *ast.BinaryExpr:
 		return f.binary(x, dst)
 	case *ast.IndexExpr:
+		if isMap(f.g.typeOf(x.X)) {
+			return f.mapIndex(x, dst)
+		}
 		return f.index(x, dst)
 	case *ast.SliceExpr:
 		return f.sliceExpr(x, dst)
@@ -444,6 +447,8 @@ func (f *fgen) compositeLit(e *ast.CompositeLit, t types.Type, dst int) int {
 		return f.sliceLit(e, t, dst)
 	case *types.Struct:
 		return f.structLit(e, t, dst)
+	case *types.Map:
+		return f.mapLit(e, t, dst)
 	}
 	panic("BUG: composite literal of type " + t.String())
 }

@@ -38,7 +38,7 @@ func (f *fgen) printReg(r int, t types.Type, depth int, pos token.Pos) {
 		f.emit(engine.PRINT, r, engine.PrintInt, 0, pos)
 	case isPointer(t) && (depth > 0 || !isStruct(under(t).(*types.Pointer).Elem())):
 		f.emit(engine.PRINTP, r, 0, 0, pos)
-	case isSlice(t) || isStruct(t) || isPointer(t):
+	case isSlice(t) || isStruct(t) || isPointer(t) || isMap(t):
 		fi := f.g.printFunc(t)
 		a := f.alloc(kRef)
 		f.mov(a, r, t, pos)
@@ -73,6 +73,8 @@ func (g *gen) printFunc(t types.Type) *funcInfo {
 			f.printSlice(x, u.Elem(), pos)
 		case *types.Struct:
 			f.printStruct(x, u, pos)
+		case *types.Map:
+			f.printMap(x, t, pos)
 		case *types.Pointer: // to a struct, at the top level
 			null := newLabel()
 			c := f.alloc(kScalar)

@@ -278,7 +278,13 @@ func (r *restricter) unsupported1(t types.Type) string {
 	case *types.Pointer:
 		return r.unsupported(t.Elem())
 	case *types.Map:
-		return "maps are not supported in Knoten yet"
+		if k := t.Key(); !isInt(k) && !isBool(k) && !isString(k) {
+			return fmt.Sprintf("maps with keys of type %s are not supported in Knoten (integers, bools and strings only)", k)
+		}
+		if msg := r.unsupported(t.Key()); msg != "" {
+			return msg
+		}
+		return r.unsupported(t.Elem())
 	case *types.Interface:
 		return "interfaces are not supported in Knoten"
 	case *types.Array:

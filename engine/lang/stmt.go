@@ -3,7 +3,6 @@ package lang
 import (
 	"fmt"
 	"go/ast"
-	"go/constant"
 	"go/token"
 	"go/types"
 
@@ -32,10 +31,7 @@ func (f *fgen) stmt(s ast.Stmt) {
 		if s.Tok == token.DEC {
 			op = token.SUB
 		}
-		t := f.g.typeOf(s.X)
-		one := &ast.BasicLit{ValuePos: s.TokPos, Kind: token.INT, Value: "1"}
-		f.g.info.Types[one] = types.TypeAndValue{Type: t, Value: constant.MakeInt64(1)}
-		f.opAssign(s.X, op, one, s.TokPos)
+		f.opAssign(s.X, op, f.one(f.g.typeOf(s.X), s.TokPos), s.TokPos)
 	case *ast.ExprStmt:
 		f.exprStmt(s.X)
 	case *ast.BlockStmt:
@@ -116,6 +112,11 @@ func (f *fgen) define(names []*ast.Ident, values []ast.Expr, pos token.Pos) {
 		for i, e := range values {
 			regs[i] = f.owned(e)
 		}
+	case f.isMapIndex(values[0]):
+		base := f.commaOk(ast.Unparen(values[0]).(*ast.IndexExpr))
+		for i := range names {
+			regs[i] = base + i
+		}
 	default:
 		call := ast.Unparen(values[0]).(*ast.CallExpr)
 		base := f.callTuple(call)
@@ -187,6 +188,7 @@ const (
 	lvCell         // the value in a cell: a variable that lives in one, or *p
 	lvField        // a field
 	lvStruct       // a struct place: assigning copies into its object
+	lvMap          // m[k]: arr is the map, idx the key
 )
 
 // lvalue evaluates the operands of the place e. With stable, they are
@@ -202,6 +204,13 @@ func (f *fgen) lvalue(e ast.Expr, stable bool) lvalue {
 	}
 	lv := lvalue{t: t, pos: e.Pos()}
 	if id, ok := e.(*ast.Ident); ok && id.Name == "_" {
+		return lv
+	}
+	if ix, ok := e.(*ast.IndexExpr); ok && isMap(f.g.typeOf(ix.X)) {
+		lv.kind, lv.pos = lvMap, ix.Lbrack
+		lv.arr = f.stableExpr(ix.X, stable)
+		lv.idx = f.stableExpr(ix.Index, stable)
+		lv.t = f.g.typeOf(ix.X) // the map's type: load and store need it
 		return lv
 	}
 	if isStruct(t) {
@@ -276,6 +285,11 @@ func (f *fgen) load(lv lvalue, r int) {
 		f.getField(r, lv.arr.reg, 0, lv.t, lv.pos)
 	case lvField:
 		f.getField(r, lv.arr.reg, lv.field, lv.t, lv.pos)
+	case lvMap:
+		e := f.alloc(kScalar)
+		f.find(e, lv.arr.reg, lv.idx.reg, lv.t, lv.pos)
+		f.mapValue(r, lv.arr.reg, e, lv.t, lv.pos)
+		f.freeReg(e)
 	default:
 		panic("BUG: load of a place of kind " + fmt.Sprint(lv.kind))
 	}
@@ -300,6 +314,8 @@ func (f *fgen) store(lv lvalue, r int, pos token.Pos) {
 		f.setField(lv.arr.reg, lv.field, r, lv.t, lv.pos)
 	case lvStruct:
 		f.emit(engine.SCOPY, lv.arr.reg, r, 0, pos)
+	case lvMap:
+		f.mapStore(lv.arr.reg, lv.idx.reg, r, lv.t, lv.pos)
 	}
 	f.free(lv.idx)
 	f.free(lv.arr)
@@ -335,7 +351,12 @@ func (f *fgen) assignN(s *ast.AssignStmt) {
 	}
 	regs := make([]int, len(s.Lhs))
 	var call *ast.CallExpr
-	if len(s.Rhs) == 1 {
+	if len(s.Rhs) == 1 && f.isMapIndex(s.Rhs[0]) {
+		base := f.commaOk(ast.Unparen(s.Rhs[0]).(*ast.IndexExpr))
+		for i := range regs {
+			regs[i] = base + i
+		}
+	} else if len(s.Rhs) == 1 {
 		call = ast.Unparen(s.Rhs[0]).(*ast.CallExpr)
 		base := f.callTuple(call)
 		for i := range regs {
@@ -438,6 +459,12 @@ func (f *fgen) forStmt(s *ast.ForStmt, name string) {
 // a new variable in each iteration, so the hidden counter is the key
 // variable itself only when the body never assigns it.
 func (f *fgen) rangeStmt(s *ast.RangeStmt, name string) {
+	if isMap(f.g.typeOf(s.X)) {
+		f.openScope()
+		f.rangeMap(s, name)
+		f.closeScope()
+		return
+	}
 	f.openScope()
 	xt := f.g.typeOf(s.X)
 	pos := s.For
@@ -556,6 +583,21 @@ func (f *fgen) rangeAssign(s *ast.RangeStmt, e ast.Expr, r int, pos token.Pos) {
 		return
 	}
 	f.store(f.lvalue(e, false), r, pos)
+}
+
+// rangeAssignOwned is rangeAssign for a value in a register the variable
+// may take over (a struct copy made for it).
+func (f *fgen) rangeAssignOwned(s *ast.RangeStmt, e ast.Expr, r int, pos token.Pos) {
+	if s.Tok == token.DEFINE {
+		if v, ok := f.g.info.Defs[e.(*ast.Ident)].(*types.Var); ok {
+			f.declareVar(v, r, pos)
+			return
+		}
+		f.freeReg(r)
+		return
+	}
+	f.store(f.lvalue(e, false), r, pos)
+	f.freeReg(r)
 }
 
 // assignedIn reports whether the body assigns v or takes its address.

@@ -78,6 +78,8 @@ func (f *fgen) isFresh(e ast.Expr) bool {
 	switch x := ast.Unparen(e).(type) {
 	case *ast.CompositeLit:
 		return true
+	case *ast.IndexExpr:
+		return isMap(f.g.typeOf(x.X)) // a map's value is read as a copy
 	case *ast.CallExpr:
 		if tv := f.g.info.Types[ast.Unparen(x.Fun)]; tv.IsType() {
 			return f.isFresh(x.Args[0])
