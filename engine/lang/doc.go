@@ -44,8 +44,8 @@
 //
 // The statements are Go's: declarations with var, const (with iota) and
 // :=, multiple assignment, multiple results and named results, if, for
-// (with Go 1.22's variable per iteration), for range over integers, slices
-// and strings, switch with and without a tag and fallthrough, labelled
+// (with Go 1.22's variable per iteration), for range over integers,
+// slices, strings and maps, switch with and without a tag and fallthrough, labelled
 // break and continue, and return. Globals are initialized in Go's
 // dependency order, then init functions run in source order, then main.
 // The builtins len, cap, append, make, copy, min and max are Go's.
