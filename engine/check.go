@@ -15,8 +15,8 @@ import (
 //
 // What it checks: the program hash; status and fault code; the frame chain
 // (contiguous windows from register 0, each return pc just after a CALL of
-// the frame's function in the caller, the result register being that call's
-// B operand); pc inside the top frame's function; the register file ending
+// the frame's function in the caller, or a CALLF of a function of its
+// shape, the result register being that call's B operand); pc inside the top frame's function; the register file ending
 // at the top window; the global count; the heap (8-aligned, within HeapCap
 // and the quota, HeapCap itself no more than a run reaches with that heap:
 // twice the heap's length rounded up to InitialHeap×2^k (see the package
@@ -185,7 +185,9 @@ func (c *StateChecker) check(p *Program, st *State, limits Limits) error {
 				return fmt.Errorf("frame %d: return pc %d outside caller %s", i, fr.RetPC, caller.Name)
 			}
 			call := p.Code[fr.RetPC-1]
-			if call.Op() != CALL || call.C() != int(fr.Fn) || uint32(call.B())+callerBase != fr.RetReg {
+			called := call.Op() == CALL && call.C() == int(fr.Fn) ||
+				call.Op() == CALLF && p.shapes[call.C()] == p.shapes[fr.Fn]
+			if !called || uint32(call.B())+callerBase != fr.RetReg {
 				return fmt.Errorf("frame %d: return pc %d does not follow a call of %s into r%d", i, fr.RetPC, p.Funcs[fr.Fn].Name, fr.RetReg)
 			}
 		}

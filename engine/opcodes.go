@@ -130,11 +130,12 @@ const (
 	LOOPLT // if R[a] < R[b] { pc = c }                  backward, int; safepoint when taken
 	LOOPLE // if R[a] <= R[b] { pc = c }                 backward, int; safepoint when taken
 
-	CALL // R[b] = F[c](R[a], ..., R[a+n-1])    n = F[c].NParams; safepoint on entry
-	RET  // return R[a]                          scalar result
-	RETR // return R[a]                          ref result
-	RET0 // return                               no result (the caller's R[b] becomes 0)
-	RETN // return R[a], ..., R[a+n-1]           n = len(Results) >= 2; the caller's R[b..b+n) receive them
+	CALL  // R[b] = F[c](R[a], ..., R[a+n-1])    n = F[c].NParams; safepoint on entry
+	CALLF // R[b] = F[R[a].f0](R[a], ..., R[a+n-1])  a closure call: F the function the closure R[a] names, of F[c]'s shape (checked); safepoint
+	RET   // return R[a]                          scalar result
+	RETR  // return R[a]                          ref result
+	RET0  // return                               no result (the caller's R[b] becomes 0)
+	RETN  // return R[a], ..., R[a+n-1]           n = len(Results) >= 2; the caller's R[b..b+n) receive them
 
 	NEWARR    // R[a] = make([]T, R[b])          T scalar; elements zero; faults on negative length
 	NEWARRR   // R[a] = make([]T, R[b])          T a ref kind; elements nil
@@ -304,6 +305,7 @@ var opInfo = [numOpcodes]struct {
 	LOOPLT:    {"looplt", sreg, sreg, back},
 	LOOPLE:    {"loople", sreg, sreg, back},
 	CALL:      {"call", argwin, resreg, fn},
+	CALLF:     {"callf", argwin, resreg, fn},
 	RET:       {"ret", sreg, none, none},
 	RETR:      {"retr", rreg, none, none},
 	RET0:      {"ret0", none, none, none},

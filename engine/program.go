@@ -88,6 +88,7 @@ type Program struct {
 	hash      [32]byte
 	validated bool
 	funcOf    []uint32 // function index of each pc
+	shapes    []uint32 // of each function: an id of its parameters' and results' kinds (see CALLF)
 }
 
 // Hash returns the program's content hash. It is valid after Validate.
@@ -197,6 +198,7 @@ func (p *Program) check() error {
 	if extra := p.NumGlobals % 64; extra != 0 && p.GlobalRefs[len(p.GlobalRefs)-1]>>extra != 0 {
 		return fmt.Errorf("global ref map marks globals beyond %d", p.NumGlobals)
 	}
+	p.shapes = funcShapes(p.Funcs)
 	for pc := 0; pc < n; pc++ {
 		if err := p.checkInstr(pc, &p.Funcs[funcOf[pc]]); err != nil {
 			return fmt.Errorf("pc %d (%s): %w", pc, p.Code[pc].Op(), err)
@@ -276,8 +278,11 @@ func (p *Program) checkInstr(pc int, f *Func) error {
 		}
 	}
 	switch op {
-	case CALL:
+	case CALL, CALLF:
 		callee := &p.Funcs[in.C()]
+		if op == CALLF && (callee.NParams == 0 || !callee.IsRef(0) || in.A()+1 > int(f.NRegs) || !f.IsRef(in.A())) {
+			return fmt.Errorf("closure call of the shape of %s: the closure must be a ref parameter 0", callee.Name)
+		}
 		a := in.A()
 		if a+int(callee.NParams) > int(f.NRegs) {
 			return fmt.Errorf("call of %s: argument window r%d+%d exceeds %d registers", callee.Name, a, callee.NParams, f.NRegs)
@@ -327,6 +332,40 @@ func (p *Program) checkInstr(pc int, f *Func) error {
 		}
 	}
 	return nil
+}
+
+// funcShapes gives each function an id of its shape: its parameter count,
+// which parameters are refs and its result kinds. Two functions of one
+// shape can be called from one call site: CALLF checks it.
+func funcShapes(funcs []Func) []uint32 {
+	ids := map[string]uint32{}
+	shapes := make([]uint32, len(funcs))
+	for i := range funcs {
+		f := &funcs[i]
+		key := make([]byte, 0, 16)
+		key = binary.LittleEndian.AppendUint32(key, f.NParams)
+		for r := 0; r < int(f.NParams); r++ {
+			key = append(key, b2byte(f.IsRef(r)))
+		}
+		key = append(key, byte(f.Result))
+		for _, k := range f.Results {
+			key = append(key, byte(k))
+		}
+		id, ok := ids[string(key)]
+		if !ok {
+			id = uint32(len(ids))
+			ids[string(key)] = id
+		}
+		shapes[i] = id
+	}
+	return shapes
+}
+
+func b2byte(b bool) byte {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // field is one operand of an instruction: its kind for the opcode and its
@@ -643,6 +682,9 @@ func (p *Program) operands(pc int) string {
 	}
 	if op == CALL {
 		return fmt.Sprintf("r%d <- %s(r%d..)", in.B(), p.funcName(in.C()), in.A())
+	}
+	if op == CALLF {
+		return fmt.Sprintf("r%d <- r%d(r%d..) like %s", in.B(), in.A(), in.A(), p.funcName(in.C()))
 	}
 	for _, fld := range in.fields() {
 		switch fld.kind {

@@ -242,8 +242,12 @@ func (iso *Isolate) exec(limit uint64) {
 		// Calls: the callee's window starts right after the caller's. The
 		// arguments are copied in and the rest of the window is cleared, so a
 		// ref register never holds a stale scalar and states stay canonical.
-		case CALL:
-			callee := &funcs[in.C()]
+		case CALL, CALLF:
+			fi := in.C()
+			if in.Op() == CALLF {
+				fi = iso.closureFunc(r[in.A()], fi, pc-1, steps)
+			}
+			callee := &funcs[fi]
 			if len(iso.st.Frames) >= iso.limits.MaxDepth {
 				iso.trap(faultCallDepth, pc-1, steps)
 			}
@@ -265,7 +269,7 @@ func (iso *Isolate) exec(limit uint64) {
 			for i := np; i < len(window); i++ {
 				window[i] = 0
 			}
-			iso.st.Frames = append(iso.st.Frames, Frame{Fn: uint32(in.C()), Base: uint32(newBase), RetPC: uint32(pc), RetReg: uint32(base + in.B())})
+			iso.st.Frames = append(iso.st.Frames, Frame{Fn: uint32(fi), Base: uint32(newBase), RetPC: uint32(pc), RetReg: uint32(base + in.B())})
 			base, r, pc = newBase, window, int(callee.Entry)
 			if safepoints && steps >= limit {
 				iso.st.PC, iso.st.Steps = uint32(pc), steps
@@ -463,6 +467,25 @@ func b2u(b bool) uint64 {
 		return 1
 	}
 	return 0
+}
+
+// closureFunc returns the function a closure names, which must have the
+// shape of proto, the function a CALLF names as its signature: a function
+// value in a state is an index, and the check makes any index safe to call.
+func (iso *Isolate) closureFunc(clo uint64, proto int, pc int, steps uint64) int {
+	if clo == 0 {
+		iso.trap(faultNilDeref, pc, steps)
+	}
+	hdr := le.Uint64(iso.heap[clo:])
+	if hdr>>56 != objStruct || hdr&lenMask == 0 || le.Uint64(iso.heap[clo+8:])&1 != 0 {
+		iso.trap(faultKindMismatch, pc, steps)
+	}
+	p := iso.prog
+	fi := le.Uint64(iso.heap[clo+structHeader:])
+	if fi >= uint64(len(p.Funcs)) || p.shapes[fi] != p.shapes[proto] {
+		iso.trap(faultKindMismatch, pc, steps)
+	}
+	return int(fi)
 }
 
 // finish ends the isolate with the entry function's result.

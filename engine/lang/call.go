@@ -14,6 +14,8 @@ type callee struct {
 	fi   *funcInfo        // a user function or method
 	recv ast.Expr         // the receiver of a method call
 	sel  *types.Selection // the method selection
+	fv   ast.Expr         // or a function value (called with CALLF)
+	sig  *types.Signature // the function value's signature
 }
 
 // calleeOf resolves the callee of a call of a user function or method.
@@ -31,6 +33,10 @@ func (f *fgen) calleeOf(e *ast.CallExpr) (callee, bool) {
 				return callee{fi: fi, recv: fun.X, sel: sel}, true
 			}
 		}
+	}
+	tv := f.g.info.Types[ast.Unparen(e.Fun)]
+	if sig, ok := under(tv.Type).(*types.Signature); ok && !tv.IsType() && !tv.IsBuiltin() && f.g.u.preludeCall(e) == pNone {
+		return callee{fv: e.Fun, sig: sig}, true
 	}
 	return callee{}, false
 }
@@ -85,8 +91,14 @@ func (f *fgen) freeTuple(base int, e *ast.CallExpr) {
 // With tuple, it returns the first of a run of fresh registers receiving
 // every result.
 func (f *fgen) userCall(e *ast.CallExpr, c callee, dst int, tuple bool) int {
-	sig := c.fi.sig
+	var sig *types.Signature
 	var ks []uint8
+	if c.fv != nil {
+		sig = c.sig
+		ks = append(ks, kRef) // the closure
+	} else {
+		sig = c.fi.sig
+	}
 	if c.recv != nil {
 		ks = append(ks, regKind(sig.Recv().Type()))
 	}
@@ -98,6 +110,10 @@ func (f *fgen) userCall(e *ast.CallExpr, c callee, dst int, tuple bool) int {
 		base = f.allocRun(ks)
 	}
 	i := 0
+	if c.fv != nil {
+		f.exprTo(c.fv, base)
+		i++
+	}
 	if c.recv != nil {
 		f.receiver(c, base)
 		i++
@@ -143,7 +159,11 @@ func (f *fgen) userCall(e *ast.CallExpr, c callee, dst int, tuple bool) int {
 	if a < 0 {
 		a = r // no arguments: A only has to name a register
 	}
-	f.emit(engine.CALL, a, r, c.fi.index, e.Fun.Pos())
+	if c.fv != nil {
+		f.emit(engine.CALLF, a, r, f.g.proto(sig).index, e.Fun.Pos())
+	} else {
+		f.emit(engine.CALL, a, r, c.fi.index, e.Fun.Pos())
+	}
 	if !tuple {
 		for j := range ks {
 			if base+j != r {

@@ -109,6 +109,8 @@ func (f *fgen) compute(e ast.Expr, dst int) int {
 			d := f.dest(dst, kRef)
 			f.emit(engine.LOADNIL, d, 0, 0, x.Pos())
 			return d
+		case *types.Func:
+			return f.funcValue(obj, dst, x.Pos())
 		}
 		panic(fmt.Sprintf("BUG: identifier %s (%T)", x.Name, obj))
 	case *ast.UnaryExpr:
@@ -121,7 +123,12 @@ func (f *fgen) compute(e ast.Expr, dst int) int {
 		}
 		return f.unary(x, dst)
 	case *ast.SelectorExpr:
+		if sel := f.g.info.Selections[x]; sel != nil && sel.Kind() == types.MethodVal {
+			return f.methodValue(x, dst)
+		}
 		return f.selector(x, dst)
+	case *ast.FuncLit:
+		return f.funcLit(x, dst)
 	case *ast.StarExpr:
 		return f.deref(x, dst)
 	case *ast.BinaryExpr:

@@ -36,6 +36,13 @@ type gen struct {
 
 	boxed     map[*types.Var]bool // variables that live in cells (see vars.go)
 	maskPairs map[[2]uint64]int   // struct masks in the constant pool (see masks)
+
+	captures     map[*ast.FuncLit][]*types.Var // what each function literal captures
+	lits         map[*ast.FuncLit]*funcInfo
+	nlits        map[string]int // function literals so far in each function, for names
+	thunks       map[*types.Func]*funcInfo
+	methodThunks map[*types.Func]*funcInfo
+	protos       map[string]*funcInfo // by shape
 }
 
 // typedFunc is a function the compiler made for a type.
@@ -109,7 +116,8 @@ func (g *gen) constOf(e ast.Expr) constant.Value { return g.info.Types[e].Value 
 func generate(u *unit, errs *errorSink) *engine.Program {
 	g := &gen{u: u, info: u.info, errs: errs, consts: map[uint64]int{}, strs: map[string]int{},
 		globals: map[*types.Var]int{}, gpos: map[*types.Var]token.Pos{}, funcs: map[*types.Func]*funcInfo{},
-		maskPairs: map[[2]uint64]int{}}
+		maskPairs: map[[2]uint64]int{}, lits: map[*ast.FuncLit]*funcInfo{}, nlits: map[string]int{},
+		thunks: map[*types.Func]*funcInfo{}, methodThunks: map[*types.Func]*funcInfo{}, protos: map[string]*funcInfo{}}
 	g.analyze()
 	g.prog = &engine.Program{Name: u.filename}
 	// Globals, in declaration order.
@@ -133,6 +141,7 @@ func generate(u *unit, errs *errorSink) *engine.Program {
 			}
 		}
 	}
+	g.analyzeClosures()
 	g.prog.NumGlobals = uint32(len(g.globals))
 	g.prog.GlobalRefs = make([]uint64, (len(g.globals)+63)/64)
 	for v, i := range g.globals {
@@ -307,23 +316,29 @@ func (g *gen) function(fi *funcInfo) {
 			f.declareVar(p, regs[i], d.Pos())
 		}
 	}
-	// Named results are locals that start at zero.
-	res := fi.sig.Results()
+	f.body(d.Body, nparams)
+	f.closeScope()
+}
+
+// body compiles a function's body after its parameters: its named results
+// are locals that start at zero, and a body whose end is reachable gets a
+// return there.
+func (f *fgen) body(body *ast.BlockStmt, nparams int) {
+	res := f.fi.sig.Results()
 	for i := 0; i < res.Len(); i++ {
 		if v := res.At(i); v.Name() != "" {
 			r := f.alloc(regKind(v.Type()))
-			f.zero(r, v.Type(), d.Type.Results.Pos())
-			f.declareVar(v, r, d.Type.Results.Pos())
+			f.zero(r, v.Type(), v.Pos())
+			f.declareVar(v, r, v.Pos())
 			f.named = append(f.named, v)
 		}
 	}
-	f.stmts(d.Body.List)
-	f.closeScope()
+	f.stmts(body.List)
 	if f.fallsThrough() {
 		// The end is reachable only in functions without results, or with
 		// named results (the checker reports a missing return otherwise);
 		// Validate wants every function to end in a return.
-		f.returnStmt(&ast.ReturnStmt{Return: d.Body.Rbrace})
+		f.returnStmt(&ast.ReturnStmt{Return: body.Rbrace})
 	}
 	f.finish(nparams, nil, res)
 }

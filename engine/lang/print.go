@@ -36,7 +36,7 @@ func (f *fgen) printReg(r int, t types.Type, depth int, pos token.Pos) {
 		f.emit(engine.PRINT, r, engine.PrintBool, 0, pos)
 	case isInt(t):
 		f.emit(engine.PRINT, r, engine.PrintInt, 0, pos)
-	case isPointer(t) && (depth > 0 || !isStruct(under(t).(*types.Pointer).Elem())):
+	case isFunc(t) || isPointer(t) && (depth > 0 || !isStruct(under(t).(*types.Pointer).Elem())):
 		f.emit(engine.PRINTP, r, 0, 0, pos)
 	case isSlice(t) || isStruct(t) || isPointer(t) || isMap(t):
 		fi := f.g.printFunc(t)

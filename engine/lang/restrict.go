@@ -129,8 +129,6 @@ func (r *restricter) node(n ast.Node) bool {
 				}
 			}
 		}
-	case *ast.FuncLit:
-		r.errorf(n.Pos(), "function literals are not supported in Knoten yet")
 	case *ast.StructType:
 		for _, f := range n.Fields.List {
 			if len(f.Names) == 0 {
@@ -150,17 +148,16 @@ func (r *restricter) node(n ast.Node) bool {
 		if sel := r.u.info.Selections[n]; sel != nil && sel.Kind() == types.MethodExpr {
 			r.errorf(n.Pos(), "method expressions are not supported in Knoten")
 		}
-		if sel := r.u.info.Selections[n]; sel != nil && sel.Kind() == types.MethodVal {
-			if _, called := r.calls[n]; !called {
-				r.errorf(n.Sel.Pos(), "method values are not supported in Knoten yet")
-			}
-		}
+
 	case *ast.Ident:
-		if fn, ok := r.u.info.Uses[n].(*types.Func); ok && !r.u.inPrelude(fn) && fn.Type().(*types.Signature).Recv() == nil && !r.calls[n] {
-			r.errorf(n.Pos(), "function values are not supported in Knoten yet")
+		if fn, ok := r.u.info.Uses[n].(*types.Func); ok && r.u.inPrelude(fn) && !r.calls[n] {
+			r.errorf(n.Pos(), "%s is a builtin: it must be called", n.Name)
 		}
 	case *ast.CallExpr:
 		r.calls[ast.Unparen(n.Fun)] = true
+		if ix, ok := ast.Unparen(n.Fun).(*ast.IndexExpr); ok {
+			r.calls[ix.X] = true // str[int](x)
+		}
 		if tv, ok := r.u.info.Types[ast.Unparen(n.Fun)]; ok && tv.IsBuiltin() {
 			id, _ := ast.Unparen(n.Fun).(*ast.Ident)
 			if id != nil {
