@@ -153,6 +153,41 @@ func Strings(n int) *engine.Program {
 		}}))
 }
 
+// Objects makes every kind of heap object there is, n times round a
+// loop: a map of string keys to structs {i, str(i)} (map object, key,
+// value and index arrays, struct objects, strings), a []string grown by
+// append (arrays and slice headers), a slice of it (a header), and a
+// closure (a struct naming a function). States stopped inside it carry
+// every object kind the wire format knows.
+func Objects(n int) *engine.Program {
+	return must(Assemble("objects.kn", 0, []uint64{0b10, 0}, nil, 0, nil,
+		Func{Name: "main", NRegs: 13, Refs: []int{0, 1, 2, 3, 4, 11, 12}, Result: engine.KindInt, Code: []engine.Instr{
+			engine.Encode(engine.LOADI, 5, 0, 0),                                         // 0: hint 0
+			engine.Encode(engine.NEWMAP, 0, engine.MapStringKeys|engine.MapRefValues, 5), // 1: m = map[string]T{}
+			engine.Encode(engine.NEWARRR, 1, 5, 0),                                       // 2: a = []string{}
+			engine.Encode(engine.LOADI, 6, 0, n),                                         // 3
+			engine.Encode(engine.NEWSTRUCT, 11, 2, 0),                                    // 4: a closure-shaped struct {fn, ref}
+			engine.Encode(engine.LOADI, 8, 0, 1),                                         // 5
+			engine.Encode(engine.LOADI, 9, 0, 4),                                         // 6
+			engine.Encode(engine.NEWSLICE, 12, 8, 9),                                     // 7: c = make([]int, 1, 4)
+			engine.Encode(engine.ITOS, 2, 5, 0),                                          // 8: loop: s = str(i)
+			engine.Encode(engine.NEWSTRUCT, 3, 2, 0),                                     // 9: v = T{}
+			engine.Encode(engine.SETF, 3, 0, 5),                                          // 10: v.i = i
+			engine.Encode(engine.SETFR, 3, 1, 2),                                         // 11: v.s = s
+			engine.Encode(engine.MAPINSS, 7, 0, 2),                                       // 12
+			engine.Encode(engine.MAPSETR, 0, 7, 3),                                       // 13: m[s] = v
+			engine.Encode(engine.APPENDR, 1, StringElem, 2),                              // 14: a = append(a, s)
+			engine.Encode(engine.LOADI, 8, 0, 0),                                         // 15
+			engine.Encode(engine.LEN, 9, 1, 0),                                           // 16
+			engine.Encode(engine.SLICE, 4, 1, 8),                                         // 17: b = a[0:len(a)]
+			engine.Encode(engine.SETFR, 11, 1, 4),                                        // 18
+			engine.Encode(engine.ADDK, 5, 5, 1),                                          // 19: i++
+			engine.Encode(engine.LOOPLT, 5, 6, 8),                                        // 20
+			engine.Encode(engine.LEN, 10, 0, 0),                                          // 21: len(m)
+			engine.Encode(engine.RET, 10, 0, 0),                                          // 22
+		}}))
+}
+
 // Synth is the program that synthesized states (Build, BigState) belong to.
 // main (8 registers, r0..r3 refs) calls f (3 registers, r1 a ref), which
 // calls itself; there are 4 globals, g0 and g1 refs. Its code only spins,
