@@ -13,7 +13,7 @@ func programFromBytes(data []byte) *Program {
 	const n = 8
 	ninstr := len(data)/4 + 1
 	p := &Program{
-		Name:       "fuzz.kn",
+		Name: "fuzz.kn",
 		// k0, k1 are numbers; k2..k5 are pairs of struct masks for
 		// NEWSTRUCT: 2 fields (field 1 a ref), and 1 field holding a ref.
 		Consts:     []uint64{7, 0x4000000000000000, 0b10, 0, 0b1, 0},
