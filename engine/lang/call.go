@@ -187,6 +187,10 @@ func (f *fgen) conversion(e *ast.CallExpr, dst int) int {
 	from := f.g.typeOf(arg)
 	pos := e.Lparen
 	switch {
+	case f.isNil(arg):
+		d := f.dest(dst, kRef)
+		f.emit(engine.LOADNIL, d, 0, 0, pos)
+		return d
 	case isInt(from) && isString(to):
 		x := f.expr(arg)
 		f.free(x)
@@ -283,12 +287,15 @@ func (f *fgen) builtin(e *ast.CallExpr, dst int) int {
 	panic("BUG: builtin " + id.Name)
 }
 
-// appendCall compiles append(s, v...) and append(s, t...).
+// appendCall compiles append(s, v...) and append(s, t...). Several values
+// are appended as one slice of them: Go grows the slice once, before it
+// writes any, so none of them lands in the old array when it is too small.
 func (f *fgen) appendCall(e *ast.CallExpr, dst int) int {
 	t := f.g.typeOf(e)
 	et := elemOf(t)
 	pos := e.Fun.Pos()
 	s := f.expr(e.Args[0])
+	many := len(e.Args) > 2
 	vals := make([]operand, len(e.Args)-1)
 	for i, a := range e.Args[1:] {
 		if e.Ellipsis.IsValid() {
@@ -296,6 +303,23 @@ func (f *fgen) appendCall(e *ast.CallExpr, dst int) int {
 		} else {
 			vals[i] = f.value(a)
 		}
+	}
+	if many {
+		n := f.alloc(kScalar)
+		f.loadInt(n, int64(len(vals)), pos)
+		tmp := f.alloc(kRef)
+		f.newArray(tmp, n, et, pos)
+		for i, v := range vals {
+			f.loadInt(n, int64(i), pos)
+			if isRef(et) {
+				f.emit(engine.ASETR, tmp, n, v.reg, pos)
+			} else {
+				f.emit(engine.ASET, tmp, n, v.reg, pos)
+			}
+			f.free(v)
+		}
+		f.freeReg(n)
+		vals = []operand{{tmp, true}}
 	}
 	// The accumulator: dst itself when dst is the slice's own register
 	// (s = append(s, v) appends in place, no move); else a fresh one, since
@@ -307,12 +331,12 @@ func (f *fgen) appendCall(e *ast.CallExpr, dst int) int {
 	}
 	size := elemSize(et)
 	for i, v := range vals {
-		switch {
-		case e.Ellipsis.IsValid() && isString(f.g.typeOf(e.Args[i+1])):
+		switch spread := e.Ellipsis.IsValid() || many; {
+		case spread && !many && isString(f.g.typeOf(e.Args[i+1])):
 			f.emit(engine.APPENDST, acc, size, v.reg, pos)
-		case e.Ellipsis.IsValid() && isStruct(et):
+		case spread && isStruct(et):
 			f.emit(engine.APPENDSLV, acc, size, v.reg, pos)
-		case e.Ellipsis.IsValid():
+		case spread:
 			f.emit(engine.APPENDSL, acc, size, v.reg, pos)
 		case isStruct(et):
 			f.emit(engine.APPENDV, acc, size, v.reg, pos)
@@ -437,6 +461,22 @@ func (f *fgen) preludeCall(e *ast.CallExpr, p preludeFunc, dst int) int {
 	pos := e.Fun.Pos()
 	switch p {
 	case pPrint:
+		if len(e.Args) == 1 {
+			if t, ok := f.g.typeOf(e.Args[0]).(*types.Tuple); ok {
+				// print(f()) prints each of f's results.
+				call := ast.Unparen(e.Args[0]).(*ast.CallExpr)
+				base := f.callTuple(call)
+				for i := 0; i < t.Len(); i++ {
+					if i > 0 {
+						f.emit(engine.PRINTSP, 0, 0, 0, pos)
+					}
+					f.printReg(base+i, t.At(i).Type(), 0, pos)
+				}
+				f.freeTuple(base, call)
+				f.emit(engine.PRINTNL, 0, 0, 0, pos)
+				return -1
+			}
+		}
 		for i, a := range e.Args {
 			if i > 0 {
 				f.emit(engine.PRINTSP, 0, 0, 0, pos)
