@@ -33,7 +33,12 @@
 // entries in insertion order (a deleted and re-inserted key moves to the
 // end). Go's order is random, so insertion order is one Go allows, and it
 // depends only on what the program did, so a resumed isolate iterates
-// exactly as the original would; print sorts the keys, as fmt does. A slice is Go's (array, length,
+// exactly as the original would; print sorts the keys, as fmt does.
+// Functions are values: function literals are closures that share the
+// variables they capture (which then live in cells on the heap), and a
+// declared function or a method (x.M, with its receiver bound) can be
+// used as a value. A function value in a state names its function by its
+// index in the program, which the state's program hash pins down. A slice is Go's (array, length,
 // capacity): slicing shares the array, append writes into spare capacity
 // and otherwise grows to the capacity Go's runtime gives, and copy, cap,
 // make([]T, n, c), x[i:j] and x[i:j:k] are Go's (see engine's Slices for
@@ -58,7 +63,8 @@
 // arrays ([N]T: use a slice); uint, uint64, uintptr, float32 and complex
 // numbers; embedded fields; method expressions; comparing structs with ==;
 // pointers into slices and fields of other than struct type (&a[i] for a
-// []int); maps with other keys; function values (coming next). Each is
+// []int); maps with other keys; String methods (print does not call
+// them); slices of elements Go makes 32 KiB or larger; []rune(s). Each is
 // reported where it appears.
 //
 // # Grammar
@@ -79,7 +85,7 @@
 //	Signature     = "(" [ ParameterList ] ")" [ Type | "(" ParameterList ")" ] .
 //	ParameterList = [ IdentifierList ] Type { "," [ IdentifierList ] Type } .
 //	Type          = TypeName | "[" "]" Type | "*" Type | StructType
-//	              | "map" "[" Type "]" Type | "(" Type ")" .
+//	              | "map" "[" Type "]" Type | "func" Signature | "(" Type ")" .
 //	StructType    = "struct" "{" { IdentifierList Type ";" } "}" .
 //	Block         = "{" { Statement ";" } "}" .
 //	Statement     = ConstDecl | VarDecl | TypeDecl | SimpleStmt | Block | IfStmt | ForStmt
@@ -100,9 +106,11 @@
 //	PrimaryExpr   = Operand | Conversion | PrimaryExpr Selector | PrimaryExpr Index
 //	              | PrimaryExpr Slice | PrimaryExpr Arguments .
 //	Operand       = Literal | identifier | "(" Expression ")" .
-//	Literal       = int_lit | float_lit | rune_lit | string_lit | CompositeLit .
+//	Literal       = int_lit | float_lit | rune_lit | string_lit | CompositeLit | FunctionLit .
+//	FunctionLit   = "func" Signature Block .
 //	CompositeLit  = Type "{" [ Element { "," Element } [ "," ] ] "}" .
-//	Element       = [ Expression ":" ] ( Expression | "{" ... "}" ) .
+//	Element       = [ Key ":" ] ( Expression | "{" ... "}" ) .
+//	Key           = Expression | identifier .
 //	Index         = "[" Expression "]" .
 //	Slice         = "[" [ Expression ] ":" [ Expression ] "]"
 //	              | "[" [ Expression ] ":" Expression ":" Expression "]" .
