@@ -111,6 +111,24 @@
 // header would make append change another variable's length, the bug this
 // representation exists to avoid.
 //
+// # Structs, maps and closures
+//
+// A struct is an object of up to 64 one-word fields whose header carries
+// a ref mask and a value mask (struct.go): the collector and CheckState
+// read the masks, and every field access checks its bit, so no type table
+// is needed and no state can make a scalar pass for a reference. A struct
+// value is a ref to an object only it holds: CLONE copies one (through the
+// struct fields it owns) where Go copies a value, SCOPY assigns one by
+// copying into the destination's object, which is what keeps &x, &s[i]
+// and &x.f valid. A pointer to anything but a struct points at a
+// one-field cell. A map (maps.go) is a fixed object over four arrays: its
+// entries in insertion order, their hashes and an open-addressing index;
+// the hash has no seed and iteration follows the entries, so a map
+// iterates the same in a resumed isolate. A closure is a struct whose
+// field 0 is a function index: CALLF checks that the function has the
+// shape (parameter and result kinds) its call site was validated for, so
+// a function value from a state can only ever call a function it can.
+//
 // # Safepoints, budgets and halting
 //
 // Backward branches (LOOP, LOOPT, LOOPLT, LOOPLE) and CALL are safepoints;
