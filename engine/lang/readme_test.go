@@ -6,8 +6,9 @@ import (
 	"testing"
 )
 
-// TestTour runs testdata/tour.kn, the one-screen tour of the language:
-// fib(20) and the printed line.
+// TestTour runs testdata/tour.kn, the one-screen tour of the language
+// (slices, maps, structs and pointers, methods, closures, multiple
+// results): fib(20) and the printed line.
 func TestTour(t *testing.T) {
 	src, err := os.ReadFile("testdata/tour.kn")
 	if err != nil {
@@ -25,7 +26,7 @@ func TestTour(t *testing.T) {
 	}
 }
 
-const tourOutput = "3 [w0 w1] 3 2 1.4142135623730951 1\n"
+const tourOutput = "[b a] map[a:1 b:3 c:1] {11 22} 5 3 2\n"
 
 // TestReadmeExample keeps the README's one-screen Knoten program the tour
 // in testdata/tour.kn, which TestTour runs. README.md is not this
