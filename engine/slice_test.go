@@ -58,13 +58,10 @@ func ourCaps(n, k int, esize uint64, noscan bool) []uint64 {
 // malloc header threshold, large objects).
 func TestGrowCapMatchesGo(t *testing.T) {
 	type s3 [3]byte
-	type s24 struct{ a, b, c int }
+	type s24 [3]int
 	type s40 [5]int
 	type s100 [100]byte
-	type p608 struct {
-		p   *int
-		pad [600]byte
-	}
+	type p608 [76]*int
 	type s4000 [500]int
 	cases := []struct {
 		name   string

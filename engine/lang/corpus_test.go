@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -134,12 +133,16 @@ func runHaltingCodec(t *testing.T, prog *engine.Program) (*engine.Isolate, int) 
 // each, returning what each printed. Without a toolchain it returns nil
 // and the reason.
 func goOutputs(t *testing.T, files []string) (map[string]string, string) {
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(goBin); err != nil {
-		if goBin, err = exec.LookPath("go"); err != nil {
-			return nil, "no Go toolchain on this machine"
-		}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		return nil, "no Go toolchain on this machine"
 	}
+	// The toolchain's own GOROOT (go env GOROOT), offline.
+	rootOut, err := exec.Command(goBin, "env", "GOROOT").Output()
+	if err != nil {
+		return nil, fmt.Sprintf("go env GOROOT: %v", err)
+	}
+	goroot := strings.TrimSpace(string(rootOut))
 	dir := t.TempDir()
 	write := func(name, text string) {
 		if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
@@ -164,7 +167,7 @@ func goOutputs(t *testing.T, files []string) (map[string]string, string) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, goBin, "build", "-o", bin+string(filepath.Separator), "./...")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOTOOLCHAIN=local", "GOWORK=off", "GOROOT="+filepath.Dir(filepath.Dir(goBin)))
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOTOOLCHAIN=local", "GOWORK=off", "GOROOT="+goroot)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build of the corpus: %v\n%s", err, out)
 	}

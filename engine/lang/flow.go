@@ -55,14 +55,6 @@ func mirror(op token.Token) token.Token {
 	return op
 }
 
-func isComparison(op token.Token) bool {
-	switch op {
-	case token.EQL, token.NEQ, token.LSS, token.LEQ, token.GTR, token.GEQ:
-		return true
-	}
-	return false
-}
-
 // branch emits code that jumps to l when cond evaluates to want and falls
 // through otherwise. A bound l means a backward jump.
 func (f *fgen) branch(cond ast.Expr, want bool, l *label) {
