@@ -159,12 +159,35 @@ func (iso *Isolate) newSlice(kind uint64, r []uint64, dst int, n, c int64, pc in
 	return iso.newHeader(kind, r, dst, 0, uint64(n), uint64(c), pc, steps)
 }
 
+// quickHeader makes the header of the window at data (length n, capacity
+// c) of array arr when the arena has room for it below HeapCap, so that
+// nothing can collect or move: no allocation call, no re-reading of the
+// operands. It reports false when it cannot.
+func (iso *Isolate) quickHeader(kind, arr, data, n, c uint64) (uint64, bool) {
+	used := uint64(len(iso.heap))
+	if used+sliceHeaderSize > iso.st.HeapCap || used+sliceHeaderSize > uint64(cap(iso.heap)) {
+		return 0, false
+	}
+	iso.heap = iso.heap[:used+sliceHeaderSize]
+	h := iso.heap[used:]
+	le.PutUint64(h, (kind+objSliceS-objScalars)<<56|n)
+	le.PutUint64(h[8:], c)
+	le.PutUint64(h[16:], arr)
+	le.PutUint64(h[24:], data)
+	return used, true
+}
+
 // appendElem implements R[dst] = append(R[dst], R[val]): into the spare
 // capacity when there is some (a new header over the same array), else
 // into a new array of the capacity Go's growth rule gives.
 func (iso *Isolate) appendElem(kind uint64, r []uint64, dst, esize, val int, pc int, steps uint64) uint64 {
-	_, n, c := iso.view(kind, r[dst], pc, steps)
+	ref := r[dst]
+	data, n, c := iso.view(kind, ref, pc, steps)
 	if n < c {
+		if h, ok := iso.quickHeader(kind, iso.backing(ref), data, n+1, c); ok {
+			le.PutUint64(iso.heap[data+8*n:], r[val])
+			return h
+		}
 		h := iso.newHeader(kind, r, dst, 0, n+1, c, pc, steps)
 		data := le.Uint64(iso.heap[h+24:])
 		le.PutUint64(iso.heap[data+8*n:], r[val])
