@@ -2,6 +2,7 @@ package codec_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"net"
 	"strings"
@@ -19,8 +20,9 @@ var (
 	loop100 = codectest.Loop(100)
 	mix20   = codectest.Mix(20)
 	strs50  = codectest.Strings(50)
+	objs30  = codectest.Objects(30)
 	// resolve knows every program the tests and seeds use.
-	resolve codec.Resolver = codectest.Resolver(codectest.Synth, fib10, fib15, loop100, mix20, strs50)
+	resolve codec.Resolver = codectest.Resolver(codectest.Synth, fib10, fib15, loop100, mix20, strs50, objs30)
 )
 
 // smallHeap makes the collector run often, so that states catch it mid-way.
@@ -46,6 +48,8 @@ func sampleStates(t testing.TB) []*engine.State {
 		{mix20, engine.Limits{MaxSteps: 200}, 1 << 40},
 		{mix20, engine.Limits{MaxSteps: 200, MaxHeap: 512, InitialHeap: 256}, 1 << 40},
 		{strs50, smallHeap, 300},
+		{objs30, smallHeap, 40},  // the first objects of every kind
+		{objs30, smallHeap, 200}, // after collections and a map rebuild
 	} {
 		st, err := codectest.Run(c.p, c.limits, c.budget)
 		if err != nil {
@@ -296,7 +300,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"empty", func(b []byte) []byte { return nil }, codec.ErrTruncated, ""},
 		{"magic", func(b []byte) []byte { b[0] = 'X'; return b }, codec.ErrBadMagic, "bad magic"},
 		{"short magic", func(b []byte) []byte { return []byte("KX") }, codec.ErrBadMagic, ""},
-		{"version", func(b []byte) []byte { b[4] = 2; return b }, codec.ErrVersion, "version mismatch: read 2, want 1"},
+		{"version", func(b []byte) []byte { b[4] = 9; return b }, codec.ErrVersion, "version mismatch: read 9, want 2"},
 		{"truncated", func(b []byte) []byte { return b[:len(b)-1] }, codec.ErrTruncated, ""},
 		{"header only", func(b []byte) []byte { return b[:100] }, codec.ErrTruncated, ""},
 		{"trailing", func(b []byte) []byte { return append(b, 0) }, codec.ErrCorrupt, "trailing"},
@@ -492,5 +496,38 @@ func TestDecodeRefusesHeapCapClaim(t *testing.T) {
 	enc := aligned(codec.AppendEncode(nil, codec.Meta{}, st), 0)
 	if _, _, err := (codec.DecodeOptions{}).DecodeChecked(enc, resolve); !errors.Is(err, codec.ErrCorrupt) || !errors.Is(err, engine.ErrBadState) {
 		t.Fatalf("a %d-byte state claiming HeapCap %d: %v", len(enc), st.HeapCap, err)
+	}
+}
+
+// TestSampleStatesCarryEveryKind: the sample states, which seed FuzzDecode,
+// hold every kind of heap object the format knows (see the package doc), so
+// that the fuzzer starts from each.
+func TestSampleStatesCarryEveryKind(t *testing.T) {
+	seen := map[byte]bool{}
+	for _, st := range sampleStates(t) {
+		h := st.Heap
+		for off := 8; off < len(h); {
+			kind, n := h[off+7], int(binary.LittleEndian.Uint64(h[off:])&(1<<56-1))
+			seen[kind] = true
+			switch kind {
+			case 1:
+				off += 8 + (n+7)&^7
+			case 2, 3:
+				off += 16 + 8*int(binary.LittleEndian.Uint64(h[off+8:]))
+			case 4, 5:
+				off += 32
+			case 6:
+				off += 24 + 8*n
+			case 7:
+				off += 56
+			default:
+				t.Fatalf("unknown kind %d at %d", kind, off)
+			}
+		}
+	}
+	for kind := byte(1); kind <= 7; kind++ {
+		if !seen[kind] {
+			t.Errorf("no sample state holds an object of kind %d", kind)
+		}
 	}
 }

@@ -25,10 +25,18 @@
 //	frames   = (fn:u32 base:u32 retpc:u32 retreg:u32)*      engine.Frame, 16 bytes each
 //	regs     = u64*                                  engine.State.Regs
 //	globals  = u64*                                  engine.State.Globals
-//	heap     = byte*                                 engine.State.Heap, the arena
+//	heap     = byte*                                 engine.State.Heap, the arena (objects below)
 //	output   = byte*                                 engine.State.Output
 //	pad      = zero bytes up to the next multiple of 8 (0 to 7 of them)
 //	trailer  = hash:[32]byte                         engine.State.Hash of the state
+//
+// The heap section is the engine's arena as it lies in memory: 8-byte
+// aligned objects, each a header word kind<<56 | length and a body, laid
+// end to end after a zero nil word (engine.State documents each kind).
+// Version 2 knows these kinds: 1 string, 2 array of scalars, 3 array of
+// refs, 4 slice header over a scalar array, 5 slice header over a ref
+// array, 6 struct (a struct value, a pointer's cell, a closure), 7 map. A decoder refuses any other kind, and engine.CheckState checks
+// each object's shape and every reference in it.
 //
 // version is Version; a decoder for another version fails with ErrVersion,
 // "version mismatch: read N, want M". size is the length of the whole

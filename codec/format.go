@@ -8,8 +8,9 @@ import (
 	"github.com/knotencore/knoten/engine"
 )
 
-// Version is the wire format version. Bump it on any change to the layout.
-const Version = 1
+// Version is the wire format version. Bump it on any change to the layout,
+// including the heap's object kinds (2: slice headers; see the package doc).
+const Version = 2
 
 const (
 	magic = "KNCS"

@@ -29,7 +29,7 @@ type genInput struct {
 	Spec   codectest.Spec
 }
 
-var realProgs = []*engine.Program{fib10, fib15, loop100, mix20}
+var realProgs = []*engine.Program{fib10, fib15, loop100, mix20, objs30}
 
 // genState turns arbitrary bytes into a valid state and its meta.
 func genState(t testing.TB, data []byte) (codec.Meta, *engine.State) {

@@ -15,14 +15,17 @@ import (
 //
 // What it checks: the program hash; status and fault code; the frame chain
 // (contiguous windows from register 0, each return pc just after a CALL of
-// the frame's function in the caller, the result register being that call's
-// B operand); pc inside the top frame's function; the register file ending
+// the frame's function in the caller, or a CALLF of a function of its
+// shape, the result register being that call's B operand); pc inside the top frame's function; the register file ending
 // at the top window; the global count; the heap (8-aligned, within HeapCap
 // and the quota, HeapCap itself no more than a run reaches with that heap:
 // twice the heap's length rounded up to InitialHeap×2^k (see the package
 // doc); a parseable sequence of objects after a zero nil word, ref
-// arrays and ref registers and ref globals pointing only at object starts,
-// elements past an array's length zero, string padding zero); the output
+// arrays (up to their capacity) and ref registers and ref globals pointing
+// only at object starts, every slice header over an array of its element
+// kind with its window inside that array's capacity, struct fields that
+// their ref mask marks pointing at object starts, string padding zero);
+// the output
 // quota. It does not know the static element type behind a ref, so a string
 // where an array belongs, or an array of scalars where the code reads refs,
 // is not caught here; the VM checks the kind of every object it indexes,
@@ -182,7 +185,9 @@ func (c *StateChecker) check(p *Program, st *State, limits Limits) error {
 				return fmt.Errorf("frame %d: return pc %d outside caller %s", i, fr.RetPC, caller.Name)
 			}
 			call := p.Code[fr.RetPC-1]
-			if call.Op() != CALL || call.C() != int(fr.Fn) || uint32(call.B())+callerBase != fr.RetReg {
+			called := call.Op() == CALL && call.C() == int(fr.Fn) ||
+				call.Op() == CALLF && p.shapes[call.C()] == p.shapes[fr.Fn]
+			if !called || uint32(call.B())+callerBase != fr.RetReg {
 				return fmt.Errorf("frame %d: return pc %d does not follow a call of %s into r%d", i, fr.RetPC, p.Funcs[fr.Fn].Name, fr.RetReg)
 			}
 		}
@@ -246,14 +251,36 @@ func (c *StateChecker) check(p *Program, st *State, limits Limits) error {
 				return fmt.Errorf("array at %d: length %d, capacity %d overrun the heap", off, n, capacity)
 			}
 			size = 16 + 8*capacity
-			for i := n; i < capacity; i++ {
-				if le.Uint64(heap[off+16+8*i:]) != 0 {
-					return fmt.Errorf("array at %d: element %d past the length is not zero", off, i)
-				}
-			}
-			if kind == objRefs && n > 0 {
+			if kind == objRefs && capacity > 0 {
 				refArrays = append(refArrays, off)
 			}
+		case objStruct:
+			if n > maxFields || used-off < structHeader || n > (used-off-structHeader)/8 {
+				return fmt.Errorf("struct at %d: %d fields overrun the heap or the limit of %d", off, n, maxFields)
+			}
+			refMask, valMask := le.Uint64(heap[off+8:]), le.Uint64(heap[off+16:])
+			if n < 64 && refMask>>n != 0 || valMask&^refMask != 0 {
+				return fmt.Errorf("struct at %d: masks %#x, %#x do not fit %d fields", off, refMask, valMask, n)
+			}
+			size = structHeader + 8*n
+			if refMask != 0 {
+				refArrays = append(refArrays, off)
+			}
+		case objMap:
+			if used-off < mapSize {
+				return fmt.Errorf("map at %d overruns the heap", off)
+			}
+			size = mapSize
+			refArrays = append(refArrays, off) // its arrays are checked below
+		case objSliceS, objSliceR:
+			if used-off < sliceHeaderSize {
+				return fmt.Errorf("slice at %d overruns the heap", off)
+			}
+			if n > le.Uint64(heap[off+8:]) {
+				return fmt.Errorf("slice at %d: length %d exceeds its capacity", off, n)
+			}
+			size = sliceHeaderSize
+			refArrays = append(refArrays, off) // its array is checked below
 		default:
 			return fmt.Errorf("object at %d has unknown kind %d", off, kind)
 		}
@@ -264,7 +291,28 @@ func (c *StateChecker) check(p *Program, st *State, limits Limits) error {
 		return v == 0 || v < used && v%8 == 0 && starts[v/8/64]&(1<<(v/8%64)) != 0
 	}
 	for _, off := range refArrays {
-		n := objLen(heap, off)
+		if heap[off+7] == objStruct {
+			for m := le.Uint64(heap[off+8:]); m != 0; m &= m - 1 {
+				i := uint64(bits.TrailingZeros64(m))
+				if v := le.Uint64(heap[off+structHeader+8*i:]); !isRef(v) {
+					return fmt.Errorf("struct at %d: field %d = %d is not a reference", off, i, v)
+				}
+			}
+			continue
+		}
+		if heap[off+7] == objMap {
+			if err := checkMap(heap, off, isRef); err != nil {
+				return err
+			}
+			continue
+		}
+		if heap[off+7] != objRefs {
+			if err := checkSlice(heap, off, isRef); err != nil {
+				return err
+			}
+			continue
+		}
+		n := le.Uint64(heap[off+8:]) // up to the capacity: slices reach there
 		for i := uint64(0); i < n; i++ {
 			if v := le.Uint64(heap[off+16+8*i:]); !isRef(v) {
 				return fmt.Errorf("array at %d: element %d = %d is not a reference", off, i, v)
@@ -292,6 +340,70 @@ func (c *StateChecker) check(p *Program, st *State, limits Limits) error {
 	}
 	if st.Status == Finished && p.Result().IsRef() && !isRef(st.Result) {
 		return fmt.Errorf("result %d is not a reference", st.Result)
+	}
+	return nil
+}
+
+// checkSlice checks the slice header at off: its array is an array object
+// of the header's element kind, and its window, element 0 onwards for the
+// header's capacity, lies inside the array's capacity.
+func checkSlice(heap []byte, off uint64, isRef func(uint64) bool) error {
+	arr, data := le.Uint64(heap[off+16:]), le.Uint64(heap[off+24:])
+	if arr == 0 || !isRef(arr) || uint64(heap[arr+7]) != uint64(heap[off+7])-(objSliceS-objScalars) {
+		return fmt.Errorf("slice at %d: array %d is not an array of its kind", off, arr)
+	}
+	capacity := le.Uint64(heap[off+8:])
+	acap := le.Uint64(heap[arr+8:])
+	if data < arr+16 || (data-arr-16)%8 != 0 || (data-arr-16)/8 > acap || capacity > acap-(data-arr-16)/8 {
+		return fmt.Errorf("slice at %d: window at %d of capacity %d is outside its array at %d", off, data, capacity, arr)
+	}
+	return nil
+}
+
+// checkMap checks the map at off: its four arrays exist and have the
+// kinds its info says, its entry arrays one capacity that holds the
+// entries used, its count at most those, its index a power of two longer
+// than the entries. What it does not check (that the index finds every
+// entry, that the hashes are the keys' hashes) can make a lookup miss, never
+// make the VM read outside an array: the VM checks every position it reads.
+func checkMap(heap []byte, off uint64, isRef func(uint64) bool) error {
+	info := le.Uint64(heap[off+mInfo:])
+	if info&^mapInfoMask != 0 {
+		return fmt.Errorf("map at %d: bad info %#x", off, info)
+	}
+	array := func(field uint64, kind byte) (uint64, error) {
+		a := le.Uint64(heap[off+field:])
+		if a == 0 || !isRef(a) || heap[a+7] != kind {
+			return 0, fmt.Errorf("map at %d: field %d = %d is not an array of kind %d", off, field, a, kind)
+		}
+		return le.Uint64(heap[a+8:]), nil
+	}
+	keyKind, valKind := byte(objScalars), byte(objScalars)
+	if info&mapStringKeys != 0 {
+		keyKind = objRefs
+	}
+	if info&mapRefValues != 0 {
+		valKind = objRefs
+	}
+	kc, err := array(mKeys, keyKind)
+	if err != nil {
+		return err
+	}
+	vc, err := array(mValues, valKind)
+	if err != nil {
+		return err
+	}
+	mc, err := array(mMeta, objScalars)
+	if err != nil {
+		return err
+	}
+	ic, err := array(mIndex, objScalars)
+	if err != nil {
+		return err
+	}
+	used, count := le.Uint64(heap[off+mUsed:]), objLen(heap, off)
+	if kc != vc || kc != mc || used > kc || count > used || ic&(ic-1) != 0 || ic <= used {
+		return fmt.Errorf("map at %d: %d entries of %d used, capacities %d, %d, %d, index %d", off, count, used, kc, vc, mc, ic)
 	}
 	return nil
 }

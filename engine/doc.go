@@ -82,6 +82,53 @@
 // shared, go1.26; go test -run '^$' -bench HeapNearQuota -benchtime 1x
 // ./engine.)
 //
+// # Slices
+//
+// A slice is Go's (pointer, length, capacity). The representation keeps
+// every register one typed word: a slice value is one ref, to an array or
+// to an immutable slice header. An array object (kind 2 or 3) is the slice
+// of all of itself, from element 0 for its length and capacity, which is
+// what make and literals build, so indexing such a slice costs what
+// indexing an array did. A slice header (kind 4 or 5, 32 bytes) names the
+// array behind it, the offset in the heap of its element 0, its length and
+// its capacity; slicing, append into spare capacity and make with a larger
+// capacity make one. Headers are never written after they are made, just
+// as a Go slice header is a value: b := append(a, 1) leaves every other
+// slice's length and capacity as they were, while the elements that slices
+// share are shared, so c := append(b, 2) and d := append(b, 3) write the
+// same element when b has room, exactly as in Go. When a slice has no room,
+// append makes a new array with the capacity Go's runtime would give it
+// (growslice and its size classes, for the element's Go size and whether
+// it holds pointers, which the instruction carries), so cap() and every
+// aliasing decision follow Go. The collector moves an array and rebases
+// the headers over it; CheckState checks that each header lies inside an
+// array of its element kind.
+//
+// Holding the header in registers instead (three words per slice) would
+// save the header's allocation on append and slicing, but every place a
+// value can live (registers, globals, array elements, fields, map values,
+// results) would need multi-word values and multi-word kinds. A mutable
+// header would make append change another variable's length, the bug this
+// representation exists to avoid.
+//
+// # Structs, maps and closures
+//
+// A struct is an object of up to 64 one-word fields whose header carries
+// a ref mask and a value mask (struct.go): the collector and CheckState
+// read the masks, and every field access checks its bit, so no type table
+// is needed and no state can make a scalar pass for a reference. A struct
+// value is a ref to an object only it holds: CLONE copies one (through the
+// struct fields it owns) where Go copies a value, SCOPY assigns one by
+// copying into the destination's object, which is what keeps &x, &s[i]
+// and &x.f valid. A pointer to anything but a struct points at a
+// one-field cell. A map (maps.go) is a fixed object over four arrays: its
+// entries in insertion order, their hashes and an open-addressing index;
+// the hash has no seed and iteration follows the entries, so a map
+// iterates the same in a resumed isolate. A closure is a struct whose
+// field 0 is a function index: CALLF checks that the function has the
+// shape (parameter and result kinds) its call site was validated for, so
+// a function value from a state can only ever call a function it can.
+//
 // # Safepoints, budgets and halting
 //
 // Backward branches (LOOP, LOOPT, LOOPLT, LOOPLE) and CALL are safepoints;
@@ -103,7 +150,8 @@
 //
 // # Faults
 //
-// Division by zero, an index out of range, a negative length, a heap object
+// Division by zero, an index out of range, slice bounds out of range, a
+// negative length or shift count, a heap object
 // of the wrong kind (ErrKindMismatch, possible only in a state from
 // elsewhere), the call depth limit, and the register, heap, output and
 // instruction quotas end the isolate as Faulted. The dispatch loop raises

@@ -22,6 +22,11 @@ var (
 	ErrFloatToInt       = errors.New("float value out of int range")
 	ErrKindMismatch     = errors.New("heap object kind mismatch")     // a string used as an array, or an array of scalars read or written as one of refs (or the reverse): confusion Validate cannot see
 	ErrStackQuota       = errors.New("register stack quota exceeded") // Limits.MaxRegs: deep calls of functions with many registers
+	ErrCapOutOfRange    = errors.New("makeslice: cap out of range")   // make([]T, n, c) with c < n
+	ErrSliceBounds      = errors.New("slice bounds out of range")
+	ErrNegativeShift    = errors.New("negative shift amount")
+	ErrNilDeref         = errors.New("invalid memory address or nil pointer dereference")
+	ErrNilMap           = errors.New("assignment to entry in nil map")
 	ErrInternal         = errors.New("BUG: internal error")
 
 	// API errors, returned and never stored in a state.
@@ -46,6 +51,11 @@ var faultCodes = [...]error{
 	ErrInternal,
 	ErrKindMismatch,
 	ErrStackQuota,
+	ErrCapOutOfRange,
+	ErrSliceBounds,
+	ErrNegativeShift,
+	ErrNilDeref,
+	ErrNilMap,
 }
 
 // NumFaultCodes bounds State.Fault: valid codes are 0 <= code < NumFaultCodes.
@@ -66,6 +76,11 @@ const (
 	faultInternal
 	faultKindMismatch
 	faultStackQuota
+	faultCapOutOfRange
+	faultSliceBounds
+	faultNegativeShift
+	faultNilDeref
+	faultNilMap
 )
 
 // FaultError describes how an isolate faulted: which error, where.
@@ -83,6 +98,9 @@ type FaultError struct {
 	// process (they are not part of the state); HasIndex says so.
 	Index, Length int64
 	indexed       bool
+	// bounds is how the ErrSliceBounds fault's Index and Length read (see
+	// the bounds* constants), when it happened in this process.
+	bounds uint8
 }
 
 // HasIndex reports whether Index and Length are known.
@@ -92,7 +110,18 @@ func (e *FaultError) Error() string {
 	what := e.Err.Error()
 	if e.indexed {
 		// As Go says it.
-		what = fmt.Sprintf("%v [%d] with length %d", e.Err, e.Index, e.Length)
+		switch e.bounds {
+		case boundsHigh:
+			what = fmt.Sprintf("%v [:%d] with capacity %d", e.Err, e.Index, e.Length)
+		case boundsHighLen:
+			what = fmt.Sprintf("%v [:%d] with length %d", e.Err, e.Index, e.Length)
+		case boundsCap:
+			what = fmt.Sprintf("%v [::%d] with capacity %d", e.Err, e.Index, e.Length)
+		case boundsLow:
+			what = fmt.Sprintf("%v [%d:%d]", e.Err, e.Index, e.Length)
+		default:
+			what = fmt.Sprintf("%v [%d] with length %d", e.Err, e.Index, e.Length)
+		}
 	}
 	msg := fmt.Sprintf("%s:%d:%d: %s (in %s, pc %d)", e.File, e.Pos.Line, e.Pos.Col, what, e.Func, e.PC)
 	if e.Detail != "" {

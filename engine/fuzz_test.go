@@ -13,8 +13,10 @@ func programFromBytes(data []byte) *Program {
 	const n = 8
 	ninstr := len(data)/4 + 1
 	p := &Program{
-		Name:       "fuzz.kn",
-		Consts:     []uint64{7, 0x4000000000000000},
+		Name: "fuzz.kn",
+		// k0, k1 are numbers; k2..k5 are pairs of struct masks for
+		// NEWSTRUCT: 2 fields (field 1 a ref), and 1 field holding a ref.
+		Consts:     []uint64{7, 0x4000000000000000, 0b10, 0, 0b1, 0},
 		Strings:    []string{"", "knoten"},
 		NumGlobals: 2, GlobalRefs: []uint64{1 << 1},
 		Funcs: []Func{{Name: "main", NRegs: n, RefRegs: []uint64{0xF0}, Result: KindVoid, End: uint32(ninstr)}},
@@ -40,6 +42,14 @@ func programFromBytes(data []byte) *Program {
 				return int(int8(x))
 			case konst, str:
 				return int(x % 2)
+			case konst2:
+				return 2 + 2*int(x%2)
+			case nfields:
+				return int(x%2) + 1
+			case fieldno:
+				return int(x % 2)
+			case mapinfo:
+				return int(x % 4)
 			case sglobal:
 				return 0
 			case rglobal:
@@ -50,6 +60,12 @@ func programFromBytes(data []byte) *Program {
 				return int(x) % (pc + 1)
 			case pformat:
 				return int(x % 3)
+			case esize:
+				return int(x) | int(x&1)<<15
+			case sreg2:
+				return int(x % 3)
+			case sreg3:
+				return int(x % 2)
 			}
 			return 0
 		}
@@ -63,6 +79,11 @@ func programFromBytes(data []byte) *Program {
 func FuzzExec(f *testing.F) {
 	f.Add([]byte{byte(LOADI), 0, 0, 5, byte(ITOS), 4, 0, 0, byte(APPENDR), 5, 5, 4, byte(LOOPLT), 1, 0, 0})
 	f.Add([]byte{byte(NEWARR), 4, 0, 0, byte(SCONST), 5, 0, 1, byte(CONCAT), 6, 5, 5, byte(CALL), 2, 0, 0})
+	// Structs, maps, slices and closures.
+	f.Add([]byte{byte(NEWSTRUCT), 4, 1, 0, byte(SCONST), 5, 0, 1, byte(SETFR), 4, 1, 5, byte(CLONE), 6, 4, 0, byte(SCOPY), 6, 4, 0, byte(GETFR), 7, 4, 1})
+	f.Add([]byte{byte(NEWMAP), 4, 1, 0, byte(SCONST), 5, 0, 1, byte(MAPINSS), 0, 4, 5, byte(MAPSET), 4, 0, 1, byte(MAPKEYS), 6, 4, 0, byte(SORT), 6, 0, 0, byte(MAPDELS), 4, 5, 0})
+	f.Add([]byte{byte(LOADI), 0, 0, 3, byte(NEWSLICE), 4, 1, 0, byte(APPEND), 4, 8, 1, byte(SLICE), 5, 4, 1, byte(COPY), 2, 4, 5, byte(STOB), 6, 5, 0, byte(LOOPLT), 1, 0, 0})
+	f.Add([]byte{byte(NEWSTRUCT), 4, 0, 0, byte(CALLF), 4, 0, 0, byte(APPENDV), 5, 8, 4, byte(FILLV), 5, 4, 0, byte(COPYV), 0, 5, 5})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > 4*256 {
 			return

@@ -8,8 +8,12 @@ import (
 // Heap object kinds, the top byte of an object's header word.
 const (
 	objString  = 1
-	objScalars = 2
-	objRefs    = 3
+	objScalars = 2    // an array of scalars: the backing store of slices
+	objRefs    = 3    // an array of refs
+	objSliceS  = 4    // a slice header over an objScalars array
+	objSliceR  = 5    // a slice header over an objRefs array
+	objStruct  = 6    // a struct value, a pointer's cell or a closure (see struct.go)
+	objMap     = 7    // a map (see maps.go)
 	objForward = 0xFF // only inside a collection: the low bits hold the new offset
 
 	lenMask = 1<<56 - 1
@@ -20,11 +24,22 @@ func roundDown8(n uint64) uint64 { return n &^ 7 }
 
 func objLen(heap []byte, ref uint64) uint64 { return le.Uint64(heap[ref:]) & lenMask }
 
+// sliceHeaderSize is the size of an objSliceS or objSliceR object: header
+// (kind, length), capacity, array, offset of element 0.
+const sliceHeaderSize = 32
+
 // objSize returns the size in bytes of the object at ref.
 func objSize(heap []byte, ref uint64) uint64 {
 	hdr := le.Uint64(heap[ref:])
-	if hdr>>56 == objString {
+	switch hdr >> 56 {
+	case objString:
 		return 8 + roundUp8(hdr&lenMask)
+	case objSliceS, objSliceR:
+		return sliceHeaderSize
+	case objStruct:
+		return structHeader + 8*(hdr&lenMask)
+	case objMap:
+		return mapSize
 	}
 	return 16 + 8*le.Uint64(heap[ref+8:])
 }
@@ -97,8 +112,8 @@ func (iso *Isolate) length(ref uint64, pc int, steps uint64) uint64 {
 	return objLen(iso.heap, ref)
 }
 
-// element returns the offset of element i of the array at ref. It traps
-// when i is out of range, and when the array does not hold kind's elements
+// element returns the offset of element i of the slice at ref. It traps
+// when i is out of range, and when the slice does not hold kind's elements
 // (objScalars or objRefs; a string is neither): a scalar read into a ref
 // register would be followed by LEN, string operations and the collector as
 // if it were a reference, and a ref array holding a scalar would mislead the
@@ -106,13 +121,32 @@ func (iso *Isolate) length(ref uint64, pc int, steps uint64) uint64 {
 // elsewhere, which CheckState cannot type (it checks that refs point at
 // objects, not what the code expects to find there).
 func (iso *Isolate) element(kind, ref, i uint64, pc int, steps uint64) uint64 {
-	if ref == 0 || i >= objLen(iso.heap, ref) {
-		iso.trapIndex(ref, i, pc, steps)
+	// The fast path, small enough to inline into the dispatch loop: an
+	// array that is the whole slice.
+	if ref != 0 {
+		if hdr := le.Uint64(iso.heap[ref:]); hdr>>56 == kind && i < hdr&lenMask {
+			return ref + 16 + 8*i
+		}
 	}
-	if uint64(iso.heap[ref+7]) != kind {
-		iso.trap(faultKindMismatch, pc, steps)
+	return iso.elementOfSlice(kind, ref, i, pc, steps)
+}
+
+// elementOfSlice is element's path for slice headers, and its faults.
+func (iso *Isolate) elementOfSlice(kind, ref, i uint64, pc int, steps uint64) uint64 {
+	if ref != 0 {
+		hdr := le.Uint64(iso.heap[ref:])
+		if i < hdr&lenMask {
+			switch hdr >> 56 {
+			case kind:
+				return ref + 16 + 8*i
+			case kind + objSliceS - objScalars:
+				return le.Uint64(iso.heap[ref+24:]) + 8*i
+			}
+			iso.trap(faultKindMismatch, pc, steps)
+		}
 	}
-	return ref + 16 + 8*i
+	iso.trapIndex(ref, i, pc, steps)
+	return 0
 }
 
 func (iso *Isolate) arrayGet(kind, ref, i uint64, pc int, steps uint64) uint64 {
@@ -121,31 +155,6 @@ func (iso *Isolate) arrayGet(kind, ref, i uint64, pc int, steps uint64) uint64 {
 
 func (iso *Isolate) arraySet(kind, ref, i, v uint64, pc int, steps uint64) {
 	le.PutUint64(iso.heap[iso.element(kind, ref, i, pc, steps):], v)
-}
-
-// appendElem implements append(r[arr], r[val]): in place when the array has
-// spare capacity, else into a new array of twice the capacity.
-func (iso *Isolate) appendElem(kind uint64, r []uint64, arr, val int, pc int, steps uint64) uint64 {
-	ref := r[arr]
-	if ref != 0 {
-		if uint64(iso.heap[ref+7]) != kind {
-			iso.trap(faultKindMismatch, pc, steps)
-		}
-		n, c := objLen(iso.heap, ref), le.Uint64(iso.heap[ref+8:])
-		if n < c {
-			le.PutUint64(iso.heap[ref+16+8*n:], r[val])
-			le.PutUint64(iso.heap[ref:], kind<<56|(n+1))
-			return ref
-		}
-	}
-	n := iso.length(ref, pc, steps)
-	nref := iso.newArray(kind, n+1, max(4, 2*n), pc, steps)
-	ref = r[arr] // the collection may have moved it
-	if ref != 0 {
-		copy(iso.heap[nref+16:nref+16+8*n], iso.heap[ref+16:ref+16+8*n])
-	}
-	le.PutUint64(iso.heap[nref+16+8*n:], r[val])
-	return nref
 }
 
 // stringBytes returns the bytes of the string at ref; they alias the heap.
@@ -236,12 +245,30 @@ func (iso *Isolate) collect(need uint64, pc int, steps uint64) {
 		}
 	}
 	for scan := uint64(8); scan < uint64(len(g.to)); scan += objSize(g.to, scan) {
-		if g.to[scan+7] == objRefs {
-			n := objLen(g.to, scan)
+		switch g.to[scan+7] {
+		case objRefs:
+			// Every element up to the capacity: slices reach past the
+			// array's own length.
+			n := le.Uint64(g.to[scan+8:])
 			for i := uint64(0); i < n; i++ {
 				off := scan + 16 + 8*i
 				le.PutUint64(g.to[off:], g.forward(le.Uint64(g.to[off:])))
 			}
+		case objStruct:
+			for m := le.Uint64(g.to[scan+8:]); m != 0; m &= m - 1 {
+				off := scan + structHeader + 8*uint64(bits.TrailingZeros64(m))
+				le.PutUint64(g.to[off:], g.forward(le.Uint64(g.to[off:])))
+			}
+		case objMap:
+			for off := scan + mKeys; off <= scan+mIndex; off += 8 {
+				le.PutUint64(g.to[off:], g.forward(le.Uint64(g.to[off:])))
+			}
+		case objSliceS, objSliceR:
+			// The array moves, and element 0's offset with it.
+			arr, data := le.Uint64(g.to[scan+16:]), le.Uint64(g.to[scan+24:])
+			narr := g.forward(arr)
+			le.PutUint64(g.to[scan+16:], narr)
+			le.PutUint64(g.to[scan+24:], narr+(data-arr))
 		}
 	}
 	iso.spare = iso.heap[:0]

@@ -64,6 +64,7 @@ type Isolate struct {
 	// message; like panicked, not part of the state.
 	badIndex, badLen uint64
 	indexed          bool
+	bounds           uint8 // for ErrSliceBounds: which bound was wrong (bounds*)
 }
 
 // haltPollSteps bounds how many instructions may pass between two looks at
@@ -203,8 +204,8 @@ func (iso *Isolate) Err() error {
 	}
 	pc := int(iso.st.PC)
 	fe := &FaultError{Err: err, File: iso.prog.Name, PC: pc, Pos: iso.prog.PosAt(pc), Detail: iso.panicked}
-	if err == ErrIndexOutOfRange && iso.indexed {
-		fe.Index, fe.Length, fe.indexed = int64(iso.badIndex), int64(iso.badLen), true
+	if (err == ErrIndexOutOfRange || err == ErrSliceBounds) && iso.indexed {
+		fe.Index, fe.Length, fe.indexed, fe.bounds = int64(iso.badIndex), int64(iso.badLen), true, iso.bounds
 	}
 	if pc < len(iso.prog.Code) {
 		fe.Func = iso.prog.Funcs[iso.prog.FuncAt(pc)].Name
@@ -344,11 +345,27 @@ func addSteps(s, n uint64) uint64 {
 //
 //go:noinline
 func (iso *Isolate) trapIndex(ref, i uint64, pc int, steps uint64) {
-	iso.badIndex, iso.indexed = i, true
+	iso.badIndex, iso.indexed, iso.bounds = i, true, 0
 	if ref != 0 {
 		iso.badLen = objLen(iso.heap, ref)
 	}
 	iso.trap(faultIndexOutOfRange, pc, steps)
+}
+
+// Which bound of a slice expression was out of range, for the message.
+const (
+	boundsHigh    = 1 + iota // [:x] with capacity y
+	boundsHighLen            // [:x] with length y (strings)
+	boundsCap                // [::x] with capacity y
+	boundsLow                // [x:y]: low above high
+)
+
+// trapBounds raises ErrSliceBounds, keeping the bounds for the message.
+//
+//go:noinline
+func (iso *Isolate) trapBounds(what uint8, x, y uint64, pc int, steps uint64) {
+	iso.badIndex, iso.badLen, iso.indexed, iso.bounds = x, y, true, what
+	iso.trap(faultSliceBounds, pc, steps)
 }
 
 // trap records the faulting pc and raises the fault; Run's recover ends the

@@ -21,11 +21,12 @@ const (
 	KindFloat
 	KindBool
 	KindString
-	KindArray
+	KindArray // a slice
+	KindRef   // any other heap reference: a struct, pointer, map or function value
 	numKinds
 )
 
-var kindNames = [numKinds]string{"void", "int", "float", "bool", "string", "array"}
+var kindNames = [numKinds]string{"void", "int", "float", "bool", "string", "array", "ref"}
 
 func (k Kind) String() string {
 	if k < numKinds {
@@ -35,7 +36,7 @@ func (k Kind) String() string {
 }
 
 // IsRef reports whether values of the kind are heap references.
-func (k Kind) IsRef() bool { return k == KindString || k == KindArray }
+func (k Kind) IsRef() bool { return k == KindString || k == KindArray || k == KindRef }
 
 // Pos is a source position, 1-based. The zero Pos means unknown.
 type Pos struct{ Line, Col uint32 }
@@ -48,7 +49,23 @@ type Func struct {
 	NParams uint32   // parameters arrive in registers 0..NParams-1
 	NRegs   uint32   // size of the register window, at most MaxA+1
 	RefRegs []uint64 // bit i set: register i always holds a ref (guides the GC)
-	Result  Kind     // kind of the returned value
+	Result  Kind     // kind of the returned value; KindVoid for none, or when Results is set
+	// Results are the kinds of the results of a function that returns two
+	// or more (RETN returns them; a CALL receives them in consecutive
+	// registers from its B operand on). Nil for a function with one
+	// result or none.
+	Results []Kind
+}
+
+// results returns the kinds of f's results.
+func (f *Func) results() []Kind {
+	switch {
+	case len(f.Results) > 0:
+		return f.Results
+	case f.Result == KindVoid:
+		return nil
+	}
+	return []Kind{f.Result}
 }
 
 // IsRef reports whether register r of the function holds refs.
@@ -71,6 +88,7 @@ type Program struct {
 	hash      [32]byte
 	validated bool
 	funcOf    []uint32 // function index of each pc
+	shapes    []uint32 // of each function: an id of its parameters' and results' kinds (see CALLF)
 }
 
 // Hash returns the program's content hash. It is valid after Validate.
@@ -128,6 +146,8 @@ func (p *Program) check() error {
 		return fmt.Errorf("entry function %d out of range", p.Entry)
 	case p.Funcs[p.Entry].NParams != 0:
 		return fmt.Errorf("entry function %s takes parameters", p.Funcs[p.Entry].Name)
+	case len(p.Funcs[p.Entry].Results) != 0:
+		return fmt.Errorf("entry function %s has several results", p.Funcs[p.Entry].Name)
 	case len(p.Consts) > MaxC+1 || len(p.Strings) > MaxC+1 || p.NumGlobals > MaxC+1:
 		return fmt.Errorf("constant, string or global table too large")
 	case len(p.GlobalRefs) != bitWords(p.NumGlobals):
@@ -154,6 +174,15 @@ func (p *Program) check() error {
 			return fmt.Errorf("func %s ref map has %d words, want %d", f.Name, len(f.RefRegs), bitWords(f.NRegs))
 		case f.Result >= numKinds:
 			return fmt.Errorf("func %s has bad result kind %d", f.Name, f.Result)
+		case len(f.Results) == 1 || len(f.Results) > 0 && f.Result != KindVoid:
+			return fmt.Errorf("func %s has results %v and result %s: use Result for one", f.Name, f.Results, f.Result)
+		case len(f.Results) > MaxA:
+			return fmt.Errorf("func %s has %d results", f.Name, len(f.Results))
+		}
+		for _, k := range f.Results {
+			if k == KindVoid || k >= numKinds {
+				return fmt.Errorf("func %s has bad result kind %d", f.Name, k)
+			}
 		}
 		if extra := f.NRegs % 64; extra != 0 && f.RefRegs[len(f.RefRegs)-1]>>extra != 0 {
 			return fmt.Errorf("func %s ref map marks registers beyond %d", f.Name, f.NRegs)
@@ -169,6 +198,7 @@ func (p *Program) check() error {
 	if extra := p.NumGlobals % 64; extra != 0 && p.GlobalRefs[len(p.GlobalRefs)-1]>>extra != 0 {
 		return fmt.Errorf("global ref map marks globals beyond %d", p.NumGlobals)
 	}
+	p.shapes = funcShapes(p.Funcs)
 	for pc := 0; pc < n; pc++ {
 		if err := p.checkInstr(pc, &p.Funcs[funcOf[pc]]); err != nil {
 			return fmt.Errorf("pc %d (%s): %w", pc, p.Code[pc].Op(), err)
@@ -177,7 +207,7 @@ func (p *Program) check() error {
 	for fi := range p.Funcs {
 		f := &p.Funcs[fi]
 		switch p.Code[f.End-1].Op() {
-		case RET, RETR, RET0, JMP, LOOP:
+		case RET, RETR, RET0, RETN, JMP, LOOP:
 		default:
 			return fmt.Errorf("func %s does not end in a return or jump", f.Name)
 		}
@@ -223,6 +253,23 @@ func (p *Program) checkInstr(pc int, f *Func) error {
 			bad = fld.u > PrintBool
 		case argwin, resreg:
 			bad = fld.u >= int(f.NRegs) // the CALL check below covers the rest
+		case esize:
+		case nfields:
+			bad = fld.u > maxFields
+		case konst2:
+			bad = fld.u+1 >= len(p.Consts)
+		case fieldno:
+			bad = fld.u >= maxFields
+		case mapinfo:
+			bad = fld.u&^mapInfoMask != 0
+		case sreg2, sreg3:
+			n := 2
+			if fld.kind == sreg3 {
+				n = 3
+			}
+			for r := fld.u; r < fld.u+n; r++ {
+				bad = bad || r >= int(f.NRegs) || f.IsRef(r)
+			}
 		default:
 			return fmt.Errorf("BUG: operand kind %d", fld.kind)
 		}
@@ -231,8 +278,11 @@ func (p *Program) checkInstr(pc int, f *Func) error {
 		}
 	}
 	switch op {
-	case CALL:
+	case CALL, CALLF:
 		callee := &p.Funcs[in.C()]
+		if op == CALLF && (callee.NParams == 0 || !callee.IsRef(0) || in.A()+1 > int(f.NRegs) || !f.IsRef(in.A())) {
+			return fmt.Errorf("closure call of the shape of %s: the closure must be a ref parameter 0", callee.Name)
+		}
 		a := in.A()
 		if a+int(callee.NParams) > int(f.NRegs) {
 			return fmt.Errorf("call of %s: argument window r%d+%d exceeds %d registers", callee.Name, a, callee.NParams, f.NRegs)
@@ -242,8 +292,31 @@ func (p *Program) checkInstr(pc int, f *Func) error {
 				return fmt.Errorf("call of %s: argument %d kind mismatch", callee.Name, i)
 			}
 		}
-		if callee.Result != KindVoid && callee.Result.IsRef() != f.IsRef(in.B()) {
-			return fmt.Errorf("call of %s: result register kind mismatch", callee.Name)
+		for i, k := range callee.results() {
+			r := in.B() + i
+			if r >= int(f.NRegs) || k.IsRef() != f.IsRef(r) {
+				return fmt.Errorf("call of %s: result register kind mismatch", callee.Name)
+			}
+		}
+	case RETN:
+		if len(f.Results) == 0 {
+			return fmt.Errorf("multiple return from a function with %s result", f.Result)
+		}
+		for i, k := range f.Results {
+			r := in.A() + i
+			if r >= int(f.NRegs) || k.IsRef() != f.IsRef(r) {
+				return fmt.Errorf("return of result %d: register kind mismatch", i)
+			}
+		}
+	case EXT:
+		if b := in.SC(); b == 0 || b > 63 || b < -63 {
+			return fmt.Errorf("extension to %d bits", b)
+		}
+	case NEWSTRUCT:
+		n := in.B()
+		refMask, valMask := p.Consts[in.C()], p.Consts[in.C()+1]
+		if n < 64 && refMask>>n != 0 || valMask&^refMask != 0 {
+			return fmt.Errorf("struct masks %#x, %#x do not fit %d fields", refMask, valMask, n)
 		}
 	case RET:
 		if f.Result == KindVoid || f.Result.IsRef() {
@@ -254,11 +327,45 @@ func (p *Program) checkInstr(pc int, f *Func) error {
 			return fmt.Errorf("ref return from %s function", f.Result)
 		}
 	case RET0:
-		if f.Result != KindVoid {
+		if len(f.results()) != 0 {
 			return fmt.Errorf("empty return from %s function", f.Result)
 		}
 	}
 	return nil
+}
+
+// funcShapes gives each function an id of its shape: its parameter count,
+// which parameters are refs and its result kinds. Two functions of one
+// shape can be called from one call site: CALLF checks it.
+func funcShapes(funcs []Func) []uint32 {
+	ids := map[string]uint32{}
+	shapes := make([]uint32, len(funcs))
+	for i := range funcs {
+		f := &funcs[i]
+		key := make([]byte, 0, 16)
+		key = binary.LittleEndian.AppendUint32(key, f.NParams)
+		for r := 0; r < int(f.NParams); r++ {
+			key = append(key, b2byte(f.IsRef(r)))
+		}
+		key = append(key, byte(f.Result))
+		for _, k := range f.Results {
+			key = append(key, byte(k))
+		}
+		id, ok := ids[string(key)]
+		if !ok {
+			id = uint32(len(ids))
+			ids[string(key)] = id
+		}
+		shapes[i] = id
+	}
+	return shapes
+}
+
+func b2byte(b bool) byte {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // field is one operand of an instruction: its kind for the opcode and its
@@ -280,6 +387,9 @@ var operandNames = [...]string{
 	imm: "immediate", nzimm: "non-zero immediate", konst: "constant", str: "string constant",
 	sglobal: "scalar global", rglobal: "ref global", fwd: "forward target", back: "backward target",
 	fn: "function", pformat: "print format", argwin: "argument window", resreg: "result register",
+	esize: "element size", sreg2: "pair of scalar registers", sreg3: "triple of scalar registers",
+	nfields: "field count", konst2: "pair of constants", fieldno: "field index",
+	mapinfo: "map kind",
 }
 
 // Program encoding, used for the content hash and to ship a program to a node
@@ -287,12 +397,12 @@ var operandNames = [...]string{
 //
 //	"KNPG" version:u32 name:str entry:u32 nglobals:u32 globalrefs:[]u64
 //	code:[]u64 pos:[](u32 u32) consts:[]u64 strings:[]str
-//	funcs:[](name:str entry:u32 end:u32 nparams:u32 nregs:u32 result:u32 refregs:[]u64)
+//	funcs:[](name:str entry:u32 end:u32 nparams:u32 nregs:u32 result:u32 refregs:[]u64 results:[]u32)
 //
 // where []T is a u32 count followed by the elements and str is []byte.
 const (
 	programMagic   = "KNPG"
-	ProgramVersion = 1
+	ProgramVersion = 2
 )
 
 // MarshalBinary returns the canonical encoding of the program.
@@ -328,6 +438,10 @@ func (p *Program) MarshalBinary() []byte {
 		e.u32(f.NRegs)
 		e.u32(uint32(f.Result))
 		e.u64s(f.RefRegs)
+		e.u32(uint32(len(f.Results)))
+		for _, k := range f.Results {
+			e.u32(uint32(k))
+		}
 	}
 	return e.b
 }
@@ -379,6 +493,16 @@ func UnmarshalProgram(b []byte) (*Program, error) {
 			}
 			f.Result = Kind(r)
 			f.RefRegs = d.u64s()
+			if n := d.count(4); n > 0 {
+				f.Results = make([]Kind, n)
+				for i := range f.Results {
+					r := d.u32()
+					if r >= uint32(numKinds) {
+						d.fail("bad result kind")
+					}
+					f.Results[i] = Kind(r)
+				}
+			}
 		}
 	}
 	if d.err == nil && d.off != len(b) {
@@ -504,7 +628,11 @@ func (p *Program) Disassemble(w io.Writer) error {
 	}
 	for fi := range p.Funcs {
 		f := &p.Funcs[fi]
-		ew.printf("\nfunc %s  params=%d regs=%d result=%s refs=%s\n", f.Name, f.NParams, f.NRegs, f.Result, refList(f))
+		res := f.Result.String()
+		if len(f.Results) > 0 {
+			res = fmt.Sprint(f.Results)
+		}
+		ew.printf("\nfunc %s  params=%d regs=%d result=%s refs=%s\n", f.Name, f.NParams, f.NRegs, res, refList(f))
 		for pc := f.Entry; pc < f.End && int(pc) < len(p.Code); pc++ {
 			ew.printf("  %5d  %-8s %-28s", pc, p.Code[pc].Op(), p.operands(int(pc)))
 			if ps := p.PosAt(int(pc)); ps.Line != 0 {
@@ -555,11 +683,23 @@ func (p *Program) operands(pc int) string {
 	if op == CALL {
 		return fmt.Sprintf("r%d <- %s(r%d..)", in.B(), p.funcName(in.C()), in.A())
 	}
+	if op == CALLF {
+		return fmt.Sprintf("r%d <- r%d(r%d..) like %s", in.B(), in.A(), in.A(), p.funcName(in.C()))
+	}
 	for _, fld := range in.fields() {
 		switch fld.kind {
 		case none:
 		case sreg, rreg:
 			add("r" + strconv.Itoa(fld.u))
+		case sreg2:
+			add(fmt.Sprintf("r%d:r%d", fld.u, fld.u+1))
+		case sreg3:
+			add(fmt.Sprintf("r%d:r%d:r%d", fld.u, fld.u+1, fld.u+2))
+		case esize:
+			add(fmt.Sprintf("esize=%d", fld.u&elemSizeMask))
+			if fld.u&elemsPointers != 0 {
+				add("ptrs")
+			}
 		case imm, nzimm:
 			add("#" + strconv.FormatInt(fld.s, 10))
 		case konst:
@@ -581,6 +721,16 @@ func (p *Program) operands(pc int) string {
 			add("->" + strconv.Itoa(fld.u))
 		case fn:
 			add(p.funcName(fld.u))
+		case nfields:
+			add(strconv.Itoa(fld.u) + " fields")
+		case konst2:
+			if fld.u+1 < len(p.Consts) {
+				add(fmt.Sprintf("refs %#x values %#x", p.Consts[fld.u], p.Consts[fld.u+1]))
+			}
+		case fieldno:
+			add("f" + strconv.Itoa(fld.u))
+		case mapinfo:
+			add(fmt.Sprintf("strings=%v refs=%v", fld.u&mapStringKeys != 0, fld.u&mapRefValues != 0))
 		case pformat:
 			add([...]string{"int", "float", "bool"}[min(fld.u, 2)])
 		}

@@ -50,14 +50,23 @@ type Frame struct {
 // Frames[0].Base is 0, and each frame starts where its caller's NRegs end.
 //
 // Heap layout: an arena of 8-byte aligned objects laid end to end, starting at
-// offset 8 (offset 0 is nil, the empty string or array). Each object starts
-// with a header word, kind<<56 | length:
+// offset 8 (offset 0 is nil: the empty string, the nil slice). Each object
+// starts with a header word, kind<<56 | length:
 //
 //	kind 1, string:       header, then length bytes, zero-padded to 8
 //	kind 2, scalar array: header, capacity word, then capacity 8-byte elements
 //	kind 3, ref array:    header, capacity word, then capacity 8-byte refs
+//	kind 4, scalar slice: header, capacity word, array (a kind 2 ref), offset
+//	                      in the heap of the slice's element 0
+//	kind 5, ref slice:    the same over a kind 3 array
+//	kind 6, struct:       header (length: the field count, at most 64), ref
+//	                      mask, value mask, then the fields
+//	kind 7, map:          header (length: the live entries), info, entries
+//	                      used, then refs to its keys, values, meta and index
+//	                      arrays (see maps.go)
 //
-// Elements at or beyond length are zero.
+// An array is also the slice of all of itself; its elements past its length
+// are reachable through slice headers (see the package doc, Slices).
 type State struct {
 	Program [32]byte // hash of the program the state belongs to
 	Status  Status
@@ -97,7 +106,7 @@ func (s *State) Clone() *State {
 
 // Hash returns the state hash: BLAKE3-256 over the canonical form
 //
-//	"KNST" u32(version 1)
+//	"KNST" u32(version 2)
 //	program[32]
 //	u64 status, fault, pc, steps, result, heapcap
 //	u64 len(frames), len(regs), len(globals), len(heap), len(output)
@@ -111,7 +120,7 @@ func (s *State) Hash() [32]byte {
 	h.Reset()
 	var hdr [4 + 4 + 32 + 11*8]byte
 	copy(hdr[:], "KNST")
-	binary.LittleEndian.PutUint32(hdr[4:], 1)
+	binary.LittleEndian.PutUint32(hdr[4:], stateHashVersion)
 	copy(hdr[8:], s.Program[:])
 	w := hdr[40:]
 	for i, v := range [...]uint64{uint64(s.Status), uint64(s.Fault), uint64(s.PC), s.Steps, s.Result, s.HeapCap,
@@ -129,6 +138,10 @@ func (s *State) Hash() [32]byte {
 	hasherPool.Put(h)
 	return sum
 }
+
+// stateHashVersion names the canonical form the state hash covers; it
+// changes with the heap layout (2: slice headers).
+const stateHashVersion = 2
 
 var hasherPool = sync.Pool{New: func() any { return blake3.New() }}
 

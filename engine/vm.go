@@ -91,9 +91,24 @@ func (iso *Isolate) exec(limit uint64) {
 		case XOR:
 			r[in.A()] = r[in.B()] ^ r[in.C()]
 		case SHL:
-			r[in.A()] = r[in.B()] << (r[in.C()] & 63)
+			n := r[in.C()]
+			if int64(n) < 0 {
+				iso.trap(faultNegativeShift, pc-1, steps)
+			}
+			r[in.A()] = r[in.B()] << n // Go: 0 once n >= 64
 		case SHR:
-			r[in.A()] = uint64(int64(r[in.B()]) >> (r[in.C()] & 63))
+			n := r[in.C()]
+			if int64(n) < 0 {
+				iso.trap(faultNegativeShift, pc-1, steps)
+			}
+			r[in.A()] = uint64(int64(r[in.B()]) >> n) // Go: sign fill once n >= 64
+
+		case EXT:
+			if b := in.SC(); b > 0 {
+				r[in.A()] = r[in.B()] & (1<<b - 1)
+			} else {
+				r[in.A()] = uint64(int64(r[in.B()]<<(64+b)) >> (64 + b))
+			}
 
 		case FADD:
 			r[in.A()] = math.Float64bits(math.Float64frombits(r[in.B()]) + math.Float64frombits(r[in.C()]))
@@ -227,8 +242,12 @@ func (iso *Isolate) exec(limit uint64) {
 		// Calls: the callee's window starts right after the caller's. The
 		// arguments are copied in and the rest of the window is cleared, so a
 		// ref register never holds a stale scalar and states stay canonical.
-		case CALL:
-			callee := &funcs[in.C()]
+		case CALL, CALLF:
+			fi := in.C()
+			if in.Op() == CALLF {
+				fi = iso.closureFunc(r[in.A()], fi, pc-1, steps)
+			}
+			callee := &funcs[fi]
 			if len(iso.st.Frames) >= iso.limits.MaxDepth {
 				iso.trap(faultCallDepth, pc-1, steps)
 			}
@@ -250,7 +269,7 @@ func (iso *Isolate) exec(limit uint64) {
 			for i := np; i < len(window); i++ {
 				window[i] = 0
 			}
-			iso.st.Frames = append(iso.st.Frames, Frame{Fn: uint32(in.C()), Base: uint32(newBase), RetPC: uint32(pc), RetReg: uint32(base + in.B())})
+			iso.st.Frames = append(iso.st.Frames, Frame{Fn: uint32(fi), Base: uint32(newBase), RetPC: uint32(pc), RetReg: uint32(base + in.B())})
 			base, r, pc = newBase, window, int(callee.Entry)
 			if safepoints && steps >= limit {
 				iso.st.PC, iso.st.Steps = uint32(pc), steps
@@ -267,6 +286,19 @@ func (iso *Isolate) exec(limit uint64) {
 			frames = frames[:len(frames)-1]
 			iso.st.Frames = frames
 			iso.regs[fr.RetReg] = v
+			caller := frames[len(frames)-1]
+			base = int(caller.Base)
+			r = iso.regs[base : base+int(funcs[caller.Fn].NRegs)]
+			pc = int(fr.RetPC)
+		case RETN:
+			frames := iso.st.Frames
+			fr := frames[len(frames)-1]
+			// Validate admits RETN only in functions with Results, and the
+			// entry function has none: this frame has a caller.
+			n := len(funcs[fr.Fn].Results)
+			copy(iso.regs[fr.RetReg:int(fr.RetReg)+n], r[in.A():in.A()+n])
+			frames = frames[:len(frames)-1]
+			iso.st.Frames = frames
 			caller := frames[len(frames)-1]
 			base = int(caller.Base)
 			r = iso.regs[base : base+int(funcs[caller.Fn].NRegs)]
@@ -298,8 +330,15 @@ func (iso *Isolate) exec(limit uint64) {
 				iso.trap(faultNegativeLength, pc-1, steps)
 			}
 			r[in.A()] = iso.newArray(kind, uint64(n), uint64(n), pc-1, steps)
+		case NEWSLICE:
+			r[in.A()] = iso.newSlice(objScalars, r, in.A(), int64(r[in.B()]), int64(r[in.C()]), pc-1, steps)
+		case NEWSLICER:
+			r[in.A()] = iso.newSlice(objRefs, r, in.A(), int64(r[in.B()]), int64(r[in.C()]), pc-1, steps)
 		case LEN:
 			r[in.A()] = iso.length(r[in.B()], pc-1, steps)
+		case CAP:
+			_, _, _, c := iso.anyView(r[in.B()], pc-1, steps)
+			r[in.A()] = c
 		case AGET:
 			r[in.A()] = iso.arrayGet(objScalars, r[in.B()], r[in.C()], pc-1, steps)
 		case AGETR:
@@ -309,9 +348,91 @@ func (iso *Isolate) exec(limit uint64) {
 		case ASETR:
 			iso.arraySet(objRefs, r[in.A()], r[in.B()], r[in.C()], pc-1, steps)
 		case APPEND:
-			r[in.A()] = iso.appendElem(objScalars, r, in.B(), in.C(), pc-1, steps)
+			r[in.A()] = iso.appendElem(objScalars, r, in.A(), in.B(), in.C(), pc-1, steps)
 		case APPENDR:
-			r[in.A()] = iso.appendElem(objRefs, r, in.B(), in.C(), pc-1, steps)
+			r[in.A()] = iso.appendElem(objRefs, r, in.A(), in.B(), in.C(), pc-1, steps)
+		case APPENDSL:
+			r[in.A()] = iso.appendSlice(r, in.A(), in.B(), in.C(), pc-1, steps)
+		case APPENDST:
+			r[in.A()] = iso.appendString(r, in.A(), in.B(), in.C(), pc-1, steps)
+		case SLICE:
+			c := in.C()
+			r[in.A()] = iso.sliceOf(r, in.B(), r[c], r[c+1], 0, false, pc-1, steps)
+		case SLICE3:
+			c := in.C()
+			r[in.A()] = iso.sliceOf(r, in.B(), r[c], r[c+1], r[c+2], true, pc-1, steps)
+		case SSLICE:
+			c := in.C()
+			r[in.A()] = iso.sliceString(r, in.B(), r[c], r[c+1], pc-1, steps)
+		case COPY:
+			r[in.A()] = iso.copySlice(r[in.B()], r[in.C()], pc-1, steps)
+		case COPYS:
+			r[in.A()] = iso.copyString(r[in.B()], r[in.C()], pc-1, steps)
+		case STOB:
+			r[in.A()] = iso.bytesOfString(r, in.B(), pc-1, steps)
+		case BTOS:
+			r[in.A()] = iso.stringOfBytes(r, in.B(), pc-1, steps)
+		case RTOS:
+			r[in.A()] = iso.stringOfRune(r[in.B()], pc-1, steps)
+		case RUNE:
+			a := in.A()
+			r[a], r[a+1] = iso.decodeRune(r[in.B()], r[in.C()], pc-1, steps)
+		case ISNIL:
+			r[in.A()] = b2u(r[in.B()] == 0)
+		case REQ:
+			r[in.A()] = b2u(r[in.B()] == r[in.C()])
+		case NEWSTRUCT:
+			c := in.C()
+			r[in.A()] = iso.newStruct(in.B(), consts[c], consts[c+1], pc-1, steps)
+		case GETF:
+			r[in.A()] = le.Uint64(iso.heap[iso.field(r[in.B()], in.C(), 0, pc-1, steps):])
+		case GETFR:
+			r[in.A()] = le.Uint64(iso.heap[iso.field(r[in.B()], in.C(), 1, pc-1, steps):])
+		case SETF:
+			le.PutUint64(iso.heap[iso.field(r[in.A()], in.B(), 0, pc-1, steps):], r[in.C()])
+		case SETFR:
+			le.PutUint64(iso.heap[iso.field(r[in.A()], in.B(), 1, pc-1, steps):], r[in.C()])
+		case CLONE:
+			r[in.A()] = iso.cloneValue(r, in.B(), false, pc-1, steps)
+		case SCOPY:
+			iso.assignValue(r[in.A()], r[in.B()], 0, pc-1, steps)
+		case APPENDV:
+			r[in.A()] = iso.appendValue(r, in.A(), in.B(), in.C(), pc-1, steps)
+		case APPENDSLV:
+			r[in.A()] = iso.appendValues(r, in.A(), in.B(), in.C(), pc-1, steps)
+		case COPYV:
+			r[in.A()] = iso.copyValues(r[in.B()], r[in.C()], pc-1, steps)
+		case NEWMAP:
+			r[in.A()] = iso.newMap(r, in.A(), uint64(in.B()), int64(r[in.C()]), pc-1, steps)
+		case MAPFIND:
+			r[in.A()] = uint64(iso.mapFind(iso.mapAt(r[in.B()], 0, pc-1, steps), r[in.C()], 0, pc-1, steps))
+		case MAPFINDS:
+			r[in.A()] = uint64(iso.mapFind(iso.mapAt(r[in.B()], mapStringKeys, pc-1, steps), r[in.C()], mapStringKeys, pc-1, steps))
+		case MAPVAL:
+			r[in.A()] = iso.mapValue(r[in.B()], int64(r[in.C()]), 0, pc-1, steps)
+		case MAPVALR:
+			r[in.A()] = iso.mapValue(r[in.B()], int64(r[in.C()]), mapRefValues, pc-1, steps)
+		case MAPINS:
+			r[in.A()] = iso.mapInsert(r, in.B(), in.C(), 0, pc-1, steps)
+		case MAPINSS:
+			r[in.A()] = iso.mapInsert(r, in.B(), in.C(), mapStringKeys, pc-1, steps)
+		case MAPSET:
+			iso.mapSet(r[in.A()], r[in.B()], r[in.C()], 0, pc-1, steps)
+		case MAPSETR:
+			iso.mapSet(r[in.A()], r[in.B()], r[in.C()], mapRefValues, pc-1, steps)
+		case MAPDEL:
+			iso.mapDelete(r[in.A()], r[in.B()], 0, pc-1, steps)
+		case MAPDELS:
+			iso.mapDelete(r[in.A()], r[in.B()], mapStringKeys, pc-1, steps)
+		case MAPKEYS:
+			r[in.A()] = iso.mapKeys(r, in.B(), pc-1, steps)
+		case SORT:
+			iso.sortSlice(r[in.A()], pc-1, steps)
+		case FILLV:
+			if r[in.A()] != 0 {
+				iso.view(objRefs, r[in.A()], pc-1, steps)
+				iso.fillValues(r, in.A(), in.B(), 0, 0, pc-1, steps)
+			}
 		case SCONST:
 			r[in.A()] = iso.newString(p.Strings[in.C()], pc-1, steps)
 		case CONCAT:
@@ -329,6 +450,8 @@ func (iso *Isolate) exec(limit uint64) {
 			iso.print(r[in.A()], in.B(), pc-1, steps)
 		case PRINTS:
 			iso.printString(r[in.A()], pc-1, steps)
+		case PRINTP:
+			iso.printPointer(r[in.A()], pc-1, steps)
 		case PRINTSP:
 			iso.printByte(' ', pc-1, steps)
 		case PRINTNL:
@@ -344,6 +467,25 @@ func b2u(b bool) uint64 {
 		return 1
 	}
 	return 0
+}
+
+// closureFunc returns the function a closure names, which must have the
+// shape of proto, the function a CALLF names as its signature: a function
+// value in a state is an index, and the check makes any index safe to call.
+func (iso *Isolate) closureFunc(clo uint64, proto int, pc int, steps uint64) int {
+	if clo == 0 {
+		iso.trap(faultNilDeref, pc, steps)
+	}
+	hdr := le.Uint64(iso.heap[clo:])
+	if hdr>>56 != objStruct || hdr&lenMask == 0 || le.Uint64(iso.heap[clo+8:])&1 != 0 {
+		iso.trap(faultKindMismatch, pc, steps)
+	}
+	p := iso.prog
+	fi := le.Uint64(iso.heap[clo+structHeader:])
+	if fi >= uint64(len(p.Funcs)) || p.shapes[fi] != p.shapes[proto] {
+		iso.trap(faultKindMismatch, pc, steps)
+	}
+	return int(fi)
 }
 
 // finish ends the isolate with the entry function's result.
@@ -387,6 +529,19 @@ func (iso *Isolate) print(v uint64, format int, pc int, steps uint64) {
 func (iso *Isolate) printString(ref uint64, pc int, steps uint64) {
 	prev := len(iso.st.Output)
 	iso.st.Output = append(iso.st.Output, iso.stringBytes(ref, pc, steps)...)
+	iso.checkOutput(prev, pc, steps)
+}
+
+// printPointer prints a reference as fmt's %v prints a pointer inside a
+// value: in hex, or <nil>. It is the heap offset, where Go prints an
+// address: deterministic, and the same in a resumed isolate.
+func (iso *Isolate) printPointer(ref uint64, pc int, steps uint64) {
+	prev := len(iso.st.Output)
+	if ref == 0 {
+		iso.st.Output = append(iso.st.Output, "<nil>"...)
+	} else {
+		iso.st.Output = strconv.AppendUint(append(iso.st.Output, "0x"...), ref, 16)
+	}
 	iso.checkOutput(prev, pc, steps)
 }
 

@@ -22,6 +22,14 @@ func prepareNative(w string, n int) (Runner, error) {
 		run = func() string { return strconv.Itoa(workloads.Sieve(n)) }
 	case NBody:
 		run = func() string { _, e := workloads.NBody(n); return energyResult(e) }
+	case BinTrees:
+		run = func() string { _, r := workloads.BinTrees(n); return strconv.Itoa(r) }
+	case WordFreq:
+		run = func() string { _, _, _, r := workloads.WordFreq(n); return strconv.Itoa(r) }
+	case ClosureSort:
+		run = func() string { _, _, _, r := workloads.ClosureSort(n); return strconv.Itoa(r) }
+	case ByteBuild:
+		run = func() string { _, r := workloads.ByteBuild(n); return strconv.Itoa(r) }
 	default:
 		return nil, fmt.Errorf("unknown workload %q", w)
 	}

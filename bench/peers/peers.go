@@ -14,6 +14,15 @@
 //	sieve  count the primes below n (Eratosthenes)        n = 2M: 148933
 //	nbody  the 5-body simulation, n steps of dt = 0.01,   int(e * 1e9) of the
 //	       energy e after the last step                   n = 100k: -169079859
+//	bintrees     binary trees of pointers, built and      the sum of the checks
+//	             walked (allocation and GC)               n = 14: 993962
+//	wordfreq     word counts of n generated words in a    a checksum of the
+//	             map (Lua tables, JS Maps, tengo maps)    counts
+//	closuresort  merge sort of n numbers by a counting    a checksum of the
+//	             comparator closure                       order
+//	bytebuild    n numbers written into a growing buffer  length and hash
+//	             (Go []byte, Lua table.concat, JS
+//	             arrays joined, tengo strings joined)
 //
 // An engine that cannot express a workload returns ErrUnsupported from
 // Prepare; the table shows "n/a" there.
@@ -33,14 +42,18 @@ var ErrUnsupported = errors.New("peers: workload not expressible on this engine"
 
 // Workload names, in table order.
 const (
-	Fib   = "fib"
-	Loop  = "loop"
-	Sieve = "sieve"
-	NBody = "nbody"
+	Fib         = "fib"
+	Loop        = "loop"
+	Sieve       = "sieve"
+	NBody       = "nbody"
+	BinTrees    = "bintrees"
+	WordFreq    = "wordfreq"
+	ClosureSort = "closuresort"
+	ByteBuild   = "bytebuild"
 )
 
 // Workloads lists the workload names in table order.
-var Workloads = []string{Fib, Loop, Sieve, NBody}
+var Workloads = []string{Fib, Loop, Sieve, NBody, BinTrees, WordFreq, ClosureSort, ByteBuild}
 
 // Sizes holds the size parameter n of each workload.
 type Sizes map[string]int
@@ -48,13 +61,16 @@ type Sizes map[string]int
 // FullSizes are the sizes of engine/workloads' full variants, which the
 // performance targets in DESIGN.md use: fib 30, loop 10M, sieve 2M and
 // nbody 100k at the time of writing.
-var FullSizes = Sizes{Fib: fullSize(Fib), Loop: fullSize(Loop), Sieve: fullSize(Sieve), NBody: fullSize(NBody)}
+var FullSizes = Sizes{Fib: fullSize(Fib), Loop: fullSize(Loop), Sieve: fullSize(Sieve), NBody: fullSize(NBody),
+	BinTrees: fullSize(BinTrees), WordFreq: fullSize(WordFreq), ClosureSort: fullSize(ClosureSort), ByteBuild: fullSize(ByteBuild)}
 
 // QuickSizes are a few times smaller, for a fast look.
-var QuickSizes = Sizes{Fib: 25, Loop: 1_000_000, Sieve: 200_000, NBody: 10_000}
+var QuickSizes = Sizes{Fib: 25, Loop: 1_000_000, Sieve: 200_000, NBody: 10_000,
+	BinTrees: 10, WordFreq: 20_000, ClosureSort: 2_000, ByteBuild: 10_000}
 
 // TestSizes are tiny, for the correctness tests.
-var TestSizes = Sizes{Fib: 15, Loop: 1000, Sieve: 1000, NBody: 100}
+var TestSizes = Sizes{Fib: 15, Loop: 1000, Sieve: 1000, NBody: 100,
+	BinTrees: 4, WordFreq: 300, ClosureSort: 100, ByteBuild: 100}
 
 // SizesByName returns the sizes called name: full, quick or test.
 func SizesByName(name string) (Sizes, error) {

@@ -17,7 +17,7 @@ func prepareTengo(w string, n int) (Runner, error) {
 		return nil, fmt.Errorf("unknown workload %q", w)
 	}
 	s := tengo.NewScript([]byte(strings.ReplaceAll(script(tengoSrc), "@W@", w)))
-	s.SetImports(stdlib.GetModuleMap("math"))
+	s.SetImports(stdlib.GetModuleMap("math", "text"))
 	if err := s.Add("n", n); err != nil {
 		return nil, err
 	}

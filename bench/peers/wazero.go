@@ -65,6 +65,11 @@ func wasmModule(w string, n int) (*wmodule, error) {
 			memPages: 1,
 			data:     []wdata{{offset: nbodyInitAt, bytes: init}},
 		}, nil
+	case BinTrees, WordFreq, ClosureSort, ByteBuild:
+		// A hand-assembled module would need its own allocator, hash
+		// table and indirect calls: not the comparison with a language
+		// runtime that these workloads make.
+		return nil, fmt.Errorf("wazero %s: %w", w, ErrUnsupported)
 	}
 	return nil, fmt.Errorf("unknown workload %q", w)
 }

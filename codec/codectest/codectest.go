@@ -47,6 +47,10 @@ func Assemble(name string, entry int, consts []uint64, strs []string, globals in
 	return p, nil
 }
 
+// StringElem is the B operand of APPENDR for a []string: Go's element size
+// of a string, 16 bytes, and the flag that it holds pointers.
+const StringElem = 1<<15 | 16
+
 func must(p *engine.Program, err error) *engine.Program {
 	if err != nil {
 		panic("BUG: codectest program: " + err.Error())
@@ -105,7 +109,7 @@ func Mix(n int) *engine.Program {
 			engine.Encode(engine.LOADI, 4, 0, 0),
 			engine.Encode(engine.NEWARRR, 2, 4, 0),
 			engine.Encode(engine.ITOS, 3, 1, 0), // m+4: loop
-			engine.Encode(engine.APPENDR, 2, 2, 3),
+			engine.Encode(engine.APPENDR, 2, StringElem, 3),
 			engine.Encode(engine.SCONST, 5, 0, 0),
 			engine.Encode(engine.CONCAT, 3, 3, 5),
 			engine.Encode(engine.PRINTS, 3, 0, 0),
@@ -130,22 +134,57 @@ func Mix(n int) *engine.Program {
 func Strings(n int) *engine.Program {
 	return must(Assemble("strings.kn", 0, nil, nil, 0, nil,
 		Func{Name: "main", NRegs: 7, Refs: []int{2, 3}, Result: engine.KindInt, Code: []engine.Instr{
-			engine.Encode(engine.LOADI, 0, 0, n),   // 0: n
-			engine.Encode(engine.LOADI, 1, 0, 0),   // 1: i = 0
-			engine.Encode(engine.LOADI, 4, 0, 0),   // 2
-			engine.Encode(engine.NEWARRR, 2, 4, 0), // 3: a = make([]string, 0)
-			engine.Encode(engine.ITOS, 3, 1, 0),    // 4: loop: s = str(i)
-			engine.Encode(engine.APPENDR, 2, 2, 3), // 5: a = append(a, s)
-			engine.Encode(engine.ADDK, 1, 1, 1),    // 6: i++
-			engine.Encode(engine.LOOPLT, 1, 0, 4),  // 7
-			engine.Encode(engine.LOADI, 1, 0, 0),   // 8: i = 0
-			engine.Encode(engine.LOADI, 5, 0, 0),   // 9: sum = 0
-			engine.Encode(engine.AGETR, 3, 2, 1),   // 10: loop: s = a[i]
-			engine.Encode(engine.LEN, 6, 3, 0),     // 11: sum += len(s)
-			engine.Encode(engine.ADD, 5, 5, 6),     // 12
-			engine.Encode(engine.ADDK, 1, 1, 1),    // 13: i++
-			engine.Encode(engine.LOOPLT, 1, 0, 10), // 14
-			engine.Encode(engine.RET, 5, 0, 0),     // 15
+			engine.Encode(engine.LOADI, 0, 0, n),            // 0: n
+			engine.Encode(engine.LOADI, 1, 0, 0),            // 1: i = 0
+			engine.Encode(engine.LOADI, 4, 0, 0),            // 2
+			engine.Encode(engine.NEWARRR, 2, 4, 0),          // 3: a = make([]string, 0)
+			engine.Encode(engine.ITOS, 3, 1, 0),             // 4: loop: s = str(i)
+			engine.Encode(engine.APPENDR, 2, StringElem, 3), // 5: a = append(a, s)
+			engine.Encode(engine.ADDK, 1, 1, 1),             // 6: i++
+			engine.Encode(engine.LOOPLT, 1, 0, 4),           // 7
+			engine.Encode(engine.LOADI, 1, 0, 0),            // 8: i = 0
+			engine.Encode(engine.LOADI, 5, 0, 0),            // 9: sum = 0
+			engine.Encode(engine.AGETR, 3, 2, 1),            // 10: loop: s = a[i]
+			engine.Encode(engine.LEN, 6, 3, 0),              // 11: sum += len(s)
+			engine.Encode(engine.ADD, 5, 5, 6),              // 12
+			engine.Encode(engine.ADDK, 1, 1, 1),             // 13: i++
+			engine.Encode(engine.LOOPLT, 1, 0, 10),          // 14
+			engine.Encode(engine.RET, 5, 0, 0),              // 15
+		}}))
+}
+
+// Objects makes every kind of heap object there is, n times round a
+// loop: a map of string keys to structs {i, str(i)} (map object, key,
+// value and index arrays, struct objects, strings), a []string grown by
+// append (arrays and slice headers), a slice of it (a header), and a
+// closure (a struct naming a function). States stopped inside it carry
+// every object kind the wire format knows.
+func Objects(n int) *engine.Program {
+	return must(Assemble("objects.kn", 0, []uint64{0b10, 0}, nil, 0, nil,
+		Func{Name: "main", NRegs: 13, Refs: []int{0, 1, 2, 3, 4, 11, 12}, Result: engine.KindInt, Code: []engine.Instr{
+			engine.Encode(engine.LOADI, 5, 0, 0),                                         // 0: hint 0
+			engine.Encode(engine.NEWMAP, 0, engine.MapStringKeys|engine.MapRefValues, 5), // 1: m = map[string]T{}
+			engine.Encode(engine.NEWARRR, 1, 5, 0),                                       // 2: a = []string{}
+			engine.Encode(engine.LOADI, 6, 0, n),                                         // 3
+			engine.Encode(engine.NEWSTRUCT, 11, 2, 0),                                    // 4: a closure-shaped struct {fn, ref}
+			engine.Encode(engine.LOADI, 8, 0, 1),                                         // 5
+			engine.Encode(engine.LOADI, 9, 0, 4),                                         // 6
+			engine.Encode(engine.NEWSLICE, 12, 8, 9),                                     // 7: c = make([]int, 1, 4)
+			engine.Encode(engine.ITOS, 2, 5, 0),                                          // 8: loop: s = str(i)
+			engine.Encode(engine.NEWSTRUCT, 3, 2, 0),                                     // 9: v = T{}
+			engine.Encode(engine.SETF, 3, 0, 5),                                          // 10: v.i = i
+			engine.Encode(engine.SETFR, 3, 1, 2),                                         // 11: v.s = s
+			engine.Encode(engine.MAPINSS, 7, 0, 2),                                       // 12
+			engine.Encode(engine.MAPSETR, 0, 7, 3),                                       // 13: m[s] = v
+			engine.Encode(engine.APPENDR, 1, StringElem, 2),                              // 14: a = append(a, s)
+			engine.Encode(engine.LOADI, 8, 0, 0),                                         // 15
+			engine.Encode(engine.LEN, 9, 1, 0),                                           // 16
+			engine.Encode(engine.SLICE, 4, 1, 8),                                         // 17: b = a[0:len(a)]
+			engine.Encode(engine.SETFR, 11, 1, 4),                                        // 18
+			engine.Encode(engine.ADDK, 5, 5, 1),                                          // 19: i++
+			engine.Encode(engine.LOOPLT, 5, 6, 8),                                        // 20
+			engine.Encode(engine.LEN, 10, 0, 0),                                          // 21: len(m)
+			engine.Encode(engine.RET, 10, 0, 0),                                          // 22
 		}}))
 }
 

@@ -204,12 +204,14 @@ addk 0 0 2
 setg 0 0 0
 getgr 1 0 1
 sconst 2 0 0
-appendr 1 1 2
+movr 3 1 0
+appendr 3 32784 2
+movr 1 3 0
 setgr 1 0 1
 getg 0 0 0
 getgr 1 0 1
-len 3 1 0
-add 0 0 3
+len 4 1 0
+add 0 0 4
 ret 0 0 0`},
 		{"init", `var a = 3
 var s = "x"

@@ -22,8 +22,9 @@ import (
 type env struct{ a, b, c int64 }
 
 type iexpr struct {
-	src  string
-	eval func(env) int64
+	src   string
+	eval  func(env) int64
+	konst bool // a constant expression: Go folds it exactly, at compile time
 }
 
 type bexpr struct {
@@ -32,8 +33,9 @@ type bexpr struct {
 }
 
 type fexpr struct {
-	src  string
-	eval func(env) float64
+	src   string
+	eval  func(env) float64
+	konst bool
 }
 
 var intConsts = []int64{0, 1, -1, 2, 3, 7, 100, -100, 32767, 32768, -32768, -32769,
@@ -52,41 +54,50 @@ func (g *exprGen) int(depth int) iexpr {
 	if depth <= 0 || g.r.Intn(4) == 0 {
 		switch g.r.Intn(4) {
 		case 0:
-			return iexpr{"a", func(e env) int64 { return e.a }}
+			return iexpr{"a", func(e env) int64 { return e.a }, false}
 		case 1:
-			return iexpr{"b", func(e env) int64 { return e.b }}
+			return iexpr{"b", func(e env) int64 { return e.b }, false}
 		case 2:
-			return iexpr{"c", func(e env) int64 { return e.c }}
+			return iexpr{"c", func(e env) int64 { return e.c }, false}
 		}
 		v := intConsts[g.r.Intn(len(intConsts))]
-		return iexpr{lit(v), func(env) int64 { return v }}
+		return iexpr{lit(v), func(env) int64 { return v }, true}
 	}
 	x, y := g.int(depth-1), g.int(depth-1)
+	// Go folds constant expressions exactly and refuses one that
+	// overflows: an operation on two constants reads one through the
+	// global z (always 0), which keeps it out of the folder.
+	if x.konst && y.konst {
+		x.src, x.konst = "("+x.src+" + z)", false
+	}
 	switch g.r.Intn(12) {
 	case 0:
-		return iexpr{"(" + x.src + " + " + y.src + ")", func(e env) int64 { return x.eval(e) + y.eval(e) }}
+		return iexpr{"(" + x.src + " + " + y.src + ")", func(e env) int64 { return x.eval(e) + y.eval(e) }, false}
 	case 1:
-		return iexpr{"(" + x.src + " - " + y.src + ")", func(e env) int64 { return x.eval(e) - y.eval(e) }}
+		return iexpr{"(" + x.src + " - " + y.src + ")", func(e env) int64 { return x.eval(e) - y.eval(e) }, false}
 	case 2:
-		return iexpr{"(" + x.src + " * " + y.src + ")", func(e env) int64 { return x.eval(e) * y.eval(e) }}
+		return iexpr{"(" + x.src + " * " + y.src + ")", func(e env) int64 { return x.eval(e) * y.eval(e) }, false}
 	case 3: // divisors are made odd, so never zero
-		return iexpr{"(" + x.src + " / (" + y.src + " | 1))", func(e env) int64 { return x.eval(e) / (y.eval(e) | 1) }}
+		return iexpr{"(" + x.src + " / (" + y.src + " | 1))", func(e env) int64 { return x.eval(e) / (y.eval(e) | 1) }, false}
 	case 4:
-		return iexpr{"(" + x.src + " % (" + y.src + " | 1))", func(e env) int64 { return x.eval(e) % (y.eval(e) | 1) }}
+		return iexpr{"(" + x.src + " % (" + y.src + " | 1))", func(e env) int64 { return x.eval(e) % (y.eval(e) | 1) }, false}
 	case 5:
-		return iexpr{"(" + x.src + " & " + y.src + ")", func(e env) int64 { return x.eval(e) & y.eval(e) }}
+		return iexpr{"(" + x.src + " & " + y.src + ")", func(e env) int64 { return x.eval(e) & y.eval(e) }, false}
 	case 6:
-		return iexpr{"(" + x.src + " | " + y.src + ")", func(e env) int64 { return x.eval(e) | y.eval(e) }}
+		return iexpr{"(" + x.src + " | " + y.src + ")", func(e env) int64 { return x.eval(e) | y.eval(e) }, false}
 	case 7:
-		return iexpr{"(" + x.src + " ^ " + y.src + ")", func(e env) int64 { return x.eval(e) ^ y.eval(e) }}
+		return iexpr{"(" + x.src + " ^ " + y.src + ")", func(e env) int64 { return x.eval(e) ^ y.eval(e) }, false}
 	case 8:
-		return iexpr{"(" + x.src + " << " + y.src + ")", func(e env) int64 { return x.eval(e) << (uint64(y.eval(e)) & 63) }}
+		return iexpr{"(" + x.src + " << (" + y.src + " & 63))", func(e env) int64 { return x.eval(e) << (uint64(y.eval(e)) & 63) }, false}
 	case 9:
-		return iexpr{"(" + x.src + " >> " + y.src + ")", func(e env) int64 { return x.eval(e) >> (uint64(y.eval(e)) & 63) }}
+		return iexpr{"(" + x.src + " >> (" + y.src + " & 63))", func(e env) int64 { return x.eval(e) >> (uint64(y.eval(e)) & 63) }, false}
 	case 10:
-		return iexpr{"(-" + x.src + ")", func(e env) int64 { return -x.eval(e) }}
+		if x.konst { // -MinInt64 would overflow the folder
+			x.src, x.konst = "("+x.src+" + z)", false
+		}
+		return iexpr{"(-" + x.src + ")", func(e env) int64 { return -x.eval(e) }, false}
 	}
-	return iexpr{"(^" + x.src + ")", func(e env) int64 { return ^x.eval(e) }}
+	return iexpr{"(^" + x.src + ")", func(e env) int64 { return ^x.eval(e) }, x.konst}
 }
 
 func (g *exprGen) bool(depth int) bexpr {
@@ -94,7 +105,7 @@ func (g *exprGen) bool(depth int) bexpr {
 		x, y := g.int(1), g.int(1)
 		if g.r.Intn(3) == 0 { // compare with a constant, on either side
 			v := intConsts[g.r.Intn(len(intConsts))]
-			y = iexpr{lit(v), func(env) int64 { return v }}
+			y = iexpr{lit(v), func(env) int64 { return v }, true}
 			if g.r.Intn(2) == 0 {
 				x, y = y, x
 			}
@@ -139,29 +150,38 @@ func (g *exprGen) float(depth int) fexpr {
 	if depth <= 0 || g.r.Intn(4) == 0 {
 		switch g.r.Intn(3) {
 		case 0:
-			return fexpr{"float(a)", func(e env) float64 { return float64(e.a) }}
+			return fexpr{"float(a)", func(e env) float64 { return float64(e.a) }, false}
 		case 1:
-			return fexpr{"float(b)", func(e env) float64 { return float64(e.b) }}
+			return fexpr{"float(b)", func(e env) float64 { return float64(e.b) }, false}
 		}
 		v := floatConsts[g.r.Intn(len(floatConsts))]
 		s := strconv.FormatFloat(v, 'g', -1, 64)
 		if !strings.ContainsAny(s, ".e") {
 			s += ".0"
 		}
-		return fexpr{"(" + s + ")", func(env) float64 { return v }}
+		return fexpr{"(" + s + ")", func(env) float64 { return v }, true}
 	}
 	x, y := g.float(depth-1), g.float(depth-1)
+	if x.konst && y.konst {
+		x.src, x.konst = "("+x.src+" + fz)", false
+	}
+	if y.konst { // a constant divisor of zero is a compile error
+		y.src, y.konst = "("+y.src+" + fz)", false
+	}
 	switch g.r.Intn(5) {
 	case 0:
-		return fexpr{"(" + x.src + " + " + y.src + ")", func(e env) float64 { return float64(x.eval(e) + y.eval(e)) }}
+		return fexpr{"(" + x.src + " + " + y.src + ")", func(e env) float64 { return float64(x.eval(e) + y.eval(e)) }, false}
 	case 1:
-		return fexpr{"(" + x.src + " - " + y.src + ")", func(e env) float64 { return float64(x.eval(e) - y.eval(e)) }}
+		return fexpr{"(" + x.src + " - " + y.src + ")", func(e env) float64 { return float64(x.eval(e) - y.eval(e)) }, false}
 	case 2:
-		return fexpr{"(" + x.src + " * " + y.src + ")", func(e env) float64 { return float64(x.eval(e) * y.eval(e)) }}
+		return fexpr{"(" + x.src + " * " + y.src + ")", func(e env) float64 { return float64(x.eval(e) * y.eval(e)) }, false}
 	case 3:
-		return fexpr{"(" + x.src + " / " + y.src + ")", func(e env) float64 { return float64(x.eval(e) / y.eval(e)) }}
+		return fexpr{"(" + x.src + " / " + y.src + ")", func(e env) float64 { return float64(x.eval(e) / y.eval(e)) }, false}
 	}
-	return fexpr{"(-" + x.src + ")", func(e env) float64 { return -x.eval(e) }}
+	if x.konst { // exact constant arithmetic has no negative zero
+		return fexpr{"(-" + x.src + ")", func(e env) float64 { return 0 - x.eval(e) }, true}
+	}
+	return fexpr{"(-" + x.src + ")", func(e env) float64 { return -x.eval(e) }, false}
 }
 
 func TestDifferential(t *testing.T) {
@@ -171,6 +191,7 @@ func TestDifferential(t *testing.T) {
 	for p := 0; p < programs; p++ {
 		g := &exprGen{rand.New(rand.NewSource(int64(p)))}
 		var src, want strings.Builder
+		src.WriteString("var z = 0\nvar fz = 0.0\n")
 		type fn struct {
 			name string
 			out  func(env) string

@@ -1,96 +1,141 @@
-// Package lang is the front end of Knoten, a small statically typed language
-// with Go-like syntax. Compile turns one source file into a validated
-// engine.Program.
+// Package lang is the front end of Knoten: a practical subset of Go, with
+// Go's semantics wherever it has the feature. Compile turns one source file
+// into a validated engine.Program.
 //
 // # Language
 //
-// Types are int (64-bit, wrapping), float (IEEE-754 double), bool, string
-// (immutable bytes) and arrays []T of any type, nested to any depth. There is
-// no implicit conversion: int and float never mix without int(x) or
-// float(x). Every type has a zero value (0, 0.0, false, "", empty array);
-// variables declared without a value start at zero.
+// A Knoten program is one Go file: go/parser parses it and go/types checks
+// it (the package clause may be left out), so its syntax, typing, constant
+// arithmetic and error messages are Go's own. What a Knoten program adds:
 //
-// Arrays are reference values: assignment and passing share one array, and
-// a[i] = v is seen through every reference to it. Unlike a Go slice, the
-// length belongs to the array, not to the reference. append(a, v) appends in
-// place when a has spare capacity, so a itself grows and every reference to
-// a sees the new length and element, and it returns a. When a is full,
-// append returns a new, larger array holding a's elements and v, and a stays
-// as it was. Capacity is not observable, so always use the result
-// (a = append(a, v)) and never rely on whether a given append aliased. The
-// empty array and the empty string are both the nil reference.
+//   - func main may return an integer, float, bool or string: that value is
+//     the isolate's result.
+//   - Builtins, predeclared beside the program's own names (see
+//     preludeSource): print(x...) prints as fmt.Println does; str(x) is
+//     fmt.Sprint of one number, bool or string; sqrt(f) is math.Sqrt;
+//     abs(x) is the absolute value of an integer or float (Knoten's own:
+//     Go has no abs); float is another name for float64.
+//   - Runtime faults instead of panics: division by zero, an index or slice
+//     bound out of range, a negative length or shift count, converting a
+//     float outside the int64 range (Go gives an unspecified value), and the
+//     machine's quotas end the isolate as Faulted, with the source position.
 //
-// Grammar (EBNF; newlines end statements as Go's semicolon rule says):
+// The types are bool; int, int8, int16, int32 (rune), int64, uint8 (byte),
+// uint16, uint32; float64; string; slices, structs (of at most 64 fields)
+// and pointers of any of them; and named types over these, with methods
+// on value and pointer receivers. Integers wrap as in Go. A struct is a
+// value: assigning, passing, returning, appending or ranging over one
+// copies it, and &x, &s[i], &x.f, &T{...} and new(T) point at the very
+// struct, which outlives its frame. A pointer may also point at a variable
+// of any other type (&x); dereferencing nil faults, with the position.
+// Maps map[K]V take integer, bool and string keys: literals, m[k], the
+// comma-ok form, delete, len, and for k, v := range m, which visits the
+// entries in insertion order (a deleted and re-inserted key moves to the
+// end). Go's order is random, so insertion order is one Go allows, and it
+// depends only on what the program did, so a resumed isolate iterates
+// exactly as the original would; print sorts the keys, as fmt does.
+// Functions are values: function literals are closures that share the
+// variables they capture (which then live in cells on the heap), and a
+// declared function or a method (x.M, with its receiver bound) can be
+// used as a value. A function value in a state names its function by its
+// index in the program, which the state's program hash pins down. A slice is Go's (array, length,
+// capacity): slicing shares the array, append writes into spare capacity
+// and otherwise grows to the capacity Go's runtime gives, and copy, cap,
+// make([]T, n, c), x[i:j] and x[i:j:k] are Go's (see engine's Slices for
+// how the machine holds them). Strings are immutable bytes: indexing gives a
+// byte, slicing makes a string, []byte(s) and string(b) convert,
+// string(rune) encodes UTF-8, and for i, r := range s decodes runes as Go
+// does.
 //
-//	File       = [ "package" ident ";" ] { TopDecl ";" } .
-//	TopDecl    = FuncDecl | VarDecl | ConstDecl .
-//	FuncDecl   = "func" ident "(" [ Params ] ")" [ Type ] Block .
-//	Params     = ident { "," ident } Type { "," ident { "," ident } Type } .
-//	VarDecl    = "var" ident ( Type [ "=" Expr ] | "=" Expr ) .
-//	ConstDecl  = "const" ident [ Type ] "=" Expr .
-//	Type       = "int" | "float" | "bool" | "string" | "[" "]" Type .
-//	Block      = "{" { Stmt ";" } "}" .
-//	Stmt       = VarDecl | ConstDecl | SimpleStmt | Block | IfStmt | ForStmt
-//	           | "break" | "continue" | "return" [ Expr ] .
-//	SimpleStmt = Expr | ident ":=" Expr | Expr AssignOp Expr | Expr ( "++" | "--" ) .
-//	AssignOp   = "=" | "+=" | "-=" | "*=" | "/=" | "%=" | "&=" | "|=" | "^=" | "<<=" | ">>=" .
-//	IfStmt     = "if" [ SimpleStmt ";" ] Expr Block [ "else" ( IfStmt | Block ) ] .
-//	ForStmt    = "for" [ Expr | [ SimpleStmt ] ";" [ Expr ] ";" [ SimpleStmt ] ] Block .
-//	Expr       = UnaryExpr | Expr binary_op Expr .
-//	UnaryExpr  = PrimaryExpr | ( "-" | "+" | "!" | "^" ) UnaryExpr .
-//	PrimaryExpr = Operand { "[" Expr "]" | "(" [ Expr { "," Expr } [ "," ] ] ")" } .
-//	Operand    = ident | int_lit | float_lit | rune_lit | string_lit | "(" Expr ")"
-//	           | ArrayType [ "{" [ Element { "," Element } [ "," ] ] "}" ] .
-//	Element    = Expr | "{" [ Element { "," Element } [ "," ] ] "}" .
+// The statements are Go's: declarations with var, const (with iota) and
+// :=, multiple assignment, multiple results and named results, if, for
+// (with Go 1.22's variable per iteration), for range over integers,
+// slices, strings and maps, switch with and without a tag and fallthrough, labelled
+// break and continue, and return. Globals are initialized in Go's
+// dependency order, then init functions run in source order, then main.
+// The builtins len, cap, append, make, copy, min and max are Go's.
 //
-// Binary operators by precedence, loosest first: ||; &&; == != < <= > >=;
-// + - | ^; * / % << >> &. Literals are Go's: 42, 0x2a, 1_000, 1.5, 1e9,
-// 'a' (an int), "esc\n" and `raw`. Comparisons take two operands of the same
-// type: ==, != on int, float, bool and string; the ordered ones on int, float
-// and string (bytewise). % and the bitwise operators take ints. + also
-// concatenates strings. Integer / truncates and % takes the sign of the
-// dividend; both fault on a zero divisor at run time (a constant zero divisor
-// is a compile error). Shift counts are taken modulo 64 and >> is arithmetic.
-// && and || short-circuit. s[i] is the byte of string s at i, as an int.
-// Indexing out of range faults.
+// # Left out of Go
 //
-// Builtins:
+// Packages and imports (a program is one file); interfaces, and with them
+// type switches, type assertions and the error type; goroutines, channels,
+// select; defer, panic and recover; goto; generics; variadic functions;
+// arrays ([N]T: use a slice); uint, uint64, uintptr, float32 and complex
+// numbers; embedded fields; method expressions; comparing structs with ==;
+// pointers into slices and fields of other than struct type (&a[i] for a
+// []int); maps with other keys; String methods (print does not call
+// them); slices of elements Go makes 32 KiB or larger; []rune(s). Each is
+// reported where it appears.
 //
-//	len(x)            length of a string or array
-//	append(a, v...)   a with the values appended (see aliasing above)
-//	make([]T, n)      a new array of n zero elements
-//	print(x...)       prints its arguments separated by spaces, then a newline
-//	sqrt(f)           square root of a float
-//	int(f), float(i)  conversions; int truncates toward zero and faults when
-//	                  the float is NaN or out of range
-//	str(x)            decimal string of an int, shortest 'g' form of a float,
-//	                  "true"/"false" of a bool
+// # Grammar
 //
-// Not in the language: structs, maps, pointers, closures, methods, switch,
-// for-range, multiple assignment or results, slicing, and packages (a file
-// may start with a package clause, which is ignored).
+// Go's, restricted as above (EBNF after the Go specification; newlines end
+// statements by Go's semicolon rule):
 //
-// A program has a func main without parameters. Globals are initialized in
-// source order before main runs; a global's initializer may use earlier
-// globals and call functions. What main returns (int, float, bool, string or
-// nothing) is the isolate's result.
+//	SourceFile    = [ "package" identifier ";" ] { TopLevelDecl ";" } .
+//	TopLevelDecl  = ConstDecl | VarDecl | TypeDecl | FunctionDecl | MethodDecl .
+//	ConstDecl     = "const" ( ConstSpec | "(" { ConstSpec ";" } ")" ) .
+//	ConstSpec     = IdentifierList [ [ Type ] "=" ExpressionList ] .
+//	VarDecl       = "var" ( VarSpec | "(" { VarSpec ";" } ")" ) .
+//	VarSpec       = IdentifierList ( Type [ "=" ExpressionList ] | "=" ExpressionList ) .
+//	TypeDecl      = "type" ( TypeSpec | "(" { TypeSpec ";" } ")" ) .
+//	TypeSpec      = identifier [ "=" ] Type .
+//	FunctionDecl  = "func" identifier Signature Block .
+//	MethodDecl    = "func" "(" [ identifier ] [ "*" ] TypeName ")" identifier Signature Block .
+//	Signature     = "(" [ ParameterList ] ")" [ Type | "(" ParameterList ")" ] .
+//	ParameterList = [ IdentifierList ] Type { "," [ IdentifierList ] Type } .
+//	Type          = TypeName | "[" "]" Type | "*" Type | StructType
+//	              | "map" "[" Type "]" Type | "func" Signature | "(" Type ")" .
+//	StructType    = "struct" "{" { IdentifierList Type ";" } "}" .
+//	Block         = "{" { Statement ";" } "}" .
+//	Statement     = ConstDecl | VarDecl | TypeDecl | SimpleStmt | Block | IfStmt | ForStmt
+//	              | SwitchStmt | LabeledStmt | "return" [ ExpressionList ]
+//	              | "break" [ identifier ] | "continue" [ identifier ] | "fallthrough" .
+//	SimpleStmt    = Expression | IncDecStmt | Assignment | ShortVarDecl .
+//	Assignment    = ExpressionList assign_op ExpressionList .
+//	ShortVarDecl  = IdentifierList ":=" ExpressionList .
+//	IfStmt        = "if" [ SimpleStmt ";" ] Expression Block [ "else" ( IfStmt | Block ) ] .
+//	ForStmt       = "for" [ Expression | ForClause | RangeClause ] Block .
+//	ForClause     = [ SimpleStmt ] ";" [ Expression ] ";" [ SimpleStmt ] .
+//	RangeClause   = [ ExpressionList ( "=" | ":=" ) ] "range" Expression .
+//	SwitchStmt    = "switch" [ SimpleStmt ";" ] [ Expression ] "{" { CaseClause } "}" .
+//	CaseClause    = ( "case" ExpressionList | "default" ) ":" { Statement ";" } .
+//	LabeledStmt   = identifier ":" Statement .
+//	Expression    = UnaryExpr | Expression binary_op Expression .
+//	UnaryExpr     = PrimaryExpr | ( "+" | "-" | "!" | "^" | "*" | "&" ) UnaryExpr .
+//	PrimaryExpr   = Operand | Conversion | PrimaryExpr Selector | PrimaryExpr Index
+//	              | PrimaryExpr Slice | PrimaryExpr Arguments .
+//	Operand       = Literal | identifier | "(" Expression ")" .
+//	Literal       = int_lit | float_lit | rune_lit | string_lit | CompositeLit | FunctionLit .
+//	FunctionLit   = "func" Signature Block .
+//	CompositeLit  = Type "{" [ Element { "," Element } [ "," ] ] "}" .
+//	Element       = [ Key ":" ] ( Expression | "{" ... "}" ) .
+//	Key           = Expression | identifier .
+//	Index         = "[" Expression "]" .
+//	Slice         = "[" [ Expression ] ":" [ Expression ] "]"
+//	              | "[" [ Expression ] ":" Expression ":" Expression "]" .
+//	Arguments     = "(" [ ExpressionList [ "..." ] [ "," ] ] ")" .
 //
 // # Code generation
 //
 // Compile emits a synthesized entry function "<init>" (function 0) that
-// stores the global initializers and calls main, then the user functions in
-// source order. Locals live in fixed registers for their scope and
-// temporaries are freed after use; every register is either a scalar or a
-// ref register for its whole function. A call passes its arguments in a run
-// of consecutive free registers and names its result register, which is the
-// assignment's target when there is one (x = f(y) needs no move). Constant
-// expressions are folded with the machine's own semantics. Immediate forms
-// (ADDK, MULK, DIVK, MODK, J*K) are used for small constants, conditions
-// compile to fused compare-and-branch instructions, and loops are tested at
-// the bottom, with constant bounds hoisted into a register, so that
+// stores the global initializers and calls the init functions and main,
+// then the user functions and methods in source order, then functions the
+// compiler makes (one per composite type that is printed). Locals live in
+// fixed registers for their scope and temporaries are freed after use;
+// every register is either a scalar or a ref register for its whole
+// function. A call passes its arguments in a run of consecutive free
+// registers and names its result register, which is the assignment's
+// target when there is one (x = f(y) needs no move); a call with several
+// results delivers them into a run of registers. Immediate forms (ADDK,
+// MULK, DIVK, MODK, J*K) are used for small constants, conditions compile
+// to fused compare-and-branch instructions, and loops are tested at the
+// bottom, with constant bounds hoisted into a register, so that
 // `for i := 0; i < n; i++ { s = (s + i*i) % 1000003 }` runs five
 // instructions per iteration. Other constants that a loop body needs in
-// registers are loaded once, in a preheader placed after the loop. Every
+// registers are loaded once, in a preheader placed after the loop. The
+// narrow integer types are kept sign- or zero-extended in their registers
+// by an EXT after each operation that can leave their range. Every
 // instruction carries the source position a fault there reports: the
 // operator of an arithmetic operation, the '[' of an index, the callee of a
 // call.

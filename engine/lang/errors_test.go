@@ -35,7 +35,7 @@ func TestErrorsGolden(t *testing.T) {
 }
 
 func TestErrorListFormat(t *testing.T) {
-	_, err := Compile("x.kn", []byte("func main() {\n\ty := 1\n\tx = 2\n\tz = 3\n}\n"))
+	_, err := Compile("x.kn", []byte("func main() {\n\ty := 1\n\tx = y\n\tz = 3\n}\n"))
 	// Issue 12 item 15: every error, each on its own line.
 	if err == nil || err.Error() != "x.kn:3:2: undefined: x\nx.kn:4:2: undefined: z" {
 		t.Fatalf("got %q", err)

@@ -76,6 +76,15 @@ func TestFuzzSeeds(t *testing.T) {
 	for _, tc := range runTests {
 		write("run-"+strings.Trim(nonName.ReplaceAllString(tc.name, "-"), "-"), tc.src)
 	}
+	// The differential corpus: every feature of the language.
+	corpus, _ := filepath.Glob("testdata/corpus/*.kn")
+	for _, file := range corpus {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		write("corpus-"+strings.TrimSuffix(filepath.Base(file), ".kn"), string(src))
+	}
 	// The workload programs, with small sizes so that the fuzzer's runs of
 	// them stay short.
 	programs, _ := filepath.Glob("../workloads/programs/*.kn")

@@ -35,10 +35,10 @@ var runTests = []struct {
 	{"big consts", `func main() int { x := 1 << 40; y := 123456789012; return x + y + 8388608 - 8388607 }`, fmt.Sprint(1<<40 + 123456789012 + 1), ""},
 	{"const folding", `const K = 3 * 7 + 1
 func main() int { return K*2 - (10 % 4) + (1 << 3) + (-8 >> 1) + (6 & 3) + (6 | 1) + (6 ^ 3) + ^0 }`, fmt.Sprint(44 - 2 + 8 - 4 + 2 + 7 + 5 - 1), ""},
-	{"shifts", `func main() { x := 1; n := 65; m := -16; s := 2; print(x << n, m >> s, m << 60, 1 << 63) }`, "", "2 -4 0 -9223372036854775808\n"},
+	{"shifts", `func main() { x := 1; n := 65; m := -16; s := 2; print(x << n, m >> s, m << 60, x << 63, m >> 70) }`, "", "0 -4 0 -9223372036854775808 -1\n"},
 	{"bitwise", `func main() { a := 12; b := 10; print(a & b, a | b, a ^ b, ^a) }`, "", "8 14 6 -13\n"},
 	{"float arithmetic", `func main() float { x := 1.5; y := 0.25; return x*y + x/y - x + -y }`, "4.625", ""},
-	{"float formatting", `func main() { z := 0.0; print(0.1+0.2, 1e21, 1e-7, 100.0, 1.0/3.0, -0.5, 1.0/z, -1.0/z, z/z, 2.5e300*1e10) }`, "", "0.30000000000000004 1e+21 1e-07 100 0.3333333333333333 -0.5 +Inf -Inf NaN +Inf\n"},
+	{"float formatting", `func main() { z := 0.0; print(0.1+0.2, 1e21, 1e-7, 100.0, 1.0/3.0, -0.5, 1.0/z, -1.0/z, z/z, 2.5e300*(z+1e10)) }`, "", "0.3 1e+21 1e-07 100 0.3333333333333333 -0.5 +Inf -Inf NaN +Inf\n"},
 	{"float compare", `func main() { z := 0.0; n := z / z; a := 1.5; print(a < 2.0, a >= 2.0, n == n, n != n, n < a, !(n < a), a == 1.5) }`, "", "true false false true false true true\n"},
 	{"conversions", `func main() { f := 3.99; g := -3.99; i := 7; print(int(f), int(g), float(i) / 2.0, int(float(i)), str(i) + str(f), str(1 < 2), str(false), sqrt(16.0)) }`, "", "3 -3 3.5 7 73.99 true false 4\n"},
 	{"str of floats", `func main() string { return str(0.1) + "|" + str(1e100) + "|" + str(-2.0) + "|" + str(123456789.0) }`, "0.1|1e+100|-2|1.23456789e+08", ""},
@@ -277,12 +277,17 @@ func TestFaults(t *testing.T) {
 		{"index", "func main() int {\n\ta := []int{1}\n\treturn a[1]\n}", engine.ErrIndexOutOfRange, 3, 10},
 		{"negative index", "func main() int {\n\ta := []int{1}\n\ti := -1\n\treturn a[i]\n}", engine.ErrIndexOutOfRange, 4, 10},
 		{"index set", "func main() {\n\ta := make([]int, 2)\n\ta[2] = 1\n}", engine.ErrIndexOutOfRange, 3, 3},
-		{"string index", "func main() int {\n\ts := \"ab\"\n\treturn s[5]\n}", engine.ErrIndexOutOfRange, 3, 10},
+		{"string index", "func main() int {\n\ts := \"ab\"\n\treturn int(s[5])\n}", engine.ErrIndexOutOfRange, 3, 14},
 		{"nil array", "func main() int {\n\tvar a []int\n\treturn a[0]\n}", engine.ErrIndexOutOfRange, 3, 10},
 		{"negative make", "func main() int {\n\tn := -1\n\treturn len(make([]int, n))\n}", engine.ErrNegativeLength, 3, 13},
 		{"float to int", "func main() int {\n\tf := 1e300\n\treturn int(f)\n}", engine.ErrFloatToInt, 3, 12},
 		{"call depth", "func f(n int) int {\n\treturn f(n+1) + 1\n}\nfunc main() int { return f(0) }", engine.ErrCallDepth, 2, 9},
 		{"instruction quota", "func main() {\n\tfor {\n\t}\n}", engine.ErrInstructionQuota, 2, 2},
+		{"nil field", "type T struct{ x int }\nfunc main() int {\n\tvar p *T\n\treturn p.x\n}", engine.ErrNilDeref, 4, 11},
+		{"nil store", "type T struct{ x int }\nfunc main() {\n\tvar p *T\n\tp.x = 1\n}", engine.ErrNilDeref, 4, 4},
+		{"nil pointer", "func main() int {\n\tvar p *int\n\treturn *p\n}", engine.ErrNilDeref, 3, 9},
+		{"nil copy", "type T struct{ x int }\nfunc main() {\n\tvar p *T\n\tv := *p\n\tprint(v)\n}", engine.ErrNilDeref, 4, 7},
+		{"slice bounds", "func main() {\n\ta := []int{1, 2}\n\ti := 3\n\tprint(a[1:i])\n}", engine.ErrSliceBounds, 4, 9},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -305,7 +310,7 @@ func TestFaultMessages(t *testing.T) {
 		{"func main() int {\n\ta := []int{1, 2, 3}\n\ti := 5\n\treturn a[i]\n}", "m.kn:4:10: index out of range [5] with length 3 (in main, pc "},
 		{"func main() int {\n\ta := []int{1}\n\ti := -1\n\treturn a[i]\n}", "m.kn:4:10: index out of range [-1] with length 1 (in main, pc "},
 		{"func main() {\n\ta := make([]int, 2)\n\ta[2] = 1\n}", "m.kn:3:3: index out of range [2] with length 2 (in main, pc "},
-		{"func main() int {\n\ts := \"ab\"\n\treturn s[5]\n}", "m.kn:3:10: index out of range [5] with length 2 (in main, pc "},
+		{"func main() int {\n\ts := \"ab\"\n\treturn int(s[5])\n}", "m.kn:3:14: index out of range [5] with length 2 (in main, pc "},
 		{"func main() int {\n\tvar a []int\n\treturn a[0]\n}", "m.kn:3:10: index out of range [0] with length 0 (in main, pc "},
 		{"func main() int {\n\tx := 0\n\treturn 10 / x\n}", "m.kn:3:12: integer division by zero (in main, pc "},
 	} {

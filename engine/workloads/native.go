@@ -276,6 +276,108 @@ func DeepRec(n int) int {
 	return total
 }
 
+var syllables = []string{"ka", "to", "ri", "ne", "mo", "su", "la", "vi"}
+
+// WordFreq counts the n generated words of the wordfreq workload and
+// returns the most frequent word, its count, the number of distinct words
+// and the result (a checksum that does not depend on map order).
+//
+//go:noinline
+func WordFreq(n int) (best string, bestN, distinct, result int) {
+	seed := 42
+	next := func() int {
+		seed = (seed*1103515245 + 12345) % 2147483648
+		return seed >> 8
+	}
+	counts := map[string]int{}
+	for i := 0; i < n; i++ {
+		k := 1 + next()%3
+		w := ""
+		for j := 0; j < k; j++ {
+			w += syllables[next()%len(syllables)]
+		}
+		counts[w]++
+	}
+	sum := 0
+	for w, c := range counts {
+		if c > bestN || c == bestN && w < best {
+			best, bestN = w, c
+		}
+		sum = (sum + c*len(w)*len(w)) % 1000000007
+	}
+	return best, bestN, len(counts), sum*1000 + len(counts)
+}
+
+func mergeSort(xs, tmp []int, less func(a, b int) bool) {
+	if len(xs) < 2 {
+		return
+	}
+	m := len(xs) / 2
+	mergeSort(xs[:m], tmp[:m], less)
+	mergeSort(xs[m:], tmp[m:], less)
+	i, j, k := 0, m, 0
+	for i < m && j < len(xs) {
+		if less(xs[j], xs[i]) {
+			tmp[k] = xs[j]
+			j++
+		} else {
+			tmp[k] = xs[i]
+			i++
+		}
+		k++
+	}
+	k += copy(tmp[k:], xs[i:m])
+	k += copy(tmp[k:], xs[j:])
+	copy(xs, tmp[:k])
+}
+
+// ClosureSort sorts the n generated numbers of the closuresort workload
+// with a counting comparator and returns the first and last keys, the
+// comparisons and the result.
+//
+//go:noinline
+func ClosureSort(n int) (first, last, comparisons, result int) {
+	xs := make([]int, n)
+	seed := 7
+	for i := range xs {
+		seed = (seed*1103515245 + 12345) % 2147483648
+		xs[i] = seed >> 4
+	}
+	mergeSort(xs, make([]int, n), func(a, b int) bool {
+		comparisons++
+		if a%1000 != b%1000 {
+			return a%1000 < b%1000
+		}
+		return a < b
+	})
+	sum := 0
+	for i, x := range xs {
+		sum = (sum*31 + x%1000 + i) % 1000000007
+	}
+	return xs[0] % 1000, xs[n-1] % 1000, comparisons, sum
+}
+
+// ByteBuild builds the bytebuild workload's text and returns its last 24
+// bytes and the result.
+//
+//go:noinline
+func ByteBuild(n int) (tail string, result int) {
+	var buf []byte
+	for i := 0; i < n; i++ {
+		buf = strconv.AppendInt(buf, int64(i*7919%100003), 10)
+		if i%10 == 9 {
+			buf = append(buf, "; next\n"...)
+		} else {
+			buf = append(buf, ',')
+		}
+	}
+	h := 0
+	for _, c := range buf {
+		h = (h*131 + int(c)) % 1000000007
+	}
+	return string(buf[max(0, len(buf)-24):]), len(buf)*1000 + h%1000
+}
+
 func g(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
 
 // twins maps a workload to its native twin, formatted as the engine formats
@@ -301,4 +403,16 @@ var twins = map[string]func(n int) (result, output string){
 		return strconv.Itoa(r), out
 	},
 	"deeprec": func(n int) (string, string) { return strconv.Itoa(DeepRec(n)), "" },
+	"wordfreq": func(n int) (string, string) {
+		best, bestN, distinct, r := WordFreq(n)
+		return strconv.Itoa(r), fmt.Sprintln(best, bestN, distinct)
+	},
+	"closuresort": func(n int) (string, string) {
+		first, last, comparisons, r := ClosureSort(n)
+		return strconv.Itoa(r), fmt.Sprintln(first, last, comparisons)
+	},
+	"bytebuild": func(n int) (string, string) {
+		tail, r := ByteBuild(n)
+		return strconv.Itoa(r), tail + "\n"
+	},
 }

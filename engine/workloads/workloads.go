@@ -6,7 +6,8 @@
 //
 // Every program starts with a line "const N = <size>"; Sized rewrites it to
 // run a workload at any size. The expected results come from native Go twins
-// (Fib, Loop, Sieve, NBody, Matmul, Strings, BinTrees, DeepRec), which the
+// (Fib, Loop, Sieve, NBody, Matmul, Strings, BinTrees, DeepRec, WordFreq,
+// ClosureSort, ByteBuild), which the
 // tests check against the hardcoded table and the engine's results, and which
 // the benchmarks use as the native baseline.
 package workloads
@@ -84,6 +85,15 @@ var specs = []spec{
 			"long lived tree of depth 3 check: 15\n"},
 	{name: "deeprec", what: "recursion N calls deep, 21 times", full: 10_000, small: 50,
 		fullResult: "1000129998", smallResult: "25648"},
+	{name: "wordfreq", what: "word frequencies of N generated words in a map", full: 200_000, small: 60, smallestValid: 1,
+		fullResult: "3725508584", fullOutput: "ka 8501 584\n",
+		smallResult: "1052042", smallOutput: "ne 4 42\n"},
+	{name: "closuresort", what: "merge sort of N numbers by a comparing closure", full: 20_000, small: 30, smallestValid: 1,
+		fullResult: "84883554", fullOutput: "0 999 260925\n",
+		smallResult: "560198536", smallOutput: "12 982 113\n"},
+	{name: "bytebuild", what: "N numbers written into a growing []byte, hashed", full: 100_000, small: 30, smallestValid: 1,
+		fullResult: "648893317", fullOutput: "52489,60408,68327; next\n\n",
+		smallResult: "191354", smallOutput: "13807,21726,29645; next\n\n"},
 }
 
 // Names returns the programs' base names in a fixed order.
