@@ -294,6 +294,18 @@ func (c *Cluster) Transport() Transport { return c.tr }
 // Metrics returns the cluster's metrics.
 func (c *Cluster) Metrics() *Metrics { return c.metrics }
 
+// EventDrops returns how many network messages this process's nodes have
+// dropped because their event inbox was full, as a congested network
+// would (the protocol resends them). A load report shows it as
+// event_drops.
+func (c *Cluster) EventDrops() int64 {
+	var d int64
+	for _, n := range c.localNodes() {
+		d += n.dropped.Load()
+	}
+	return d
+}
+
 func (c *Cluster) node(id NodeID) (*liveNode, error) {
 	if int(id) >= len(c.nodes) {
 		return nil, ErrNoSuchNode

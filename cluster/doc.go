@@ -457,13 +457,17 @@
 // summary (Dist) carries its sample count. It counts migrations, failed
 // handoffs, bytes moved, programs fetched, steals tried and succeeded
 // within and between nodes, completions and the makespan (first spawn to
-// last completion). RunLoad adds throughput (completions ÷ Elapsed, which
-// runs from the first spawn, since isolates run while the rest are
-// spawned), makespan against the ideal (total straight-run work ÷ workers,
-// and ÷ min(workers, GOMAXPROCS)), the network messages that full event
-// inboxes dropped (EventDrops), and an audit of every isolate: completed
-// once with its straight-run result, state hash and step count, still held
-// when a deadline stopped the run (Unfinished: the run did not check
-// them), lost with a crashed owner, lost, or duplicated. Every JSON key is
-// snake_case.
+// last completion). Cluster.EventDrops counts the network messages that
+// full event inboxes dropped, and Cluster.Audit accounts for every isolate
+// of a stopped cluster.
+//
+// The load generator, package cluster/loadgen, builds its report from
+// these: loadgen.Run adds throughput (completions ÷ Elapsed, which runs
+// from the first spawn, since isolates run while the rest are spawned),
+// makespan against the ideal (total straight-run work ÷ workers, and ÷
+// min(workers, GOMAXPROCS)), the event drops, and an audit of every
+// isolate: completed once with its straight-run result, state hash and
+// step count, still held when a deadline stopped the run (Unfinished: the
+// run did not check them), lost with a crashed owner, lost, or duplicated.
+// Every JSON key of its report is snake_case.
 package cluster

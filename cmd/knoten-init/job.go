@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/knotencore/knoten/cluster"
+	"github.com/knotencore/knoten/cluster/loadgen"
 	"github.com/knotencore/knoten/engine"
 	"github.com/knotencore/knoten/engine/lang"
 )
@@ -69,14 +69,14 @@ func notFinished(o *options, prog *engine.Program, iso *engine.Isolate, err erro
 }
 
 // boundedJob compiles src and runs it straight runs times (the best time
-// counts), each bounded by --max-steps and ctx: cluster.NewJob would run a
+// counts), each bounded by --max-steps and ctx: loadgen.NewJob would run a
 // program that never ends forever.
-func boundedJob(ctx context.Context, o *options, name, filename string, src []byte, known string, runs int) (*cluster.Job, error) {
+func boundedJob(ctx context.Context, o *options, name, filename string, src []byte, known string, runs int) (*loadgen.Job, error) {
 	p, err := lang.Compile(filename, src)
 	if err != nil {
 		return nil, err
 	}
-	j := &cluster.Job{Name: name, Prog: p, Known: known}
+	j := &loadgen.Job{Name: name, Prog: p, Known: known}
 	for i := 0; i < runs; i++ {
 		t0 := time.Now()
 		iso, err := straightRun(ctx, o, p, 0, nil)
@@ -96,7 +96,7 @@ func boundedJob(ctx context.Context, o *options, name, filename string, src []by
 }
 
 // fileJob is boundedJob for a .kn file.
-func fileJob(ctx context.Context, o *options, path string, runs int) (*cluster.Job, error) {
+func fileJob(ctx context.Context, o *options, path string, runs int) (*loadgen.Job, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err

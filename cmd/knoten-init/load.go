@@ -16,13 +16,14 @@ import (
 
 	"github.com/knotencore/knoten/bench/machine"
 	"github.com/knotencore/knoten/cluster"
+	"github.com/knotencore/knoten/cluster/loadgen"
 	"github.com/knotencore/knoten/engine"
 	"github.com/knotencore/knoten/engine/workloads"
 )
 
 // loadJSON is what --json and --out write.
 type loadJSON struct {
-	*cluster.LoadReport
+	*loadgen.Report
 	Size    string            `json:"size"`
 	Verdict string            `json:"verdict"`
 	Machine map[string]string `json:"machine"`
@@ -43,8 +44,8 @@ type loadJSON struct {
 // The phases of a load run that take no context, so that a test can stand
 // in for them.
 var (
-	workloadJobs = cluster.WorkloadJobs
-	runLoadFunc  = cluster.RunLoad
+	workloadJobs = loadgen.Workloads
+	runLoadFunc  = loadgen.Run
 )
 
 // timeoutError is the error of a phase that --timeout interrupted: the
@@ -92,7 +93,7 @@ func runLoad(ctx context.Context, o *options, w io.Writer) (err error) {
 		return err
 	}
 	// Over NATS the server and the nodes' connections come up before the
-	// load's cluster and go down after it, on every path. RunLoad closes
+	// load's cluster and go down after it, on every path. loadgen.Run closes
 	// its cluster before it returns; one that --timeout abandons finds
 	// its connections closed.
 	var nn *natsNet
@@ -105,7 +106,7 @@ func runLoad(ctx context.Context, o *options, w io.Writer) (err error) {
 	// Spawning takes no context either (seconds for many isolates): the
 	// events say how far it got, and how many isolates completed since.
 	var spawned, completed atomic.Int64
-	lc := cluster.LoadConfig{
+	lc := loadgen.Config{
 		Cluster: cluster.Config{
 			Nodes: o.nodes, Workers: o.workers, Quantum: o.quantum, Link: o.link(), Seed: o.seed, NoSteal: o.noSteal,
 			Limits: o.limits(),
@@ -128,7 +129,7 @@ func runLoad(ctx context.Context, o *options, w io.Writer) (err error) {
 		lc.Progress = func(done, total int) { drawProgress(o.progress, done, total) }
 	}
 	load := runLoadFunc
-	r, err := inPhase(ctx, o, "during the load", func() (*cluster.LoadReport, error) { return load(ctx, lc) })
+	r, err := inPhase(ctx, o, "during the load", func() (*loadgen.Report, error) { return load(ctx, lc) })
 	if o.progress != nil {
 		fmt.Fprint(o.progress, "\r\033[K")
 	}
@@ -205,13 +206,13 @@ func runLoad(ctx context.Context, o *options, w io.Writer) (err error) {
 
 // loadJobs compiles the load's programs and runs each straight: the
 // workloads at --size, or --program.
-func loadJobs(ctx context.Context, o *options) ([]*cluster.Job, error) {
+func loadJobs(ctx context.Context, o *options) ([]*loadgen.Job, error) {
 	if o.program != "" {
 		j, err := fileJob(ctx, o, o.program, 3)
 		if err != nil {
 			return nil, err
 		}
-		return []*cluster.Job{j}, nil
+		return []*loadgen.Job{j}, nil
 	}
 	// The workloads' straight runs take no context: up to seconds with
 	// --size full.
@@ -219,7 +220,7 @@ func loadJobs(ctx context.Context, o *options) ([]*cluster.Job, error) {
 	if o.size == "large" {
 		straight = largeJobs
 	}
-	jobs, err := inPhase(ctx, o, "during the straight runs", func() ([]*cluster.Job, error) { return straight(o.size) })
+	jobs, err := inPhase(ctx, o, "during the straight runs", func() ([]*loadgen.Job, error) { return straight(o.size) })
 	if err != nil {
 		return nil, err
 	}
@@ -242,9 +243,9 @@ var largeSizes = map[string]int{
 }
 
 // largeJobs compiles the workloads at --size large and runs each
-// straight, as cluster.WorkloadJobs does the other sizes.
-func largeJobs(string) ([]*cluster.Job, error) {
-	var jobs []*cluster.Job
+// straight, as loadgen.Workloads does the other sizes.
+func largeJobs(string) ([]*loadgen.Job, error) {
+	var jobs []*loadgen.Job
 	for _, name := range workloads.Names() {
 		n, ok := largeSizes[name]
 		if !ok {
@@ -254,7 +255,7 @@ func largeJobs(string) ([]*cluster.Job, error) {
 		if err != nil {
 			return nil, err
 		}
-		j, err := cluster.NewJob(w.Name, w.Filename(), w.Source, w.Result)
+		j, err := loadgen.NewJob(w.Name, w.Filename(), w.Source, w.Result)
 		if err != nil {
 			return nil, err
 		}
@@ -265,7 +266,7 @@ func largeJobs(string) ([]*cluster.Job, error) {
 
 // notCompleted is how many isolates did not complete: held still
 // (Unfinished), lost, or gone with a crashed node.
-func notCompleted(r *cluster.LoadReport) int { return r.Isolates - r.Completed }
+func notCompleted(r *loadgen.Report) int { return r.Isolates - r.Completed }
 
 func drawProgress(w io.Writer, done, total int) {
 	const width = 40
@@ -275,7 +276,7 @@ func drawProgress(w io.Writer, done, total int) {
 
 // loadOut is what a load's reports are written from.
 type loadOut struct {
-	r       *cluster.LoadReport
+	r       *loadgen.Report
 	verdict string
 	lines   []machine.Line  // the machine's
 	void    map[string]bool // the jobs whose main returns nothing, whose result shows as (none)
@@ -292,7 +293,7 @@ func writeLoadJSON(w io.Writer, o *options, lo *loadOut) error {
 	for _, l := range lo.lines {
 		m[l.Key] = l.Value
 	}
-	j := loadJSON{LoadReport: r, Size: o.size, Verdict: lo.verdict, Machine: m, NotCompleted: notCompleted(r),
+	j := loadJSON{Report: r, Size: o.size, Verdict: lo.verdict, Machine: m, NotCompleted: notCompleted(r),
 		Transport: lo.transport, Server: lo.server, NATS: lo.nats}
 	for _, js := range r.Jobs {
 		if lo.void[js.Name] {

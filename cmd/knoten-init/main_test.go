@@ -19,6 +19,7 @@ import (
 	"golang.org/x/perf/benchfmt"
 
 	"github.com/knotencore/knoten/cluster"
+	"github.com/knotencore/knoten/cluster/loadgen"
 
 	"github.com/knotencore/knoten/internal/golden"
 )
@@ -566,20 +567,20 @@ func TestLoadVoidResult(t *testing.T) {
 // then waits until the test ends.
 func stubLoad(t *testing.T, blockJobs bool, emit func(onEvent func(cluster.Event))) {
 	t.Helper()
-	jobs, err := cluster.WorkloadJobs("small")
+	jobs, err := loadgen.Workloads("small")
 	if err != nil {
 		t.Fatal(err)
 	}
 	release := make(chan struct{})
 	oldJobs, oldRun := workloadJobs, runLoadFunc
 	t.Cleanup(func() { close(release); workloadJobs, runLoadFunc = oldJobs, oldRun })
-	workloadJobs = func(string) ([]*cluster.Job, error) {
+	workloadJobs = func(string) ([]*loadgen.Job, error) {
 		if blockJobs {
 			<-release
 		}
 		return jobs, nil
 	}
-	runLoadFunc = func(ctx context.Context, lc cluster.LoadConfig) (*cluster.LoadReport, error) {
+	runLoadFunc = func(ctx context.Context, lc loadgen.Config) (*loadgen.Report, error) {
 		emit(lc.Cluster.OnEvent)
 		<-release
 		return nil, errors.New("released")
@@ -638,7 +639,7 @@ func TestClusterSimTimeoutInHandoff(t *testing.T) {
 // not a lost route.
 func TestCheckHopsTimeoutBeforeHop2(t *testing.T) {
 	o := &options{timeout: 550 * time.Millisecond, maxSteps: defaultMaxSteps}
-	job := &cluster.Job{Name: "mid", Steps: 1000}
+	job := &loadgen.Job{Name: "mid", Steps: 1000}
 	var h1hash [32]byte
 	h1hash[0] = 1
 	r := &simReport{Hops: []simHop{

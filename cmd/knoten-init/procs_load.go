@@ -18,6 +18,7 @@ import (
 	"github.com/knotencore/knoten/bench/machine"
 	"github.com/knotencore/knoten/cluster"
 	"github.com/knotencore/knoten/cluster/ledger"
+	"github.com/knotencore/knoten/cluster/loadgen"
 	"github.com/knotencore/knoten/cluster/member"
 	"github.com/knotencore/knoten/engine"
 )
@@ -48,7 +49,7 @@ const (
 // procIso is one submitted isolate, as the coordinator follows it.
 type procIso struct {
 	id       string
-	job      *cluster.Job
+	job      *loadgen.Job
 	node     cluster.NodeID // submitted to
 	answered time.Time      // when the submission was answered
 	where    cluster.NodeID // where it was last seen: submitted to, or arrived on
@@ -203,7 +204,7 @@ func btoi(b bool) int {
 type procLoad struct {
 	o    *options
 	pn   *procNet
-	jobs []*cluster.Job
+	jobs []*loadgen.Job
 	sub  *procSub
 
 	start   time.Time
@@ -226,7 +227,7 @@ type procLoad struct {
 
 // submission is what a submitter reports.
 type submission struct {
-	job  *cluster.Job
+	job  *loadgen.Job
 	node cluster.NodeID
 	id   string
 	err  error
@@ -616,7 +617,7 @@ func (l *procLoad) report() *procLoadReport {
 			r.Pauses++
 		}
 	}
-	stats := map[*cluster.Job]*procJobStat{}
+	stats := map[*loadgen.Job]*procJobStat{}
 	for _, j := range l.jobs {
 		stats[j] = &procJobStat{Name: j.Name, Known: j.Known, Straight: j.Result, Steps: j.Steps}
 		r.void[j.Name] = j.Prog.Result() == engine.KindVoid

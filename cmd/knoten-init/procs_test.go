@@ -18,6 +18,7 @@ import (
 
 	"github.com/knotencore/knoten/cluster"
 	"github.com/knotencore/knoten/cluster/ledger"
+	"github.com/knotencore/knoten/cluster/loadgen"
 	"github.com/knotencore/knoten/cluster/member"
 	"github.com/knotencore/knoten/cluster/natsnet"
 	"github.com/knotencore/knoten/engine"
@@ -294,8 +295,8 @@ func TestProcsAccounting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	job := &cluster.Job{Name: "j", Prog: prog, Known: "7", Status: engine.Finished, Result: "7", Steps: 100, Hash: [32]byte{7}}
-	l := &procLoad{o: &options{isolates: 6, size: "small"}, pn: pn, jobs: []*cluster.Job{job}, isos: map[string]*procIso{},
+	job := &loadgen.Job{Name: "j", Prog: prog, Known: "7", Status: engine.Finished, Result: "7", Steps: 100, Hash: [32]byte{7}}
+	l := &procLoad{o: &options{isolates: 6, size: "small"}, pn: pn, jobs: []*loadgen.Job{job}, isos: map[string]*procIso{},
 		early: map[string][]*cluster.Completion{}, start: time.Now()}
 	right := func(id ledger.IsolateID) *cluster.Completion {
 		return &cluster.Completion{ID: cluster.IsolateID(id), Status: engine.Finished, Result: "7", Steps: 100, Hash: [32]byte{7}, Count: 1}

@@ -9,13 +9,14 @@ import (
 	"time"
 
 	"github.com/knotencore/knoten/cluster"
+	"github.com/knotencore/knoten/cluster/loadgen"
 	"github.com/knotencore/knoten/engine"
 )
 
 // safepointAt returns the first safepoint at or after instruction x in
 // job's straight run, and the state hash there: where a worker parks the
 // isolate for a request that finds it at x.
-func safepointAt(t *testing.T, o *options, job *cluster.Job, x uint64) (uint64, [32]byte) {
+func safepointAt(t *testing.T, o *options, job *loadgen.Job, x uint64) (uint64, [32]byte) {
 	t.Helper()
 	var at uint64
 	var h [32]byte
@@ -58,7 +59,7 @@ func (b *hopEvents) attempt(from, to cluster.NodeID, epoch, steps uint64, hash [
 // cluster's OnEvent does, answering every retry it asks for with
 // retryErr (an event after the resume that asked for it must be the
 // retry's halt, or a completion on the source), and checks the hops.
-func runTracker(t *testing.T, o *options, job *cluster.Job, hops []simHop, events []cluster.Event, retryErr error) (*simReport, []int, []string) {
+func runTracker(t *testing.T, o *options, job *loadgen.Job, hops []simHop, events []cluster.Event, retryErr error) (*simReport, []int, []string) {
 	t.Helper()
 	ch := make(chan cluster.Event, len(events))
 	for _, e := range events {

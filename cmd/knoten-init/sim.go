@@ -13,6 +13,7 @@ import (
 	"github.com/olekukonko/tablewriter/tw"
 
 	"github.com/knotencore/knoten/cluster"
+	"github.com/knotencore/knoten/cluster/loadgen"
 	"github.com/knotencore/knoten/engine"
 	"github.com/knotencore/knoten/engine/workloads"
 )
@@ -165,7 +166,7 @@ func shortHash(h [32]byte) string { return hex.EncodeToString(h[:8]) }
 
 // simJob is the job --cluster-sim runs: --program or the default workload,
 // each run straight under --max-steps and --timeout first.
-func simJob(ctx context.Context, o *options) (*cluster.Job, string, error) {
+func simJob(ctx context.Context, o *options) (*loadgen.Job, string, error) {
 	if o.program != "" {
 		j, err := fileJob(ctx, o, o.program, 1)
 		return j, "program from " + o.program, err
@@ -183,7 +184,7 @@ func simJob(ctx context.Context, o *options) (*cluster.Job, string, error) {
 // the halt point of the hop before, so that the isolate runs on every node
 // it visits. A hop whose stop the program never reaches at a safepoint is
 // not possible, and neither is any after it.
-func planHops(ctx context.Context, o *options, job *cluster.Job) ([]simHop, error) {
+func planHops(ctx context.Context, o *options, job *loadgen.Job) ([]simHop, error) {
 	hops := make([]simHop, len(hopPlan))
 	from := cluster.NodeID(0)
 	for i, hp := range hopPlan {
@@ -630,7 +631,7 @@ func (l why) missed() string {
 
 // checkHops says what became of each hop and checks the run against the
 // straight one.
-func checkHops(ctx context.Context, o *options, r *simReport, job *cluster.Job, out *cluster.Completion, late why, problem func(string, ...any)) {
+func checkHops(ctx context.Context, o *options, r *simReport, job *loadgen.Job, out *cluster.Completion, late why, problem func(string, ...any)) {
 	note := func(format string, args ...any) { r.Notes = append(r.Notes, fmt.Sprintf(format, args...)) }
 	where := cluster.NodeID(0) // where the isolate should complete
 	ended := ""                // why the route ended, if a hop failed
@@ -767,7 +768,7 @@ func checkHops(ctx context.Context, o *options, r *simReport, job *cluster.Job, 
 
 // straightHashAt returns the straight run's state hash at the safepoint at
 // instruction steps, and whether it has one there.
-func straightHashAt(ctx context.Context, o *options, job *cluster.Job, steps uint64) ([32]byte, bool) {
+func straightHashAt(ctx context.Context, o *options, job *loadgen.Job, steps uint64) ([32]byte, bool) {
 	var h [32]byte
 	ok := false
 	_, err := straightRun(ctx, o, job.Prog, steps, func(st *engine.State) uint64 {

@@ -1,4 +1,13 @@
-package cluster
+// Package loadgen is the load generator behind knoten-init --cluster-sim
+// --load and the cluster benchmarks: it compiles programs into jobs and
+// runs each straight once for the outcome a migrated run must reproduce
+// (Job, Workloads, FileJob, NewJob), then spreads many isolates of them
+// over a live cluster.Cluster, with stealing and forced migrations, and
+// audits every one (Run, Report).
+//
+// It uses only package cluster's exported API, and keeps the compiler and
+// the workloads out of package cluster.
+package loadgen
 
 import (
 	"context"
@@ -7,10 +16,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strings"
 	"time"
 
+	"github.com/knotencore/knoten/cluster"
 	"github.com/knotencore/knoten/engine"
 	"github.com/knotencore/knoten/engine/lang"
 	"github.com/knotencore/knoten/engine/workloads"
@@ -39,11 +48,11 @@ var mediumSizes = map[string]int{
 	"strings": 6000, "bintrees": 9, "deeprec": 5000,
 }
 
-// WorkloadJobs compiles the workloads at size "small" (the -small variants,
+// Workloads compiles the workloads at size "small" (the -small variants,
 // a few thousand instructions: each finishes inside one quantum), "medium"
 // (a few hundred thousand) or "full" (the benchmark sizes), and runs each
 // straight once.
-func WorkloadJobs(size string) ([]*Job, error) {
+func Workloads(size string) ([]*Job, error) {
 	var ws []workloads.Workload
 	switch size {
 	case "small":
@@ -120,7 +129,7 @@ func NewJob(name, filename string, src []byte, known string) (*Job, error) {
 }
 
 // Check compares a completion with the job's straight run and known value.
-func (j *Job) Check(c *Completion) error {
+func (j *Job) Check(c *cluster.Completion) error {
 	switch {
 	case c.Status != j.Status || c.Result != j.Result:
 		return fmt.Errorf("%s: got %s %q, straight run %s %q", j.Name, c.Status, c.Result, j.Status, j.Result)
@@ -134,9 +143,9 @@ func (j *Job) Check(c *Completion) error {
 	return nil
 }
 
-// LoadConfig configures a load run.
-type LoadConfig struct {
-	Cluster  Config
+// Config configures a load run.
+type Config struct {
+	Cluster  cluster.Config
 	Jobs     []*Job
 	Isolates int
 	// SpawnNodes is how many nodes the isolates are spread over, round
@@ -148,7 +157,7 @@ type LoadConfig struct {
 	Progress    func(done, total int)
 
 	// afterSpawn, if set, runs after each spawn (tests).
-	afterSpawn func(c *Cluster, i int, id IsolateID)
+	afterSpawn func(c *cluster.Cluster, i int, id cluster.IsolateID)
 }
 
 // JobStat is the per-job part of a load report.
@@ -163,18 +172,18 @@ type JobStat struct {
 	StraightT time.Duration `json:"straight_ns"` // the straight run's wall time
 }
 
-// LoadReport is the outcome of a load run. Durations are in nanoseconds
+// Report is the outcome of a load run. Durations are in nanoseconds
 // in JSON.
-type LoadReport struct {
-	Nodes       int        `json:"nodes"`
-	Workers     int        `json:"workers"`
-	Isolates    int        `json:"isolates"`
-	Quantum     int64      `json:"quantum"`
-	GOMAXPROCS  int        `json:"gomaxprocs"`
-	Link        LinkConfig `json:"link"`
-	Seed        uint64     `json:"seed"`
-	NoSteal     bool       `json:"no_steal"`
-	MigrateRate float64    `json:"migrate_rate"`
+type Report struct {
+	Nodes       int                `json:"nodes"`
+	Workers     int                `json:"workers"`
+	Isolates    int                `json:"isolates"`
+	Quantum     int64              `json:"quantum"`
+	GOMAXPROCS  int                `json:"gomaxprocs"`
+	Link        cluster.LinkConfig `json:"link"`
+	Seed        uint64             `json:"seed"`
+	NoSteal     bool               `json:"no_steal"`
+	MigrateRate float64            `json:"migrate_rate"`
 
 	Elapsed      time.Duration `json:"elapsed_ns"`       // from the first spawn to the end of the run (isolates run while the others are spawned)
 	Makespan     time.Duration `json:"-"`                // first spawn to last completion (in JSON as metrics.makespan_ns)
@@ -190,44 +199,45 @@ type LoadReport struct {
 	// they were not checked, so a run with Unfinished > 0 did not verify
 	// everything it spawned (OK does not count them; a caller that wants
 	// every isolate checked must look at Unfinished too).
-	Unfinished    int         `json:"unfinished"`
-	UnfinishedIDs []IsolateID `json:"unfinished_ids"`
-	Lost          []IsolateID `json:"lost"`       // neither completed nor held, with no crash to explain it
-	Duplicated    []IsolateID `json:"duplicated"` // completed twice, or running on two live nodes
-	Metrics       Snapshot    `json:"metrics"`
-	Net           NetStats    `json:"net"`
-	Jobs          []JobStat   `json:"jobs"`
-	EventDrops    int64       `json:"event_drops"` // network messages dropped because a node's event inbox was full
+	Unfinished    int                 `json:"unfinished"`
+	UnfinishedIDs []cluster.IsolateID `json:"unfinished_ids"`
+	Lost          []cluster.IsolateID `json:"lost"`       // neither completed nor held, with no crash to explain it
+	Duplicated    []cluster.IsolateID `json:"duplicated"` // completed twice, or running on two live nodes
+	Metrics       cluster.Snapshot    `json:"metrics"`
+	Net           cluster.NetStats    `json:"net"`
+	Jobs          []JobStat           `json:"jobs"`
+	EventDrops    int64               `json:"event_drops"` // network messages dropped because a node's event inbox was full
 }
 
 // OK reports whether every isolate is accounted for: none lost, duplicated
 // or wrong.
-func (r *LoadReport) OK() bool {
+func (r *Report) OK() bool {
 	return len(r.Lost) == 0 && len(r.Duplicated) == 0 && len(r.Wrong) == 0
 }
 
-// RunLoad runs a load on a live Cluster and audits every isolate.
-func RunLoad(ctx context.Context, lc LoadConfig) (*LoadReport, error) {
+// Run runs a load on a live cluster.Cluster, made anew from lc.Cluster
+// and closed before Run returns, and audits every isolate.
+func Run(ctx context.Context, lc Config) (*Report, error) {
 	if len(lc.Jobs) == 0 || lc.Isolates <= 0 {
-		return nil, fmt.Errorf("cluster: a load needs jobs and isolates")
+		return nil, fmt.Errorf("loadgen: a load needs jobs and isolates")
 	}
 	if lc.SpawnNodes <= 0 {
 		lc.SpawnNodes = 1
 	}
-	c := New(lc.Cluster)
+	c := cluster.New(lc.Cluster)
 	defer c.Close()
 	cfg := c.Config()
 	rng := rand.New(rand.NewPCG(lc.Seed, 0x10ad))
-	jobOf := make(map[IsolateID]*Job, lc.Isolates)
-	ids := make([]IsolateID, 0, lc.Isolates) // in spawn order: a forced migration picks one
+	jobOf := make(map[cluster.IsolateID]*Job, lc.Isolates)
+	ids := make([]cluster.IsolateID, 0, lc.Isolates) // in spawn order: a forced migration picks one
 	order := rng.Perm(lc.Isolates)
 	var work time.Duration
 	// Elapsed runs from the first spawn: isolates already run while the
 	// others are spawned.
-	start := c.clock()
+	start := c.Now()
 	for i := 0; i < lc.Isolates; i++ {
 		j := lc.Jobs[order[i]%len(lc.Jobs)]
-		id, err := c.Spawn(NodeID(i%min(lc.SpawnNodes, cfg.Nodes)), j.Prog)
+		id, err := c.Spawn(cluster.NodeID(i%min(lc.SpawnNodes, cfg.Nodes)), j.Prog)
 		if err != nil {
 			return nil, err
 		}
@@ -268,7 +278,7 @@ loop:
 			}
 		case <-migrate:
 			id := ids[rng.IntN(len(ids))] // not 1..n: with a ledger, ids are node-qualified
-			to := NodeID(rng.IntN(cfg.Nodes))
+			to := cluster.NodeID(rng.IntN(cfg.Nodes))
 			if from, ok := c.Where(id); ok && from != to {
 				if c.Migrate(id, to) == nil {
 					forced++
@@ -277,7 +287,7 @@ loop:
 		case <-time.After(2 * time.Millisecond):
 		}
 	}
-	elapsed := c.clock() - start
+	elapsed := c.Now() - start
 	if lc.Progress != nil {
 		lc.Progress(lc.Isolates-c.Pending(), lc.Isolates)
 	}
@@ -285,7 +295,7 @@ loop:
 	audit := c.Audit()
 
 	workers := cfg.Nodes * cfg.Workers
-	r := &LoadReport{
+	r := &Report{
 		Nodes: cfg.Nodes, Workers: cfg.Workers, Isolates: lc.Isolates, Quantum: cfg.Quantum,
 		GOMAXPROCS: runtime.GOMAXPROCS(0), Link: cfg.Link, Seed: lc.Seed, NoSteal: cfg.NoSteal, MigrateRate: lc.MigrateRate,
 		Elapsed: elapsed, TotalWork: work, ForcedAsked: forced,
@@ -297,9 +307,7 @@ loop:
 	if l := c.Net(); l != nil {
 		r.Net = l.Stats()
 	}
-	for _, n := range c.localNodes() {
-		r.EventDrops += n.dropped.Load()
-	}
+	r.EventDrops = c.EventDrops()
 	r.Makespan = r.Metrics.Makespan
 	stats := map[*Job]*JobStat{}
 	for _, j := range lc.Jobs {
@@ -328,63 +336,4 @@ loop:
 		r.Throughput = float64(r.Completed) / elapsed.Seconds()
 	}
 	return r, nil
-}
-
-// Audit is the account of every isolate of a stopped cluster.
-type Audit struct {
-	Outcome    *Outcome
-	Held       []IsolateID // not completed, still held by a live node (parked or not)
-	Lost       []IsolateID // not completed, held by no live node, and no crash explains it
-	Duplicated []IsolateID // completed more than once, completed and still held, or running on two live nodes
-}
-
-// Audit accounts for every isolate. Call it after Close: it reads the
-// stopped nodes' registries directly.
-func (c *Cluster) Audit() *Audit {
-	c.mu.Lock()
-	closed := c.closed
-	c.mu.Unlock()
-	if !closed {
-		panic("cluster: Audit before Close")
-	}
-	o := c.col.outcome()
-	a := &Audit{Outcome: o, Duplicated: o.Duplicated}
-	running := map[IsolateID]int{}
-	held := map[IsolateID]bool{}
-	for _, n := range c.localNodes() {
-		if n.core.stopped { // crashed
-			continue
-		}
-		for id, t := range n.core.tasks {
-			held[id] = true
-			if !t.parked {
-				running[id]++
-			}
-		}
-	}
-	done := map[IsolateID]bool{}
-	for _, comp := range o.Completed {
-		done[comp.ID] = true
-	}
-	crash := map[IsolateID]bool{}
-	for _, id := range o.CrashLost {
-		crash[id] = true
-	}
-	for id := range held {
-		if done[id] || running[id] > 1 {
-			a.Duplicated = append(a.Duplicated, id)
-		}
-	}
-	for _, id := range o.Missing {
-		switch {
-		case held[id]:
-			a.Held = append(a.Held, id)
-		case !crash[id]:
-			a.Lost = append(a.Lost, id)
-		}
-	}
-	for _, l := range [][]IsolateID{a.Held, a.Lost, a.Duplicated} {
-		sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
-	}
-	return a
 }
