@@ -214,7 +214,7 @@ func TestControlRequests(t *testing.T) {
 			t.Fatalf("request on %s: %v, %v; want %q", subj, m, err, want)
 		}
 	}
-	if err := nc1.Publish(DonePrefix(testCluster)+".1-1", []byte("finished")); err != nil {
+	if err := nc1.Publish(DonePrefix(testCluster)+".1.1-1", []byte("finished")); err != nil { // node 1 publishes below done.1 only
 		t.Fatal(err)
 	}
 	if m, err := done.NextMsg(hangGuard); err != nil || string(m.Data) != "finished" {
