@@ -362,8 +362,11 @@ func checkSlice(heap []byte, off uint64, isRef func(uint64) bool) error {
 
 // checkMap checks the map at off: its four arrays exist and have the
 // kinds its info says, its entry arrays one capacity that holds the
-// entries used, its count at most those, its index a power of two longer
-// than the entries. What it does not check (that the index finds every
+// entries used, its count at most those, its index a power of two at
+// least twice the entries' capacity (what the VM keeps: an index merely
+// longer than the entries used would be accepted here and then fill up as
+// the isolate inserts, leaving a state this check refuses). What it does
+// not check (that the index finds every
 // entry, that the hashes are the keys' hashes) can make a lookup miss, never
 // make the VM read outside an array: the VM checks every position it reads.
 func checkMap(heap []byte, off uint64, isRef func(uint64) bool) error {
@@ -402,7 +405,7 @@ func checkMap(heap []byte, off uint64, isRef func(uint64) bool) error {
 		return err
 	}
 	used, count := le.Uint64(heap[off+mUsed:]), objLen(heap, off)
-	if kc != vc || kc != mc || used > kc || count > used || ic&(ic-1) != 0 || ic <= used {
+	if kc != vc || kc != mc || used > kc || count > used || ic&(ic-1) != 0 || ic < 2*kc {
 		return fmt.Errorf("map at %d: %d entries of %d used, capacities %d, %d, %d, index %d", off, count, used, kc, vc, mc, ic)
 	}
 	return nil

@@ -131,6 +131,12 @@ func TestCheckStateRejectsBadMaps(t *testing.T) {
 		{"no index", func(heap []byte) { le.PutUint64(heap[m+mIndex:], 0) }, "not an array of kind"},
 		{"used past the capacity", func(heap []byte) { le.PutUint64(heap[m+mUsed:], 1000) }, "entries"},
 		{"count past used", func(heap []byte) { le.PutUint64(heap[m:], objMap<<56|1000) }, "entries"},
+		// The review's finding: an index no longer than the keys array
+		// (here the keys array itself) was accepted while it held the
+		// entries used, and then filled up as the isolate inserted.
+		{"index shorter than twice the entries", func(heap []byte) {
+			le.PutUint64(heap[m+mIndex:], le.Uint64(heap[m+mKeys:]))
+		}, "index"},
 	} {
 		st := good.Clone()
 		c.mutate(st.Heap)

@@ -154,6 +154,7 @@ func (r *restricter) node(n ast.Node) bool {
 			r.errorf(n.Pos(), "%s is a builtin: it must be called", n.Name)
 		}
 	case *ast.CallExpr:
+		r.conversion(n)
 		r.calls[ast.Unparen(n.Fun)] = true
 		if ix, ok := ast.Unparen(n.Fun).(*ast.IndexExpr); ok {
 			r.calls[ix.X] = true // str[int](x)
@@ -292,4 +293,34 @@ func (r *restricter) unsupported1(t types.Type) string {
 		return "generics are not supported in Knoten"
 	}
 	return fmt.Sprintf("the type %s is not supported in Knoten", t)
+}
+
+// conversion refuses string conversions of slices other than []byte:
+// []rune(s) and string(runes) decode and encode UTF-8 in Go, and Knoten
+// leaves them out rather than treat runes as bytes.
+func (r *restricter) conversion(c *ast.CallExpr) {
+	if len(c.Args) != 1 {
+		return
+	}
+	fun := ast.Unparen(c.Fun)
+	if tv, ok := r.u.info.Types[fun]; !ok || !tv.IsType() {
+		return
+	}
+	to, from := r.u.info.Types[fun].Type, r.u.info.Types[c.Args[0]].Type
+	if from == nil || to == nil {
+		return
+	}
+	s := from
+	if isString(from) {
+		s = to
+	} else if !isString(to) {
+		return
+	}
+	sl, ok := under(s).(*types.Slice)
+	if !ok {
+		return
+	}
+	if b, ok := under(sl.Elem()).(*types.Basic); !ok || b.Kind() != types.Byte && b.Kind() != types.Uint8 {
+		r.errorf(c.Pos(), "conversion between string and %s is not supported in Knoten (only []byte; []rune is left out)", types.TypeString(s, nil))
+	}
 }
