@@ -12,7 +12,7 @@ import (
 // Faulted status. Test for them with errors.Is.
 var (
 	// Runtime faults, each with a stable code stored in State.Fault.
-	ErrDivideByZero     = errors.New("integer division by zero")
+	ErrDivideByZero     = errors.New("integer divide by zero") // Go's runtime error says it so
 	ErrIndexOutOfRange  = errors.New("index out of range")
 	ErrNegativeLength   = errors.New("negative length")
 	ErrCallDepth        = errors.New("call depth limit exceeded")

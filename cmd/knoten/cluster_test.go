@@ -199,7 +199,7 @@ func TestClusterCommands(t *testing.T) {
 
 	out, err := knoten(t, "submit", "--nats", url, "--node", "beta", "testdata/divzero.kn")
 	match(t, out, `(?m)^status: faulted\nsteps: \d+\nstate: [0-9a-f]{64}\nnode: 1 \(the ledger has it finished there at epoch \d+\)$`)
-	if err == nil || !regexp.MustCompile(`^isolate 1-\d+ faulted on node 1: .*division by zero`).MatchString(err.Error()) {
+	if err == nil || !regexp.MustCompile(`^isolate 1-\d+ faulted on node 1: .*divide by zero`).MatchString(err.Error()) {
 		t.Fatalf("submit of a fault: error %v", err)
 	}
 

@@ -312,7 +312,7 @@ func TestFaultMessages(t *testing.T) {
 		{"func main() {\n\ta := make([]int, 2)\n\ta[2] = 1\n}", "m.kn:3:3: index out of range [2] with length 2 (in main, pc "},
 		{"func main() int {\n\ts := \"ab\"\n\treturn int(s[5])\n}", "m.kn:3:14: index out of range [5] with length 2 (in main, pc "},
 		{"func main() int {\n\tvar a []int\n\treturn a[0]\n}", "m.kn:3:10: index out of range [0] with length 0 (in main, pc "},
-		{"func main() int {\n\tx := 0\n\treturn 10 / x\n}", "m.kn:3:12: integer division by zero (in main, pc "},
+		{"func main() int {\n\tx := 0\n\treturn 10 / x\n}", "m.kn:3:12: integer divide by zero (in main, pc "},
 	} {
 		prog, err := Compile("m.kn", []byte(tc.src))
 		if err != nil {
