@@ -212,6 +212,20 @@ func (iso *Isolate) grow(kind uint64, r []uint64, dst int, newLen uint64, esize 
 	return nref
 }
 
+// extend makes room for m more elements after the n of the slice in
+// R[dst], as append does: a new header over its array while its capacity
+// allows, a grown copy otherwise. It returns the new slice h, where its
+// elements start (data) and n, for the caller to fill elements n..n+m-1.
+func (iso *Isolate) extend(kind uint64, r []uint64, dst int, m uint64, esize int, pc int, steps uint64) (h, data, n uint64) {
+	_, n, c := iso.view(kind, r[dst], pc, steps)
+	if n+m <= c {
+		h = iso.newHeader(kind, r, dst, 0, n+m, c, pc, steps)
+		return h, le.Uint64(iso.heap[h+24:]), n
+	}
+	h = iso.grow(kind, r, dst, n+m, esize, pc, steps)
+	return h, h + 16, n
+}
+
 // appendSlice implements R[dst] = append(R[dst], R[src]...), for slices of
 // the same element kind.
 func (iso *Isolate) appendSlice(r []uint64, dst, esize, src int, pc int, steps uint64) uint64 {
@@ -219,15 +233,7 @@ func (iso *Isolate) appendSlice(r []uint64, dst, esize, src int, pc int, steps u
 	if m == 0 {
 		return r[dst]
 	}
-	_, n, c := iso.view(kind, r[dst], pc, steps)
-	var h, data uint64
-	if n+m <= c {
-		h = iso.newHeader(kind, r, dst, 0, n+m, c, pc, steps)
-		data = le.Uint64(iso.heap[h+24:])
-	} else {
-		h = iso.grow(kind, r, dst, n+m, esize, pc, steps)
-		data = h + 16
-	}
+	h, data, n := iso.extend(kind, r, dst, m, esize, pc, steps)
 	sdata, _, _ := iso.view(kind, r[src], pc, steps)
 	copy(iso.heap[data+8*n:data+8*(n+m)], iso.heap[sdata:sdata+8*m]) // copy is memmove: the two may overlap
 	return h
@@ -240,15 +246,7 @@ func (iso *Isolate) appendString(r []uint64, dst, esize, src int, pc int, steps 
 	if m == 0 {
 		return r[dst]
 	}
-	_, n, c := iso.view(objScalars, r[dst], pc, steps)
-	var h, data uint64
-	if n+m <= c {
-		h = iso.newHeader(objScalars, r, dst, 0, n+m, c, pc, steps)
-		data = le.Uint64(iso.heap[h+24:])
-	} else {
-		h = iso.grow(objScalars, r, dst, n+m, esize, pc, steps)
-		data = h + 16
-	}
+	h, data, n := iso.extend(objScalars, r, dst, m, esize, pc, steps)
 	for i, b := range iso.stringBytes(r[src], pc, steps) {
 		le.PutUint64(iso.heap[data+8*(n+uint64(i)):], uint64(b))
 	}

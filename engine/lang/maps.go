@@ -245,21 +245,7 @@ func (f *fgen) printMap(x int, t types.Type, pos token.Pos) {
 	keys := f.alloc(kRef)
 	f.emit(engine.MAPKEYS, keys, x, 0, pos)
 	f.emit(engine.SORT, keys, 0, 0, pos)
-	n := f.alloc(kScalar)
-	i := f.alloc(kScalar)
-	f.emit(engine.LEN, n, keys, 0, pos)
-	f.emit(engine.LOADI, i, 0, 0, pos)
-	body := func() {
-		first := newLabel()
-		f.jumpTo(engine.JEQK, i, 0, first, pos)
-		f.emit(engine.PRINTSP, 0, 0, 0, pos)
-		f.bind(first)
-		k := f.alloc(regKind(mt.Key()))
-		if isRef(mt.Key()) {
-			f.emit(engine.AGETR, k, keys, i, pos)
-		} else {
-			f.emit(engine.AGET, k, keys, i, pos)
-		}
+	f.printElems(keys, mt.Key(), pos, func(k int) {
 		f.printReg(k, mt.Key(), 1, pos)
 		f.printString(":", pos)
 		e := f.alloc(kScalar)
@@ -269,12 +255,7 @@ func (f *fgen) printMap(x int, t types.Type, pos token.Pos) {
 		f.printReg(v, mt.Elem(), 1, pos)
 		f.freeReg(v)
 		f.freeReg(e)
-		f.freeReg(k)
-	}
-	f.loop(pos, "", nil, func(top *label) { f.regJump(token.LSS, i, n, top, pos) }, body,
-		func() { f.emit(engine.ADDK, i, i, 1, pos) })
-	f.freeReg(i)
-	f.freeReg(n)
+	})
 	f.freeReg(keys)
 	f.printString("]", pos)
 }

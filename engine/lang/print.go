@@ -98,6 +98,14 @@ func (g *gen) printFunc(t types.Type) *funcInfo {
 // printSlice prints the slice in register x as [e0 e1 ...].
 func (f *fgen) printSlice(x int, et types.Type, pos token.Pos) {
 	f.printString("[", pos)
+	f.printElems(x, et, pos, func(e int) { f.printReg(e, et, 1, pos) })
+	f.printString("]", pos)
+}
+
+// printElems loads each element of the array or slice in register x, of
+// type et, in turn and calls each with its register, a space printed
+// between two: the loop that prints a slice's elements or a map's keys.
+func (f *fgen) printElems(x int, et types.Type, pos token.Pos, each func(e int)) {
 	n := f.alloc(kScalar)
 	i := f.alloc(kScalar)
 	f.emit(engine.LEN, n, x, 0, pos)
@@ -113,14 +121,13 @@ func (f *fgen) printSlice(x int, et types.Type, pos token.Pos) {
 		} else {
 			f.emit(engine.AGET, e, x, i, pos)
 		}
-		f.printReg(e, et, 1, pos)
+		each(e)
 		f.freeReg(e)
 	}
 	f.loop(pos, "", nil, func(top *label) { f.regJump(token.LSS, i, n, top, pos) }, body,
 		func() { f.emit(engine.ADDK, i, i, 1, pos) })
 	f.freeReg(i)
 	f.freeReg(n)
-	f.printString("]", pos)
 }
 
 // printStruct prints the struct in register x as {f0 f1 ...}.
