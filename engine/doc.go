@@ -129,6 +129,39 @@
 // shape (parameter and result kinds) its call site was validated for, so
 // a function value from a state can only ever call a function it can.
 //
+// # Pages, dirty tracking and the state hash
+//
+// The heap is divided into pages of PageSize (8 KiB; pages.go says why that
+// size) for three purposes that share one bitmap: pre-copy migration sends
+// the pages written since its last round, the state hash rehashes only
+// those, and a pre-copy target verifies the state from the pages it holds.
+// Every instruction that writes into an existing object marks the page of
+// each word it writes (put, markRange): one shift, one OR, one store. An
+// allocation marks the pages it hands out, so writes into fresh objects
+// need nothing more. TestDirtyPagesCoverEveryWrite compares the heap at each
+// stop with the previous one: every changed page must be marked. Building
+// with -tags knoten_nodirty removes the marking, to measure it (make
+// dirty-cost); every sync then treats every page as dirty.
+//
+// The state hash is a Merkle tree (merkle.go has the construction): a
+// BLAKE3 hash per page under a derived key, inner nodes over runs of 64
+// hashes under another, and the root over the tree's top and everything
+// else in the state. State.Hash computes it in one pass over the pages;
+// Isolate.Hash and TakeDirty keep a HeapTree and rehash only the pages
+// marked since the last sync and the nodes above them. The two agree for
+// every state, however it was reached, which the tests check.
+//
+// The collector moves every live object, so a collection marks every page:
+// a pre-copy migration in progress then sends the heap again, as if its
+// rounds started over (the cluster bounds its rounds and counts these
+// restarts). The collector itself is unchanged, so a resumed isolate
+// collects exactly as a straight run does. A workload that migrates well
+// live keeps a large, long-lived heap it writes in place (the cache
+// workload); one that allocates fast collects often, and pre-copy gains it
+// little over stop-and-copy. A non-moving old space would make pre-copy
+// converge for it too, at the price of a second allocator; it is left for
+// when a workload needs it.
+//
 // # Safepoints, budgets and halting
 //
 // Backward branches (LOOP, LOOPT, LOOPLT, LOOPLE) and CALL are safepoints;

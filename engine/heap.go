@@ -61,6 +61,7 @@ func (iso *Isolate) alloc(n uint64, pc int, steps uint64) uint64 {
 	}
 	iso.heap = iso.heap[:used+n]
 	clear(iso.heap[used:])
+	iso.markRange(used, used+n)
 	return used
 }
 
@@ -78,6 +79,7 @@ func (iso *Isolate) growArena(need uint64) {
 	copy(h, iso.heap)
 	discard(iso.heap)
 	iso.heap = h
+	iso.fitDirty()
 }
 
 func (iso *Isolate) newArray(kind, length, capacity uint64, pc int, steps uint64) uint64 {
@@ -85,21 +87,21 @@ func (iso *Isolate) newArray(kind, length, capacity uint64, pc int, steps uint64
 		iso.trap(faultHeapQuota, pc, steps)
 	}
 	ref := iso.alloc(16+8*capacity, pc, steps)
-	le.PutUint64(iso.heap[ref:], kind<<56|length)
-	le.PutUint64(iso.heap[ref+8:], capacity)
+	iso.put(ref, kind<<56|length)
+	iso.put(ref+8, capacity)
 	return ref
 }
 
 func (iso *Isolate) newStringBytes(s []byte, pc int, steps uint64) uint64 {
 	ref := iso.alloc(8+roundUp8(uint64(len(s))), pc, steps)
-	le.PutUint64(iso.heap[ref:], objString<<56|uint64(len(s)))
+	iso.put(ref, objString<<56|uint64(len(s)))
 	copy(iso.heap[ref+8:], s)
 	return ref
 }
 
 func (iso *Isolate) newString(s string, pc int, steps uint64) uint64 {
 	ref := iso.alloc(8+roundUp8(uint64(len(s))), pc, steps)
-	le.PutUint64(iso.heap[ref:], objString<<56|uint64(len(s)))
+	iso.put(ref, objString<<56|uint64(len(s)))
 	copy(iso.heap[ref+8:], s)
 	return ref
 }
@@ -154,7 +156,7 @@ func (iso *Isolate) arrayGet(kind, ref, i uint64, pc int, steps uint64) uint64 {
 }
 
 func (iso *Isolate) arraySet(kind, ref, i, v uint64, pc int, steps uint64) {
-	le.PutUint64(iso.heap[iso.element(kind, ref, i, pc, steps):], v)
+	iso.put(iso.element(kind, ref, i, pc, steps), v)
 }
 
 // stringBytes returns the bytes of the string at ref; they alias the heap.
@@ -176,7 +178,7 @@ func (iso *Isolate) compareStrings(a, b uint64, pc int, steps uint64) int {
 func (iso *Isolate) concat(r []uint64, x, y int, pc int, steps uint64) uint64 {
 	n := iso.length(r[x], pc, steps) + iso.length(r[y], pc, steps)
 	ref := iso.alloc(8+roundUp8(n), pc, steps)
-	le.PutUint64(iso.heap[ref:], objString<<56|n)
+	iso.put(ref, objString<<56|n)
 	a := iso.stringBytes(r[x], pc, steps) // read after alloc: it may have moved
 	copy(iso.heap[ref+8:], a)
 	copy(iso.heap[ref+8+uint64(len(a)):], iso.stringBytes(r[y], pc, steps))
@@ -273,6 +275,9 @@ func (iso *Isolate) collect(need uint64, pc int, steps uint64) {
 	}
 	iso.spare = iso.heap[:0]
 	iso.heap = g.to
+	// Every object moved: pre-copy starts its rounds over (see the
+	// package doc, "Pre-copy").
+	iso.markAll()
 	used = uint64(len(iso.heap))
 	// The trigger follows the live heap, up and down (see heapTrigger).
 	if used+need > iso.limits.MaxHeap {

@@ -59,6 +59,14 @@ type Isolate struct {
 	spare  []byte   // to-space for the next collection
 	halt   atomic.Uint32
 
+	// Pre-copy and the incremental state hash (pages.go): a bit per heap
+	// page written since the last sync, covering the arena's capacity,
+	// and the Merkle tree of the heap as of that sync (nil before the
+	// first). Not part of the state.
+	dirty       []uint64
+	dirtyInline [4]uint64 // dirty's storage for heaps up to 2 MiB, so that New and Resume allocate no bitmap
+	tree        *HeapTree
+
 	panicked string // the Go panic behind an ErrInternal fault, for its message
 	// The index and length behind an ErrIndexOutOfRange fault, for its
 	// message; like panicked, not part of the state.
@@ -94,6 +102,7 @@ func New(p *Program, limits Limits) (*Isolate, error) {
 	}
 	iso.regs = make([]uint64, min(max(256, int(entry.NRegs)), iso.limits.MaxRegs))
 	iso.heap = make([]byte, 8, iso.st.HeapCap)
+	iso.fitDirty()
 	return iso, nil
 }
 
@@ -135,6 +144,7 @@ func resume(p *Program, st *State, limits Limits) *Isolate {
 	iso.st.Output = st.Output[:len(st.Output):len(st.Output)]
 	iso.regs = st.Regs[:len(st.Regs):len(st.Regs)]
 	iso.heap = st.Heap[:len(st.Heap):len(st.Heap)]
+	iso.fitDirty()
 	return iso
 }
 

@@ -108,7 +108,7 @@ func (iso *Isolate) setWord(arr, i, v uint64, pc int, steps uint64) {
 	if arr == 0 || i >= le.Uint64(iso.heap[arr+8:]) {
 		iso.trap(faultKindMismatch, pc, steps)
 	}
-	le.PutUint64(iso.heap[arr+16+8*i:], v)
+	iso.put(arr+16+8*i, v)
 }
 
 // hashKey hashes key, a scalar or (with stringKeys) a string ref.
@@ -151,8 +151,8 @@ func (iso *Isolate) mapFind(m, key, stringKeys uint64, pc int, steps uint64) int
 // newMap implements make(map[K]V, hint).
 func (iso *Isolate) newMap(r []uint64, dst int, info uint64, hint int64, pc int, steps uint64) uint64 {
 	m := iso.alloc(mapSize, pc, steps)
-	le.PutUint64(iso.heap[m:], objMap<<56)
-	le.PutUint64(iso.heap[m+mInfo:], info&mapInfoMask)
+	iso.put(m, objMap<<56)
+	iso.put(m+mInfo, info&mapInfoMask)
 	r[dst] = m // a root while the arrays are made
 	iso.rebuildMap(r, dst, uint64(max(hint, minMapEntries)), pc, steps)
 	return r[dst]
@@ -203,12 +203,12 @@ func (iso *Isolate) rebuildMap(r []uint64, reg int, capacity uint64, pc int, ste
 			n++
 		}
 	}
-	le.PutUint64(iso.heap[m:], objMap<<56|n)
-	le.PutUint64(iso.heap[m+mUsed:], n)
-	le.PutUint64(iso.heap[m+mKeys:], keys)
-	le.PutUint64(iso.heap[m+mValues:], vals)
-	le.PutUint64(iso.heap[m+mMeta:], meta)
-	le.PutUint64(iso.heap[m+mIndex:], index)
+	iso.put(m, objMap<<56|n)
+	iso.put(m+mUsed, n)
+	iso.put(m+mKeys, keys)
+	iso.put(m+mValues, vals)
+	iso.put(m+mMeta, meta)
+	iso.put(m+mIndex, index)
 }
 
 // mapInsert implements the first half of m[k] = v: it returns the entry of
@@ -247,8 +247,8 @@ func (iso *Isolate) mapInsert(r []uint64, mreg, key int, stringKeys uint64, pc i
 	}
 	iso.setWord(keys, used, r[key], pc, steps)
 	iso.setWord(meta, used, h, pc, steps)
-	le.PutUint64(iso.heap[m+mUsed:], used+1)
-	le.PutUint64(iso.heap[m:], objMap<<56|(objLen(iso.heap, m)+1))
+	iso.put(m+mUsed, used+1)
+	iso.put(m, objMap<<56|(objLen(iso.heap, m)+1))
 	return used
 }
 
@@ -284,7 +284,7 @@ func (iso *Isolate) mapDelete(m, key, stringKeys uint64, pc int, steps uint64) {
 	iso.setWord(le.Uint64(iso.heap[m+mMeta:]), uint64(e), 0, pc, steps)
 	iso.setWord(le.Uint64(iso.heap[m+mKeys:]), uint64(e), 0, pc, steps)
 	iso.setWord(le.Uint64(iso.heap[m+mValues:]), uint64(e), 0, pc, steps)
-	le.PutUint64(iso.heap[m:], objMap<<56|(objLen(iso.heap, m)-1))
+	iso.put(m, objMap<<56|(objLen(iso.heap, m)-1))
 }
 
 // mapKeys implements the snapshot a range over R[mreg] iterates: a new
@@ -308,7 +308,7 @@ func (iso *Isolate) mapKeys(r []uint64, mreg int, pc int, steps uint64) uint64 {
 	n := uint64(0)
 	for e, used := uint64(0), le.Uint64(iso.heap[m+mUsed:]); e < used && n < count; e++ {
 		if iso.word(meta, e, pc, steps) != 0 {
-			le.PutUint64(iso.heap[arr+16+8*n:], iso.word(keys, e, pc, steps))
+			iso.put(arr+16+8*n, iso.word(keys, e, pc, steps))
 			n++
 		}
 	}
@@ -329,8 +329,8 @@ func (iso *Isolate) sortSlice(ref uint64, pc int, steps uint64) {
 	}
 	swap := func(i, j uint64) {
 		a, b := le.Uint64(iso.heap[data+8*i:]), le.Uint64(iso.heap[data+8*j:])
-		le.PutUint64(iso.heap[data+8*i:], b)
-		le.PutUint64(iso.heap[data+8*j:], a)
+		iso.put(data+8*i, b)
+		iso.put(data+8*j, a)
 	}
 	down := func(i, n uint64) {
 		for {

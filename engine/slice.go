@@ -135,10 +135,10 @@ func (iso *Isolate) newHeader(kind uint64, r []uint64, src int, off, n, c uint64
 	ref := r[src]
 	arr := iso.backing(ref)
 	data, _, _ := iso.view(kind, ref, pc, steps)
-	le.PutUint64(iso.heap[h:], (kind+objSliceS-objScalars)<<56|n)
-	le.PutUint64(iso.heap[h+8:], c)
-	le.PutUint64(iso.heap[h+16:], arr)
-	le.PutUint64(iso.heap[h+24:], data+8*off)
+	iso.put(h, (kind+objSliceS-objScalars)<<56|n)
+	iso.put(h+8, c)
+	iso.put(h+16, arr)
+	iso.put(h+24, data+8*off)
 	return h
 }
 
@@ -169,6 +169,7 @@ func (iso *Isolate) quickHeader(kind, arr, data, n, c uint64) (uint64, bool) {
 		return 0, false
 	}
 	iso.heap = iso.heap[:used+sliceHeaderSize]
+	iso.markRange(used, used+sliceHeaderSize)
 	h := iso.heap[used:]
 	le.PutUint64(h, (kind+objSliceS-objScalars)<<56|n)
 	le.PutUint64(h[8:], c)
@@ -185,16 +186,16 @@ func (iso *Isolate) appendElem(kind uint64, r []uint64, dst, esize, val int, pc 
 	data, n, c := iso.view(kind, ref, pc, steps)
 	if n < c {
 		if h, ok := iso.quickHeader(kind, iso.backing(ref), data, n+1, c); ok {
-			le.PutUint64(iso.heap[data+8*n:], r[val])
+			iso.put(data+8*n, r[val])
 			return h
 		}
 		h := iso.newHeader(kind, r, dst, 0, n+1, c, pc, steps)
 		data := le.Uint64(iso.heap[h+24:])
-		le.PutUint64(iso.heap[data+8*n:], r[val])
+		iso.put(data+8*n, r[val])
 		return h
 	}
 	nref := iso.grow(kind, r, dst, n+1, esize, pc, steps)
-	le.PutUint64(iso.heap[nref+16+8*n:], r[val])
+	iso.put(nref+16+8*n, r[val])
 	return nref
 }
 
@@ -235,6 +236,7 @@ func (iso *Isolate) appendSlice(r []uint64, dst, esize, src int, pc int, steps u
 	}
 	h, data, n := iso.extend(kind, r, dst, m, esize, pc, steps)
 	sdata, _, _ := iso.view(kind, r[src], pc, steps)
+	iso.markRange(data+8*n, data+8*(n+m))
 	copy(iso.heap[data+8*n:data+8*(n+m)], iso.heap[sdata:sdata+8*m]) // copy is memmove: the two may overlap
 	return h
 }
@@ -248,7 +250,7 @@ func (iso *Isolate) appendString(r []uint64, dst, esize, src int, pc int, steps 
 	}
 	h, data, n := iso.extend(objScalars, r, dst, m, esize, pc, steps)
 	for i, b := range iso.stringBytes(r[src], pc, steps) {
-		le.PutUint64(iso.heap[data+8*(n+uint64(i)):], uint64(b))
+		iso.put(data+8*(n+uint64(i)), uint64(b))
 	}
 	return h
 }
@@ -295,7 +297,7 @@ func (iso *Isolate) sliceString(r []uint64, src int, lo, hi uint64, pc int, step
 		return 0
 	}
 	ref := iso.alloc(8+roundUp8(hi-lo), pc, steps)
-	le.PutUint64(iso.heap[ref:], objString<<56|(hi-lo))
+	iso.put(ref, objString<<56|(hi-lo))
 	copy(iso.heap[ref+8:], iso.stringBytes(r[src], pc, steps)[lo:hi])
 	return ref
 }
@@ -312,6 +314,7 @@ func (iso *Isolate) copySlice(dst, src uint64, pc int, steps uint64) uint64 {
 	if kind != skind {
 		iso.trap(faultKindMismatch, pc, steps)
 	}
+	iso.markRange(ddata, ddata+8*m)
 	copy(iso.heap[ddata:ddata+8*m], iso.heap[sdata:sdata+8*m])
 	return m
 }
@@ -322,7 +325,7 @@ func (iso *Isolate) copyString(dst, src uint64, pc int, steps uint64) uint64 {
 	s := iso.stringBytes(src, pc, steps)
 	m := min(n, uint64(len(s)))
 	for i := uint64(0); i < m; i++ {
-		le.PutUint64(iso.heap[data+8*i:], uint64(s[i]))
+		iso.put(data+8*i, uint64(s[i]))
 	}
 	return m
 }
@@ -333,7 +336,7 @@ func (iso *Isolate) bytesOfString(r []uint64, src int, pc int, steps uint64) uin
 	n := uint64(len(iso.stringBytes(r[src], pc, steps)))
 	arr := iso.newArray(objScalars, n, roundUpSize(n, true), pc, steps)
 	for i, b := range iso.stringBytes(r[src], pc, steps) {
-		le.PutUint64(iso.heap[arr+16+8*uint64(i):], uint64(b))
+		iso.put(arr+16+8*uint64(i), uint64(b))
 	}
 	return arr
 }
@@ -345,7 +348,7 @@ func (iso *Isolate) stringOfBytes(r []uint64, src int, pc int, steps uint64) uin
 		return 0
 	}
 	ref := iso.alloc(8+roundUp8(n), pc, steps)
-	le.PutUint64(iso.heap[ref:], objString<<56|n)
+	iso.put(ref, objString<<56|n)
 	data, _, _ := iso.view(objScalars, r[src], pc, steps)
 	for i := uint64(0); i < n; i++ {
 		iso.heap[ref+8+i] = byte(le.Uint64(iso.heap[data+8*i:]))

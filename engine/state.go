@@ -104,44 +104,31 @@ func (s *State) Clone() *State {
 	return &c
 }
 
-// Hash returns the state hash: BLAKE3-256 over the canonical form
+// Hash returns the state hash, the root of a Merkle tree over the heap's
+// pages and the rest of the state (merkle.go has the construction, and the
+// package doc says why):
 //
-//	"KNST" u32(version 2)
-//	program[32]
-//	u64 status, fault, pc, steps, result, heapcap
-//	u64 len(frames), len(regs), len(globals), len(heap), len(output)
-//	frames as 4×u32 each, regs, globals as u64 each, heap bytes, output bytes
+//	root = BLAKE3-256("KNST" u32(version 3)
+//	                  program[32]
+//	                  u64 status, fault, pc, steps, result, heapcap
+//	                  u64 len(frames), len(regs), len(globals), len(heap), len(output)
+//	                  heapRoot[32]
+//	                  frames as 4×u32 each, regs, globals as u64 each, output bytes)
 //
 // all little-endian. It covers everything that determines how the isolate
 // continues and what it has produced, and nothing about where it runs: no
-// isolate id, epoch, node or budget. Equal states hash equal.
+// isolate id, epoch, node or budget. Equal states hash equal, however
+// their hash was computed: here in one pass, by Isolate.Hash page by page,
+// or by a pre-copy target from the pages it received.
 func (s *State) Hash() [32]byte {
-	h := hasherPool.Get().(*blake3.Hasher)
-	h.Reset()
-	var hdr [4 + 4 + 32 + 11*8]byte
-	copy(hdr[:], "KNST")
-	binary.LittleEndian.PutUint32(hdr[4:], stateHashVersion)
-	copy(hdr[8:], s.Program[:])
-	w := hdr[40:]
-	for i, v := range [...]uint64{uint64(s.Status), uint64(s.Fault), uint64(s.PC), s.Steps, s.Result, s.HeapCap,
-		uint64(len(s.Frames)), uint64(len(s.Regs)), uint64(len(s.Globals)), uint64(len(s.Heap)), uint64(len(s.Output))} {
-		binary.LittleEndian.PutUint64(w[i*8:], v)
-	}
-	h.Write(hdr[:])
-	h.Write(FrameBytes(s.Frames))
-	writeWords(h, s.Regs)
-	writeWords(h, s.Globals)
-	h.Write(s.Heap)
-	h.Write(s.Output)
-	var sum [32]byte
-	h.Sum(sum[:0])
-	hasherPool.Put(h)
-	return sum
+	root := HeapRoot(s.Heap)
+	return StateRoot(s, &root)
 }
 
 // stateHashVersion names the canonical form the state hash covers; it
-// changes with the heap layout (2: slice headers).
-const stateHashVersion = 2
+// changes with the heap layout and the hash's construction (2: slice
+// headers; 3: the Merkle tree over 8 KiB pages).
+const stateHashVersion = 3
 
 var hasherPool = sync.Pool{New: func() any { return blake3.New() }}
 

@@ -35,9 +35,9 @@ const (
 // newStruct allocates a zero struct of n fields with the given masks.
 func (iso *Isolate) newStruct(n int, refMask, valMask uint64, pc int, steps uint64) uint64 {
 	ref := iso.alloc(structHeader+8*uint64(n), pc, steps)
-	le.PutUint64(iso.heap[ref:], objStruct<<56|uint64(n))
-	le.PutUint64(iso.heap[ref+8:], refMask)
-	le.PutUint64(iso.heap[ref+16:], valMask)
+	iso.put(ref, objStruct<<56|uint64(n))
+	iso.put(ref+8, refMask)
+	iso.put(ref+16, valMask)
 	return ref
 }
 
@@ -114,7 +114,7 @@ func (iso *Isolate) copyOut(ref uint64, zero bool, pc int, steps uint64) uint64 
 	}
 	for m := valMask; m != 0; m &= m - 1 {
 		off := structHeader + 8*uint64(trailingZeros(m))
-		le.PutUint64(iso.heap[c+off:], iso.copyOut(le.Uint64(iso.heap[ref+off:]), zero, pc, steps))
+		iso.put(c+off, iso.copyOut(le.Uint64(iso.heap[ref+off:]), zero, pc, steps))
 	}
 	return c
 }
@@ -144,7 +144,7 @@ func (iso *Isolate) assignValue(dst, src uint64, depth int, pc int, steps uint64
 			iso.assignValue(le.Uint64(iso.heap[dst+off:]), v, depth+1, pc, steps)
 			continue
 		}
-		le.PutUint64(iso.heap[dst+off:], v)
+		iso.put(dst+off, v)
 	}
 }
 
@@ -165,7 +165,7 @@ func (iso *Isolate) appendValue(r []uint64, dst, esize, val int, pc int, steps u
 		return h
 	}
 	nref := iso.grow(objRefs, r, dst, n+1, esize, pc, steps)
-	le.PutUint64(iso.heap[nref+16+8*n:], r[val])
+	iso.put(nref+16+8*n, r[val])
 	r[dst] = nref // a root while the copies are made
 	iso.fillValues(r, dst, val, n, n+1, pc, steps)
 	return r[dst]
@@ -225,10 +225,10 @@ func (iso *Isolate) fillValues(r []uint64, arr, shape int, from, start uint64, p
 	iso.reserve(size, pc, steps)
 	a = iso.backing(r[arr]) // a collection may have moved it
 	for i := uint64(0); i < from; i++ {
-		le.PutUint64(iso.heap[a+16+8*i:], iso.copyOut(le.Uint64(iso.heap[a+16+8*i:]), false, pc, steps))
+		iso.put(a+16+8*i, iso.copyOut(le.Uint64(iso.heap[a+16+8*i:]), false, pc, steps))
 	}
 	for i := start; i < capacity; i++ {
-		le.PutUint64(iso.heap[a+16+8*i:], iso.copyOut(shapeOf(), true, pc, steps))
+		iso.put(a+16+8*i, iso.copyOut(shapeOf(), true, pc, steps))
 	}
 }
 

@@ -389,9 +389,9 @@ func (iso *Isolate) exec(limit uint64) {
 		case GETFR:
 			r[in.A()] = le.Uint64(iso.heap[iso.field(r[in.B()], in.C(), 1, pc-1, steps):])
 		case SETF:
-			le.PutUint64(iso.heap[iso.field(r[in.A()], in.B(), 0, pc-1, steps):], r[in.C()])
+			iso.put(iso.field(r[in.A()], in.B(), 0, pc-1, steps), r[in.C()])
 		case SETFR:
-			le.PutUint64(iso.heap[iso.field(r[in.A()], in.B(), 1, pc-1, steps):], r[in.C()])
+			iso.put(iso.field(r[in.A()], in.B(), 1, pc-1, steps), r[in.C()])
 		case CLONE:
 			r[in.A()] = iso.cloneValue(r, in.B(), false, pc-1, steps)
 		case SCOPY:
