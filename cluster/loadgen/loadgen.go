@@ -46,7 +46,7 @@ type Job struct {
 var mediumSizes = map[string]int{
 	"fib": 23, "loop": 100_000, "sieve": 40_000, "nbody": 800, "matmul": 40,
 	"strings": 6000, "bintrees": 9, "deeprec": 5000,
-	"wordfreq": 3600, "closuresort": 1000, "bytebuild": 2400,
+	"wordfreq": 3600, "closuresort": 1000, "bytebuild": 2400, "cache": 1300,
 }
 
 // Workloads compiles the workloads at size "small" (the -small variants,

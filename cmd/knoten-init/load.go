@@ -240,7 +240,7 @@ func loadJobs(ctx context.Context, o *options) ([]*loadgen.Job, error) {
 var largeSizes = map[string]int{
 	"fib": 28, "loop": 1_000_000, "sieve": 500_000, "nbody": 8500, "matmul": 90,
 	"strings": 75_000, "bintrees": 12, "deeprec": 40_000,
-	"wordfreq": 60_000, "closuresort": 12_000, "bytebuild": 40_000,
+	"wordfreq": 60_000, "closuresort": 12_000, "bytebuild": 40_000, "cache": 13_000,
 }
 
 // largeJobs compiles the workloads at --size large and runs each

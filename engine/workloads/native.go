@@ -378,6 +378,55 @@ func ByteBuild(n int) (tail string, result int) {
 	return string(buf[max(0, len(buf)-24):]), len(buf)*1000 + h%1000
 }
 
+// Cache runs the cache workload with n slots and returns its hits, misses
+// and sets and the result, the checksum of the values its GETs hit.
+//
+//go:noinline
+func Cache(n int) (hits, misses, sets, result int) {
+	const w = 8
+	data := make([]int, n*w)
+	for s := 0; s < n; s++ {
+		data[s*w] = s
+		for j := 1; j < w; j++ {
+			data[s*w+j] = (s*31 + j) % 1000003
+		}
+	}
+	hot := max(1, n/100)
+	hotBase := n / 3
+	seed := int64(42)
+	sum := 0
+	for r := 0; r < 4*n; r++ {
+		seed = seed*6364136223846793005 + 1442695040888963407
+		x := int(seed >> 16 & (1<<47 - 1))
+		k := x / 800
+		key := k % (2 * n)
+		if x%100 < 90 {
+			key = hotBase + k%hot
+		}
+		slot := data[key%n*w : key%n*w+w]
+		switch {
+		case x/100%8 == 0:
+			sets++
+			slot[0] = key
+			for j := 1; j < w; j++ {
+				slot[j] = (key*31 + r + j) % 1000003
+			}
+		case slot[0] == key:
+			hits++
+			for _, v := range slot[1:] {
+				sum = (sum*131 + v) % 1000000007
+			}
+		default:
+			misses++
+			slot[0] = key
+			for j := 1; j < w; j++ {
+				slot[j] = (key*31 + j) % 1000003
+			}
+		}
+	}
+	return hits, misses, sets, sum
+}
+
 func g(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
 
 // twins maps a workload to its native twin, formatted as the engine formats
@@ -414,5 +463,9 @@ var twins = map[string]func(n int) (result, output string){
 	"bytebuild": func(n int) (string, string) {
 		tail, r := ByteBuild(n)
 		return strconv.Itoa(r), tail + "\n"
+	},
+	"cache": func(n int) (string, string) {
+		hits, misses, sets, r := Cache(n)
+		return strconv.Itoa(r), fmt.Sprintln("hits", hits, "misses", misses, "sets", sets)
 	},
 }

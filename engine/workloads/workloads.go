@@ -7,7 +7,7 @@
 // Every program starts with a line "const N = <size>"; Sized rewrites it to
 // run a workload at any size. The expected results come from native Go twins
 // (Fib, Loop, Sieve, NBody, Matmul, Strings, BinTrees, DeepRec, WordFreq,
-// ClosureSort, ByteBuild), which the
+// ClosureSort, ByteBuild, Cache), which the
 // tests check against the hardcoded table and the engine's results, and which
 // the benchmarks use as the native baseline.
 package workloads
@@ -94,6 +94,9 @@ var specs = []spec{
 	{name: "bytebuild", what: "N numbers written into a growing []byte, hashed", full: 100_000, small: 30, smallestValid: 1,
 		fullResult: "648893317", fullOutput: "52489,60408,68327; next\n\n",
 		smallResult: "191354", smallOutput: "13807,21726,29645; next\n\n"},
+	{name: "cache", what: "direct-mapped cache of N slots of 8 words serving 4N requests, 90% to a hot 1%", full: 1 << 20, small: 16, smallestValid: 1,
+		fullResult: "779089158", fullOutput: "hits 3484305 misses 185438 sets 524561\n",
+		smallResult: "700958492", smallOutput: "hits 53 misses 4 sets 7\n"},
 }
 
 // Names returns the programs' base names in a fixed order.

@@ -203,3 +203,41 @@ func BenchmarkWorkloads(b *testing.B) {
 		})
 	}
 }
+
+// TestCacheHeap checks what the cache workload is for: a heap of 64 MiB or
+// more at full size, and serving requests that never allocate, so that no
+// collection moves the heap once the cache is filled. It runs the program
+// at a middling size in slices, and from the first stop at which the slots
+// are allocated to the summary printed at the end, the heap must keep its
+// length.
+func TestCacheHeap(t *testing.T) {
+	const words = 8 // per slot, as cache.kn's W
+	if full, ok := Get("cache"); !ok || full.N*words*8 < 64<<20 {
+		t.Fatalf("full cache variant: %d slots of %d words are under 64 MiB", full.N, words)
+	}
+	w, err := Sized("cache", 2000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	iso, err := engine.New(compile(t, w), engine.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steady, stops := 0, 0
+	for iso.Run(5000).Runnable() {
+		n := len(iso.State().Heap)
+		switch {
+		case len(iso.Output()) > 0:
+		case steady == 0 && n >= w.N*words*8:
+			steady = n
+		case steady != 0 && n != steady:
+			t.Fatalf("heap length changed from %d to %d at step %d", steady, n, iso.Steps())
+		case steady != 0:
+			stops++
+		}
+	}
+	checkResult(t, w, iso)
+	if stops < 100 {
+		t.Errorf("only %d stops while serving", stops)
+	}
+}
