@@ -114,17 +114,17 @@ func (iso *Isolate) DirtyPages() int {
 	return n
 }
 
-// TakeDirty syncs up to max dirty pages at or after page from: it rehashes
+// TakeDirty syncs up to max dirty pages in [from, to): it rehashes
 // them into the isolate's Merkle tree, clears their dirty bits and appends
 // their indexes, in increasing order, to dst. It returns dst and the page
-// to continue from (the heap's page count when it reached the end). A
+// to continue from (to, or the heap's page count, when it reached the end). A
 // pre-copy round sends the pages it returns, read from State().Heap before
 // the isolate runs again. Before the first sync every page is dirty.
 // Only the goroutine driving the isolate may call it; it allocates only
 // when dst or the tree must grow.
-func (iso *Isolate) TakeDirty(dst []uint32, from, max int) ([]uint32, int) {
+func (iso *Isolate) TakeDirty(dst []uint32, from, to, max int) ([]uint32, int) {
 	iso.syncTree()
-	n := NumPages(len(iso.heap))
+	n := min(NumPages(len(iso.heap)), to)
 	p := from
 	for p < n && max > 0 {
 		w := iso.dirty[p>>6] >> (p & 63)
@@ -150,7 +150,8 @@ func (iso *Isolate) TakeDirty(dst []uint32, from, max int) ([]uint32, int) {
 // sync (all of them the first time). Only the goroutine driving the
 // isolate may call it.
 func (iso *Isolate) Hash() [32]byte {
-	iso.TakeDirty(nil, 0, int(^uint(0)>>1))
+	all := int(^uint(0) >> 1)
+	iso.TakeDirty(nil, 0, all, all)
 	root := iso.tree.Root()
 	return StateRoot(iso.State(), &root)
 }

@@ -19,7 +19,7 @@ import (
 // few stops the incremental state hash must equal the one-pass hash.
 func TestDirtyPagesCoverEveryWrite(t *testing.T) {
 	sizes := map[string]int{"sieve": 200_000, "matmul": 40, "strings": 5000, "bintrees": 10,
-		"wordfreq": 5000, "closuresort": 3000, "bytebuild": 5000, "nbody": 100, "fib": 15, "loop": 10_000, "deeprec": 300}
+		"wordfreq": 5000, "closuresort": 3000, "bytebuild": 5000, "nbody": 100, "fib": 15, "loop": 10_000, "deeprec": 300, "cache": 2000}
 	var progs []*engine.Program
 	for _, name := range Names() {
 		n, ok := sizes[name]
@@ -58,7 +58,7 @@ func TestDirtyPagesCoverEveryWrite(t *testing.T) {
 			for iso.Status().Runnable() {
 				iso.Run(int64(1 + rng.IntN(4_000)))
 				heap := iso.State().Heap
-				taken, _ = iso.TakeDirty(taken[:0], 0, len(heap))
+				taken, _ = iso.TakeDirty(taken[:0], 0, len(heap), len(heap))
 				marked := make(map[uint32]bool, len(taken))
 				for _, p := range taken {
 					marked[p] = true
