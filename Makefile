@@ -22,7 +22,7 @@ THRESHOLD     ?= 10
 COMPARE_FLAGS ?=
 KNOTEN_BENCH  ?= $(GO) run ./cmd/knoten-bench
 
-.PHONY: test vet lint staticcheck deadcode bench fuzz baseline compare bench-smoke plots safepoint-cost
+.PHONY: test vet lint staticcheck deadcode bench fuzz baseline compare bench-smoke plots safepoint-cost dirty-cost
 
 # test runs everything under the race detector, then the allocation proofs
 # (AllocsPerRun) without it: -race adds allocations, so they skip there.
@@ -125,3 +125,19 @@ safepoint-cost:
 	    out/$$pkg-$$mode.test -test.run '^$$' -test.bench '$(SAFEPOINT_BENCH)' -test.benchtime 5x -test.benchmem >> out/safepoint-$$mode.txt; \
 	  done; done; done
 	$(KNOTEN_BENCH) compare out/safepoint-off.txt out/safepoint-on.txt --threshold 5 --report-only
+
+# dirty-cost measures what dirty-page tracking costs (every heap write marks
+# its page, for pre-copy migration and the incremental state hash): the
+# engine workloads built with and without it (-tags knoten_nodirty),
+# interleaved as safepoint-cost does. The target is 5 % (DESIGN.md).
+DIRTY_BENCH ?= Workloads/.*/engine=knoten
+dirty-cost:
+	@mkdir -p out
+	$(GO) test -c -o out/workloads-nodirty.test -tags knoten_nodirty ./engine/workloads
+	$(GO) test -c -o out/workloads-dirty.test ./engine/workloads
+	@rm -f out/dirty-off.txt out/dirty-on.txt
+	@for i in $$(seq $(COUNT)); do \
+	  out/workloads-nodirty.test -test.run '^$$' -test.bench '$(DIRTY_BENCH)' -test.benchtime 3x -test.benchmem >> out/dirty-off.txt; \
+	  out/workloads-dirty.test -test.run '^$$' -test.bench '$(DIRTY_BENCH)' -test.benchtime 3x -test.benchmem >> out/dirty-on.txt; \
+	done
+	$(KNOTEN_BENCH) compare out/dirty-off.txt out/dirty-on.txt --threshold 5 --report-only
