@@ -447,7 +447,25 @@ func (c *Cluster) request(kind evKind, id IsolateID, to NodeID, at time.Duration
 	return c.requestRoute(kind, id, to, at, nil)
 }
 
+// MigratePreCopy moves isolate id to node to live: its heap goes out in
+// rounds of the pages written since the round before while it keeps
+// running, and it stops only for the last of them (see PreCopy and the
+// package doc, "Pre-copy"). It returns once the node holding the isolate
+// has started; the handoff that ends it is the same as Migrate's, with
+// the same guarantees. Errors are as for Migrate, and ErrBusy if a live
+// migration of the isolate is already under way.
+func (c *Cluster) MigratePreCopy(id IsolateID, to NodeID, opts PreCopy) error {
+	return c.post(&event{kind: evPreCopy, id: id, to: to, pre: opts})
+}
+
 func (c *Cluster) requestRoute(kind evKind, id IsolateID, to NodeID, at time.Duration, route []Stop) error {
+	return c.post(&event{kind: kind, id: id, to: to, at: at, route: route})
+}
+
+// post sends a request about isolate ev.id to the node holding it, and
+// follows the isolate if it moved meanwhile.
+func (c *Cluster) post(req *event) error {
+	id, to := req.id, req.to
 	if int(to) >= len(c.nodes) {
 		return ErrNoSuchNode
 	}
@@ -461,7 +479,9 @@ func (c *Cluster) requestRoute(kind evKind, id IsolateID, to NodeID, at time.Dur
 			return err
 		}
 		reply := make(chan error, 1)
-		n.post(&event{kind: kind, id: id, to: to, at: at, route: route, reply: reply})
+		ev := *req
+		ev.reply = reply
+		n.post(&ev)
 		select {
 		case err = <-reply:
 		case <-n.stop:

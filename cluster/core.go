@@ -89,6 +89,12 @@ type nodeCore struct {
 	// live runtime when Config.Ledger is.
 	async func(ledgerOp)
 
+	// Live migrations: sessions numbers the ones this node starts; stages
+	// are those it receives, stagedBytes what they hold (precopy.go).
+	sessions    uint64
+	stages      map[stageKey]*stage
+	stagedBytes int64
+
 	resumed   []*task // deferred proto hook work, done after the machine returns
 	confirms  []*task
 	decodeOpt codec.DecodeOptions
@@ -97,7 +103,7 @@ type nodeCore struct {
 func newNodeCore(id NodeID, n int, cfg *Config, send func(NodeID, []byte), p pool, col *collector) *nodeCore {
 	c := &nodeCore{
 		id: id, n: n, cfg: cfg, sendFn: send, pool: p, col: col,
-		tasks: make(map[IsolateID]*task),
+		tasks: make(map[IsolateID]*task), stages: make(map[stageKey]*stage),
 		progs: make(map[[32]byte]*progEntry),
 		peers: make([]peerState, n),
 		rng:   rand.New(rand.NewPCG(cfg.Seed, uint64(id)+0x9e3779b97f4a7c15)),
@@ -202,7 +208,7 @@ func (c *nodeCore) accept(from NodeID, m *message) error {
 	if c.tasks[m.id] != nil {
 		return fmt.Errorf("BUG: cluster: %v offered isolate %d, which %v holds", from, m.id, c.id)
 	}
-	meta, chk, err := c.decodeOpt.DecodeChecked(m.payload, c.resolve)
+	meta, chk, err := c.decodeOffer(from, m)
 	if err != nil {
 		return err
 	}
@@ -397,6 +403,8 @@ func (c *nodeCore) message(from NodeID, raw []byte) {
 		c.maybeSteal() // at once, rather than at a tick a quiet node may sleep through
 	case mSteal:
 		c.serveSteal(from, int(m.n))
+	case mPages:
+		c.onPages(from, m.payload)
 	case mStealReply:
 		if c.stealOut && c.stealFrom == from {
 			c.stealOut = false
@@ -555,8 +563,6 @@ func (c *nodeCore) requestMove(t *task, to NodeID) {
 // for the downtime figure, or 0 when the task was not halted.
 func (c *nodeCore) handoff(t *task, to NodeID, trace int64) {
 	e := t.epoch + 1
-	st := t.iso.State()
-	sum := st.Hash()
 	var route []Stop
 	if t.carryRoute { // parked for its planned stop, and this hop goes there
 		route = t.route
@@ -565,9 +571,16 @@ func (c *nodeCore) handoff(t *task, to NodeID, trace int64) {
 	// with the isolate, or the isolate left it (a drain, a steal, a failed
 	// hop).
 	t.route, t.carryRoute = nil, false
-	msg := c.offers.get(offerHeaderLen(len(route)) + codec.EncodedSize(st))
-	msg = appendOfferHeader(msg, t.id, e, t.prog.Hash(), trace, route)
-	msg = codec.AppendEncodeSum(msg, codec.Meta{Isolate: uint64(t.id), Epoch: e}, st, &sum)
+	st := t.iso.State()
+	msg, sum := c.finalOffer(t, to, e, trace, route)
+	if msg == nil {
+		// Stop-and-copy. The isolate's hash rehashes only the pages
+		// written since its last sync (all of them the first time).
+		sum = t.iso.Hash()
+		msg = c.offers.get(offerHeaderLen(len(route)) + codec.EncodedSize(st))
+		msg = appendOfferHeader(msg, t.id, e, t.prog.Hash(), trace, route)
+		msg = codec.AppendEncodeSum(msg, codec.Meta{Isolate: uint64(t.id), Epoch: e}, st, &sum)
+	}
 	t.epoch, t.parked, t.offeredTo = e, true, to
 	c.col.m.recordOffer(len(msg))
 	c.col.event(Event{Kind: EvHalted, Node: c.id, Peer: to, ID: t.id, Epoch: e, PC: st.PC, Steps: st.Steps, Hash: sum, Bytes: len(msg)})
@@ -707,6 +720,7 @@ func (c *nodeCore) tick() {
 	}
 	c.maybeSteal()
 	c.checkDrained()
+	c.expireStages()
 }
 
 // quiet reports whether nothing on the core needs its timers soon: it

@@ -422,6 +422,48 @@
 // remote nodes start down awaiting. The in-process Cluster's Crash is its
 // own exact oracle.
 //
+// # Pre-copy
+//
+// MigratePreCopy moves an isolate live. Its heap goes out in PAGES
+// messages while it keeps running on the source; the handoff that ends it
+// is the ordinary one above, so every guarantee of the protocol and the
+// ledger holds unchanged, and the rounds before it confer nothing.
+//
+//   - Rounds. After each quantum, whoever holds the task (precopyRun.pump)
+//     takes up to ChunkPages pages still dirty from the round's cursor on
+//     (engine.Isolate.TakeDirty, which rehashes them into the isolate's
+//     Merkle tree) and sends them as one PAGES message, numbered in
+//     sequence. The first round sends every page; a round ends when its
+//     cursor reaches the heap's end. A collection moves every object and
+//     marks every page dirty, so the round after it sends the heap again.
+//   - Stop. Once the first round is over, the first quantum's end that
+//     finds at most StopPages pages dirty, or the end of the MaxRounds-th
+//     round (the isolate writes faster than the rounds go out;
+//     Snapshot.PreCopy.Forced counts them), parks the isolate at once. The
+//     check comes before the chunk is taken, so the pages left for the
+//     stop are those the last quantum wrote, which the write rate and the
+//     quantum bound, not the heap's size. Its
+//     OFFER then carries a codec final message instead of a whole state:
+//     the pages still dirty, the registers, frames, globals and output, the
+//     number of PAGES messages before it, and the state hash, which the
+//     source has kept current page by page. AutoConverge shortens the
+//     isolate's quantum after each round that did not shrink the dirty
+//     set, so that pages are taken more often per instruction it runs.
+//   - Target. A target assembles the PAGES of each (sender, isolate,
+//     session) in a codec.Assembler, which hashes each page as it arrives
+//     and whose memory follows the bytes received. A gap in the sequence,
+//     a bad chunk or one past the target's budget (half its memory budget)
+//     drops the session; a session quiet for stageTTL expires. The final
+//     OFFER is decoded against the session and verified against the root
+//     from the pages held, then accepted, committed and ACKed exactly as a
+//     whole state is: only the last pages are hashed at the stop.
+//   - Failure. Nothing is at stake before the OFFER: a lost or reordered
+//     PAGES message, a target that crashed or restarted mid-round, or an
+//     expired session makes the final OFFER fail (NACK bad state), and the
+//     source resumes its copy as after any refused handoff. A crash costs
+//     the rounds, never the isolate. The source does not retry by itself;
+//     the caller may migrate again, live or not.
+//
 // # Drain and stealing
 //
 // Drain marks the node draining (it refuses offers with NACK and advertises

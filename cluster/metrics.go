@@ -28,6 +28,18 @@ type Metrics struct {
 	interStolen      atomic.Int64 // isolates handed off in answer to STEAL
 	completions      atomic.Int64
 	fenced           atomic.Int64 // copies the ledger refused: an offer not committed, a completion not published
+
+	// Live migrations (precopy.go).
+	precopyStarted   atomic.Int64 // MigratePreCopy requests taken
+	precopyRounds    atomic.Int64 // rounds completed on sources
+	precopyPages     atomic.Int64 // pages sent in rounds
+	precopyBytes     atomic.Int64 // bytes of PAGES messages
+	precopyConverged atomic.Int64 // stopped because the dirty set fell to PreCopy.StopPages
+	precopyForced    atomic.Int64 // stopped after PreCopy.MaxRounds without converging
+	precopyBroken    atomic.Int64 // sessions a target dropped: a chunk missing, bad or over budget
+	precopyExpired   atomic.Int64 // sessions a target dropped after going quiet
+	finalPages       *hdrhistogram.Histogram // pages sent at the stop of a live migration
+	preRounds        *hdrhistogram.Histogram // rounds of a live migration
 	intraStealTried  atomic.Int64 // filled in from the workers at Snapshot
 	intraStealOK     atomic.Int64
 	intraSteals      func() (tried, ok int64)
@@ -44,6 +56,8 @@ func NewMetrics() *Metrics {
 		haltLatency: newHist(),
 		completion:  newHist(),
 		stateBytes:  hdrhistogram.New(1, 1<<36, 3),
+		finalPages:  hdrhistogram.New(1, 1<<24, 3),
+		preRounds:   hdrhistogram.New(1, 1<<16, 3),
 	}
 	m.firstSpawn.Store(-1)
 	return m
@@ -163,6 +177,8 @@ type Snapshot struct {
 	InterStolen     int64 `json:"inter_stolen_isolates"`
 	Completions     int64 `json:"completions"`
 	Fenced          int64 `json:"fenced,omitempty"` // copies the ledger refused (only with Config.Ledger): offers not committed, completions not published
+	// PreCopy sums up live migrations (Cluster.MigratePreCopy).
+	PreCopy PreCopyStats `json:"precopy"`
 	// Makespan is the time from the first spawn to the last completion.
 	Makespan time.Duration `json:"makespan_ns"`
 	// DowntimeSamples holds every recorded downtime, at the histogram's
@@ -201,6 +217,33 @@ func (m *Metrics) Snapshot() Snapshot {
 	s.HaltLatency = distOf(m.haltLatency)
 	s.Completion = distOf(m.completion)
 	s.OfferBytes = distOf(m.stateBytes)
+	s.PreCopy.FinalPages = distOf(m.finalPages)
+	s.PreCopy.Rounds = distOf(m.preRounds)
 	m.mu.Unlock()
+	s.PreCopy.Started, s.PreCopy.RoundsDone, s.PreCopy.Pages, s.PreCopy.Bytes = m.precopyStarted.Load(), m.precopyRounds.Load(), m.precopyPages.Load(), m.precopyBytes.Load()
+	s.PreCopy.Converged, s.PreCopy.Forced, s.PreCopy.Broken, s.PreCopy.Expired = m.precopyConverged.Load(), m.precopyForced.Load(), m.precopyBroken.Load(), m.precopyExpired.Load()
 	return s
+}
+
+// PreCopyStats sums up the live migrations of a cluster.
+type PreCopyStats struct {
+	Started    int64 `json:"started"`     // MigratePreCopy requests taken
+	RoundsDone int64 `json:"rounds"`      // rounds completed, all migrations together
+	Pages      int64 `json:"pages"`       // pages sent in rounds
+	Bytes      int64 `json:"bytes"`       // bytes of PAGES messages (the final OFFERs are in BytesMoved)
+	Converged  int64 `json:"converged"`   // stopped because the dirty set fell to StopPages
+	Forced     int64 `json:"forced"`      // stopped after MaxRounds, still writing faster than the rounds went
+	Broken     int64 `json:"broken"`      // sessions a target dropped (a chunk lost, bad or over its budget): their final OFFER fails and the isolate runs on at the source
+	Expired    int64 `json:"expired"`     // sessions a target dropped after going quiet
+	FinalPages Dist  `json:"final_pages"` // pages sent at the stop, per migration
+	Rounds     Dist  `json:"rounds_dist"` // rounds per migration
+}
+
+// recordPreCopy records a live migration's stop: its rounds and the
+// pages left for the stop.
+func (m *Metrics) recordPreCopy(rounds, final int) {
+	m.mu.Lock()
+	record(m.preRounds, int64(rounds))
+	record(m.finalPages, int64(final))
+	m.mu.Unlock()
 }

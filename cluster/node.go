@@ -51,6 +51,7 @@ const (
 	evCrash
 	evSteps
 	evMoveAt
+	evPreCopy
 	evPeerUp
 	evApply // a ledger call's answer (see ledgerOp)
 	evList
@@ -68,6 +69,7 @@ type event struct {
 	id      IsolateID
 	at      time.Duration
 	route   []Stop
+	pre     PreCopy
 	reply   chan error
 	steps   chan uint64
 	drained chan struct{}
@@ -361,6 +363,8 @@ func (n *liveNode) handle(ev *event) {
 		ev.reply <- nil
 	case evMove:
 		ev.reply <- c.move(ev.id, ev.to, ev.at)
+	case evPreCopy:
+		ev.reply <- c.precopy(ev.id, ev.to, ev.pre)
 	case evMoveAt:
 		ev.reply <- c.moveAt(ev.id, ev.to, uint64(ev.at), ev.route)
 	case evDrain:
@@ -691,7 +695,7 @@ func (n *liveNode) runQuantum(w *worker, t *task) {
 		n.cl.col.event(Event{Kind: EvRunning, Node: n.id, ID: t.id, Epoch: t.epoch, Downtime: down, QueueWait: wait, Steps: t.iso.Steps()})
 	}
 	st := t.iso.Status()
-	if budget, stop := t.budget(n.quantum); !stop {
+	if budget, stop := t.budget(quantumFor(t, n.quantum)); !stop {
 		w.running.Store(1)
 		st = t.iso.Run(budget)
 		w.running.Store(0)
@@ -703,6 +707,7 @@ func (n *liveNode) runQuantum(w *worker, t *task) {
 	n.core.account(t)
 	if st.Runnable() {
 		t.reachedStop(n.cl.clock())
+		n.core.pump(t, n.cl.clock()) // a live migration's next chunk
 	}
 	if !st.Runnable() {
 		t.state.Store(tsClaimed)

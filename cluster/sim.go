@@ -212,6 +212,16 @@ func (s *Sim) Migrate(id IsolateID, to NodeID) error {
 	return c.move(id, to, s.now)
 }
 
+// MigratePreCopy starts a live migration of isolate id to node to; see
+// Cluster.MigratePreCopy.
+func (s *Sim) MigratePreCopy(id IsolateID, to NodeID, opts PreCopy) error {
+	c, err := s.holder(id)
+	if err != nil {
+		return err
+	}
+	return c.precopy(id, to, opts)
+}
+
 // MigrateAt asks the node holding isolate id to park it at the first
 // safepoint at or after stop instructions and move it to node to, then
 // along the planned stops; see Cluster.MigrateAt.
@@ -472,7 +482,7 @@ func (n *simNode) startQuantum(w *simWorker, t *task) {
 	}
 	before := t.iso.Steps()
 	w.status = t.iso.Status()
-	if budget, stop := t.budget(s.cfg.Quantum); !stop {
+	if budget, stop := t.budget(quantumFor(t, s.cfg.Quantum)); !stop {
 		w.status = t.iso.Run(budget)
 	}
 	steps := t.iso.Steps() - before
@@ -490,6 +500,7 @@ func (n *simNode) endQuantum(w *simWorker) {
 	n.core.now = s.now
 	if st.Runnable() {
 		t.reachedStop(s.now)
+		n.core.pump(t, s.now) // a live migration's next chunk
 	}
 	if !st.Runnable() {
 		t.state.Store(tsClaimed)

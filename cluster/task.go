@@ -39,6 +39,9 @@ type task struct {
 	stopAt atomic.Uint64 // park at the first safepoint at or after this many instructions; 0 for none
 	stopTo atomic.Uint32 // where to move it then, + 1
 	atStop atomic.Bool   // the worker parked it for its planned stop (not for another move)
+	// pre is the live migration in progress, if any (precopy.go): set by
+	// the control side, used by whoever holds the task.
+	pre atomic.Pointer[precopyRun]
 
 	id    IsolateID
 	iso   *engine.Isolate

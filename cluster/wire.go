@@ -26,10 +26,11 @@ const (
 	mHeartbeat                     // queued u32, running u32, idle u32, flags u8 (bit 0: draining)
 	mSteal                         // max u32: an idle node asks for up to max queued isolates
 	mStealReply                    // n u32: how many isolates the loaded node is handing off
+	mPages                         // 7 zero bytes, then a codec pages encoding: one chunk of a live migration's round (rest, 8-aligned)
 	numMsgKinds
 )
 
-var msgNames = [numMsgKinds]string{"?", "OFFER", "ACK", "NACK", "ABORT", "ABORTED", "CONFIRM", "FETCH", "PROGRAM", "HEARTBEAT", "STEAL", "STEALREPLY"}
+var msgNames = [numMsgKinds]string{"?", "OFFER", "ACK", "NACK", "ABORT", "ABORTED", "CONFIRM", "FETCH", "PROGRAM", "HEARTBEAT", "STEAL", "STEALREPLY", "PAGES"}
 
 func (k msgKind) String() string {
 	if k < numMsgKinds {
@@ -202,6 +203,11 @@ func parseMessage(b []byte) (message, error) {
 			return m, errShortMessage
 		}
 		m.load = Load{Queued: int(le.Uint32(p)), Running: int(le.Uint32(p[4:])), Idle: int(le.Uint32(p[8:])), Draining: p[12]&1 != 0}
+	case mPages:
+		if !need(pagesEnvelope - 1) {
+			return m, errShortMessage
+		}
+		m.payload = p[pagesEnvelope-1:]
 	case mSteal, mStealReply:
 		if len(p) != 4 {
 			return m, errShortMessage

@@ -300,7 +300,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"empty", func(b []byte) []byte { return nil }, codec.ErrTruncated, ""},
 		{"magic", func(b []byte) []byte { b[0] = 'X'; return b }, codec.ErrBadMagic, "bad magic"},
 		{"short magic", func(b []byte) []byte { return []byte("KX") }, codec.ErrBadMagic, ""},
-		{"version", func(b []byte) []byte { b[4] = 9; return b }, codec.ErrVersion, "version mismatch: read 9, want 2"},
+		{"version", func(b []byte) []byte { b[4] = 9; return b }, codec.ErrVersion, "version mismatch: read 9, want 3"},
 		{"truncated", func(b []byte) []byte { return b[:len(b)-1] }, codec.ErrTruncated, ""},
 		{"header only", func(b []byte) []byte { return b[:100] }, codec.ErrTruncated, ""},
 		{"trailing", func(b []byte) []byte { return append(b, 0) }, codec.ErrCorrupt, "trailing"},

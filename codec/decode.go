@@ -53,7 +53,7 @@ func (o DecodeOptions) Decode(buf []byte, resolve Resolver) (Meta, *engine.State
 // DecodeInto is Decode into a caller-supplied State, which it overwrites
 // (on error it is zeroed). It takes ownership of buf like Decode.
 func (o DecodeOptions) DecodeInto(st *engine.State, buf []byte, resolve Resolver) (Meta, error) {
-	m, _, err := o.decode(st, buf, resolve, false)
+	m, _, err := o.decodeState(st, buf, resolve, false, nil)
 	return m, err
 }
 
@@ -70,13 +70,14 @@ func (o DecodeOptions) DecodeInto(st *engine.State, buf []byte, resolve Resolver
 // and DecodeInto do not touch the Checker's token.
 func (o DecodeOptions) DecodeChecked(buf []byte, resolve Resolver) (Meta, engine.Checked, error) {
 	var st engine.State
-	return o.decode(&st, buf, resolve, true)
+	return o.decodeState(&st, buf, resolve, true, nil)
 }
 
-// decode decodes buf into *st, checks it and verifies its hash. With
+// decodeState decodes buf into *st, checks it and verifies its hash. With
 // resumable, the check is CheckResumable's and c is its token; otherwise
-// c is zero.
-func (o DecodeOptions) decode(st *engine.State, buf []byte, resolve Resolver, resumable bool) (m Meta, c engine.Checked, err error) {
+// c is zero. With an Assembler, buf is a final pre-copy encoding whose
+// heap section holds pages for it (DecodeFinal).
+func (o DecodeOptions) decodeState(st *engine.State, buf []byte, resolve Resolver, resumable bool, asm *Assembler) (m Meta, c engine.Checked, err error) {
 	// Every check below is meant to make a panic impossible; this recover
 	// keeps a bug from taking the node down with it, and says BUG so that
 	// the fuzz targets catch it.
@@ -87,8 +88,15 @@ func (o DecodeOptions) decode(st *engine.State, buf []byte, resolve Resolver, re
 		}
 	}()
 	*st = engine.State{}
-	l, err := parseHeader(buf, true)
+	mg := magic
+	if asm != nil {
+		mg = finalMagic
+	}
+	l, err := parseHeaderOf(buf, true, mg)
 	if err != nil {
+		if asm != nil {
+			asm.err = err // consumed, as DecodeFinal says
+		}
 		return Meta{}, c, err
 	}
 	mb := buf[metaOff:headerLen]
@@ -131,6 +139,12 @@ func (o DecodeOptions) decode(st *engine.State, buf []byte, resolve Resolver, re
 		Heap:    bytesAt(buf, l.off[secHeap], l.n[secHeap]),
 		Output:  bytesAt(buf, l.off[secOutput], l.n[secOutput]),
 	}
+	if asm != nil {
+		if st.Heap, err = asm.decodeFinalHeap(bytesAt(buf, l.off[secHeap], l.n[secHeap]), l.off[secHeap]); err != nil {
+			*st = engine.State{}
+			return Meta{}, engine.Checked{}, err
+		}
+	}
 	checker := o.Checker
 	if checker == nil {
 		checker = new(engine.StateChecker)
@@ -144,11 +158,21 @@ func (o DecodeOptions) decode(st *engine.State, buf []byte, resolve Resolver, re
 		*st = engine.State{}
 		return Meta{}, engine.Checked{}, &Error{Err: ErrCorrupt, Offset: -1, Detail: err.Error(), Cause: err}
 	}
-	if !o.SkipVerify && st.Hash() != m.Hash {
+	if !o.SkipVerify && stateHash(st, asm) != m.Hash {
 		*st = engine.State{}
 		return Meta{}, engine.Checked{}, errf(ErrHashMismatch, l.trailer, "trailer does not match the decoded state")
 	}
 	return m, c, nil
+}
+
+// stateHash is st's state hash; with an Assembler, from the tree of the
+// pages it holds, which is st's heap.
+func stateHash(st *engine.State, asm *Assembler) [32]byte {
+	if asm == nil {
+		return st.Hash()
+	}
+	root := asm.tree.Root()
+	return engine.StateRoot(st, &root)
 }
 
 // PeekMeta reads the metadata and program hash from the start of an
@@ -183,7 +207,11 @@ func Size(prefix []byte) (int, error) {
 const maxSize = 1 << 48
 
 // checkPrefix checks magic and version and that buf has at least need bytes.
-func checkPrefix(buf []byte, need int) error {
+func checkPrefix(buf []byte, need int) error { return checkPrefixOf(buf, need, magic) }
+
+// checkPrefixOf is checkPrefix for the encoding whose magic is magic: a
+// whole state, a final pre-copy message or a pages message.
+func checkPrefixOf(buf []byte, need int, magic string) error {
 	n := len(buf)
 	if n < len(magic) {
 		if string(buf) != magic[:n] {
@@ -209,9 +237,14 @@ func checkPrefix(buf []byte, need int) error {
 // parseHeader checks the header and section table and returns the layout.
 // With full, buf must be the whole encoding; otherwise it may be a prefix of
 // at least headerLen bytes, and the table is checked against the claimed size.
-func parseHeader(buf []byte, full bool) (layout, error) {
+func parseHeader(buf []byte, full bool) (layout, error) { return parseHeaderOf(buf, full, magic) }
+
+// parseHeaderOf is parseHeader for a state encoding with the given magic:
+// a whole state ("KNCS") or a pre-copy final message ("KNCF"), which share
+// the layout.
+func parseHeaderOf(buf []byte, full bool, magic string) (layout, error) {
 	var l layout
-	if err := checkPrefix(buf, headerLen); err != nil {
+	if err := checkPrefixOf(buf, headerLen, magic); err != nil {
 		return l, err
 	}
 	n := len(buf)

@@ -8,7 +8,10 @@ import (
 )
 
 // putHeader writes header and meta into b[:headerLen].
-func putHeader(b []byte, l *layout, m Meta, st *engine.State) {
+func putHeader(b []byte, l *layout, m Meta, st *engine.State) { putHeaderOf(b, l, m, st, magic) }
+
+// putHeaderOf is putHeader for the state encoding with the given magic.
+func putHeaderOf(b []byte, l *layout, m Meta, st *engine.State, magic string) {
 	b = b[:headerLen]
 	copy(b, magic)
 	le.PutUint32(b[offVersion:], Version)

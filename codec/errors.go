@@ -24,6 +24,10 @@ var (
 	// ErrUnknownProgram: the resolver could not supply the program the
 	// state names.
 	ErrUnknownProgram = errors.New("unknown program")
+	// ErrSequence: a pre-copy encoding does not follow the ones its
+	// Assembler took (a chunk lost, repeated or reordered), or a final
+	// message leaves pages of the heap missing.
+	ErrSequence = errors.New("out of sequence")
 )
 
 // Error is a decoding failure: which sentinel, where, and why.

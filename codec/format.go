@@ -8,9 +8,11 @@ import (
 	"github.com/knotencore/knoten/engine"
 )
 
-// Version is the wire format version. Bump it on any change to the layout,
-// including the heap's object kinds (2: slice headers; see the package doc).
-const Version = 2
+// Version is the wire format version of all three encodings (state,
+// final, pages). Bump it on any change to the layout, the heap's object
+// kinds or the state hash (2: slice headers; 3: the state hash is a Merkle
+// root over 8 KiB heap pages, and pre-copy's final and pages encodings).
+const Version = 3
 
 const (
 	magic = "KNCS"
@@ -92,9 +94,13 @@ type layout struct {
 	size    int // total length
 }
 
-func layoutOf(st *engine.State) layout {
+func layoutOf(st *engine.State) layout { return layoutWith(st, len(st.Heap)) }
+
+// layoutWith is layoutOf with a heap section of heapLen bytes: a final
+// pre-copy message carries pages there instead of the whole heap.
+func layoutWith(st *engine.State, heapLen int) layout {
 	var l layout
-	l.n = [numSections]int{metaLen, 16 * len(st.Frames), 8 * len(st.Regs), 8 * len(st.Globals), len(st.Heap), len(st.Output)}
+	l.n = [numSections]int{metaLen, 16 * len(st.Frames), 8 * len(st.Regs), 8 * len(st.Globals), heapLen, len(st.Output)}
 	off := metaOff
 	for i := range l.n {
 		l.off[i] = off

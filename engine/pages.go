@@ -78,6 +78,12 @@ func (iso *Isolate) markAll() {
 	}
 }
 
+// MarkAllDirty marks every heap page dirty, as before the first sync: a
+// pre-copy migration to a new target starts with it, since the target
+// holds none of the pages an earlier sync took. Only the goroutine driving
+// the isolate may call it.
+func (iso *Isolate) MarkAllDirty() { iso.markAll() }
+
 // syncTree makes the isolate's Merkle tree cover the heap's current
 // pages, creating it (every page dirty) at the first call.
 func (iso *Isolate) syncTree() {

@@ -192,6 +192,9 @@ type options struct {
 	transport, natsURL              string // --transport sim|nats; --nats: an external server's URL
 	auth, tls                       bool
 	procs, chaos                    bool // --procs: each node a child process; --chaos: kill and pause them
+	precopy                         bool // --precopy: downtime against heap size, stop-and-copy and pre-copy
+	precopyHeaps                    string
+	precopyMigrations               int
 
 	progress io.Writer // where the progress bar goes; nil for none
 }
@@ -202,6 +205,8 @@ func (o *options) limits() engine.Limits { return engine.Limits{MaxSteps: o.maxS
 const usageHead = `usage:
   knoten-init --cluster-sim [flags]          verify one isolate's migration lifecycle
   knoten-init --cluster-sim --load [flags]   stress a cluster and report
+  knoten-init --cluster-sim --load --precopy [flags]
+                                             downtime against heap size, stop-and-copy and pre-copy
   knoten-init --cluster-sim --transport nats --procs [--load [--chaos]] [flags]
                                              the same, each node a process
 
@@ -209,7 +214,7 @@ flags:
 `
 
 // loadOnly are the flags that mean something only with --load.
-var loadOnly = []string{"isolates", "spawn-nodes", "duration", "migrate-rate", "size", "out", "no-steal"}
+var loadOnly = []string{"isolates", "spawn-nodes", "duration", "migrate-rate", "size", "out", "no-steal", "precopy"}
 
 func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	o := &options{}
@@ -218,6 +223,9 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	fs.Usage = func() {}
 	fs.BoolVar(&o.clusterSim, "cluster-sim", false, "run the simulated cluster")
 	fs.BoolVar(&o.load, "load", false, "with --cluster-sim: stress run over many isolates")
+	fs.BoolVar(&o.precopy, "precopy", false, "with --load: instead of many isolates, migrate one that writes about 1% of its pages each millisecond back and forth, by stop-and-copy and by pre-copy, for each of --precopy-heaps, and report downtime against heap size")
+	fs.StringVar(&o.precopyHeaps, "precopy-heaps", "64KiB,1MiB,16MiB,64MiB", "with --precopy: the heap sizes, from 64KiB, 1MiB, 16MiB, 64MiB and 256MiB")
+	fs.IntVar(&o.precopyMigrations, "precopy-migrations", 10, "with --precopy: migrations per heap size and mode")
 	fs.IntVar(&o.nodes, "nodes", 0, "number of nodes (default 3, at least 3; with --load default 4, at least 1)")
 	fs.IntVar(&o.workers, "workers", 1, "workers (cores) per node")
 	fs.IntVar(&o.isolates, "isolates", 100, "with --load: number of isolates")
@@ -338,6 +346,26 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	}
 	if set["size"] && o.program != "" {
 		bad("--size: has no effect with --program")
+	}
+	if o.precopy {
+		for _, name := range []string{"isolates", "spawn-nodes", "duration", "migrate-rate", "size", "no-steal", "program", "nodes", "workers", "quantum",
+			"latency", "jitter", "bandwidth", "loss", "transport", "nats", "auth", "tls", "procs", "chaos"} {
+			if set[name] {
+				bad("--%s: not with --precopy (it migrates one mutator between two nodes on a zero-latency link)", name)
+			}
+		}
+		if o.precopyMigrations < 1 {
+			bad("--precopy-migrations %d: want at least 1", o.precopyMigrations)
+		}
+		if _, err := precopyHeaps(o.precopyHeaps); err != nil {
+			errs = append(errs, err)
+		}
+	} else {
+		for _, name := range []string{"precopy-heaps", "precopy-migrations"} {
+			if set[name] {
+				bad("--%s: only with --precopy", name)
+			}
+		}
 	}
 	if !o.load {
 		for _, name := range loadOnly {
@@ -540,6 +568,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	switch {
 	case o.procs:
 		return runProcs(ctx, o, stdout)
+	case o.load && o.precopy:
+		return runPreCopy(ctx, o, stdout)
 	case o.load:
 		return runLoad(ctx, o, stdout)
 	}
