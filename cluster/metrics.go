@@ -19,28 +19,28 @@ type Metrics struct {
 	completion  *hdrhistogram.Histogram // spawn → completion published
 	stateBytes  *hdrhistogram.Histogram // bytes of one OFFER (state + envelope)
 
-	migrations       atomic.Int64 // handoffs that ended with the target owning the isolate
-	failedHandoffs   atomic.Int64 // handoffs that ended with the source resuming
-	bytesMoved       atomic.Int64 // bytes of OFFERs started (first transmission only)
-	programFetches   atomic.Int64 // programs fetched by hash
-	interStealTried  atomic.Int64 // STEAL requests sent
-	interStealOK     atomic.Int64 // STEAL requests answered with at least one isolate
-	interStolen      atomic.Int64 // isolates handed off in answer to STEAL
-	completions      atomic.Int64
-	fenced           atomic.Int64 // copies the ledger refused: an offer not committed, a completion not published
+	migrations      atomic.Int64 // handoffs that ended with the target owning the isolate
+	failedHandoffs  atomic.Int64 // handoffs that ended with the source resuming
+	bytesMoved      atomic.Int64 // bytes of OFFERs started (first transmission only)
+	programFetches  atomic.Int64 // programs fetched by hash
+	interStealTried atomic.Int64 // STEAL requests sent
+	interStealOK    atomic.Int64 // STEAL requests answered with at least one isolate
+	interStolen     atomic.Int64 // isolates handed off in answer to STEAL
+	completions     atomic.Int64
+	fenced          atomic.Int64 // copies the ledger refused: an offer not committed, a completion not published
 
 	// Live migrations (precopy.go).
-	precopyStarted   atomic.Int64 // MigratePreCopy requests taken
-	precopyRounds    atomic.Int64 // rounds completed on sources
-	precopyPages     atomic.Int64 // pages sent in rounds
-	precopyBytes     atomic.Int64 // bytes of PAGES messages
-	precopyConverged atomic.Int64 // stopped because the dirty set fell to PreCopy.StopPages
-	precopyForced    atomic.Int64 // stopped after PreCopy.MaxRounds without converging
-	precopyBroken    atomic.Int64 // sessions a target dropped: a chunk missing, bad or over budget
-	precopyExpired   atomic.Int64 // sessions a target dropped after going quiet
+	precopyStarted   atomic.Int64            // MigratePreCopy requests taken
+	precopyRounds    atomic.Int64            // rounds completed on sources
+	precopyPages     atomic.Int64            // pages sent in rounds
+	precopyBytes     atomic.Int64            // bytes of PAGES messages
+	precopyConverged atomic.Int64            // stopped because the dirty set fell to PreCopy.StopPages
+	precopyForced    atomic.Int64            // stopped after PreCopy.MaxRounds without converging
+	precopyBroken    atomic.Int64            // sessions a target dropped: a chunk missing, bad or over budget
+	precopyExpired   atomic.Int64            // sessions a target dropped after going quiet
 	finalPages       *hdrhistogram.Histogram // pages sent at the stop of a live migration
 	preRounds        *hdrhistogram.Histogram // rounds of a live migration
-	intraStealTried  atomic.Int64 // filled in from the workers at Snapshot
+	intraStealTried  atomic.Int64            // filled in from the workers at Snapshot
 	intraStealOK     atomic.Int64
 	intraSteals      func() (tried, ok int64)
 	firstSpawn, last atomic.Int64 // clock readings (ns) of the first spawn and the last completion

@@ -256,7 +256,9 @@ func NewAssembler(isolate, session uint64, limits engine.Limits) *Assembler {
 func (a *Assembler) Next() uint32 { return a.next }
 
 // Bytes returns the memory the Assembler holds: its arena and its tree.
-func (a *Assembler) Bytes() int { return cap(a.arena) + 32*(a.tree.Len()+a.tree.Len()/engine.TreeFanout+1) }
+func (a *Assembler) Bytes() int {
+	return cap(a.arena) + 32*(a.tree.Len()+a.tree.Len()/engine.TreeFanout+1)
+}
 
 // Add takes the next pages encoding of the Assembler's session. A bad
 // encoding, another isolate's or session's, or one out of sequence (a
