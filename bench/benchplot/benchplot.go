@@ -1,12 +1,14 @@
 // Package benchplot draws the harness's plots with gonum.org/v1/plot:
 // codec throughput against heap size, engine time ratios against peer
-// runtimes, and the CDF of a latency sample such as migration downtime.
+// runtimes, migration downtime against heap size, and the CDF of a
+// latency sample such as migration downtime.
 //
-// The first two read parsed results (bench/compare) and find their
+// The first three read parsed results (bench/compare) and find their
 // benchmarks by sub-benchmark keys in the name:
 //
-//	CodecRoundTrip/heap=4KiB/hash=none-2     → CodecThroughput (unit B/s, i.e. MB/s)
-//	Peers/workload=fib/engine=goja-2         → PeerRatios (unit sec/op)
+//	CodecRoundTrip/heap=4KiB/hash=none-2           → CodecThroughput (unit B/s, i.e. MB/s)
+//	Peers/workload=fib/engine=goja-2               → PeerRatios (unit sec/op)
+//	MigrationDowntime/mode=precopy/heap=1MiB-2     → DowntimeVsHeap (units downtime-p50-ns, downtime-p99-ns)
 //
 // Each point or bar is the median of the series. The output format
 // follows the file extension (.png, .svg, .pdf, ...).
@@ -222,6 +224,192 @@ func CodecThroughput(series []*compare.Series, path string) error {
 	}
 	p.Legend.Top = true
 	return save(p, path)
+}
+
+// DowntimeVsHeap plots migration downtime in milliseconds against heap
+// size, both on log scales, for every benchmark whose base name is
+// "MigrationDowntime" with "mode=M" and "heap=SIZE" parts: per mode, the
+// median of the p50 downtimes as points joined by a solid line and the
+// median of the p99 downtimes as a dashed line of the same colour,
+// labelled "<mode> p50" and "<mode> p99" (mode "precopy" reads
+// "pre-copy"). It reads units downtime-p50-ns and downtime-p99-ns, also
+// as compare.Parse tidies them (downtime-p50-sec, downtime-p99-sec). Any
+// other part of the name (not the -GOMAXPROCS suffix) is appended to the
+// mode's label. Downtimes that are not positive cannot be drawn on a log
+// scale and are left out. It writes the plot to path.
+func DowntimeVsHeap(series []*compare.Series, path string) error {
+	p, err := downtimePlot(series)
+	if err != nil {
+		return err
+	}
+	return save(p, path)
+}
+
+func downtimePlot(series []*compare.Series) (*plot.Plot, error) {
+	type key struct {
+		label string
+		p99   bool
+		size  int64
+	}
+	vals := map[key][]float64{}
+	var labels []string
+	sizes := map[int64]bool{}
+	for _, s := range series {
+		var p99 bool
+		var toMs float64
+		switch s.Unit {
+		case "downtime-p50-ns":
+			toMs = 1e-6
+		case "downtime-p50-sec":
+			toMs = 1e3
+		case "downtime-p99-ns":
+			p99, toMs = true, 1e-6
+		case "downtime-p99-sec":
+			p99, toMs = true, 1e3
+		default:
+			continue
+		}
+		base, parts, _ := SplitName(s.Name)
+		if base != "MigrationDowntime" {
+			continue
+		}
+		mode, okM := partValue(parts, "mode")
+		heap, okH := partValue(parts, "heap")
+		if !okM || !okH {
+			continue
+		}
+		size, err := ParseSize(heap)
+		if err != nil || size <= 0 {
+			continue
+		}
+		label := modeLabel(mode)
+		for _, p := range parts {
+			switch {
+			case p.Key == "mode", p.Key == "heap":
+			case p.Key == "":
+				label += "/" + p.Value
+			default:
+				label += "/" + p.Key + "=" + p.Value
+			}
+		}
+		var ms []float64
+		for _, v := range s.Values {
+			if v*toMs > 0 && !math.IsInf(v, 0) {
+				ms = append(ms, v*toMs)
+			}
+		}
+		if len(ms) == 0 {
+			continue
+		}
+		if !slices.Contains(labels, label) {
+			labels = append(labels, label)
+		}
+		k := key{label, p99, size}
+		vals[k] = append(vals[k], ms...)
+		sizes[size] = true
+	}
+	if len(labels) == 0 {
+		return nil, fmt.Errorf("%w: no MigrationDowntime/mode=M/heap=SIZE results with positive downtime-p50-ns or downtime-p99-ns", ErrNoData)
+	}
+	sort.Strings(labels)
+
+	// Both axes are logarithmic, drawn as log10 of the values on linear
+	// axes: gonum pads a log axis for its centred label as if the label
+	// sat at the arithmetic middle of the range, which squeezes a plot
+	// spanning several decades into a fraction of its height.
+	p := plot.New()
+	p.Title.Text = "Migration downtime vs heap size"
+	p.X.Label.Text = "heap size (log scale)"
+	var ticks []plot.Tick
+	for size := range sizes {
+		ticks = append(ticks, plot.Tick{Value: math.Log10(float64(size)), Label: FormatSize(size)})
+	}
+	sort.Slice(ticks, func(i, j int) bool { return ticks[i].Value < ticks[j].Value })
+	p.X.Tick.Marker = plot.ConstantTicks(ticks)
+	// Pad by a factor of 2 each side (this also gives a single size a
+	// range).
+	p.X.Min, p.X.Max = ticks[0].Value-math.Log10(2), ticks[len(ticks)-1].Value+math.Log10(2)
+
+	p.Y.Label.Text = "downtime (ms, median, log scale)"
+	p.Y.Tick.Marker = plot.TickerFunc(log10Ticks)
+	ymin, ymax := math.Inf(1), math.Inf(-1)
+	for _, v := range vals {
+		m := math.Log10(median(v))
+		ymin, ymax = min(ymin, m), max(ymax, m)
+	}
+	// Whole decades, so that both ends carry a label, with headroom above
+	// the data for the legend (top left, where downtime is lowest).
+	p.Y.Min = math.Floor(ymin - math.Log10(1.5))
+	p.Y.Max = math.Ceil(ymax + math.Log10(4))
+	p.Add(plotter.NewGrid())
+
+	for i, label := range labels {
+		for _, p99 := range []bool{false, true} {
+			var xys plotter.XYs
+			for size := range sizes {
+				if v, ok := vals[key{label, p99, size}]; ok {
+					xys = append(xys, plotter.XY{X: math.Log10(float64(size)), Y: math.Log10(median(v))})
+				}
+			}
+			if len(xys) == 0 {
+				continue
+			}
+			sort.Slice(xys, func(a, b int) bool { return xys[a].X < xys[b].X })
+			line, err := plotter.NewLine(xys)
+			if err != nil {
+				return nil, err
+			}
+			line.Color = plotutil.Color(i)
+			line.Width = vg.Points(1.5)
+			if p99 {
+				line.Dashes = []vg.Length{vg.Points(6), vg.Points(3)}
+				p.Add(line)
+				p.Legend.Add(label+" p99", line)
+				continue
+			}
+			pts, err := plotter.NewScatter(xys)
+			if err != nil {
+				return nil, err
+			}
+			pts.Color = plotutil.Color(i)
+			pts.Shape = plotutil.Shape(i)
+			p.Add(line, pts)
+			p.Legend.Add(label+" p50", line, pts)
+		}
+	}
+	p.Legend.Top = true
+	p.Legend.Left = true
+	return p, nil
+}
+
+// modeLabel is the name a migration mode goes by in legends: the
+// benchmark's "precopy" reads "pre-copy"; any other mode reads as is.
+func modeLabel(mode string) string {
+	if mode == "precopy" {
+		return "pre-copy"
+	}
+	return mode
+}
+
+// log10Ticks ticks an axis that holds log10 of the values: a labelled
+// tick at every power of ten in [lo, hi], written in plain decimal
+// ("0.01", "1", "1000"), and unlabelled ticks at 2..9 times each.
+func log10Ticks(lo, hi float64) []plot.Tick {
+	var ticks []plot.Tick
+	for e := math.Floor(lo); e <= math.Ceil(hi); e++ {
+		for i := 1; i < 10; i++ {
+			v := e + math.Log10(float64(i))
+			if v < lo-1e-9 || v > hi+1e-9 {
+				continue
+			}
+			t := plot.Tick{Value: v}
+			if i == 1 {
+				t.Label = strconv.FormatFloat(math.Pow10(int(e)), 'f', -1, 64)
+			}
+			ticks = append(ticks, t)
+		}
+	}
+	return ticks
 }
 
 // PeerRatios draws a grouped bar chart of time per op relative to the

@@ -158,3 +158,89 @@ func TestPlotsNoData(t *testing.T) {
 		t.Errorf("p50 = %v", got)
 	}
 }
+
+// downtimeSeries builds MigrationDowntime series for two modes and five
+// heaps, three runs each, in the units the benchmark reports.
+func downtimeSeries() []*compare.Series {
+	var series []*compare.Series
+	for _, mode := range []string{"stop-and-copy", "precopy"} {
+		for _, heap := range []string{"64KiB", "1MiB", "16MiB", "64MiB", "256MiB"} {
+			n, _ := ParseSize(heap)
+			// Stop-and-copy sends the whole heap while stopped (~1 GB/s);
+			// pre-copy only the last round's dirty pages.
+			p50 := 20e3 + float64(n)
+			if mode == "precopy" {
+				p50 = 20e3 + float64(n)/50
+			}
+			name := "MigrationDowntime/mode=" + mode + "/heap=" + heap + "-2"
+			series = append(series,
+				&compare.Series{Name: name, Unit: "downtime-p50-ns", Values: []float64{p50, p50 * 1.1, p50 * 0.95}},
+				&compare.Series{Name: name, Unit: "downtime-p99-ns", Values: []float64{p50 * 1.9, p50 * 2.2, p50 * 2}},
+				&compare.Series{Name: name, Unit: "rounds/op", Values: []float64{0, 0, 0}},
+			)
+		}
+	}
+	return series
+}
+
+func TestDowntimeVsHeap(t *testing.T) {
+	dir := t.TempDir()
+	if *plotDir != "" {
+		dir = *plotDir
+	}
+	path := filepath.Join(dir, "downtime-vs-heap.png")
+	if err := DowntimeVsHeap(downtimeSeries(), path); err != nil {
+		t.Fatal(err)
+	}
+	checkPNG(t, path)
+
+	// The same results as written by the benchmark and parsed (and tidied
+	// to downtime-p50-sec) by compare.
+	var b strings.Builder
+	b.WriteString("cpu: Intel(R) Xeon(R) Processor\n")
+	for range 2 {
+		b.WriteString("BenchmarkMigrationDowntime/mode=stop-and-copy/heap=64KiB-2   20   123456 ns/op   95000 downtime-p50-ns   120000 downtime-p90-ns   180000 downtime-p99-ns   70000 sent-B/op   1.07 sent/heap   0 rounds/op   0 forced/op\n")
+		b.WriteString("BenchmarkMigrationDowntime/mode=precopy/heap=64KiB-2   20   223456 ns/op   45000 downtime-p50-ns   60000 downtime-p90-ns   90000 downtime-p99-ns   140000 sent-B/op   2.14 sent/heap   3 rounds/op   0 forced/op\n")
+	}
+	set, err := compare.Parse(strings.NewReader(b.String()), "parsed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed := filepath.Join(dir, "downtime-parsed.png")
+	if err := DowntimeVsHeap(set.Series, parsed); err != nil {
+		t.Fatal(err)
+	}
+	checkPNG(t, parsed)
+}
+
+func TestDowntimeVsHeapNoData(t *testing.T) {
+	dir := t.TempDir()
+	err := DowntimeVsHeap(syntheticResults(t).Series, filepath.Join(dir, "a.png"))
+	if !errors.Is(err, ErrNoData) || !strings.Contains(err.Error(), "MigrationDowntime") {
+		t.Errorf("codec and peer results: %v", err)
+	}
+	// Right units, but no heap= part, another base, or nothing positive.
+	series := []*compare.Series{
+		{Name: "MigrationDowntime/mode=precopy-2", Unit: "downtime-p50-ns", Values: []float64{1e5}},
+		{Name: "ClusterLoad/mode=precopy/heap=1MiB-2", Unit: "downtime-p50-ns", Values: []float64{1e5}},
+		{Name: "MigrationDowntime/mode=precopy/heap=1MiB-2", Unit: "downtime-p99-ns", Values: []float64{0}},
+	}
+	if err := DowntimeVsHeap(series, filepath.Join(dir, "b.png")); !errors.Is(err, ErrNoData) {
+		t.Errorf("unusable results: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "b.png")); !os.IsNotExist(err) {
+		t.Errorf("a file was written without data: %v", err)
+	}
+}
+
+func TestLog10Ticks(t *testing.T) {
+	var labels []string
+	for _, tk := range log10Ticks(-2, 3) {
+		if tk.Label != "" {
+			labels = append(labels, tk.Label)
+		}
+	}
+	if got := strings.Join(labels, " "); got != "0.01 0.1 1 10 100 1000" {
+		t.Errorf("labels %q", got)
+	}
+}

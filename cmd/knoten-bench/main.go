@@ -26,9 +26,11 @@
 // the lexically last file in DIR.
 //
 // plot draws, from one result file, codec throughput against heap size
-// (codec-throughput.png) and engine time relative to --ref for the peer
-// workloads (peer-ratios.png), and with --latencies (one number per line)
-// a latency CDF (latency-cdf.png), into --out (default out/plots; the
+// (codec-throughput.png), engine time relative to --ref for the peer
+// workloads (peer-ratios.png) and migration downtime (p50 and p99 of
+// stop-and-copy and pre-copy) against heap size (downtime-vs-heap.png),
+// and with --latencies (one number per line) a latency CDF
+// (latency-cdf.png), into --out (default out/plots; the
 // committed plots in results/plots are replaced only by naming that
 // directory). Plots without matching data are skipped.
 //
@@ -92,7 +94,7 @@ commands:
   machine
         print the machine configuration lines
   plot --in FILE [--out out/plots] [--ref knoten] [--latencies FILE] [--latency-unit µs] [--format png]
-        draw codec throughput, peer ratio and latency CDF plots
+        draw codec throughput, peer ratio, downtime vs heap and latency CDF plots
 `
 
 func run(args []string, stdout, stderr io.Writer) error {
@@ -438,6 +440,9 @@ func cmdPlot(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		if err := try("peer-ratios", func(p string) error { return benchplot.PeerRatios(set.Series, *ref, p) }); err != nil {
+			return err
+		}
+		if err := try("downtime-vs-heap", func(p string) error { return benchplot.DowntimeVsHeap(set.Series, p) }); err != nil {
 			return err
 		}
 	}

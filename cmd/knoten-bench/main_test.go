@@ -212,7 +212,7 @@ func TestBaselineAndCompareAndPlot(t *testing.T) {
 	if err := run([]string{"plot", "--in", files[0], "--out", plots, "--latencies", lat}, &out, &errw); err != nil {
 		t.Fatalf("plot: %v\n%s", err, errw.String())
 	}
-	if !strings.Contains(errw.String(), "skipped codec-throughput") || !strings.Contains(errw.String(), "skipped peer-ratios") {
+	if !strings.Contains(errw.String(), "skipped codec-throughput") || !strings.Contains(errw.String(), "skipped peer-ratios") || !strings.Contains(errw.String(), "skipped downtime-vs-heap") {
 		t.Errorf("plot did not report skipped plots:\n%s", errw.String())
 	}
 	f, err := os.Open(filepath.Join(plots, "latency-cdf.png"))
@@ -255,6 +255,39 @@ func TestPlotCodecAndPeers(t *testing.T) {
 	}
 	if err := run([]string{"plot", "--out", dir}, &out, &errw); exitCode(err) != 2 {
 		t.Errorf("plot without input: %v", err)
+	}
+}
+
+// plot draws the downtime-vs-heap curve from MigrationDowntime results
+// (-count 2 repeats) and skips the plots it has no data for.
+func TestPlotDowntimeVsHeap(t *testing.T) {
+	dir := t.TempDir()
+	for _, format := range []string{"png", "svg"} {
+		var out, errw bytes.Buffer
+		if err := run([]string{"plot", "--in", "testdata/downtime.txt", "--out", dir, "--format", format}, &out, &errw); err != nil {
+			t.Fatalf("%v\n%s", err, errw.String())
+		}
+		path := filepath.Join(dir, "downtime-vs-heap."+format)
+		if got, want := out.String(), "wrote "+path+"\n"; got != want {
+			t.Errorf("stdout %q, want %q", got, want)
+		}
+		for _, name := range []string{"codec-throughput", "peer-ratios"} {
+			if !strings.Contains(errw.String(), "skipped "+name+": ") {
+				t.Errorf("%s not reported skipped:\n%s", name, errw.String())
+			}
+		}
+		st, err := os.Stat(path)
+		if err != nil || st.Size() == 0 {
+			t.Fatalf("%s: %v", path, err)
+		}
+	}
+	f, err := os.Open(filepath.Join(dir, "downtime-vs-heap.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := png.Decode(f); err != nil {
+		t.Errorf("downtime-vs-heap.png: %v", err)
 	}
 }
 
