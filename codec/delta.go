@@ -310,26 +310,36 @@ func (a *Assembler) apply(heapLen uint64, count uint32, block []byte, base int) 
 		}
 		lo, n := uint64(p)*engine.PageSize, pageLen(p, heapLen)
 		if lo+n > uint64(len(a.arena)) {
-			a.setLen(lo + n)
+			a.grow(lo+n, heapLen)
 		}
 		copy(a.arena[lo:lo+n], data[:n])
 		data = data[n:]
 		a.tree.Set(int(p), engine.PageHash(a.arena[lo:lo+n]))
 	}
+	a.tree.Root() // the inner nodes above these pages now, not all at the stop
 	return nil
 }
 
-// setLen makes the arena n bytes long, zeroing what it adds, and keeps
-// the tree the tree of exactly its bytes: the page whose length changed
-// is rehashed; a page added is hashed by apply, which writes it next.
-func (a *Assembler) setLen(n uint64) {
-	old := uint64(len(a.arena))
+// grow makes the arena n bytes long for a heap of heapLen bytes. Its
+// capacity doubles, so that the copies stay linear, but never past the
+// heap's length: the arena holds at most twice the bytes received, and
+// never more than the heap.
+func (a *Assembler) grow(n, heapLen uint64) {
 	if n > uint64(cap(a.arena)) {
-		c := min(max(n, 2*uint64(cap(a.arena)), 64<<10), max(a.maxHeap, n))
-		grown := make([]byte, old, c)
+		c := min(max(n, 2*uint64(cap(a.arena)), 64<<10), max(heapLen, n))
+		grown := make([]byte, len(a.arena), c)
 		copy(grown, a.arena)
 		a.arena = grown
 	}
+	a.setLen(n)
+}
+
+// setLen makes the arena n bytes long (n at most its capacity), zeroing
+// what it adds, and keeps the tree the tree of exactly its bytes: the
+// page whose length changed is rehashed; a page added is hashed by apply,
+// which writes it next.
+func (a *Assembler) setLen(n uint64) {
+	old := uint64(len(a.arena))
 	a.arena = a.arena[:n]
 	if n > old {
 		clear(a.arena[old:])

@@ -125,7 +125,9 @@ func (iso *Isolate) DirtyPages() int {
 // their indexes, in increasing order, to dst. It returns dst and the page
 // to continue from (to, or the heap's page count, when it reached the end). A
 // pre-copy round sends the pages it returns, read from State().Heap before
-// the isolate runs again. Before the first sync every page is dirty.
+// the isolate runs again. Before the first sync every page is dirty. It
+// also rehashes the tree's inner nodes above those pages, so that the
+// state hash at a stop costs only what the stop's pages change.
 // Only the goroutine driving the isolate may call it; it allocates only
 // when dst or the tree must grow.
 func (iso *Isolate) TakeDirty(dst []uint32, from, to, max int) ([]uint32, int) {
@@ -148,6 +150,9 @@ func (iso *Isolate) TakeDirty(dst []uint32, from, to, max int) ([]uint32, int) {
 		max--
 		p++
 	}
+	// Rehash the nodes above what changed now, a few per chunk, rather
+	// than all of them at the stop.
+	iso.tree.Root()
 	return dst, min(p, n)
 }
 

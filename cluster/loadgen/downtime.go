@@ -30,6 +30,7 @@ type DowntimeResult struct {
 	Sent       int64           `json:"sent_bytes"`   // OFFERs and PAGES messages, all migrations together
 	Rounds     int64           `json:"rounds"`       // pre-copy rounds, all migrations together
 	Forced     int64           `json:"forced"`       // pre-copy migrations stopped by MaxRounds rather than converging
+	FinalPages int64           `json:"final_pages"`  // pages sent at the stops, all migrations together
 }
 
 // Quantile returns the q-quantile of the downtimes (0 when there are none).
@@ -96,10 +97,14 @@ func MutatorProgram(heapBytes int) (*engine.Program, int, error) {
 }
 
 // DowntimeCluster returns the configuration Downtime's clusters use: two
-// nodes on a zero-latency link, no stealing, and room for a 256 MiB heap
-// on both sides at once.
+// nodes on a zero-latency link, no stealing, room for a 256 MiB heap on
+// both sides at once, and an offer timeout long enough for the target to
+// verify a whole 256 MiB state (about half a second here): with the
+// default 20 ms, a stop-and-copy of 16 MiB or more is aborted before the
+// target has checked it, and the isolate stays where it was.
 func DowntimeCluster(onEvent func(cluster.Event)) cluster.Config {
-	return cluster.Config{Nodes: 2, NoSteal: true, MemoryBudget: 8 << 30, Limits: engine.Limits{MaxHeap: 1 << 30}, OnEvent: onEvent}
+	return cluster.Config{Nodes: 2, NoSteal: true, MemoryBudget: 8 << 30, Limits: engine.Limits{MaxHeap: 1 << 30},
+		RTO: 50 * time.Millisecond, OfferTimeout: 10 * time.Second, OnEvent: onEvent}
 }
 
 // Downtime spawns MutatorProgram(heapBytes) on node 0 of a new
@@ -178,5 +183,6 @@ func Downtime(heapBytes, n int, precopy bool, opts cluster.PreCopy, ready func()
 	r.Sent = after.BytesMoved - before.BytesMoved + after.PreCopy.Bytes - before.PreCopy.Bytes
 	r.Rounds = after.PreCopy.RoundsDone - before.PreCopy.RoundsDone
 	r.Forced = after.PreCopy.Forced - before.PreCopy.Forced
+	r.FinalPages = int64(after.PreCopy.FinalPages.Mean*float64(after.PreCopy.FinalPages.Count) - before.PreCopy.FinalPages.Mean*float64(before.PreCopy.FinalPages.Count) + 0.5)
 	return r, nil
 }

@@ -37,6 +37,7 @@ func BenchmarkMigrationDowntime(b *testing.B) {
 				b.ReportMetric(float64(r.Sent)/n/float64(h.Bytes), "sent/heap")
 				b.ReportMetric(float64(r.Rounds)/n, "rounds/op")
 				b.ReportMetric(float64(r.Forced)/n, "forced/op")
+				b.ReportMetric(float64(r.FinalPages)/n, "final-pages/op")
 			})
 		}
 	}
