@@ -28,12 +28,12 @@
 //	heap     = byte*                                 engine.State.Heap, the arena (objects below)
 //	output   = byte*                                 engine.State.Output
 //	pad      = zero bytes up to the next multiple of 8 (0 to 7 of them)
-//	trailer  = hash:[32]byte                         engine.State.Hash of the state
+//	trailer  = hash:[32]byte                         engine.State.Hash of the state (a Merkle root, see engine)
 //
 // The heap section is the engine's arena as it lies in memory: 8-byte
 // aligned objects, each a header word kind<<56 | length and a body, laid
 // end to end after a zero nil word (engine.State documents each kind).
-// Version 2 knows these kinds: 1 string, 2 array of scalars, 3 array of
+// Version 3 knows these kinds: 1 string, 2 array of scalars, 3 array of
 // refs, 4 slice header over a scalar array, 5 slice header over a ref
 // array, 6 struct (a struct value, a pointer's cell, a closure), 7 map. A decoder refuses any other kind, and engine.CheckState checks
 // each object's shape and every reference in it.
@@ -53,6 +53,45 @@
 // up to 8, and size is the trailer's end. Every padding byte is zero. Hence a
 // (Meta, State) pair has exactly one encoding, and a decoded state encodes
 // back to the very bytes it came from.
+//
+// # Pre-copy
+//
+// A live migration (cluster.PreCopy) sends the heap in pages of
+// engine.PageSize while the isolate keeps running, then the rest of the
+// state. Two more encodings carry it, with the same version, integers
+// and padding rules:
+//
+//	pages    = magic:"KNCP" version:u32 size:u64 check:u32 reserved:u32
+//	           isolate:u64 session:u64 seq:u32 count:u32 heaplen:u64      56 bytes
+//	           index:u32*count pad page*count
+//	page     = heap[index·PageSize : min((index+1)·PageSize, heaplen)]
+//
+//	final    = the state encoding above with magic "KNCF", and in place of
+//	           the heap section's bytes a page block:
+//	           session:u64 chunks:u32 count:u32 heaplen:u64 index:u32*count pad page*count
+//
+// A pages encoding is one chunk of a round: pages of a heap of heaplen
+// bytes, indexes strictly increasing, each below ⌈heaplen/PageSize⌉, the
+// last page of the heap shorter than PageSize; seq numbers the chunks of
+// one session (a migration) from 0; check is the CRC-32C of bytes [24, 56
+// + 4·count). The final encoding ends the session: chunks is how many
+// pages encodings preceded it, heaplen the heap's final length, and the
+// trailer the state hash of the whole state, which the target verifies
+// from the pages it holds.
+//
+// An Assembler takes one session's pages encodings in sequence (a gap or a
+// repeat is ErrSequence, and breaks it), copies each page into its arena
+// and hashes it into an engine.HeapTree, so that at the stop only the
+// final's pages and the nodes above them are hashed. A chunk whose heaplen
+// is shorter than the arena cuts it (the source's heap shrank in a
+// collection, and every page after it is dirty and comes again). A page
+// may land at most one page past the pages the arena reaches, and the
+// arena grows by doubling but never past heaplen, so the memory it holds
+// follows the bytes received, not a length a sender claims.
+// DecodeOptions.DecodeFinal validates a final as strictly as Decode a
+// state, requires the assembled heap to be exactly heaplen bytes, verifies
+// the root and checks the state; the state hash is canonical, so the same
+// state verifies alike as one encoding or as any sequence of chunks.
 //
 // # Validation
 //

@@ -464,6 +464,10 @@ func TestFlagErrors(t *testing.T) {
 		{"member"},
 		{"member", "--nats", "nats://127.0.0.1:4222", "--creds", "FILE"},
 		{"member", "--bogus"},
+		{"--cluster-sim", "--precopy"},
+		{"--cluster-sim", "--load", "--precopy", "--isolates", "3", "--nodes", "2", "--latency", "1ms", "--transport", "nats"},
+		{"--cluster-sim", "--load", "--precopy", "--precopy-heaps", "64KiB,2MiB", "--precopy-migrations", "0"},
+		{"--cluster-sim", "--load", "--precopy-heaps", "1MiB"},
 	} {
 		for i, a := range args {
 			switch a {
@@ -489,6 +493,51 @@ func TestFlagErrors(t *testing.T) {
 		}
 	}
 	golden.Check(t, filepath.Join("testdata", "flag-errors.golden"), []byte(b.String()))
+}
+
+// TestPreCopyReport runs --load --precopy on the two smallest heaps: every
+// migration must land (the command fails otherwise), the report must set
+// both modes against each heap, and --out must hold the results in
+// benchmark format under BenchmarkMigrationDowntime's names, which
+// knoten-bench plot draws. Timings are not checked: they are figures.
+func TestPreCopyReport(t *testing.T) {
+	dir := t.TempDir()
+	out, _, err := runCmd(t, "--cluster-sim", "--load", "--precopy", "--precopy-heaps", "64KiB,1MiB", "--precopy-migrations", "3", "--out", dir)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{"| 64KiB | stop-and-copy", "| 64KiB | precopy", "| 1MiB  | stop-and-copy", "| 1MiB  | precopy", "PASS"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the report lacks %q:\n%s", want, out)
+		}
+	}
+	f, err := os.Open(filepath.Join(dir, "precopy.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rd := benchfmt.NewReader(f, "precopy.txt")
+	names := map[string]bool{}
+	for rd.Scan() {
+		switch r := rd.Result().(type) {
+		case *benchfmt.Result:
+			names[string(r.Name)] = true
+			if v, ok := r.Value("downtime-p50-sec"); !ok || v <= 0 {
+				t.Errorf("%s: downtime p50 %v %v", r.Name, v, ok)
+			}
+			if v, ok := r.Value("sent/heap"); !ok || v < 1 || v > 1.5 {
+				t.Errorf("%s: sent/heap %v %v, want within [1, 1.5]", r.Name, v, ok)
+			}
+		case *benchfmt.SyntaxError:
+			t.Errorf("syntax error: %v", r)
+		}
+	}
+	if len(names) != 4 {
+		t.Errorf("results %v, want 4", names)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "precopy.json")); err != nil {
+		t.Error(err)
+	}
 }
 
 // Item 14: the JSON report's keys are snake_case everywhere.

@@ -118,11 +118,11 @@ func writePreCopyReport(w io.Writer, o *options, results []*loadgen.DowntimeResu
 	}
 	fmt.Fprintf(w, "machine: %s\n\n", cpu)
 	t := newTable(w)
-	t.Header("heap", "mode", "downtime p50", "p90", "p99", "sent / heap", "rounds", "forced")
+	t.Header("heap", "mode", "downtime p50", "p90", "p99", "sent / heap", "rounds", "pages at the stop", "forced")
 	for _, r := range results {
 		n := float64(max(r.Migrations, 1))
 		t.Append(heapName(r.Heap), modeName(r.PreCopy), fmtDur(r.Quantile(0.5)), fmtDur(r.Quantile(0.9)), fmtDur(r.Quantile(0.99)),
-			fmt.Sprintf("%.2f", float64(r.Sent)/n/float64(r.Heap)), fmt.Sprintf("%.1f", float64(r.Rounds)/n), fmt.Sprint(r.Forced))
+			fmt.Sprintf("%.2f", float64(r.Sent)/n/float64(r.Heap)), fmt.Sprintf("%.1f", float64(r.Rounds)/n), fmt.Sprintf("%.1f", float64(r.FinalPages)/n), fmt.Sprint(r.Forced))
 	}
 	t.Render()
 	fmt.Fprintln(w, "PASS: every migration reached its target and ran on there")
@@ -135,8 +135,8 @@ func writePreCopyBench(w io.Writer, results []*loadgen.DowntimeResult) {
 	fmt.Fprintln(w, "pkg: github.com/knotencore/knoten/cluster/loadgen")
 	for _, r := range results {
 		n := float64(max(r.Migrations, 1))
-		fmt.Fprintf(w, "BenchmarkMigrationDowntime/mode=%s/heap=%s-%d \t%d\t%d downtime-p50-ns\t%d downtime-p90-ns\t%d downtime-p99-ns\t%.0f sent-B/op\t%.3f sent/heap\t%.2f rounds/op\t%.2f forced/op\n",
+		fmt.Fprintf(w, "BenchmarkMigrationDowntime/mode=%s/heap=%s-%d \t%d\t%d downtime-p50-ns\t%d downtime-p90-ns\t%d downtime-p99-ns\t%.0f sent-B/op\t%.3f sent/heap\t%.2f rounds/op\t%.2f final-pages/op\t%.2f forced/op\n",
 			modeName(r.PreCopy), heapName(r.Heap), runtime.GOMAXPROCS(0), r.Migrations, r.Quantile(0.5).Nanoseconds(), r.Quantile(0.9).Nanoseconds(), r.Quantile(0.99).Nanoseconds(),
-			float64(r.Sent)/n, float64(r.Sent)/n/float64(r.Heap), float64(r.Rounds)/n, float64(r.Forced)/n)
+			float64(r.Sent)/n, float64(r.Sent)/n/float64(r.Heap), float64(r.Rounds)/n, float64(r.FinalPages)/n, float64(r.Forced)/n)
 	}
 }
