@@ -147,7 +147,7 @@ func (t *HeapTree) Resize(n int) {
 	for j := range t.levels {
 		oldW[j] = len(t.levels[j])
 	}
-	t.levels[0] = resizeHashes(t.levels[0], n)
+	t.levels[0] = resized(t.levels[0], n)
 	width := n
 	for j := 0; ; j++ {
 		up := max((width+TreeFanout-1)/TreeFanout, 1)
@@ -157,8 +157,8 @@ func (t *HeapTree) Resize(n int) {
 		if j >= len(t.stale) {
 			t.stale = append(t.stale, nil)
 		}
-		t.levels[j+1] = resizeHashes(t.levels[j+1], up)
-		t.stale[j] = resizeBits(t.stale[j], up)
+		t.levels[j+1] = resized(t.levels[j+1], up)
+		t.stale[j] = resized(t.stale[j], (up+63)/64)
 		// The nodes over the changed end of level j: the one holding its
 		// old or new last hash, whichever comes first, and all after it.
 		from := max(min(oldW[j], width)-1, 0) / TreeFanout
@@ -205,29 +205,18 @@ func (t *HeapTree) Root() [32]byte {
 	return t.levels[len(t.levels)-1][0]
 }
 
-func resizeHashes(h [][32]byte, n int) [][32]byte {
-	if n <= cap(h) {
-		old := len(h)
-		h = h[:n]
+// resized returns s with length n, keeping its elements and zeroing the
+// ones it adds.
+func resized[T any](s []T, n int) []T {
+	if n <= cap(s) {
+		old := len(s)
+		s = s[:n]
 		if n > old {
-			clear(h[old:])
+			clear(s[old:])
 		}
-		return h
+		return s
 	}
-	return append(h, make([][32]byte, n-len(h))...)
-}
-
-func resizeBits(b []uint64, n int) []uint64 {
-	words := (n + 63) / 64
-	if words <= cap(b) {
-		old := len(b)
-		b = b[:words]
-		if words > old {
-			clear(b[old:])
-		}
-		return b
-	}
-	return append(b, make([]uint64, words-len(b))...)
+	return append(s, make([]T, n-len(s))...)
 }
 
 func setBit(b []uint64, i int) { b[i>>6] |= 1 << (uint(i) & 63) }
