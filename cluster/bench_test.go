@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"sort"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -35,15 +34,6 @@ func heapProgram(tb testing.TB, n int) *engine.Program {
 		tb.Fatal(err)
 	}
 	return p
-}
-
-func quantile(d []time.Duration, q float64) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
-	s := append([]time.Duration(nil), d...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[min(len(s)-1, int(q*float64(len(s))))]
 }
 
 // BenchmarkMigrationRoundTrip moves one running isolate back and forth
@@ -133,9 +123,9 @@ func migrationRoundTrip(b *testing.B, words int) {
 	b.StopTimer()
 	s := c.Metrics().Snapshot()
 	bytes = s.OfferBytes.Max
-	b.ReportMetric(float64(quantile(downs, 0.50).Nanoseconds()), "downtime-p50-ns")
-	b.ReportMetric(float64(quantile(downs, 0.90).Nanoseconds()), "downtime-p90-ns")
-	b.ReportMetric(float64(quantile(downs, 0.99).Nanoseconds()), "downtime-p99-ns")
+	b.ReportMetric(float64(Quantile(downs, 0.50).Nanoseconds()), "downtime-p50-ns")
+	b.ReportMetric(float64(Quantile(downs, 0.90).Nanoseconds()), "downtime-p90-ns")
+	b.ReportMetric(float64(Quantile(downs, 0.99).Nanoseconds()), "downtime-p99-ns")
 	b.ReportMetric(float64(bytes), "state-B")
 	b.ReportMetric(float64(s.HaltLatency.P99), "halt-p99-ns")
 }
@@ -219,9 +209,9 @@ func migrationWork(b *testing.B, words int, between int64) {
 		took = append(took, d)
 	}
 	b.StopTimer()
-	b.ReportMetric(float64(quantile(took, 0.50).Nanoseconds()), "work-p50-ns")
-	b.ReportMetric(float64(quantile(took, 0.90).Nanoseconds()), "work-p90-ns")
-	b.ReportMetric(float64(quantile(took, 0.99).Nanoseconds()), "work-p99-ns")
+	b.ReportMetric(float64(Quantile(took, 0.50).Nanoseconds()), "work-p50-ns")
+	b.ReportMetric(float64(Quantile(took, 0.90).Nanoseconds()), "work-p90-ns")
+	b.ReportMetric(float64(Quantile(took, 0.99).Nanoseconds()), "work-p99-ns")
 	b.ReportMetric(100*float64(slow)/float64(b.N), "over-100us-%")
 	if haveThreadCPUTime && slowWall > 0 {
 		b.ReportMetric(100*float64(slowCPU)/float64(slowWall), "cpu-share-of-slow-%")

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -246,4 +247,17 @@ func (m *Metrics) recordPreCopy(rounds, final int) {
 	record(m.preRounds, int64(rounds))
 	record(m.finalPages, int64(final))
 	m.mu.Unlock()
+}
+
+// Quantile returns the q-quantile (0 <= q <= 1) of a sample of durations,
+// the nearest-rank way: the value at rank ⌊q·n⌋ of the sorted sample (0
+// for an empty one). The benchmarks that record every downtime use it, so
+// that their figures come from one formula.
+func Quantile(d []time.Duration, q float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(q*float64(len(s))))]
 }

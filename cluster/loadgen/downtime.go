@@ -3,7 +3,6 @@ package loadgen
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,14 +33,7 @@ type DowntimeResult struct {
 }
 
 // Quantile returns the q-quantile of the downtimes (0 when there are none).
-func (r *DowntimeResult) Quantile(q float64) time.Duration {
-	if len(r.Downtimes) == 0 {
-		return 0
-	}
-	s := slices.Clone(r.Downtimes)
-	slices.Sort(s)
-	return s[min(len(s)-1, int(q*float64(len(s))))]
-}
+func (r *DowntimeResult) Quantile(q float64) time.Duration { return cluster.Quantile(r.Downtimes, q) }
 
 // InstrPerMs is the engine's speed on MutatorProgram's spin loop, measured
 // once per process: what turns "pages per millisecond" into instructions.

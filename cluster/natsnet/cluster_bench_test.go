@@ -3,21 +3,11 @@ package natsnet_test
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"testing"
 	"time"
 
 	"github.com/knotencore/knoten/cluster"
 )
-
-func quantile(d []time.Duration, q float64) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
-	s := append([]time.Duration(nil), d...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[min(len(s)-1, int(q*float64(len(s))))]
-}
 
 // BenchmarkMigrationNATS moves one running isolate back and forth between
 // two idle nodes, one migration per iteration, over NATS (an embedded
@@ -106,9 +96,9 @@ func migrationRoundTrip(b *testing.B, words int, over string) {
 	}
 	elapsed := time.Since(t0)
 	b.StopTimer()
-	b.ReportMetric(float64(quantile(downs, 0.50).Nanoseconds()), "downtime-p50-ns")
-	b.ReportMetric(float64(quantile(downs, 0.90).Nanoseconds()), "downtime-p90-ns")
-	b.ReportMetric(float64(quantile(downs, 0.99).Nanoseconds()), "downtime-p99-ns")
+	b.ReportMetric(float64(cluster.Quantile(downs, 0.50).Nanoseconds()), "downtime-p50-ns")
+	b.ReportMetric(float64(cluster.Quantile(downs, 0.90).Nanoseconds()), "downtime-p90-ns")
+	b.ReportMetric(float64(cluster.Quantile(downs, 0.99).Nanoseconds()), "downtime-p99-ns")
 	b.ReportMetric(float64(c.Metrics().Snapshot().OfferBytes.Max), "state-B")
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "migrations/s")
 }

@@ -148,16 +148,11 @@ func runProcsLoad(ctx context.Context, o *options, w io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
-	pn, err := startProcs(ctx, o, o.nodes)
+	pn, sub, err := startSubscribed(ctx, o, o.nodes)
 	if err != nil {
 		return err
 	}
-	defer func() { err = errors.Join(err, pn.close()) }()
-	sub, err := pn.subscribe()
-	if err != nil {
-		return err
-	}
-	defer sub.stop()
+	defer func() { sub.stop(); err = errors.Join(err, pn.close()) }()
 	l := &procLoad{o: o, pn: pn, jobs: jobs, sub: sub, isos: map[string]*procIso{}, early: map[string][]*cluster.Completion{}}
 	if err := l.run(ctx); err != nil {
 		return err

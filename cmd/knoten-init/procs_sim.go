@@ -26,6 +26,21 @@ type procSub struct {
 	subs            []*nats.Subscription
 }
 
+// startSubscribed starts n node processes (startProcs) and subscribes to
+// their completions and events (subscribe), as both --procs runs do; on
+// failure nothing is left running.
+func startSubscribed(ctx context.Context, o *options, n int) (*procNet, *procSub, error) {
+	pn, err := startProcs(ctx, o, n)
+	if err != nil {
+		return nil, nil, err
+	}
+	sub, err := pn.subscribe()
+	if err != nil {
+		return nil, nil, errors.Join(err, pn.close())
+	}
+	return pn, sub, nil
+}
+
 func (pn *procNet) subscribe() (*procSub, error) {
 	s := &procSub{results: make(chan *nats.Msg, 1<<16), events: make(chan *nats.Msg, 1<<16)}
 	nc := pn.client.Conn()
@@ -160,16 +175,11 @@ func runProcsSim(ctx context.Context, o *options, w io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
-	pn, err := startProcs(ctx, o, o.nodes)
+	pn, sub, err := startSubscribed(ctx, o, o.nodes)
 	if err != nil {
 		return err
 	}
-	defer func() { err = errors.Join(err, pn.close()) }()
-	sub, err := pn.subscribe()
-	if err != nil {
-		return err
-	}
-	defer sub.stop()
+	defer func() { sub.stop(); err = errors.Join(err, pn.close()) }()
 	r := &simReport{Nodes: o.nodes, Transport: o.transport, Server: pn.url, Program: job.Name, Description: desc, Known: job.Known,
 		Straight: job.Result, StraightHash: shortHash(job.Hash), Steps: job.Steps, Hops: hops,
 		void: job.Prog.Result() == engine.KindVoid, network: "transport " + pn.describe()}
