@@ -761,6 +761,7 @@ func TestDeltaAllocs(t *testing.T) {
 	pbuf := make([]byte, 0, codec.PagesSize(len(st.Heap), pages))
 	fbuf := make([]byte, 0, codec.FinalSize(st, pages))
 	h := codec.PagesHeader{Isolate: 1, Session: 2, Seq: 3}
+	pbuf = codec.AppendPages(pbuf, h, st.Heap, pages)
 	cases := map[string]func(){
 		"AppendPages": func() { pbuf = codec.AppendPages(pbuf[:0], h, st.Heap, pages) },
 		"AppendFinal": func() { fbuf = codec.AppendFinal(fbuf[:0], codec.Meta{}, st, 2, 4, pages, &sum) },
