@@ -357,6 +357,11 @@ func (a *Assembler) setLen(n uint64) {
 func (o DecodeOptions) DecodeFinal(a *Assembler, buf []byte, resolve Resolver) (Meta, engine.Checked, error) {
 	var st engine.State
 	m, c, err := o.decodeState(&st, buf, resolve, true, a)
+	if err == nil && m.Isolate != a.isolate {
+		// The session names the migration, but the final must also be the
+		// isolate's whose pages a assembled.
+		m, c, err = Meta{}, engine.Checked{}, errf(ErrCorrupt, metaOff+mIsolate, "final of isolate %d, want %d", m.Isolate, a.isolate)
+	}
 	if a.err == nil {
 		// decodeState failed before the heap section (a bad meta word or
 		// padding, an unknown program): a is consumed all the same.

@@ -606,6 +606,9 @@ func TestDeltaRejectFinal(t *testing.T) {
 		{"chunks short", func() []byte { return codec.AppendFinal(nil, f.meta, f.st, 6, 1, []uint32{2}, &sum) }, codec.ErrSequence, codec.DecodeOptions{}},
 		{"chunks over", func() []byte { return codec.AppendFinal(nil, f.meta, f.st, 6, 3, []uint32{2}, &sum) }, codec.ErrSequence, codec.DecodeOptions{}},
 		{"wrong session", func() []byte { return codec.AppendFinal(nil, f.meta, f.st, 7, 2, []uint32{2}, &sum) }, codec.ErrCorrupt, codec.DecodeOptions{}},
+		{"wrong isolate", func() []byte {
+			return codec.AppendFinal(nil, codec.Meta{Isolate: 4, Epoch: 1}, f.st, 6, 2, []uint32{2}, &sum)
+		}, codec.ErrCorrupt, codec.DecodeOptions{}},
 		{"page missing", func() []byte { return codec.AppendFinal(nil, f.meta, f.st, 6, 2, nil, &sum) }, codec.ErrHashMismatch, codec.DecodeOptions{}},
 		{"heap short", func() []byte {
 			st := codectest.BigState(6*ps, 11)
