@@ -366,7 +366,23 @@ func (a *Assembler) setLen(n uint64) {
 // doc, "Ownership"). a is consumed, whatever the outcome.
 func (o DecodeOptions) DecodeFinal(a *Assembler, buf []byte, resolve Resolver) (Meta, engine.Checked, error) {
 	var st engine.State
-	return o.decodeState(&st, buf, resolve, true, a)
+	m, c, err := o.decodeState(&st, buf, resolve, true, a)
+	if err == nil && m.Isolate != a.isolate {
+		// The session names the migration, but the final must also be the
+		// isolate's whose pages a assembled.
+		m, c, err = Meta{}, engine.Checked{}, errf(ErrCorrupt, metaOff+mIsolate, "final of isolate %d, want %d", m.Isolate, a.isolate)
+	}
+	if a.err == nil {
+		// decodeState failed before the heap section (a bad meta word or
+		// padding, an unknown program): a is consumed all the same.
+		a.err = errConsumed()
+		a.arena = nil
+	}
+	return m, c, err
+}
+
+func errConsumed() error {
+	return errf(ErrCorrupt, -1, "the assembler was consumed by a final message")
 }
 
 // decodeFinalHeap reads the page block of a final encoding's heap section
@@ -375,7 +391,7 @@ func (a *Assembler) decodeFinalHeap(sec []byte, base int) ([]byte, error) {
 	if a.err != nil {
 		return nil, a.err
 	}
-	a.err = errf(ErrCorrupt, -1, "the assembler was consumed by a final message")
+	a.err = errConsumed()
 	if len(sec) < blockHeaderLen {
 		return nil, errf(ErrCorrupt, base, "heap section of %d bytes, shorter than the page block's header", len(sec))
 	}
