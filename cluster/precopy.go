@@ -22,7 +22,9 @@ type PreCopy struct {
 	// StopPages: once the first round is over, the source stops the
 	// isolate at the first quantum's end that finds at most this many
 	// pages dirty, and sends them with the rest. It bounds what the stop
-	// hashes and sends, whatever the heap's size. Default 32 (256 KiB).
+	// hashes and sends, whatever the heap's size. Default 8 (64 KiB):
+	// the rounds drain what earlier quanta left dirty first, so that what
+	// is left is what the last quantum wrote.
 	StopPages int
 	// MaxRounds bounds the rounds when the dirty set stops shrinking (the
 	// isolate writes faster than the rounds go out): after MaxRounds the
@@ -44,7 +46,7 @@ func (p PreCopy) withDefaults() PreCopy {
 		p.ChunkPages = 64
 	}
 	if p.StopPages <= 0 {
-		p.StopPages = 32
+		p.StopPages = 8
 	}
 	if p.MaxRounds <= 0 {
 		p.MaxRounds = 8
