@@ -289,3 +289,35 @@ func TestClusterMigrateMiBOverNATS(t *testing.T) {
 		t.Errorf("the state went in %d chunks, want several (stats %+v)", st.SentChunks, st)
 	}
 }
+
+// TestPreCopyOverNATS moves an isolate with a 2 MiB heap live over NATS,
+// with and without the ledger: its pages go in PAGES messages of up to
+// 512 KiB while it runs, the final OFFER carries the last few, and it
+// completes once, with the straight run's result and final state hash.
+func TestPreCopyOverNATS(t *testing.T) {
+	const words = 1 << 18 // 2 MiB of heap
+	s := compile(t, heapSource(words, 3_000_000))
+	for _, withLedger := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ledger=%v", withLedger), func(t *testing.T) {
+			log := newEventLog()
+			c, _ := natsClusterLedger(t, cluster.Config{Nodes: 2, NoSteal: true, OnEvent: log.on}, withLedger)
+			id, err := c.Spawn(0, s.prog)
+			if err != nil {
+				t.Fatal(err)
+			}
+			log.waitFor(t, "first quantum", func(e cluster.Event) bool { return e.Kind == cluster.EvSpawned || e.Kind == cluster.EvRunning })
+			if err := c.MigratePreCopy(id, 1, cluster.PreCopy{AutoConverge: true}); err != nil {
+				t.Fatal(err)
+			}
+			arrived := log.waitFor(t, "arrival on n1", func(e cluster.Event) bool { return e.Kind == cluster.EvArrived && e.Node == 1 })
+			done := log.waitFor(t, "completion", func(e cluster.Event) bool { return e.Kind == cluster.EvCompleted })
+			if done.Node != 1 || done.Hash != s.hash || done.Steps != s.steps {
+				t.Errorf("completed on %v after %d steps (hash match %v), want n1 after %d", done.Node, done.Steps, done.Hash == s.hash, s.steps)
+			}
+			pc := c.Metrics().Snapshot().PreCopy
+			if pc.Pages < words*8/8192 || pc.Converged+pc.Forced != 1 || arrived.Bytes >= 8*words {
+				t.Errorf("pre-copy %+v, final OFFER %d bytes: want every page sent in rounds and a final smaller than the heap", pc, arrived.Bytes)
+			}
+		})
+	}
+}
