@@ -85,9 +85,9 @@ func TestSimPreCopyCrashAtEachStep(t *testing.T) {
 	tp := mutatorProg(t)
 	outcomes := map[string]int{}
 	defer func() { t.Logf("outcomes: %v", outcomes) }()
-	step := 200 * time.Microsecond
+	step := 300 * time.Microsecond
 	if testing.Short() {
-		step = 600 * time.Microsecond
+		step = 900 * time.Microsecond
 	}
 	for _, withLedger := range []bool{false, true} {
 		for _, victim := range []NodeID{0, 1} {
