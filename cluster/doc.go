@@ -453,7 +453,11 @@
 //     session) in a codec.Assembler, which hashes each page as it arrives
 //     and whose memory follows the bytes received. A gap in the sequence,
 //     a bad chunk or one past the target's budget (half its memory budget)
-//     drops the session; a session quiet for stageTTL expires. The final
+//     drops the session; a session quiet for stageTTL expires. Sessions
+//     only grow, so a straggler of an older one is ignored, and a newer
+//     one replaces the current one only with its first chunk. A node
+//     assembles at most maxStages sessions, each charged stageOverhead
+//     beyond its pages. The final
 //     OFFER is decoded against the session and verified against the root
 //     from the pages held, then accepted, committed and ACKed exactly as a
 //     whole state is: only the last pages are hashed at the stop.

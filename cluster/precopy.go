@@ -221,15 +221,26 @@ func (c *nodeCore) onPages(from NodeID, payload []byte) {
 	id := IsolateID(h.Isolate)
 	key := stageKey{from, id}
 	s := c.stages[key]
-	if s != nil && s.session != h.Session {
+	switch {
+	case s != nil && h.Session < s.session:
+		return // a straggler of an older live migration: sessions only grow
+	case s != nil && h.Session > s.session:
+		if h.Seq != 0 {
+			return // not the start of the newer one: keep what we have
+		}
 		c.dropStage(key) // a newer live migration replaces an abandoned one
 		s = nil
 	}
 	if s == nil {
-		if h.Seq != 0 || c.draining || c.stopped || c.tasks[id] != nil {
+		if h.Seq != 0 || c.draining || c.stopped || c.tasks[id] != nil || len(c.stages) >= maxStages {
 			return
 		}
-		s = &stage{session: h.Session, asm: codec.NewAssembler(h.Isolate, h.Session, c.cfg.Limits)}
+		s = &stage{session: h.Session, asm: codec.NewAssembler(h.Isolate, h.Session, c.cfg.Limits), bytes: stageOverhead}
+		if c.stagedBytes+stageOverhead > c.stageBudget() || c.full(stageOverhead) {
+			return
+		}
+		c.stagedBytes += stageOverhead
+		c.mem.Add(stageOverhead)
 		c.stages[key] = s
 	}
 	if h.Seq < s.asm.Next() {
@@ -241,7 +252,7 @@ func (c *nodeCore) onPages(from NodeID, payload []byte) {
 		return
 	}
 	s.touched = c.now
-	grew := int64(s.asm.Bytes()) - s.bytes
+	grew := stageOverhead + int64(s.asm.Bytes()) - s.bytes
 	if c.stagedBytes+grew > c.stageBudget() || c.full(grew) {
 		c.col.m.precopyBroken.Add(1)
 		c.dropStage(key)
@@ -259,6 +270,16 @@ func (c *nodeCore) dropStage(key stageKey) {
 		delete(c.stages, key)
 	}
 }
+
+// A stage costs more than its pages: the record, the Assembler, its tree's
+// slices and a map entry, about 1 KiB measured; stageOverhead charges it
+// (with margin) against the budget, and maxStages bounds how many a node
+// assembles at once, so that a member opening stages with one tiny page
+// each pays for what it holds.
+const (
+	stageOverhead = 4 << 10
+	maxStages     = 1024
+)
 
 // stageBudget bounds the bytes of live migrations a node assembles at
 // once: half its memory budget, or 1 GiB without one.

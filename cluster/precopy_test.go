@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/knotencore/knoten/cluster/ledger"
+	"github.com/knotencore/knoten/codec"
+	"github.com/knotencore/knoten/engine"
 )
 
 // mutator writes a hot set of 4 pages of a 40-page array, now and then a
@@ -126,5 +128,59 @@ func TestSimPreCopyCrashAtEachStep(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// pagesMsg builds a PAGES message of isolate id's live migration session.
+func pagesMsg(id IsolateID, session uint64, seq uint32, heap []byte, pages []uint32) []byte {
+	b := []byte{byte(mPages), 0, 0, 0, 0, 0, 0, 0}
+	return codec.AppendPages(b, codec.PagesHeader{Isolate: uint64(id), Session: session, Seq: seq}, heap, pages)
+}
+
+// TestStageSurvivesStragglers: a late chunk of an older session of the
+// same sender and isolate, or a newer session's chunk that is not its
+// first, leaves the current session's stage alone (a review found the
+// first dropping it); a newer session's first chunk replaces it.
+func TestStageSurvivesStragglers(t *testing.T) {
+	s := NewSim(Config{Nodes: 2, Seed: 1, NoSteal: true})
+	c := s.nodes[1].core
+	heap := make([]byte, 4*engine.PageSize)
+	const id = IsolateID(77)
+	key := stageKey{0, id}
+	c.message(0, pagesMsg(id, 2, 0, heap, []uint32{0, 1}))
+	c.message(0, pagesMsg(id, 2, 1, heap, []uint32{2}))
+	c.message(0, pagesMsg(id, 1, 3, heap, []uint32{3})) // older session
+	c.message(0, pagesMsg(id, 3, 5, heap, []uint32{3})) // newer, not its start
+	c.message(0, pagesMsg(id, 2, 1, heap, []uint32{2})) // a duplicate
+	if st := c.stages[key]; st == nil || st.session != 2 || st.asm.Next() != 2 {
+		t.Fatalf("stage %+v: want session 2 with its 2 chunks", st)
+	}
+	c.message(0, pagesMsg(id, 2, 2, heap, []uint32{3}))
+	if st := c.stages[key]; st == nil || st.asm.Next() != 3 {
+		t.Fatal("the current session's next chunk was not taken")
+	}
+	c.message(0, pagesMsg(id, 4, 0, heap, []uint32{0}))
+	if st := c.stages[key]; st == nil || st.session != 4 {
+		t.Fatal("a newer session's first chunk did not replace the stage")
+	}
+}
+
+// TestStagesBounded: a member opening a stage per isolate with one tiny
+// page each holds at most maxStages, each charged stageOverhead, and the
+// bytes charged come back when the stages go.
+func TestStagesBounded(t *testing.T) {
+	s := NewSim(Config{Nodes: 2, Seed: 1, NoSteal: true})
+	c := s.nodes[1].core
+	heap := make([]byte, 8)
+	for i := range 3 * maxStages {
+		c.message(0, pagesMsg(IsolateID(1000+i), 5, 0, heap, []uint32{0}))
+	}
+	if len(c.stages) != maxStages || c.stagedBytes < int64(maxStages)*stageOverhead || c.mem.Load() != c.stagedBytes {
+		t.Fatalf("%d stages, %d bytes staged, %d reserved: want %d stages charged at least %d bytes each", len(c.stages), c.stagedBytes, c.mem.Load(), maxStages, stageOverhead)
+	}
+	c.now += c.stageTTL() + time.Second
+	c.expireStages()
+	if len(c.stages) != 0 || c.stagedBytes != 0 || c.mem.Load() != 0 {
+		t.Fatalf("after the TTL: %d stages, %d bytes staged, %d reserved", len(c.stages), c.stagedBytes, c.mem.Load())
 	}
 }
