@@ -33,7 +33,7 @@ type PreCopy struct {
 	// Quantum is the isolate's quantum while it is pre-copied: the
 	// instructions it runs between two chunks, and so what it may write
 	// between the last look at its dirty pages and the stop. Default
-	// 10000 (some 30-50 µs here), or the node's quantum if shorter.
+	// 2500 (some 10 µs here), or the node's quantum if shorter.
 	Quantum int64
 	// AutoConverge halves that quantum after each round whose dirty set
 	// did not shrink (down to 1/16), so that the source copies more often
@@ -133,7 +133,9 @@ func (c *nodeCore) pump(t *task, now time.Duration) bool {
 			}
 			run.done = true
 			t.haltAt.Store(int64(now)) // the downtime starts now
-			t.moveTo.Store(uint32(run.to) + 1)
+			// An operator's move asked for meanwhile wins: it parks the
+			// task for its own target, and the handoff sends it whole.
+			t.moveTo.CompareAndSwap(0, uint32(run.to)+1)
 			return true
 		}
 	}
@@ -282,13 +284,8 @@ const (
 )
 
 // stageBudget bounds the bytes of live migrations a node assembles at
-// once: half its memory budget, or 1 GiB without one.
-func (c *nodeCore) stageBudget() int64 {
-	if c.cfg.MemoryBudget > 0 {
-		return c.cfg.MemoryBudget / 2
-	}
-	return 1 << 30
-}
+// once: half its memory budget.
+func (c *nodeCore) stageBudget() int64 { return c.cfg.MemoryBudget / 2 }
 
 // stageTTL is how long a target keeps the pages of a live migration that
 // has gone quiet.

@@ -330,7 +330,7 @@ func downtimePlot(series []*compare.Series) (*plot.Plot, error) {
 	// range).
 	p.X.Min, p.X.Max = ticks[0].Value-math.Log10(2), ticks[len(ticks)-1].Value+math.Log10(2)
 
-	p.Y.Label.Text = "downtime (ms, median, log scale)"
+	p.Y.Label.Text = "downtime in ms, median of runs (log scale)"
 	p.Y.Tick.Marker = plot.TickerFunc(log10Ticks)
 	ymin, ymax := math.Inf(1), math.Inf(-1)
 	for _, v := range vals {

@@ -238,7 +238,7 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	bw := fs.String("bandwidth", "0", "link bandwidth in bytes/s, with optional k, M or G suffix (0: unlimited)")
 	fs.Float64Var(&o.loss, "loss", 0, "probability that a message is lost")
 	fs.StringVar(&o.program, "program", "", "run this .kn file instead of the built-in workloads")
-	fs.StringVar(&o.out, "out", "", "with --load: a directory (created if missing) to write cluster-load.txt (benchmark format), cluster-load.json and downtime-us.txt in")
+	fs.StringVar(&o.out, "out", "", "with --load: a directory (created if missing) to write cluster-load.txt (benchmark format), cluster-load.json and downtime-us.txt in (with --precopy: precopy.txt, in BenchmarkMigrationDowntime format for knoten-bench plot, and precopy.json)")
 	fs.BoolVar(&o.json, "json", false, "print the report as JSON")
 	fs.BoolVar(&o.noSteal, "no-steal", false, "with --load: switch cross-node stealing off")
 	fs.StringVar(&o.size, "size", "medium", "with --load: workload size: small (one quantum each), medium (some 500k instructions), large (some 5M) or full (the benchmarks'); with --chaos the default is large, so that nodes die with isolates in flight")
