@@ -378,7 +378,7 @@ func TestLyingLengths(t *testing.T) {
 					t.Fatal("decoded")
 				}
 			})
-			if n > 10 {
+			if n > 10 && !raceEnabled { // the race detector's pools add some at random
 				t.Fatalf("section %d length %d: %v allocs", i, v, n)
 			}
 		}
