@@ -39,6 +39,7 @@ type Metrics struct {
 	precopyForced    atomic.Int64            // stopped after PreCopy.MaxRounds without converging
 	precopyBroken    atomic.Int64            // sessions a target dropped: a chunk missing, bad or over budget
 	precopyExpired   atomic.Int64            // sessions a target dropped after going quiet
+	precopyFinal     atomic.Int64            // pages sent at the stops
 	finalPages       *hdrhistogram.Histogram // pages sent at the stop of a live migration
 	preRounds        *hdrhistogram.Histogram // rounds of a live migration
 	intraStealTried  atomic.Int64            // filled in from the workers at Snapshot
@@ -223,6 +224,7 @@ func (m *Metrics) Snapshot() Snapshot {
 	m.mu.Unlock()
 	s.PreCopy.Started, s.PreCopy.RoundsDone, s.PreCopy.Pages, s.PreCopy.Bytes = m.precopyStarted.Load(), m.precopyRounds.Load(), m.precopyPages.Load(), m.precopyBytes.Load()
 	s.PreCopy.Converged, s.PreCopy.Forced, s.PreCopy.Broken, s.PreCopy.Expired = m.precopyConverged.Load(), m.precopyForced.Load(), m.precopyBroken.Load(), m.precopyExpired.Load()
+	s.PreCopy.FinalSent = m.precopyFinal.Load()
 	return s
 }
 
@@ -237,12 +239,14 @@ type PreCopyStats struct {
 	Broken     int64 `json:"broken"`      // sessions a target dropped (a chunk lost, bad or over its budget): their final OFFER fails and the isolate runs on at the source
 	Expired    int64 `json:"expired"`     // sessions a target dropped after going quiet
 	FinalPages Dist  `json:"final_pages"` // pages sent at the stop, per migration
+	FinalSent  int64 `json:"final_sent"`  // pages sent at the stops, all migrations together
 	Rounds     Dist  `json:"rounds_dist"` // rounds per migration
 }
 
 // recordPreCopy records a live migration's stop: its rounds and the
 // pages left for the stop.
 func (m *Metrics) recordPreCopy(rounds, final int) {
+	m.precopyFinal.Add(int64(final))
 	m.mu.Lock()
 	record(m.preRounds, int64(rounds))
 	record(m.finalPages, int64(final))

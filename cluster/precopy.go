@@ -237,10 +237,10 @@ func (c *nodeCore) onPages(from NodeID, payload []byte) {
 		if h.Seq != 0 || c.draining || c.stopped || c.tasks[id] != nil || len(c.stages) >= maxStages {
 			return
 		}
-		s = &stage{session: h.Session, asm: codec.NewAssembler(h.Isolate, h.Session, c.cfg.Limits), bytes: stageOverhead}
 		if c.stagedBytes+stageOverhead > c.stageBudget() || c.full(stageOverhead) {
 			return
 		}
+		s = &stage{session: h.Session, asm: codec.NewAssembler(h.Isolate, h.Session, c.cfg.Limits), bytes: stageOverhead}
 		c.stagedBytes += stageOverhead
 		c.mem.Add(stageOverhead)
 		c.stages[key] = s
@@ -313,9 +313,7 @@ func (c *nodeCore) decodeOffer(from NodeID, m *message) (codec.Meta, engine.Chec
 	if s == nil {
 		return codec.Meta{}, engine.Checked{}, errNoBase
 	}
-	c.stagedBytes -= s.bytes // the isolate's footprint takes over (account)
-	c.mem.Add(-s.bytes)
-	delete(c.stages, key)
+	c.dropStage(key) // the isolate's footprint takes over (account)
 	meta, chk, err := c.decodeOpt.DecodeFinal(s.asm, m.payload, c.resolve)
 	if err != nil {
 		return meta, chk, fmt.Errorf("%w: %w", errNoBase, err)

@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"slices"
@@ -166,7 +167,7 @@ func checkPageList(b []byte, base int, count uint32, heapLen uint64) error {
 	at := 4 * int(count)
 	if err := checkZero(b, at, min(align8(at), len(b))); err != nil {
 		var e *Error
-		if asError(err, &e) {
+		if errors.As(err, &e) {
 			e.Offset += base
 		}
 		return err
@@ -175,12 +176,6 @@ func checkPageList(b []byte, base int, count uint32, heapLen uint64) error {
 		return errf(ErrCorrupt, base, "%d pages take %d bytes, the block has %d", count, want, len(b))
 	}
 	return nil
-}
-
-func asError(err error, e **Error) bool {
-	x, ok := err.(*Error)
-	*e = x
-	return ok
 }
 
 // FinalSize returns the length of the final encoding of st with the

@@ -88,13 +88,13 @@ func MutatorProgram(heapBytes int) (*engine.Program, int, error) {
 	return p, hot, err
 }
 
-// DowntimeCluster returns the configuration Downtime's clusters use: two
+// downtimeCluster returns the configuration Downtime's clusters use: two
 // nodes on a zero-latency link, no stealing, room for a 256 MiB heap on
 // both sides at once, and an offer timeout long enough for the target to
 // verify a whole 256 MiB state (about half a second here): with the
 // default 20 ms, a stop-and-copy of 16 MiB or more is aborted before the
 // target has checked it, and the isolate stays where it was.
-func DowntimeCluster(onEvent func(cluster.Event)) cluster.Config {
+func downtimeCluster(onEvent func(cluster.Event)) cluster.Config {
 	return cluster.Config{Nodes: 2, NoSteal: true, MemoryBudget: 8 << 30, Limits: engine.Limits{MaxHeap: 1 << 30},
 		RTO: 50 * time.Millisecond, OfferTimeout: 10 * time.Second, OnEvent: onEvent}
 }
@@ -113,7 +113,7 @@ func Downtime(heapBytes, n int, precopy bool, opts cluster.PreCopy, ready func()
 	}
 	running := make(chan cluster.Event, 16)
 	var missed atomic.Int64 // EvRunning events that found the channel full; OnEvent must not block a driver
-	c := cluster.New(DowntimeCluster(func(e cluster.Event) {
+	c := cluster.New(downtimeCluster(func(e cluster.Event) {
 		if e.Kind == cluster.EvRunning {
 			select {
 			case running <- e:
@@ -175,6 +175,6 @@ func Downtime(heapBytes, n int, precopy bool, opts cluster.PreCopy, ready func()
 	r.Sent = after.BytesMoved - before.BytesMoved + after.PreCopy.Bytes - before.PreCopy.Bytes
 	r.Rounds = after.PreCopy.RoundsDone - before.PreCopy.RoundsDone
 	r.Forced = after.PreCopy.Forced - before.PreCopy.Forced
-	r.FinalPages = int64(after.PreCopy.FinalPages.Mean*float64(after.PreCopy.FinalPages.Count) - before.PreCopy.FinalPages.Mean*float64(before.PreCopy.FinalPages.Count) + 0.5)
+	r.FinalPages = after.PreCopy.FinalSent - before.PreCopy.FinalSent
 	return r, nil
 }
