@@ -250,6 +250,10 @@ func NewAssembler(isolate, session uint64, limits engine.Limits) *Assembler {
 // Assembler takes: the number it has taken.
 func (a *Assembler) Next() uint32 { return a.next }
 
+// Len returns the length of the heap assembled so far: up to the end of
+// the highest page received.
+func (a *Assembler) Len() int { return len(a.arena) }
+
 // Bytes returns the memory the Assembler holds: its arena and its tree.
 func (a *Assembler) Bytes() int {
 	return cap(a.arena) + 32*(a.tree.Len()+a.tree.Len()/engine.TreeFanout+1)

@@ -59,6 +59,18 @@ type StateChecker struct {
 	issued uint64 // the generation that may still be resumed, or 0
 }
 
+// Reserve readies c to check heaps of up to heapBytes bytes without
+// allocating: the bitmap of object starts, a bit per heap word (heapBytes/64
+// bytes, 4 MiB for 256 MiB), allocated and faulted in now rather than
+// during a check. A node assembling a live migration calls it while the
+// pages arrive, so that the stop does not pay for it.
+func (c *StateChecker) Reserve(heapBytes int) {
+	if nwords := (heapBytes/8 + 63) / 64; cap(c.starts) < nwords {
+		c.starts = make([]uint64, nwords)
+		c.touched = c.touched[:0]
+	}
+}
+
 // Check reports whether st is a state of p that is safe to resume under
 // limits; see CheckState.
 func (c *StateChecker) Check(p *Program, st *State, limits Limits) error {
@@ -225,12 +237,8 @@ func (c *StateChecker) check(p *Program, st *State, limits Limits) error {
 	case le.Uint64(heap) != 0:
 		return fmt.Errorf("heap nil word is not zero")
 	}
-	nwords := int((used/8 + 63) / 64)
-	if cap(c.starts) < nwords {
-		c.starts = make([]uint64, nwords)
-		c.touched = c.touched[:0]
-	}
-	starts := c.starts[:nwords]
+	c.Reserve(int(used))
+	starts := c.starts[:(used/8+63)/64]
 	if c.touched == nil {
 		c.touched = c.inline[:0]
 	}

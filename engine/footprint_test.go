@@ -210,3 +210,44 @@ func garbageDrop(t testing.TB) *Program {
 		}},
 	)
 }
+
+// A checker readied with Reserve checks heaps up to that size without
+// allocating: a live migration's target readies it while the pages arrive,
+// and its stop does not pay for the bitmap.
+func TestCheckerReserve(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not exact under -race")
+	}
+	// One array of 2^18 words, then a loop: a 2 MiB heap of one object,
+	// as a live migration's large heaps are.
+	p := assemble(t, 0, nil, nil, 0, nil,
+		asmFunc{name: "main", nregs: 4, refs: []int{1}, result: KindInt, code: []Instr{
+			Encode(LOADI, 0, 0, 1<<18), // 0: n
+			Encode(NEWARR, 1, 0, 0),    // 1: a = make([]int, n)
+			Encode(LOADI, 2, 0, 0),     // 2: i = 0
+			Encode(ADDK, 2, 2, 1),      // 3: i++
+			Encode(LOOPLT, 2, 0, 3),    // 4: while i < n
+			Encode(RET, 2, 0, 0),       // 5
+		}},
+	)
+	iso, _ := New(p, Limits{})
+	iso.Run(100)
+	st := iso.State()
+	if len(st.Heap) < 2<<20 {
+		t.Fatalf("heap of %d bytes, want the 2 MiB array", len(st.Heap))
+	}
+	var c StateChecker
+	c.Reserve(len(st.Heap))
+	// The first check is the one that would allocate: count its own
+	// allocations (AllocsPerRun warms up with a call it does not count).
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	err := c.Check(p, st, Limits{})
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := after.Mallocs - before.Mallocs; a != 0 {
+		t.Fatalf("the first Check of a %d-byte heap after Reserve: %d allocations, want 0", len(st.Heap), a)
+	}
+}
