@@ -437,12 +437,13 @@
 //     cursor reaches the heap's end. A collection moves every object and
 //     marks every page dirty, so the round after it sends the heap again.
 //   - Stop. Once the first round is over, the first quantum's end that
-//     finds at most StopPages pages dirty, or the end of the MaxRounds-th
-//     round (the isolate writes faster than the rounds go out;
-//     Snapshot.PreCopy.Forced counts them), parks the isolate at once. The
-//     check comes before the chunk is taken, so the pages left for the
-//     stop are those the last quantum wrote, which the write rate and the
-//     quantum bound, not the heap's size. Its
+//     finds at most StopPages pages dirty sends them, and the isolate runs
+//     one closing quantum, a sixteenth of the quantum, after which it
+//     parks; so does the end of the MaxRounds-th round (the isolate
+//     writes faster than the rounds go out; Snapshot.PreCopy.Forced counts
+//     them). The check comes before the chunk is taken, so the pages left
+//     for the stop are those the closing quantum wrote, which the write
+//     rate and that quantum bound, not the heap's size. Its
 //     OFFER then carries a codec final message instead of a whole state:
 //     the pages still dirty, the registers, frames, globals and output, the
 //     number of PAGES messages before it, and the state hash, which the

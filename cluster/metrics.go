@@ -65,10 +65,11 @@ func NewMetrics() *Metrics {
 	return m
 }
 
+// record adds v to h, clamped to h's range. Zero is a value like any
+// other (a stop that sends no page), not clamped up to the histogram's
+// resolution.
 func record(h *hdrhistogram.Histogram, v int64) {
-	if v < 1 {
-		v = 1
-	}
+	v = max(v, 0)
 	if v > h.HighestTrackableValue() {
 		v = h.HighestTrackableValue()
 	}

@@ -184,3 +184,40 @@ func TestStagesBounded(t *testing.T) {
 		t.Fatalf("after the TTL: %d stages, %d bytes staged, %d reserved", len(c.stages), c.stagedBytes, c.mem.Load())
 	}
 }
+
+// TestPreCopyClosingQuantum checks that the stop carries what the closing
+// quantum wrote, not what a whole quantum did: the program writes a new
+// page every few hundred instructions, some 6 pages a quantum (under
+// StopPages, so it converges) and at most one in a sixteenth of one.
+func TestPreCopyClosingQuantum(t *testing.T) {
+	tp, err := compileTestProg("pagewalker", []byte(`func main() int {
+	a := make([]int, 80000)
+	s := 0
+	for i := 0; i < 100000; i++ {
+		a[(i*1024)%80000] = i
+		for j := 0; j < 100; j++ {
+			s += j
+		}
+	}
+	return s + a[5*1024]
+}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewSim(Config{Nodes: 2, Seed: 1, Quantum: 2000, NoSteal: true, Link: LinkConfig{Latency: 100 * time.Microsecond}})
+	id, _ := s.Spawn(0, tp.prog)
+	s.RunFor(200 * time.Microsecond)
+	if err := s.MigratePreCopy(id, 1, PreCopy{}); err != nil {
+		t.Fatal(err)
+	}
+	if !s.Run(10 * time.Second) {
+		t.Fatal("did not settle")
+	}
+	checkOutcome(t, s.Outcome(), map[IsolateID]*testProg{id: tp}, false)
+	pc := s.Metrics().Snapshot().PreCopy
+	t.Logf("%+v", pc)
+	if pc.Converged != 1 || pc.FinalSent > 1 {
+		t.Errorf("precopy %+v: want one converged live migration whose stop sends at most 1 page", pc)
+	}
+}
