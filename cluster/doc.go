@@ -436,32 +436,33 @@
 //     sequence. The first round sends every page; a round ends when its
 //     cursor reaches the heap's end. A collection moves every object and
 //     marks every page dirty, so the round after it sends the heap again.
-//   - Stop. Once the first round is over, the first quantum's end that
-//     finds at most StopPages pages dirty sends them, and the isolate runs
-//     one closing quantum, a sixteenth of the quantum, after which it
-//     parks; so does the end of the MaxRounds-th round (the isolate
-//     writes faster than the rounds go out; Snapshot.PreCopy.Forced counts
-//     them). The check comes before the chunk is taken, so the pages left
-//     for the stop are those the closing quantum wrote, which the write
-//     rate and that quantum bound, not the heap's size. Its
-//     OFFER then carries a codec final message instead of a whole state:
+//   - Stop. Once the first round is over, the first quantum's end that finds
+//     at most StopPages pages dirty sends them, readies the worker's stack for
+//     the stop (growStack), and the isolate runs one closing quantum, a
+//     sixteenth of the quantum, after which it parks; so does the end of the
+//     MaxRounds-th round (the isolate writes faster than the rounds go out;
+//     Snapshot.PreCopy.Forced counts them). The check comes before the chunk
+//     is taken, so the pages left for the stop are those the closing quantum
+//     wrote, which the write rate and that quantum bound, not the heap's size.
+//     Its OFFER then carries a codec final message instead of a whole state:
 //     the pages still dirty, the registers, frames, globals and output, the
-//     number of PAGES messages before it, and the state hash, which the
-//     source has kept current page by page. AutoConverge shortens the
-//     isolate's quantum after each round that did not shrink the dirty
-//     set, so that pages are taken more often per instruction it runs.
-//   - Target. A target assembles the PAGES of each (sender, isolate,
-//     session) in a codec.Assembler, which hashes each page as it arrives
-//     and whose memory follows the bytes received. A gap in the sequence,
-//     a bad chunk or one past the target's budget (half its memory budget)
-//     drops the session; a session quiet for stageTTL expires. Sessions
-//     only grow, so a straggler of an older one is ignored, and a newer
-//     one replaces the current one only with its first chunk. A node
-//     assembles at most maxStages sessions, each charged stageOverhead
-//     beyond its pages. The final
-//     OFFER is decoded against the session and verified against the root
-//     from the pages held, then accepted, committed and ACKed exactly as a
-//     whole state is: only the last pages are hashed at the stop.
+//     number of PAGES messages before it, and the state hash, which the source
+//     has kept current page by page. AutoConverge shortens the isolate's
+//     quantum after each round that did not shrink the dirty set, so that
+//     pages are taken more often per instruction it runs.
+//   - Target. A target assembles the PAGES of each (sender, isolate, session)
+//     in a codec.Assembler, which hashes each page as it arrives and whose
+//     memory follows the bytes received. A gap in the sequence, a bad chunk or
+//     one past the target's budget (half its memory budget) drops the session;
+//     a session quiet for stageTTL expires. Sessions only grow, so a straggler
+//     of an older one is ignored, and a newer one replaces the current one
+//     only with its first chunk. A node assembles at most maxStages sessions,
+//     each charged stageOverhead beyond its pages, and readies its state
+//     checker for the heap as it arrives (engine.StateChecker.Reserve), so
+//     that the stop allocates no bitmap. The final OFFER is decoded
+//     against the session and verified against the root from the pages held,
+//     then accepted, committed and ACKed exactly as a whole state is: only the
+//     last pages are hashed at the stop.
 //   - Failure. Nothing is at stake before the OFFER: a lost or reordered
 //     PAGES message, a target that crashed or restarted mid-round, or an
 //     expired session makes the final OFFER fail (NACK bad state), and the

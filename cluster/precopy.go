@@ -116,12 +116,12 @@ func (c *nodeCore) precopy(id IsolateID, to NodeID, opts PreCopy) error {
 // pump runs after each quantum of a task in a live migration, by whoever
 // holds the task. Once a first round has sent every page, the first time
 // at most StopPages pages are dirty it sends them and closes: the next
-// quantum is short, and after it (or after MaxRounds rounds) the pump
-// asks for the task to park for run.to and returns true, and the caller
-// parks it as for any move. Otherwise it takes up to ChunkPages dirty
-// pages from the round's cursor on and sends them as one PAGES message.
-// Because it looks before it takes, the pages left for the stop are those
-// the closing quantum wrote (see the package doc, "Pre-copy").
+// quantum is short, and after it (or at once after MaxRounds rounds) the
+// pump asks for the task to park for run.to and returns true, and the
+// caller parks it as for any move. Otherwise it takes up to ChunkPages
+// dirty pages from the round's cursor on and sends them as one PAGES
+// message. Because it looks before it takes, the pages left for the stop
+// are those the closing quantum wrote (see the package doc, "Pre-copy").
 func (c *nodeCore) pump(t *task, now time.Duration) bool {
 	run := t.pre.Load()
 	if run == nil || run.done {
@@ -133,31 +133,22 @@ func (c *nodeCore) pump(t *task, now time.Duration) bool {
 		iso.MarkAllDirty()
 		run.began = true
 	}
-	if run.round > 0 {
-		dirty := iso.DirtyPages()
-		converged := dirty <= run.opts.StopPages
-		if converged && dirty > 0 && !run.closing {
-			// Send these too, and stop after one closing quantum: the stop
-			// then carries what a sixteenth of a quantum wrote.
-			run.closing = true
-			c.sendChunk(t, run, 0, engine.NumPages(len(iso.State().Heap)), run.opts.StopPages)
-			return false
-		}
-		if converged || run.closing || run.round >= run.opts.MaxRounds {
-			if converged || run.closing {
-				c.col.m.precopyConverged.Add(1)
-			} else {
-				c.col.m.precopyForced.Add(1)
-			}
-			run.done = true
-			t.haltAt.Store(int64(now)) // the downtime starts now
-			// An operator's move asked for meanwhile wins: it parks the
-			// task for its own target, and the handoff sends it whole.
-			t.moveTo.CompareAndSwap(0, uint32(run.to)+1)
-			return true
-		}
-	}
 	n := engine.NumPages(len(iso.State().Heap))
+	switch {
+	case run.closing:
+		return c.stopForFinal(t, run, now)
+	case run.round > 0 && iso.DirtyPages() <= run.opts.StopPages:
+		// Converged: send the last dirty pages, and stop after one closing
+		// quantum, whose writes are what the stop carries.
+		c.col.m.precopyConverged.Add(1)
+		run.closing = true
+		c.sendChunk(t, run, 0, n, run.opts.StopPages)
+		growStack()
+		return false
+	case run.round >= run.opts.MaxRounds:
+		c.col.m.precopyForced.Add(1)
+		return c.stopForFinal(t, run, now)
+	}
 	run.cursor = c.sendChunk(t, run, run.cursor, n, run.opts.ChunkPages)
 	if run.cursor >= n {
 		// A round ends: the cursor starts over, and a round that left as
@@ -172,6 +163,18 @@ func (c *nodeCore) pump(t *task, now time.Duration) bool {
 		run.last = dirty
 	}
 	return false
+}
+
+// stopForFinal ends the rounds of run: the task parks at once for
+// run.to, and its handoff sends the final OFFER. It returns true, for
+// pump's caller to park the task as for any move.
+func (c *nodeCore) stopForFinal(t *task, run *precopyRun, now time.Duration) bool {
+	run.done = true
+	t.haltAt.Store(int64(now)) // the downtime starts now
+	// An operator's move asked for meanwhile wins: it parks the task for
+	// its own target, and the handoff sends it whole.
+	t.moveTo.CompareAndSwap(0, uint32(run.to)+1)
+	return true
 }
 
 // sendChunk takes up to max dirty pages of t's isolate in [from, to) and
