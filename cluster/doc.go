@@ -439,11 +439,14 @@
 //   - Stop. Once the first round is over, the first quantum's end that finds
 //     at most StopPages pages dirty sends them, readies the worker's stack for
 //     the stop (growStack), and the isolate runs one closing quantum, a
-//     sixteenth of the quantum, after which it parks; so does the end of the
-//     MaxRounds-th round (the isolate writes faster than the rounds go out;
-//     Snapshot.PreCopy.Forced counts them). The check comes before the chunk
-//     is taken, so the pages left for the stop are those the closing quantum
-//     wrote, which the write rate and that quantum bound, not the heap's size.
+//     sixteenth of the quantum, after which it parks if at most StopPages
+//     pages are dirty again (a burst or a collection in it sends the rounds
+//     on); so does the end of the MaxRounds-th round (the isolate writes
+//     faster than the rounds go out; Snapshot.PreCopy.Forced counts them).
+//     The check comes before the chunk is taken, so the pages left for the
+//     stop are those the closing quantum wrote: at most StopPages, and on
+//     average what the write rate gives over that quantum, not the heap's
+//     size.
 //     Its OFFER then carries a codec final message instead of a whole state:
 //     the pages still dirty, the registers, frames, globals and output, the
 //     number of PAGES messages before it, and the state hash, which the source

@@ -65,9 +65,9 @@ func NewMetrics() *Metrics {
 	return m
 }
 
-// record adds v to h, clamped to h's range. Zero is a value like any
-// other (a stop that sends no page), not clamped up to the histogram's
-// resolution.
+// record adds v to h: a negative v as 0, one past h's highest trackable
+// value as that value. Zero is a value like any other (a stop that sends
+// no page): h records it below its lowest discernible value, 1.
 func record(h *hdrhistogram.Histogram, v int64) {
 	v = max(v, 0)
 	if v > h.HighestTrackableValue() {

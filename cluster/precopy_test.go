@@ -221,3 +221,48 @@ func TestPreCopyClosingQuantum(t *testing.T) {
 		t.Errorf("precopy %+v: want one converged live migration whose stop sends at most 1 page", pc)
 	}
 }
+
+// TestPreCopyStopBounded checks that a burst of writes in the closing
+// quantum does not go into the stop: a program that spins, then writes 40
+// pages at once, is moved live from 60 points of its run, and no stop may
+// carry more than StopPages pages unless MaxRounds forced it. Each live
+// migration that stops is counted once, converged or forced.
+func TestPreCopyStopBounded(t *testing.T) {
+	tp, err := compileTestProg("burst", []byte(`func main() int {
+	a := make([]int, 40960)
+	s := 0
+	for r := 0; r < 400; r++ {
+		for j := 0; j < 6000; j++ {
+			s += j
+		}
+		for p := 0; p < 40; p++ {
+			a[p*1024] = r
+		}
+	}
+	return s + a[1024]
+}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const stopPages = 8
+	for at := 0; at < 60; at++ {
+		s := NewSim(Config{Nodes: 2, Seed: 1, Quantum: 2000, NoSteal: true, Link: LinkConfig{Latency: 100 * time.Microsecond}})
+		id, _ := s.Spawn(0, tp.prog)
+		s.RunFor(time.Duration(200+at*37) * time.Microsecond)
+		if err := s.MigratePreCopy(id, 1, PreCopy{StopPages: stopPages}); err != nil {
+			t.Fatal(err)
+		}
+		if !s.Run(10 * time.Second) {
+			t.Fatal("did not settle")
+		}
+		checkOutcome(t, s.Outcome(), map[IsolateID]*testProg{id: tp}, false)
+		pc := s.Metrics().Snapshot().PreCopy
+		if pc.Forced == 0 && pc.FinalPages.Max > stopPages {
+			t.Errorf("start at %d: a converged stop sent %d pages, want at most %d: %+v", at, pc.FinalPages.Max, stopPages, pc)
+		}
+		if pc.Converged+pc.Forced != pc.FinalPages.Count {
+			t.Errorf("start at %d: %d converged + %d forced, but %d stops", at, pc.Converged, pc.Forced, pc.FinalPages.Count)
+		}
+	}
+}

@@ -20,6 +20,13 @@ const stopStack = 16 << 10
 // stacks up front for the same reason). A collection during the closing
 // quantum may still shrink it; that only costs what it did before.
 //
+// It is best effort: the stop runs on the worker that ran the closing
+// quantum (a sibling may have stolen the task in between) only if that
+// worker drives the node when it parks the task, and the target's decode
+// runs nested in it only over an in-process link (Live); over NATS the
+// target decodes on its own goroutine, and the source's handoff needs
+// less than stopStack.
+//
 //go:noinline
 func growStack() {
 	var pad [stopStack]byte

@@ -61,13 +61,21 @@ type StateChecker struct {
 
 // Reserve readies c to check heaps of up to heapBytes bytes without
 // allocating: the bitmap of object starts, a bit per heap word (heapBytes/64
-// bytes, 4 MiB for 256 MiB), allocated and faulted in now rather than
-// during a check. A node assembling a live migration calls it while the
-// pages arrive, so that the stop does not pay for it.
+// bytes, 4 MiB for 256 MiB), allocated and written now, one word per OS
+// page so that the kernel maps it, rather than during a check. A node
+// assembling a live migration calls it as the pages arrive, so that the
+// stop does not pay for it. The bitmap at least doubles when it grows, so
+// that calls for a heap growing page by page allocate twice its final
+// size in all, not the square.
 func (c *StateChecker) Reserve(heapBytes int) {
-	if nwords := (heapBytes/8 + 63) / 64; cap(c.starts) < nwords {
-		c.starts = make([]uint64, nwords)
-		c.touched = c.touched[:0]
+	nwords := (heapBytes/8 + 63) / 64
+	if cap(c.starts) >= nwords {
+		return
+	}
+	c.starts = make([]uint64, max(nwords, 2*cap(c.starts)))
+	c.touched = c.touched[:0]
+	for i := 0; i < len(c.starts); i += 4096 / 8 {
+		c.starts[i] = 0 // a write faults the page in; a read of fresh memory may not
 	}
 }
 

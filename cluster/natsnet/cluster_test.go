@@ -3,6 +3,7 @@ package natsnet_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -129,7 +130,14 @@ func (l *eventLog) waitFor(tb testing.TB, what string, match func(cluster.Event)
 		select {
 		case <-more:
 		case <-guard.C:
-			tb.Fatalf("no %s within %v", what, hangGuard)
+			l.mu.Lock()
+			last := l.events[max(len(l.events)-20, 0):]
+			l.mu.Unlock()
+			var sb strings.Builder
+			for _, e := range last {
+				fmt.Fprintf(&sb, "\n\t%v %v peer %v id %d epoch %d steps %d", e.Kind, e.Node, e.Peer, e.ID, e.Epoch, e.Steps)
+			}
+			tb.Fatalf("no %s within %v; the last events:%s", what, hangGuard, sb.String())
 		}
 	}
 }
@@ -309,7 +317,12 @@ func TestPreCopyOverNATS(t *testing.T) {
 			if err := c.MigratePreCopy(id, 1, cluster.PreCopy{AutoConverge: true}); err != nil {
 				t.Fatal(err)
 			}
-			arrived := log.waitFor(t, "arrival on n1", func(e cluster.Event) bool { return e.Kind == cluster.EvArrived && e.Node == 1 })
+			arrived := log.waitFor(t, "arrival on n1", func(e cluster.Event) bool {
+				return e.Kind == cluster.EvArrived && e.Node == 1 || e.Kind == cluster.EvCompleted
+			})
+			if arrived.Kind != cluster.EvArrived {
+				t.Fatalf("completed on %v before it arrived on n1: %+v", arrived.Node, c.Metrics().Snapshot())
+			}
 			done := log.waitFor(t, "completion", func(e cluster.Event) bool { return e.Kind == cluster.EvCompleted })
 			if done.Node != 1 || done.Hash != s.hash || done.Steps != s.steps {
 				t.Errorf("completed on %v after %d steps (hash match %v), want n1 after %d", done.Node, done.Steps, done.Hash == s.hash, s.steps)
