@@ -308,7 +308,12 @@ func TestPreCopyOverNATS(t *testing.T) {
 	for _, withLedger := range []bool{false, true} {
 		t.Run(fmt.Sprintf("ledger=%v", withLedger), func(t *testing.T) {
 			log := newEventLog()
-			c, _ := natsClusterLedger(t, cluster.Config{Nodes: 2, NoSteal: true, OnEvent: log.on}, withLedger)
+			// OfferTimeout: on a machine loaded by other test processes,
+			// under -race, a target still taking the rounds' 2 MiB missed
+			// the default 200 ms to answer the final, and the source gave
+			// up (and the isolate finished where it was). The test is about
+			// the rounds, not that timeout.
+			c, _ := natsClusterLedger(t, cluster.Config{Nodes: 2, NoSteal: true, OfferTimeout: 10 * time.Second, OnEvent: log.on}, withLedger)
 			id, err := c.Spawn(0, s.prog)
 			if err != nil {
 				t.Fatal(err)
