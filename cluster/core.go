@@ -442,6 +442,7 @@ func (c *nodeCore) parked(t *task, to NodeID) {
 		t.waitConfirm = true
 	case int(to) >= c.n || to == c.id || c.peers[to].down:
 		t.route, t.carryRoute = nil, false // the hop failed: the route ends here
+		t.pre.Store(nil)                   // and so does a live migration to it
 		if c.draining {
 			if alt, ok := c.pickTarget(); ok {
 				c.handoff(t, alt, t.haltAt.Load())

@@ -441,18 +441,18 @@
 //     the stop (growStack), and the isolate runs one closing quantum, a
 //     sixteenth of the quantum, after which it parks if at most StopPages
 //     pages are dirty again (a burst or a collection in it sends the rounds
-//     on); so does the end of the MaxRounds-th round (the isolate writes
-//     faster than the rounds go out; Snapshot.PreCopy.Forced counts them).
-//     The check comes before the chunk is taken, so the pages left for the
-//     stop are those the closing quantum wrote: at most StopPages, and on
-//     average what the write rate gives over that quantum, not the heap's
-//     size.
-//     Its OFFER then carries a codec final message instead of a whole state:
-//     the pages still dirty, the registers, frames, globals and output, the
-//     number of PAGES messages before it, and the state hash, which the source
-//     has kept current page by page. AutoConverge shortens the isolate's
-//     quantum after each round that did not shrink the dirty set, so that
-//     pages are taken more often per instruction it runs.
+//     on, and Snapshot.PreCopy.Reopened counts it); so does the end of the
+//     MaxRounds-th round (the isolate writes faster than the rounds go out;
+//     Snapshot.PreCopy.Forced counts them). The check comes before the chunk
+//     is taken, so the pages left for the stop are those the closing quantum
+//     wrote: at most StopPages, and on average what the write rate gives over
+//     that quantum, not the heap's size. Its OFFER then carries a codec final
+//     message instead of a whole state: the pages still dirty, the registers,
+//     frames, globals and output, the number of PAGES messages before it, and
+//     the state hash, which the source has kept current page by page.
+//     AutoConverge shortens the isolate's quantum after each round that did
+//     not shrink the dirty set, so that pages are taken more often per
+//     instruction it runs.
 //   - Target. A target assembles the PAGES of each (sender, isolate, session)
 //     in a codec.Assembler, which hashes each page as it arrives and whose
 //     memory follows the bytes received. A gap in the sequence, a bad chunk or

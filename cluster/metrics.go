@@ -37,6 +37,7 @@ type Metrics struct {
 	precopyBytes     atomic.Int64            // bytes of PAGES messages
 	precopyConverged atomic.Int64            // stopped because the dirty set fell to PreCopy.StopPages
 	precopyForced    atomic.Int64            // stopped after PreCopy.MaxRounds without converging
+	precopyReopened  atomic.Int64            // closing quanta that wrote more than PreCopy.StopPages: the rounds went on
 	precopyBroken    atomic.Int64            // sessions a target dropped: a chunk missing, bad or over budget
 	precopyExpired   atomic.Int64            // sessions a target dropped after going quiet
 	precopyFinal     atomic.Int64            // pages sent at the stops
@@ -225,7 +226,7 @@ func (m *Metrics) Snapshot() Snapshot {
 	m.mu.Unlock()
 	s.PreCopy.Started, s.PreCopy.RoundsDone, s.PreCopy.Pages, s.PreCopy.Bytes = m.precopyStarted.Load(), m.precopyRounds.Load(), m.precopyPages.Load(), m.precopyBytes.Load()
 	s.PreCopy.Converged, s.PreCopy.Forced, s.PreCopy.Broken, s.PreCopy.Expired = m.precopyConverged.Load(), m.precopyForced.Load(), m.precopyBroken.Load(), m.precopyExpired.Load()
-	s.PreCopy.FinalSent = m.precopyFinal.Load()
+	s.PreCopy.FinalSent, s.PreCopy.Reopened = m.precopyFinal.Load(), m.precopyReopened.Load()
 	return s
 }
 
@@ -235,8 +236,9 @@ type PreCopyStats struct {
 	RoundsDone int64 `json:"rounds"`      // rounds completed, all migrations together
 	Pages      int64 `json:"pages"`       // pages sent in rounds
 	Bytes      int64 `json:"bytes"`       // bytes of PAGES messages (the final OFFERs are in BytesMoved)
-	Converged  int64 `json:"converged"`   // stopped because the dirty set fell to StopPages
-	Forced     int64 `json:"forced"`      // stopped after MaxRounds, still writing faster than the rounds went
+	Converged  int64 `json:"converged"`   // final OFFERs sent because the dirty set fell to StopPages
+	Forced     int64 `json:"forced"`      // final OFFERs sent after MaxRounds, still writing faster than the rounds went
+	Reopened   int64 `json:"reopened"`    // closing quanta that wrote more than StopPages (a burst, a collection): the rounds went on
 	Broken     int64 `json:"broken"`      // sessions a target dropped (a chunk lost, bad or over its budget): their final OFFER fails and the isolate runs on at the source
 	Expired    int64 `json:"expired"`     // sessions a target dropped after going quiet
 	FinalPages Dist  `json:"final_pages"` // pages sent at the stop, per migration
@@ -244,9 +246,14 @@ type PreCopyStats struct {
 	Rounds     Dist  `json:"rounds_dist"` // rounds per migration
 }
 
-// recordPreCopy records a live migration's stop: its rounds and the
-// pages left for the stop.
-func (m *Metrics) recordPreCopy(rounds, final int) {
+// recordPreCopy records a live migration's final OFFER: whether MaxRounds
+// forced its stop, its rounds and the pages left for the stop.
+func (m *Metrics) recordPreCopy(forced bool, rounds, final int) {
+	if forced {
+		m.precopyForced.Add(1)
+	} else {
+		m.precopyConverged.Add(1)
+	}
 	m.precopyFinal.Add(int64(final))
 	m.mu.Lock()
 	record(m.preRounds, int64(rounds))

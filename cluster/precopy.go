@@ -74,6 +74,7 @@ type precopyRun struct {
 	slow    int    // quantum divisor (auto-converge): 1, 2, 4, ... 16
 	began   bool   // the first chunk was taken: every page was marked dirty then
 	closing bool   // converged: the last pages went out, one short quantum runs before the stop
+	forced  bool   // MaxRounds stopped it without converging
 	done    bool   // the rounds are over: the isolate parks for the final OFFER
 	pages   []uint32
 	buf     []byte
@@ -140,12 +141,12 @@ func (c *nodeCore) pump(t *task, now time.Duration) bool {
 	if run.closing {
 		run.closing = false
 		if iso.DirtyPages() <= run.opts.StopPages {
-			c.col.m.precopyConverged.Add(1)
 			return c.stopForFinal(t, run, now)
 		}
 		// The closing quantum wrote more than a stop may carry (a burst, a
 		// collection): the rounds go on, until they converge again or
 		// reach MaxRounds.
+		c.col.m.precopyReopened.Add(1)
 	} else if run.round > 0 && iso.DirtyPages() <= run.opts.StopPages {
 		// Converged: send the last dirty pages, ready the stack for the
 		// stop, and stop after one closing quantum, whose writes are what
@@ -157,7 +158,7 @@ func (c *nodeCore) pump(t *task, now time.Duration) bool {
 		return false
 	}
 	if run.round >= run.opts.MaxRounds {
-		c.col.m.precopyForced.Add(1)
+		run.forced = true
 		return c.stopForFinal(t, run, now)
 	}
 	run.cursor = c.sendChunk(t, run, run.cursor, n, run.opts.ChunkPages)
@@ -208,15 +209,15 @@ func (c *nodeCore) sendChunk(t *task, run *precopyRun, from, to, max int) int {
 }
 
 // quantumFor returns the quantum of a task: q, or in a live migration
-// PreCopy.Quantum (if shorter), shortened further by auto-converge, or
-// to a closingDivisor-th for the closing quantum.
+// PreCopy.Quantum (if shorter), shortened further by auto-converge, and
+// to a closingDivisor-th of that for the closing quantum.
 func quantumFor(t *task, q int64) int64 {
 	if run := t.pre.Load(); run != nil && !run.done {
-		q = min(q, run.opts.Quantum)
+		q = min(q, run.opts.Quantum) / int64(run.slow)
 		if run.closing {
-			return max(q/closingDivisor, 1)
+			q /= closingDivisor
 		}
-		return max(q/int64(run.slow), 1)
+		return max(q, 1)
 	}
 	return q
 }
@@ -238,7 +239,7 @@ func (c *nodeCore) finalOffer(t *task, to NodeID, e uint64, trace int64, route [
 	msg := c.offers.get(offerHeaderLen(len(route)) + codec.FinalSize(st, run.pages))
 	msg = appendOfferHeader(msg, t.id, e, t.prog.Hash(), trace, route)
 	msg = codec.AppendFinal(msg, codec.Meta{Isolate: uint64(t.id), Epoch: e}, st, run.session, run.chunks, run.pages, &sum)
-	c.col.m.recordPreCopy(run.round, len(run.pages))
+	c.col.m.recordPreCopy(run.forced, run.round, len(run.pages))
 	return msg, sum
 }
 

@@ -226,7 +226,9 @@ func TestPreCopyClosingQuantum(t *testing.T) {
 // quantum does not go into the stop: a program that spins, then writes 40
 // pages at once, is moved live from 60 points of its run, and no stop may
 // carry more than StopPages pages unless MaxRounds forced it. Each live
-// migration that stops is counted once, converged or forced.
+// migration that stops is counted once, converged or forced. The Sim is
+// deterministic: one of the 60 starts puts a burst in the closing
+// quantum, and the test fails if none does.
 func TestPreCopyStopBounded(t *testing.T) {
 	tp, err := compileTestProg("burst", []byte(`func main() int {
 	a := make([]int, 40960)
@@ -246,6 +248,7 @@ func TestPreCopyStopBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	const stopPages = 8
+	reopened := int64(0)
 	for at := 0; at < 60; at++ {
 		s := NewSim(Config{Nodes: 2, Seed: 1, Quantum: 2000, NoSteal: true, Link: LinkConfig{Latency: 100 * time.Microsecond}})
 		id, _ := s.Spawn(0, tp.prog)
@@ -264,5 +267,45 @@ func TestPreCopyStopBounded(t *testing.T) {
 		if pc.Converged+pc.Forced != pc.FinalPages.Count {
 			t.Errorf("start at %d: %d converged + %d forced, but %d stops", at, pc.Converged, pc.Forced, pc.FinalPages.Count)
 		}
+		reopened += pc.Reopened
+	}
+	t.Logf("%d closing quanta wrote more than %d pages", reopened, stopPages)
+	if reopened == 0 {
+		t.Error("no closing quantum wrote more than StopPages: the sweep no longer tests the bound")
+	}
+}
+
+// TestPreCopyToCrashedTarget crashes the target of a live migration while
+// its rounds go out. Once the source knows, the stop finds its target
+// down and the isolate runs on at the source, where a new live migration,
+// to another node, must then be taken (not refused as busy) and complete.
+func TestPreCopyToCrashedTarget(t *testing.T) {
+	tp := mutatorProg(t)
+	s := NewSim(Config{Nodes: 3, Seed: 1, Quantum: 2000, NoSteal: true, DetectDelay: 10 * time.Microsecond,
+		Link: LinkConfig{Latency: 100 * time.Microsecond}})
+	id, _ := s.Spawn(0, tp.prog)
+	s.RunFor(200 * time.Microsecond)
+	if err := s.MigratePreCopy(id, 1, PreCopy{ChunkPages: 1}); err != nil {
+		t.Fatal(err)
+	}
+	s.RunFor(100 * time.Microsecond)
+	s.Crash(1)
+	var err error
+	for range 1000 {
+		s.RunFor(50 * time.Microsecond)
+		if err = s.MigratePreCopy(id, 2, PreCopy{}); err != ErrBusy {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("a live migration to n2 after n1 crashed: %v", err)
+	}
+	if !s.Run(10 * time.Second) {
+		t.Fatal("did not settle")
+	}
+	checkOutcome(t, s.Outcome(), map[IsolateID]*testProg{id: tp}, false)
+	snap := s.Metrics().Snapshot()
+	if snap.Migrations != 1 || snap.PreCopy.Converged+snap.PreCopy.Forced != snap.PreCopy.FinalPages.Count {
+		t.Errorf("%d migrations, pre-copy %+v: want one, to n2, and every final counted once", snap.Migrations, snap.PreCopy)
 	}
 }

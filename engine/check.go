@@ -66,7 +66,8 @@ type StateChecker struct {
 // assembling a live migration calls it as the pages arrive, so that the
 // stop does not pay for it. The bitmap at least doubles when it grows, so
 // that calls for a heap growing page by page allocate twice its final
-// size in all, not the square.
+// size in all, not the square; it may then hold up to twice what the
+// heap needs (8 MiB for 256 MiB), all of it mapped.
 func (c *StateChecker) Reserve(heapBytes int) {
 	nwords := (heapBytes/8 + 63) / 64
 	if cap(c.starts) >= nwords {
