@@ -441,6 +441,18 @@ func newFixture() *deltaFixture {
 
 func (f *deltaFixture) assembler() *codec.Assembler { return codec.NewAssembler(5, 6, engine.Limits{}) }
 
+// fed returns a new Assembler that has taken chunks, in order.
+func (f *deltaFixture) fed(t *testing.T, chunks ...[]byte) *codec.Assembler {
+	t.Helper()
+	a := f.assembler()
+	for _, c := range chunks {
+		if err := a.Add(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return a
+}
+
 // wantErr fails unless err is a *codec.Error wrapping sentinel.
 func wantErr(t testing.TB, what string, err, sentinel error) {
 	t.Helper()
@@ -460,12 +472,7 @@ func wantErr(t testing.TB, what string, err, sentinel error) {
 // TestDeltaFixture checks that the fixture itself is accepted.
 func TestDeltaFixture(t *testing.T) {
 	f := newFixture()
-	a := f.assembler()
-	for _, c := range f.chunks {
-		if err := a.Add(c); err != nil {
-			t.Fatal(err)
-		}
-	}
+	a := f.fed(t, f.chunks...)
 	m, got, err := finalState(t, codec.DecodeOptions{}, a, f.final, resolve)
 	if err != nil {
 		t.Fatal(err)
@@ -659,12 +666,7 @@ func TestDeltaRejectFinal(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			a := f.assembler()
-			for _, ch := range f.chunks {
-				if err := a.Add(ch); err != nil {
-					t.Fatal(err)
-				}
-			}
+			a := f.fed(t, f.chunks...)
 			_, _, err := finalState(t, c.opts, a, c.final(), resolve)
 			wantErr(t, c.name, err, c.sentinel)
 			// The Assembler is consumed: the good final fails now.
@@ -681,14 +683,9 @@ func TestDeltaRejectFinal(t *testing.T) {
 func TestDeltaTamperedChunk(t *testing.T) {
 	f := newFixture()
 	for _, verify := range []bool{true, false} {
-		a := f.assembler()
 		bad := slices.Clone(f.chunks[1])
 		bad[len(bad)-100] ^= 0x20 // page 3, which the final does not carry
-		for _, c := range [][]byte{f.chunks[0], bad} {
-			if err := a.Add(c); err != nil {
-				t.Fatal(err)
-			}
-		}
+		a := f.fed(t, f.chunks[0], bad)
 		_, got, err := finalState(t, codec.DecodeOptions{SkipVerify: !verify}, a, f.final, resolve)
 		if verify {
 			wantErr(t, "tampered page", err, codec.ErrHashMismatch)
@@ -697,14 +694,9 @@ func TestDeltaTamperedChunk(t *testing.T) {
 		}
 	}
 	// A tampered page that the final resends is harmless.
-	a := f.assembler()
 	bad := slices.Clone(f.chunks[1])
 	bad[len(bad)-ps-100] ^= 0x20 // page 2
-	for _, c := range [][]byte{f.chunks[0], bad} {
-		if err := a.Add(c); err != nil {
-			t.Fatal(err)
-		}
-	}
+	a := f.fed(t, f.chunks[0], bad)
 	m, got, err := finalState(t, codec.DecodeOptions{}, a, f.final, resolve)
 	if err != nil {
 		t.Fatal(err)
@@ -735,12 +727,7 @@ func TestDeltaConsumed(t *testing.T) {
 		}()},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			a := f.assembler()
-			for _, ch := range f.chunks {
-				if err := a.Add(ch); err != nil {
-					t.Fatal(err)
-				}
-			}
+			a := f.fed(t, f.chunks...)
 			_, _, err := finalState(t, codec.DecodeOptions{}, a, c.buf, c.res)
 			if (err == nil) != (c.name == "accepted") {
 				t.Fatalf("final: %v", err)
